@@ -1,0 +1,3 @@
+from agentperf_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""What the engine publishes: aggregated snapshots a few times a second, and discrete events.
+
+The TUI and the headless CLI are both observers. Observers are called from the engine's own
+thread; an observer that draws must hand the snapshot over to its own loop (the TUI uses
+`App.call_from_thread`/`post_message`) and must never block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Percentiles:
+    p50: float = math.nan
+    p95: float = math.nan
+    p99: float = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class LevelView:
+    """One concurrency level of a run (search, sweep or fixed N)."""
+
+    n: int
+    phase: str
+    """"transition" (agents joining or retiring), "warmup", "measuring" or "settled"."""
+    started_at: float
+    measure_from: float | None = None
+    ended_at: float | None = None
+    requests: int = 0
+    failed: int = 0
+    speed_p25: float = math.nan
+    speed_p25_bounds: tuple[float, float] = (math.nan, math.nan)
+    ttft_p95: float = math.nan
+    ttft_p95_bounds: tuple[float, float] = (math.nan, math.nan)
+    speed_verdict: str = "undecided"
+    ttft_verdict: str = "undecided"
+    verdict: str = "undecided"
+    """"pass", "fail" or "undecided"."""
+    confidence: float | None = None
+    reason: str | None = None
+    """Which criterion decided it, or why the level stopped."""
+    mean_power_w: float | None = None
+    energy_j: float | None = None
+    power_note: str | None = None
+    trajectories_completed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchView:
+    mode: str
+    """"search", "fixed" or "sweep"."""
+    rigour: str
+    """"strict" or "fast"."""
+    tier: str
+    speed_floor: float
+    ttft_limit: float
+    levels: tuple[LevelView, ...] = ()
+    best_pass: int | None = None
+    lowest_fail: int | None = None
+    done: bool = False
+    result_n: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PowerView:
+    sources: tuple[Any, ...] = ()
+    """SourceStatus of each telemetry source."""
+    per_gpu_w: dict[str, float] = field(default_factory=dict)
+    total_w: float | None = None
+    energy_j: float | None = None
+    """Energy since the run started, all GPUs."""
+    simulated: bool = False
+    note: str | None = None
+    """Why there is no reading, when there is none."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    source: str
+    values: dict[str, float] = field(default_factory=dict)
+    """Normalised names: running, waiting, kv_cache_usage, prefix_hit_rate, prompt_tok_s, gen_tok_s."""
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    t: float
+    kind: str
+    """"info", "level", "warn", "error", "annotation"."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    t: float
+    run_id: str
+    simulated_endpoint: bool
+    target_n: int
+    agents: int
+    agents_waiting: int
+    """Request sent, no first token yet."""
+    agents_streaming: int
+    agents_in_tool: int
+    requests_ok: int
+    requests_failed: int
+    output_tokens: int
+    window_s: float
+    ttft: Percentiles
+    speed_p25: float
+    speed_p50: float
+    speed_hist: tuple[int, ...]
+    speed_hist_edges: tuple[float, ...]
+    throughput_tok_s: float
+    client_lag_p99: float
+    client_lag_max: float
+    usage_mismatches: int = 0
+    length_mismatches: int = 0
+    level: LevelView | None = None
+    search: SearchView | None = None
+    power: PowerView | None = None
+    server: ServerView | None = None
+    events: tuple[Event, ...] = ()
+    """The most recent events (bounded), newest last."""
+    paused: bool = False
+    finished: bool = False
+
+
+class Observer(Protocol):
+    def on_snapshot(self, snap: Snapshot) -> None: ...
+
+    def on_event(self, event: Event) -> None: ...
+
+    def on_finish(self, summary: dict[str, Any]) -> None: ...

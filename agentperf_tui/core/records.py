@@ -1,0 +1,85 @@
+"""Per-request records shared by the client, the engine, metrics, search and the store.
+
+Times are seconds on the run clock: `time.perf_counter()` minus the run's start, so every
+timestamp of a run is comparable and unaffected by wall-clock steps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class RawExchange:
+    """What the stream loop records for one request: bytes and timestamps, nothing parsed."""
+
+    t_intended: float
+    t_sent: float = math.nan
+    status: int | None = None
+    chunks: list[bytes] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    t_end: float = math.nan
+    error: str | None = None
+    """Transport-level failure (connect error, reset, timeout), None when the stream ended normally."""
+
+
+@dataclass(slots=True)
+class RequestResult:
+    """One finished request, parsed off the hot path.
+
+    TTFT counts from the intended send time; a failed request has TTFT = inf and speed = 0.
+    """
+
+    agent_id: int
+    trajectory_id: str
+    replay: int
+    turn: int
+    t_intended: float
+    t_sent: float
+    t_end: float
+    ok: bool
+    t_first_token: float | None = None
+    t_last_token: float | None = None
+    error: str | None = None
+    http_status: int | None = None
+    prompt_tokens: int | None = None
+    cached_tokens: int | None = None
+    output_tokens: int | None = None
+    """From the server's usage; None when the server sent no usage."""
+    client_output_tokens: int = 0
+    """Output deltas counted by the client (reasoning, content and tool-call deltas)."""
+    requested_output_tokens: int = 0
+    reasoning_tokens: int | None = None
+
+    @property
+    def ttft(self) -> float:
+        if not self.ok or self.t_first_token is None:
+            return math.inf
+        return self.t_first_token - self.t_intended
+
+    @property
+    def output_speed(self) -> float:
+        """(output tokens - 1) / (last token - first token), tokens from usage, else client count."""
+        if not self.ok or self.t_first_token is None or self.t_last_token is None:
+            return 0.0
+        n = self.output_tokens if self.output_tokens is not None else self.client_output_tokens
+        dt = self.t_last_token - self.t_first_token
+        if n <= 1 or dt <= 0:
+            return 0.0
+        return (n - 1) / dt
+
+    @property
+    def client_lag(self) -> float:
+        return self.t_sent - self.t_intended
+
+    @property
+    def usage_mismatch(self) -> bool:
+        """Server usage and the client's own delta count disagree (flagged, not fatal)."""
+        return self.output_tokens is not None and self.output_tokens != self.client_output_tokens
+
+    @property
+    def length_mismatch(self) -> bool:
+        """The server did not generate the exact number of tokens asked for."""
+        n = self.output_tokens if self.output_tokens is not None else self.client_output_tokens
+        return self.ok and self.requested_output_tokens > 0 and n != self.requested_output_tokens
