@@ -7,7 +7,7 @@ See docs/trajectory-format.md for the full description.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -68,11 +68,17 @@ class TextTurn(_Strict):
     later: typically the previous assistant reply as recorded, then the tool results). When
     `compacted` is true the conversation was replaced (context compaction): `append` is the
     whole new context.
+
+    `drop_last` removes that many trailing messages of the previous context before `append`
+    is added: harnesses that end every request with a message they replace on the next one
+    (a "turn 3 of 100" reminder) are stored this way instead of as a compaction.
     """
 
     i: NonNeg
     append: list[Message]
+    drop_last: NonNeg = 0
     tools: list[dict[str, Any]] | None = None
+    """Tool definitions for this turn only, when they differ from the header's (`[]`: none)."""
     output_tokens: Annotated[int, Field(ge=1)]
     """Exact number of tokens this turn must generate."""
     tool_delay_s: NonNegF = 0.0
@@ -88,8 +94,11 @@ class TokenTurn(_Strict):
     """One model call of a token-only trajectory (counts, no text).
 
     The prompt of turn k is `cached_prefix_tokens` of earlier context plus `new_input_tokens`
-    appended now. Without compaction `cached_prefix_tokens` equals the previous turn's whole
-    context (prompt plus output); with compaction it is smaller and `compacted` is true.
+    appended now. Generated trajectories set `cached_prefix_tokens` to the previous turn's whole
+    context (prompt plus output); imported recordings keep the cache-read count the recording
+    reports, which may lag the context. A replay sizes the prompt from the sum
+    (`prompt_tokens`) and appends to its own context; `compacted` restarts that context.
+    `output_tokens` includes `reasoning_tokens`.
     """
 
     i: NonNeg
@@ -165,9 +174,13 @@ def iter_trajectory(path: Path | str) -> tuple[TrajectoryHeader, Iterator[TextTu
                 try:
                     obj = orjson.loads(raw)
                 except orjson.JSONDecodeError as e:
-                    raise TrajectoryError(p, lineno, None, f"malformed JSON: {e}") from e
+                    raise TrajectoryError(
+                        p, lineno, None, f"malformed JSON ({e}); each line must hold one complete JSON object"
+                    ) from e
                 if not isinstance(obj, dict):
-                    raise TrajectoryError(p, lineno, None, "each line must be a JSON object")
+                    raise TrajectoryError(
+                        p, lineno, None, f"each line must be a JSON object, found {type(obj).__name__}"
+                    )
                 yield lineno, obj
 
     it = lines()
@@ -212,19 +225,45 @@ def load_trajectory(path: Path | str) -> Trajectory:
 
 
 def load_set(path: Path | str) -> list[Trajectory]:
-    """Load a trajectory file, or every `*.jsonl` in a directory (sorted by name)."""
+    """Load a trajectory file, or every `*.jsonl` in a directory (sorted by name).
+
+    Trajectory ids must be unique within a set.
+    """
     p = Path(path)
     if p.is_dir():
         files = sorted(p.glob("*.jsonl"))
         if not files:
-            raise TrajectoryError(p, None, None, "no *.jsonl trajectory files in this directory")
-        return [load_trajectory(f) for f in files]
+            raise TrajectoryError(
+                p, None, None, "no *.jsonl trajectory files in this directory; create some with "
+                "`agentperf-tui trajectories synth` or `agentperf-tui trajectories import`"
+            )
+        out = [load_trajectory(f) for f in files]
+        seen: dict[str, str] = {}
+        for t in out:
+            if t.id in seen:
+                raise TrajectoryError(
+                    t.path or p, 1, "id",
+                    f"id {t.id!r} is also used by {seen[t.id]}; ids must be unique in a set",
+                )
+            seen[t.id] = t.path or ""
+        return out
     if not p.exists():
         raise TrajectoryError(p, None, None, "no such file or directory")
     return [load_trajectory(p)]
 
 
-def write_trajectory(path: Path | str, header: TrajectoryHeader, turns: list[TextTurn] | list[TokenTurn]) -> None:
+def turn_to_json(turn: TextTurn | TokenTurn) -> dict[str, Any]:
+    """The JSON object stored for one turn (defaults left out, messages exactly as given)."""
+    d = turn.model_dump(exclude_defaults=True)
+    d["i"] = turn.i
+    if isinstance(turn, TextTurn):
+        d["append"] = [m.model_dump(exclude_unset=True) for m in turn.append]
+    return d
+
+
+def write_trajectory(
+    path: Path | str, header: TrajectoryHeader, turns: Sequence[TextTurn] | Sequence[TokenTurn]
+) -> None:
     """Write a trajectory file atomically (temp file then rename)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -233,5 +272,5 @@ def write_trajectory(path: Path | str, header: TrajectoryHeader, turns: list[Tex
     with tmp.open("wb") as fh:
         fh.write(orjson.dumps(hdr.model_dump(exclude_none=True)) + b"\n")
         for t in turns:
-            fh.write(orjson.dumps(t.model_dump(exclude_defaults=True) | {"i": t.i}) + b"\n")
+            fh.write(orjson.dumps(turn_to_json(t)) + b"\n")
     tmp.replace(p)
