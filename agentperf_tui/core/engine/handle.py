@@ -1,0 +1,75 @@
+"""EngineHandle: an engine on its own thread, controlled from any other thread (the TUI, the CLI)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.engine import Engine
+from agentperf_tui.core.observer import Observer, Snapshot
+
+
+class EngineHandle:
+    def __init__(self, config: RunConfig, observers: list[Observer] | None = None) -> None:
+        self.config = config
+        self.engine = Engine(config, observers)
+        self._thread: threading.Thread | None = None
+        self.summary: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="agentperf-engine", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.summary = self.engine.run()
+        except BaseException as e:  # reported to the caller through .error
+            self.error = e
+            self.engine.agg.event("error", f"{type(e).__name__}: {e}")
+            for o in self.engine.observers:
+                failed = getattr(o, "on_error", None)
+                if failed is not None:
+                    failed(e)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    @property
+    def run_id(self) -> str | None:
+        return self.engine.run_id
+
+    @property
+    def store_path(self) -> str | None:
+        return self.engine.ctx.store_path if self.engine.ctx else self.config.store
+
+    def latest(self) -> Snapshot | None:
+        return self.engine.agg.last_snapshot
+
+    def set_concurrency(self, n: int) -> None:
+        self.engine.set_concurrency(n)
+
+    def pause(self) -> None:
+        self.engine.pause()
+
+    def resume(self) -> None:
+        self.engine.resume()
+
+    def skip_level(self) -> None:
+        self.engine.skip_level()
+
+    def repeat_level(self) -> None:
+        self.engine.repeat_level()
+
+    def annotate(self, text: str) -> None:
+        self.engine.annotate(text)
+
+    def abort(self) -> None:
+        self.engine.abort()

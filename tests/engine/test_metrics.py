@@ -1,0 +1,77 @@
+import math
+
+import numpy as np
+import pytest
+
+from agentperf_tui.core.metrics.columns import RequestColumns
+from agentperf_tui.core.metrics.window import quantile, window_stats
+from agentperf_tui.core.records import RequestResult
+
+
+def _req(t_sent: float, ttft: float, dur: float, n_out: int, ok: bool = True, agent: int = 0) -> RequestResult:
+    return RequestResult(
+        agent_id=agent, trajectory_id="t", replay=0, turn=0,
+        t_intended=t_sent, t_sent=t_sent, t_end=t_sent + ttft + dur, ok=ok,
+        t_first_token=t_sent + ttft if ok else None, t_last_token=t_sent + ttft + dur if ok else None,
+        output_tokens=n_out if ok else None, client_output_tokens=n_out if ok else 0,
+        requested_output_tokens=n_out,
+    )
+
+
+def test_result_definitions_follow_the_method() -> None:
+    r = _req(10.0, 0.5, 2.0, 101)
+    r.t_sent = 10.2  # the client got round to it late: TTFT still counts from the intended time
+    assert r.ttft == pytest.approx(0.5)
+    assert r.client_lag == pytest.approx(0.2)
+    assert r.output_speed == pytest.approx(100 / 2.0)
+    bad = _req(10.0, 0.5, 2.0, 101, ok=False)
+    assert bad.ttft == math.inf and bad.output_speed == 0.0
+
+
+def test_usage_beats_client_count_and_mismatch_is_flagged() -> None:
+    r = _req(0.0, 0.1, 1.0, 51)
+    r.client_output_tokens = 50
+    assert r.output_speed == pytest.approx(50.0)
+    assert r.usage_mismatch
+    r.requested_output_tokens = 64
+    assert r.length_mismatch
+
+
+def test_columns_grow_and_keep_every_record_compactly() -> None:
+    cols = RequestColumns(capacity=16)
+    cols.extend([_req(float(i), 0.2, 1.0, 11, agent=i % 7) for i in range(10_000)], level=3)
+    assert len(cols) == 10_000
+    assert cols.ok == 10_000 and cols.output_tokens == 110_000
+    assert RequestColumns.bytes_per_record() < 100
+    assert set(np.unique(cols.col("agent"))) == set(range(7))
+    assert np.all(cols.col("level") == 3)
+
+
+def test_failed_requests_count_against_the_window_percentiles() -> None:
+    cols = RequestColumns()
+    good = [_req(float(i) * 0.01, 0.1, 1.0, 101) for i in range(90)]
+    failed = [_req(float(i) * 0.01, 0.1, 1.0, 101, ok=False) for i in range(10)]
+    cols.extend(good + failed)
+    st = window_stats(cols, now=3.0, window_s=30.0)
+    assert st.requests == 100 and st.failed == 10
+    # 10% failed: P95 TTFT is infinite, P25 speed is still the good requests' 100 tok/s
+    assert st.ttft.p95 == math.inf
+    assert st.ttft.p50 == pytest.approx(0.1, rel=1e-5)
+    assert st.speed_p25 == pytest.approx(100.0, rel=1e-4)
+    assert sum(st.speed_hist) == 90
+
+
+def test_window_only_counts_recent_requests() -> None:
+    cols = RequestColumns()
+    cols.extend([_req(0.0, 5.0, 1.0, 11)])  # slow, ends at 6 s
+    cols.extend([_req(100.0, 0.2, 1.0, 11)])  # fast, ends at 101.2 s
+    st = window_stats(cols, now=110.0, window_s=30.0)
+    assert st.requests == 1
+    assert st.ttft.p99 == pytest.approx(0.2, rel=1e-5)
+
+
+def test_quantile_is_empirical() -> None:
+    v = np.array([1.0, 2.0, 3.0, 4.0])
+    assert quantile(v, 0.25) == 1.0
+    assert quantile(v, 0.5) == 2.0
+    assert math.isnan(quantile(np.array([]), 0.5))
