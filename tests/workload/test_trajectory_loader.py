@@ -48,7 +48,8 @@ def test_token_file_round_trip(tmp_path: Path) -> None:
     traj = load_trajectory(path)
     assert traj.header.turns == 2
     assert list(traj.turns) == turns
-    assert traj.turns[1].prompt_tokens == 600
+    second = traj.turns[1]
+    assert isinstance(second, TokenTurn) and second.prompt_tokens == 600
 
 
 def test_text_messages_keep_exact_keys(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""Converters from other recorded-agent formats to agentperf-traj/1."""
