@@ -1,0 +1,127 @@
+"""Side-by-side comparison of two runs: headline figures at N*, and the config keys that differ."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agentperf_tui.core.store.models import Difference, RunData
+from agentperf_tui.core.store.summary_fields import finite_or_none, gpu_count, level_at, result_n, tier_label
+
+
+@dataclass(frozen=True, slots=True)
+class RunFigures:
+    """The headline figures of one run, each None where the run cannot tell."""
+
+    n_star: int | None
+    gpus: int | None
+    agents_per_gpu: float | None
+    agents_per_mw: float | None
+    mean_power_w: float | None
+    """Mean GPU power over the N* level's measured window."""
+    speed_p25: float | None
+    """P25 output speed at N* (tok/s)."""
+    ttft_p95: float | None
+    """P95 TTFT at N* (s)."""
+    error_rate_at_n: float | None
+    error_rate: float | None
+    """Failed / all requests of the whole run."""
+    requests: int
+
+
+# (field label, RunFigures attribute, which direction is better)
+_FIGURES: tuple[tuple[str, str, Literal["higher", "lower"] | None], ...] = (
+    ("N*", "n_star", "higher"),
+    ("GPUs", "gpus", None),
+    ("agents/GPU", "agents_per_gpu", "higher"),
+    ("agents/MW", "agents_per_mw", "higher"),
+    ("mean GPU power at N* (W)", "mean_power_w", None),
+    ("P25 speed at N* (tok/s)", "speed_p25", "higher"),
+    ("P95 TTFT at N* (s)", "ttft_p95", "lower"),
+    ("error rate at N*", "error_rate_at_n", "lower"),
+    ("error rate (whole run)", "error_rate", "lower"),
+    ("requests", "requests", None),
+)
+
+
+def run_figures(run: RunData) -> RunFigures:
+    summary = run.summary or {}
+    n = result_n(run.summary, run.levels)
+    level = level_at(run.levels, n)
+    gpus = gpu_count(run.summary, run.config, len(run.telemetry.gpus()))
+    power = finite_or_none(level.mean_power_w) if level else None
+    per_gpu = finite_or_none(summary.get("agents_per_gpu"))
+    if per_gpu is None and n is not None and gpus:
+        per_gpu = n / gpus
+    per_mw = finite_or_none(summary.get("agents_per_mw"))
+    if per_mw is None and n is not None and power:
+        per_mw = n / (power / 1e6)
+    if len(run.requests):
+        total, failed = len(run.requests), int((~run.requests.ok).sum())
+    else:
+        total, failed = sum(lv.requests for lv in run.levels), sum(lv.failed for lv in run.levels)
+    return RunFigures(
+        n_star=n,
+        gpus=gpus,
+        agents_per_gpu=per_gpu,
+        agents_per_mw=per_mw,
+        mean_power_w=power,
+        speed_p25=finite_or_none(level.speed_p25) if level else None,
+        ttft_p95=finite_or_none(level.ttft_p95) if level else None,
+        error_rate_at_n=level.failed / level.requests if level and level.requests else None,
+        error_rate=failed / total if total else None,
+        requests=total,
+    )
+
+
+def compare_runs(a: RunData, b: RunData) -> list[Difference]:
+    """Context rows (run, model, endpoint, simulated, tier, status), every headline figure, then
+    one row per config key (dotted path) whose value differs between the two runs."""
+    out = [
+        Difference("run", a.info.id, b.info.id, None, None),
+        Difference("model", a.info.model, b.info.model, None, None),
+        Difference("endpoint", a.info.endpoint, b.info.endpoint, None, None),
+        Difference("simulated", a.info.simulated, b.info.simulated, None, None),
+        Difference("tier", tier_label(a.summary, a.config), tier_label(b.summary, b.config), None, None),
+        Difference("status", a.info.status, b.info.status, None, None),
+    ]
+    fa, fb = run_figures(a), run_figures(b)
+    for label, attr, direction in _FIGURES:
+        va, vb = getattr(fa, attr), getattr(fb, attr)
+        out.append(_numeric(label, va, vb, direction))
+    ca, cb = _flatten(a.config), _flatten(b.config)
+    for key in sorted(ca.keys() | cb.keys()):
+        va, vb = ca.get(key), cb.get(key)
+        if va != vb:
+            na, nb = _number(va), _number(vb)
+            delta = nb - na if na is not None and nb is not None else None
+            out.append(Difference(f"config.{key}", va, vb, delta, None))
+    return out
+
+
+def _numeric(label: str, a: float | None, b: float | None, direction: str | None) -> Difference:
+    if a is None or b is None:
+        return Difference(label, a, b, None, None)
+    delta = b - a
+    better: Literal["a", "b"] | None = None
+    if direction and not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+        b_higher = b > a
+        better = "b" if b_higher == (direction == "higher") else "a"
+    return Difference(label, a, b, delta, better)
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _number(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
