@@ -14,7 +14,7 @@ from agentperf_tui.core.store.liveness import writer_alive
 from agentperf_tui.core.store.models import INCOMPLETE, RunInfo
 from agentperf_tui.core.store.rows import loads_json
 from agentperf_tui.core.store.schema import connect_reader
-from agentperf_tui.core.store.summary_fields import tier_label
+from agentperf_tui.core.store.summary_fields import summary_result_n, tier_label
 
 LATEST = ("latest", "last")
 """Run references that mean "the most recently started run"."""
@@ -71,7 +71,8 @@ def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, d
         shown = INCOMPLETE
     # A summary means the run ended: its N* is final (from the summary, else the best pass).
     final = summary is not None
-    n = summary.get("result_n", best) if summary is not None else best
+    found, stated = summary_result_n(summary)
+    n = stated if found else best
     info = RunInfo(
         id=run_id,
         started_wall=started,

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from agentperf_tui.core.store.models import Difference, RunData
-from agentperf_tui.core.store.summary_fields import finite_or_none, gpu_count, level_at, result_n, tier_label
+from agentperf_tui.core.store.summary_fields import (
+    finite_or_none,
+    gpu_count,
+    level_at,
+    result_n,
+    summary_value,
+    tier_label,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +54,14 @@ _FIGURES: tuple[tuple[str, str, Literal["higher", "lower"] | None], ...] = (
 
 
 def run_figures(run: RunData) -> RunFigures:
-    summary = run.summary or {}
     n = result_n(run.summary, run.levels)
     level = level_at(run.levels, n)
     gpus = gpu_count(run.summary, run.config, len(run.telemetry.gpus()))
     power = finite_or_none(level.mean_power_w) if level else None
-    per_gpu = finite_or_none(summary.get("agents_per_gpu"))
+    per_gpu = finite_or_none(summary_value(run.summary, "agents_per_gpu")[1])
     if per_gpu is None and n is not None and gpus:
         per_gpu = n / gpus
-    per_mw = finite_or_none(summary.get("agents_per_mw"))
+    per_mw = finite_or_none(summary_value(run.summary, "agents_per_mw")[1])
     if per_mw is None and n is not None and power:
         per_mw = n / (power / 1e6)
     if len(run.requests):

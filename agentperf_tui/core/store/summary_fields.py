@@ -1,9 +1,11 @@
 """The few summary/config keys the store reads back for listings and comparisons.
 
-The engine's summary is stored verbatim; these keys are understood when present:
-`result_n` (N*, int or null), `tier` (a name, or {"name"|"speed", "ttft"}), `gpus` (GPU count),
-`agents_per_gpu`, `agents_per_mw`. Where a key is missing, the value is derived from the levels
-(N* = highest passing N) or the config (`tier`, `gpus`), or left unknown.
+The engine's summary is stored verbatim; these keys are understood when present, at the top
+level or inside `summary["result"]`: `result_n` (or `n_star`, or `n` inside `result`; N*, int
+or null), `agents_per_gpu`, `agents_per_mw`; and at the top level `tier` (a name, or a dict with
+`name`, or `speed_tok_s`/`ttft_s` plus optional `family`, `version`, `label`) and `gpu_count`
+(or `gpus`). Where a key is missing, the value is derived from the levels (N* = highest passing
+N) or the config (`tier`, `gpu_count`), or left unknown.
 """
 
 from __future__ import annotations
@@ -21,14 +23,34 @@ def tier_label(*sources: Mapping[str, Any] | None) -> str | None:
         if not source or source.get("tier") is None:
             continue
         tier = source["tier"]
-        if isinstance(tier, Mapping):
-            if tier.get("name"):
-                return str(tier["name"])
-            speed, ttft = tier.get("speed", tier.get("speed_floor")), tier.get("ttft", tier.get("ttft_limit"))
-            if speed is not None and ttft is not None:
-                return f"{float(speed):g} tok/s, {float(ttft):g} s"
-        return str(tier)
+        if not isinstance(tier, Mapping):
+            return str(tier)
+        if tier.get("name"):
+            return str(tier["name"])
+        speed = finite_or_none(tier.get("speed_tok_s", tier.get("speed")))
+        ttft = finite_or_none(tier.get("ttft_s", tier.get("ttft")))
+        if speed is None or ttft is None:
+            continue
+        core = f"{speed:g} tok/s, {ttft:g} s"
+        if tier.get("label"):
+            return f"{tier['label']} ({core})"
+        if tier.get("family"):
+            version = f"@{tier['version']}" if tier.get("version") else ""
+            return f"{tier['family']}{version} {core}"
+        return core
     return None
+
+
+def summary_value(summary: Mapping[str, Any] | None, *names: str) -> tuple[bool, Any]:
+    """(found, value) of the first of `names` at the top level of the summary or in its `result`."""
+    if not summary:
+        return False, None
+    result = summary.get("result")
+    for source in (summary, result if isinstance(result, Mapping) else {}):
+        for name in names:
+            if name in source:
+                return True, source[name]
+    return False, None
 
 
 def best_pass(levels: Sequence[LevelView]) -> int | None:
@@ -37,11 +59,19 @@ def best_pass(levels: Sequence[LevelView]) -> int | None:
     return max(passing) if passing else None
 
 
+def summary_result_n(summary: Mapping[str, Any] | None) -> tuple[bool, int | None]:
+    """(found, N*) as the summary states it; `"result": null` states that nothing passed."""
+    found, value = summary_value(summary, "result_n", "n_star")
+    if not found and summary and "result" in summary:
+        result = summary["result"]
+        found, value = True, result.get("n") if isinstance(result, Mapping) else result
+    n = finite_or_none(value)
+    return found, None if n is None else int(n)
+
+
 def result_n(summary: Mapping[str, Any] | None, levels: Sequence[LevelView]) -> int | None:
-    if summary is not None and "result_n" in summary:
-        value = summary["result_n"]
-        return None if value is None else int(value)
-    return best_pass(levels)
+    found, n = summary_result_n(summary)
+    return n if found else best_pass(levels)
 
 
 def level_at(levels: Sequence[LevelView], n: int | None) -> LevelView | None:
@@ -56,7 +86,7 @@ def level_at(levels: Sequence[LevelView], n: int | None) -> LevelView | None:
 
 def gpu_count(summary: Mapping[str, Any] | None, config: Mapping[str, Any], seen_gpus: int) -> int | None:
     for source in (summary or {}, config):
-        value = source.get("gpus", source.get("gpu_count"))
+        value = source.get("gpu_count", source.get("gpus"))
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             return int(value)
         if isinstance(value, list | tuple) and value:
