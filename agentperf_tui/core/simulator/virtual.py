@@ -1,0 +1,265 @@
+"""The engine model on a virtual clock, driven by simulated agents: no HTTP, no sleeping.
+
+Agents behave like the real load generator: each walks a trajectory turn by turn (send the
+turn's prompt, get its exact number of output tokens, wait the tool delay, send the next turn),
+starts another trajectory at once when one ends, joins staggered and retires at a turn
+boundary. Each replay gets fresh prefix-cache identities (the dynamic prefix), while turn k+1
+reuses the blocks of turn k's prompt, as a replay over HTTP does: the reply the server
+generated is not what the next prompt carries (that is the recorded reply), so only the
+previous prompt is a cache hit.
+
+Capacity questions (how many agents meet a tier) take seconds of wall time this way.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.simulator.engine import Engine, RequestRejected, SimRequest
+from agentperf_tui.core.simulator.profiles import Deployment, load_deployment
+from agentperf_tui.core.simulator.tokenizer import GEN_PROMPT, count_bytes, render_chat, render_message
+from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory
+
+__all__ = ["VirtualLoad", "baseline_tool_delay", "load_deployment"]
+
+ToolDelay = Literal["recorded", "baseline"]
+
+BASELINE_MEDIAN_S = 1.0
+BASELINE_SIGMA = 1.0
+BASELINE_MIN_S = 0.1
+BASELINE_MAX_S = 5.0
+
+
+def baseline_tool_delay(rng: random.Random) -> float:
+    """The published AgentPerf baseline delay: 0.1 to 5 s, median about 1 s.
+
+    Drawn log-normal (median 1 s, sigma 1) and clipped to [0.1, 5] s.
+    """
+    d = math.exp(math.log(BASELINE_MEDIAN_S) + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
+    return min(BASELINE_MAX_S, max(BASELINE_MIN_S, d))
+
+
+@dataclass(slots=True, eq=False)
+class _Agent:
+    agent_id: int
+    rng: random.Random
+    traj_index: int
+    replay: int = -1
+    turn: int = 0
+    t_start: float = 0.0
+    prev_prompt_len: int = 0
+    prev_hashes: list[int] = field(default_factory=list)
+    text_bytes: int = 0
+    retiring: bool = False
+    retired: bool = False
+    in_flight: SimRequest | None = None
+    t_intended: float = 0.0
+    pending: int = 0
+    """Sequence number of the agent's scheduled send; a stale heap entry carries an older one."""
+
+
+class VirtualLoad:
+    """Closed-loop simulated agents against the engine model, on simulated time.
+
+    `now` starts at 0. `advance(s)` runs s simulated seconds and returns the requests that
+    finished in that span; every time in the results is on this clock.
+    """
+
+    def __init__(self, deployment: Deployment, trajectories: list[Trajectory], *, seed: int,
+                 tool_delay: ToolDelay = "recorded", join_spread_s: float = 1.0) -> None:
+        if not trajectories:
+            raise ValueError("VirtualLoad needs at least one trajectory")
+        if tool_delay not in ("recorded", "baseline"):
+            raise ValueError(f"tool_delay must be 'recorded' or 'baseline', not {tool_delay!r}")
+        self.deployment = deployment
+        self.trajectories = trajectories
+        self.seed = seed
+        self.tool_delay = tool_delay
+        self.join_spread_s = join_spread_s
+        self.engine = Engine(deployment, seed=seed)
+        self.block = deployment.engine.block_size
+        self.now = 0.0
+        self._heap: list[tuple[float, int, int, _Agent]] = []
+        self._seq = itertools.count()
+        self._hash_ids = itertools.count(1)
+        self._agents: dict[int, _Agent] = {}
+        self._next_id = 0
+        self._completed: list[tuple[int, float, float]] = []
+        self._results: list[RequestResult] = []
+        self._energy_mark = (0.0, 0.0)
+        self._last_power = deployment.hardware.idle_w * deployment.gpu_count
+
+    # -- population ------------------------------------------------------------------------
+
+    @property
+    def active_agents(self) -> int:
+        return sum(1 for a in self._agents.values() if not a.retiring)
+
+    def set_concurrency(self, n: int) -> None:
+        """Grow to n agents (new ones join spread over `join_spread_s`) or shrink to n (the
+        newest agents retire at their next turn boundary: now if they are between turns,
+        after their reply if a request is in flight)."""
+        if n < 0:
+            raise ValueError("concurrency cannot be negative")
+        active = sorted((a for a in self._agents.values() if not a.retiring), key=lambda a: a.agent_id)
+        if n < len(active):
+            for a in active[n:]:
+                a.retiring = True
+                if a.in_flight is None:
+                    self._retire(a)
+            return
+        want = n - len(active)
+        # agents already on their way out are kept instead of starting new ones
+        for a in sorted((a for a in self._agents.values() if a.retiring), key=lambda a: -a.agent_id):
+            if want == 0:
+                break
+            a.retiring = False
+            want -= 1
+        for k in range(want):
+            aid = self._next_id
+            self._next_id += 1
+            rng = random.Random(f"{self.seed}:{aid}")
+            a = _Agent(agent_id=aid, rng=rng, traj_index=rng.randrange(len(self.trajectories)) - 1)
+            self._agents[aid] = a
+            offset = self.join_spread_s * k / max(1, want)
+            self._start_trajectory(a, self.now + offset)
+
+    def _retire(self, a: _Agent) -> None:
+        a.retired = True
+        a.pending += 1
+        self._agents.pop(a.agent_id, None)
+
+    # -- agent behaviour -------------------------------------------------------------------
+
+    def _start_trajectory(self, a: _Agent, t: float) -> None:
+        a.traj_index = (a.traj_index + 1) % len(self.trajectories)
+        a.replay += 1
+        a.turn = 0
+        a.t_start = t
+        a.prev_prompt_len = 0
+        a.prev_hashes = []
+        a.text_bytes = 0
+        self._schedule(a, t)
+
+    def _schedule(self, a: _Agent, t: float) -> None:
+        a.pending += 1
+        a.t_intended = t
+        heapq.heappush(self._heap, (t, next(self._seq), a.pending, a))
+
+    def _prompt_of(self, a: _Agent, traj: Trajectory, turn: TextTurn | TokenTurn) -> tuple[int, int]:
+        """(prompt tokens, tokens reusable from the previous prompt)."""
+        if isinstance(turn, TokenTurn):
+            return turn.prompt_tokens, min(a.prev_prompt_len, turn.cached_prefix_tokens)
+        if turn.compacted:
+            a.text_bytes = 0
+        a.text_bytes += sum(len(render_message(m.model_dump(exclude_none=True))) for m in turn.append)
+        tools = turn.tools if turn.tools is not None else traj.header.tools
+        tool_bytes = len(render_chat([], tools)) - len(GEN_PROMPT) if tools else 0
+        counted = count_bytes(a.text_bytes + tool_bytes + len(GEN_PROMPT))
+        prompt = turn.recorded_prompt_tokens or counted
+        reuse = 0 if turn.compacted else min(a.prev_prompt_len, prompt)
+        return prompt, reuse
+
+    def _send(self, a: _Agent, t: float) -> None:
+        traj = self.trajectories[a.traj_index]
+        turn = traj.turns[a.turn]
+        prompt, reuse = self._prompt_of(a, traj, turn)
+        keep = min(reuse // self.block, len(a.prev_hashes))
+        full = prompt // self.block
+        hashes = a.prev_hashes[:keep]
+        if full > keep:
+            hashes.extend(itertools.islice(self._hash_ids, full - keep))
+        a.prev_hashes = hashes
+        a.prev_prompt_len = prompt
+        try:
+            req = self.engine.new_request(prompt, hashes, t, max_tokens=turn.output_tokens,
+                                          ignore_eos=True, owner=a)
+        except RequestRejected as e:
+            self._results.append(RequestResult(
+                agent_id=a.agent_id, trajectory_id=traj.id, replay=a.replay, turn=turn.i,
+                t_intended=a.t_intended, t_sent=t, t_end=t, ok=False, error=str(e), http_status=400,
+                prompt_tokens=prompt, requested_output_tokens=turn.output_tokens))
+            self._after_turn(a, t)
+            return
+        a.in_flight = req
+        self.engine.submit(req, t)
+
+    def _after_turn(self, a: _Agent, t: float) -> None:
+        """The reply to the current turn is in at time t: retire, go on, or start over."""
+        traj = self.trajectories[a.traj_index]
+        turn = traj.turns[a.turn]
+        a.in_flight = None
+        if a.turn + 1 >= len(traj.turns):
+            self._completed.append((a.agent_id, a.t_start, t))
+            if a.retiring:
+                self._retire(a)
+                return
+            self._start_trajectory(a, t)
+            return
+        if a.retiring:
+            self._retire(a)
+            return
+        delay = turn.tool_delay_s if self.tool_delay == "recorded" else baseline_tool_delay(a.rng)
+        a.turn += 1
+        self._schedule(a, t + delay)
+
+    def _finish(self, r: SimRequest) -> None:
+        a: _Agent = r.owner
+        traj = self.trajectories[a.traj_index]
+        turn = traj.turns[a.turn]
+        self._results.append(RequestResult(
+            agent_id=a.agent_id, trajectory_id=traj.id, replay=a.replay, turn=turn.i,
+            t_intended=a.t_intended, t_sent=r.t_arrival, t_end=r.t_last, ok=True,
+            t_first_token=r.t_first, t_last_token=r.t_last, prompt_tokens=r.prompt_len,
+            cached_tokens=r.cached_tokens, output_tokens=r.out, client_output_tokens=r.out,
+            requested_output_tokens=turn.output_tokens))
+        self._after_turn(a, r.t_last)
+
+    # -- clock -----------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> list[RequestResult]:
+        """Run simulated time forward; return the requests that finished in that span."""
+        if seconds < 0:
+            raise ValueError("cannot advance by a negative time")
+        until = self.now + seconds
+        heap, engine = self._heap, self.engine
+        while True:
+            te = engine.next_time()
+            ta = heap[0][0] if heap else math.inf
+            if min(te, ta) > until:
+                break
+            if ta <= te:
+                t, _, seq, a = heapq.heappop(heap)
+                if a.retired or seq != a.pending:
+                    continue
+                self._send(a, t)
+            else:
+                for r in engine.run_until(te):
+                    self._finish(r)
+        e0, t0 = self._energy_mark
+        e1 = engine.energy_j(until)
+        self._last_power = (e1 - e0) / (until - t0) if until > t0 else engine.power_w()
+        self._energy_mark = (e1, until)
+        self.now = until
+        out, self._results = self._results, []
+        return out
+
+    def trajectories_completed(self) -> list[tuple[int, float, float]]:
+        """(agent_id, t_start, t_end) of every trajectory finished since the last call."""
+        out, self._completed = self._completed, []
+        return out
+
+    def power_w(self) -> float:
+        """Mean power of all GPUs over the last `advance` span (W)."""
+        return self._last_power
+
+    @property
+    def energy_j(self) -> float:
+        """Energy of all GPUs since the start, up to `now` (J)."""
+        return self.engine.energy_j(self.now)
