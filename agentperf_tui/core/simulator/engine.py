@@ -78,7 +78,7 @@ class EngineCounters:
 class Replica:
     """One engine instance (one model copy on `gpus_per_replica` GPUs)."""
 
-    def __init__(self, index: int, dep: Deployment, roofline: Roofline, counters: EngineCounters) -> None:
+    def __init__(self, index: int, dep: Deployment, roofline: Roofline) -> None:
         e = dep.engine
         self.index = index
         self.block = e.block_size
@@ -87,7 +87,7 @@ class Replica:
         self.caching = e.prefix_caching
         self.pool = BlockPool(dep.num_blocks)
         self.roofline = roofline
-        self.c = counters
+        self.c = EngineCounters()
         self.waiting: deque[SimRequest] = deque()
         self.running: list[SimRequest] = []
         self.sched: list[SimRequest] = []
@@ -301,7 +301,6 @@ class Engine:
                  on_finish: Callable[[SimRequest], None] | None = None) -> None:
         self.dep = dep
         self.roofline = Roofline(dep)
-        self.counters = EngineCounters()
         self.block = dep.engine.block_size
         self.capacity_tokens = dep.kv_capacity_tokens
         self.max_model_len = dep.model.max_model_len
@@ -309,7 +308,7 @@ class Engine:
         self._rng = random.Random(seed)
         self._ids = 0
         self._on_finish = on_finish
-        self.replicas = [Replica(i, dep, self.roofline, self.counters) for i in range(dep.replicas)]
+        self.replicas = [Replica(i, dep, self.roofline) for i in range(dep.replicas)]
 
     # -- requests --------------------------------------------------------------------------
 
@@ -404,6 +403,23 @@ class Engine:
         return finished
 
     # -- observation -----------------------------------------------------------------------
+
+    @property
+    def counters(self) -> EngineCounters:
+        """Counters summed over replicas."""
+        out = EngineCounters()
+        for rep in self.replicas:
+            c = rep.c
+            out.prompt_tokens += c.prompt_tokens
+            out.generation_tokens += c.generation_tokens
+            out.prefix_queries += c.prefix_queries
+            out.prefix_hits += c.prefix_hits
+            out.preemptions += c.preemptions
+            out.steps += c.steps
+            out.step_tokens += c.step_tokens
+            for k, v in c.finished.items():
+                out.finished[k] = out.finished.get(k, 0) + v
+        return out
 
     @property
     def running(self) -> int:

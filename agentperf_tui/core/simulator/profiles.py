@@ -18,7 +18,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-PROFILES_ENV = "AGENTPERF_PROFILES"
+from agentperf_tui.core.search.profile_paths import profile_dir_candidates
 
 Pos = Annotated[float, Field(gt=0)]
 NonNegF = Annotated[float, Field(ge=0)]
@@ -76,6 +76,11 @@ class HardwareProfile(_Profile):
         if self.scaleup_domain_gpus < 1 or self.gpus_per_node < 1:
             raise ValueError("GPU counts must be positive")
         return self
+
+    @property
+    def gpu_count(self) -> int:
+        """GPUs in one node or system (the default GPU count for per-GPU figures)."""
+        return self.gpus_per_node
 
     def tflops(self, dtype: str) -> float:
         return {"bf16": self.bf16_dense_tflops, "fp8": self.fp8_dense_tflops,
@@ -187,20 +192,10 @@ _P = TypeVar("_P", bound=_Profile)
 
 
 def profile_dirs() -> list[Path]:
-    """Where profiles are looked up, first match wins.
-
-    1. `$AGENTPERF_PROFILES` (a directory holding hardware/ and models/);
-    2. `profiles/` at the root of a source checkout;
-    3. `agentperf_tui/data/profiles/` inside an installed package.
-    """
-    dirs: list[Path] = []
-    env = os.environ.get(PROFILES_ENV)
-    if env:
-        dirs.append(Path(env))
-    pkg = Path(__file__).resolve().parents[2]
-    dirs.append(pkg.parent / "profiles")
-    dirs.append(pkg / "data" / "profiles")
-    return [d for d in dirs if (d / "hardware").is_dir() or (d / "models").is_dir()]
+    """Folders holding hardware/ or models/ profiles, in lookup order (first match wins):
+    `$AGENTPERF_PROFILES`, `profiles/` of a source checkout, `agentperf_tui/data/profiles/` of an
+    installed package (see core/search/profile_paths.py)."""
+    return [d for d in profile_dir_candidates() if (d / "hardware").is_dir() or (d / "models").is_dir()]
 
 
 def _load_file(path: Path, model: type[_P]) -> _P:
