@@ -1,0 +1,174 @@
+"""The concurrency controller the engine drives: a synchronous state machine, no I/O, no threads.
+
+    ctl = SearchController(plan)
+    n = ctl.start(now)                      # run n agents
+    every tick: d = ctl.tick(now, results, trajectories_done, active_agents, energy)
+        SetConcurrency(n): change N live (add or retire agents; never restart the fleet)
+        Finished(result):  the run is over
+        None:              keep going
+
+`results` are the requests finished since the previous tick, `trajectories_done` the
+(agent_id, t_start, t_end) of trajectories finished since then, `active_agents` how many agents
+run now, `energy(t0, t1)` the GPU energy over a window of the run clock (or None).
+Agents are assumed sequential (one request in flight each), and a retiring agent should finish
+or abandon its request without it being reported as a failure of the level it leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from agentperf_tui.core.observer import LevelView, SearchView
+from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.search.energy import EnergyFn, no_energy
+from agentperf_tui.core.search.level import Level
+from agentperf_tui.core.search.plan import PlanError, SearchPlan
+from agentperf_tui.core.search.record import LevelRecord
+from agentperf_tui.core.search.result import SearchResult, build_result
+from agentperf_tui.core.search.strategy import Step, Strategy
+
+__all__ = [
+    "Decision",
+    "Finished",
+    "PlanError",
+    "SearchController",
+    "SearchPlan",
+    "SearchResult",
+    "SetConcurrency",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SetConcurrency:
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    result: SearchResult
+
+
+Decision = SetConcurrency | Finished
+
+
+class SearchController:
+    def __init__(self, plan: SearchPlan) -> None:
+        self.plan = plan
+        self.strategy = Strategy(plan)
+        self.records: list[LevelRecord] = []
+        self.level: Level | None = None
+        self._result: SearchResult | None = None
+        self._started_at: float | None = None
+        self._energy: EnergyFn = no_energy
+
+    # ---- engine side --------------------------------------------------------------------------
+    def start(self, now: float) -> int:
+        """Begin the first level; returns the N to run."""
+        if self._started_at is not None:
+            raise RuntimeError("SearchController.start called twice")
+        self._started_at = now
+        return self._begin(self.strategy.first(), now).n
+
+    @property
+    def finished(self) -> bool:
+        return self._result is not None
+
+    @property
+    def current_n(self) -> int | None:
+        return self.level.n if self.level is not None and not self.finished else None
+
+    def tick(
+        self,
+        now: float,
+        results: Sequence[RequestResult],
+        trajectories_done: Sequence[tuple[int, float, float]],
+        active_agents: int,
+        energy: EnergyFn | None = None,
+    ) -> Decision | None:
+        if energy is not None:
+            self._energy = energy
+        if self._result is not None or self.level is None:
+            return None
+        rec = self.level.feed(now, results, trajectories_done, active_agents)
+        if rec is None:
+            return None
+        return self._advance(rec, now)
+
+    def skip_level(self, now: float) -> Decision | None:
+        """Operator: end the current level now, decided on what has finished so far."""
+        if self._result is not None or self.level is None:
+            return None
+        return self._advance(self.level.skip(now), now)
+
+    def repeat_level(self, now: float) -> Decision | None:
+        """Operator: restart the current level's measurement from now (same N, fresh warm-up).
+
+        The abandoned attempt stays on record as "discarded". Returns None (N is unchanged)."""
+        if self._result is not None or self.level is None:
+            return None
+        lv = self.level
+        self._store(lv.discard(now))
+        self._begin(Step(lv.n, lv.role), now)
+        return None
+
+    def result(self) -> SearchResult | None:
+        return self._result
+
+    # ---- internals --------------------------------------------------------------------------
+    def _begin(self, step: Step, now: float) -> Level:
+        self.level = Level(len(self.records), step.n, step.role, now, self.plan)
+        return self.level
+
+    def _store(self, rec: LevelRecord) -> LevelRecord:
+        if rec.measure_from is not None and rec.window_end is not None and rec.window_end > rec.measure_from:
+            w = self._energy(rec.measure_from, rec.window_end)
+            if w is not None:
+                rec = replace(
+                    rec,
+                    energy_j=w.energy_j,
+                    mean_power_w=w.mean_power_w,
+                    power_method=w.method,
+                    power_simulated=w.simulated,
+                    power_note=w.note,
+                )
+            else:
+                rec = replace(rec, power_note="no power telemetry")
+        self.records.append(rec)
+        return rec
+
+    def _advance(self, rec: LevelRecord, now: float) -> Decision:
+        rec = self._store(rec)
+        step = self.strategy.next(rec.n, rec.role, rec.passed)
+        if step is None:
+            assert self._started_at is not None
+            self._result = build_result(self.plan, self.strategy.b, self.records, self._started_at, now)
+            self.level = None
+            return Finished(self._result)
+        self._begin(step, now)
+        return SetConcurrency(step.n)
+
+    # ---- views ------------------------------------------------------------------------------
+    def level_view(self) -> LevelView | None:
+        if self.level is not None:
+            return self.level.view()
+        return self.records[-1].to_view() if self.records else None
+
+    def view(self) -> SearchView:
+        p, b = self.plan, self.strategy.b
+        levels = [r.to_view() for r in self.records]
+        if self.level is not None:
+            levels.append(self.level.view())
+        tier = p.tier
+        return SearchView(
+            mode=p.mode,
+            rigour=p.rigour,
+            tier=tier.name if tier else "none",
+            speed_floor=tier.speed_tok_s if tier else float("nan"),
+            ttft_limit=tier.ttft_s if tier else float("nan"),
+            levels=tuple(levels),
+            best_pass=b.lo if b.lo > 0 else None,
+            lowest_fail=b.hi,
+            done=self._result is not None,
+            result_n=self._result.n_star if self._result is not None else None,
+        )

@@ -1,0 +1,179 @@
+"""One level's lifecycle on hand-made request records: phases, the window, verdicts, rules."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.search.level import Level
+from agentperf_tui.core.search.plan import SearchPlan
+from agentperf_tui.core.search.tiers import custom_tier
+
+TIER = custom_tier(50, 4)
+
+
+def req(agent: int, t: float, *, ttft: float = 1.0, speed: float = 100.0, tokens: int = 101,
+        ok: bool = True) -> RequestResult:
+    first = t + ttft
+    last = first + (tokens - 1) / speed
+    return RequestResult(
+        agent_id=agent, trajectory_id="x", replay=0, turn=0, t_intended=t, t_sent=t,
+        t_end=last if ok else first, ok=ok,
+        t_first_token=first if ok else None, t_last_token=last if ok else None,
+        output_tokens=tokens if ok else None, client_output_tokens=tokens if ok else 0,
+    )
+
+
+def test_phases_and_only_requests_sent_after_warmup_count() -> None:
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=10, fast_min_s=0, min_requests=5)
+    lv = Level(0, 2, "ramp", 0.0, plan)
+    lv.feed(1.0, [], [], active_agents=1)
+    assert lv.phase == "transition" and lv.view().reason and "2 agents" in lv.view().reason
+    lv.feed(2.0, [], [], active_agents=2)
+    assert lv.phase == "warmup" and lv.held_at == 2.0
+    lv.feed(3.0, [], [], active_agents=1)  # an agent dropped out: back to transition
+    assert lv.phase == "transition" and lv.held_at is None
+    lv.feed(4.0, [], [], active_agents=2)
+    assert lv.phase == "warmup" and lv.held_at == 4.0
+    # a terrible request sent during warm-up must not count
+    lv.feed(13.0, [req(0, 5.0, ttft=100.0)], [], active_agents=2)
+    assert lv.phase == "warmup"
+    lv.feed(14.0, [], [], active_agents=2)
+    assert lv.phase == "measuring" and lv.measure_from == 14.0
+    assert lv.view().requests == 0
+
+
+def test_verdict_waits_for_every_request_sent_in_the_window() -> None:
+    """A slow request still in flight must hold the decision back (no survivor bias)."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(0, 2, "ramp", 0.0, plan)
+    lv.feed(0.0, [], [], active_agents=2)
+    assert lv.phase == "measuring"
+    # agent 1 sent at t=0.5 and is stuck until t=620.5; agent 0 keeps reporting good requests
+    fed = [req(0, 0.1 + i * 2.5) for i in range(250)]
+    lv.feed(620.0, fed, [], active_agents=2)
+    assert not lv.done and lv.win.complete_through() is None
+    assert "1/2 agents" in (lv.view().reason or "")
+    rec = lv.feed(621.0, [req(1, 0.5, ttft=620.0)], [], active_agents=2)
+    assert rec is not None and rec.verdict == "pass"
+    # the slow request is inside the window the verdict was taken on
+    assert rec.window_end is not None and rec.window_end > 0.5
+    assert rec.requests == 1 + sum(1 for r in fed if r.t_intended < rec.window_end)
+
+
+def test_failed_requests_count_against_both_criteria() -> None:
+    plan = SearchPlan(tier=TIER, rigour="strict", warmup_s=0, min_steady_s=10, min_trajectories=0,
+                      min_trajectories_per_agent=0)
+    lv = Level(0, 1, "fixed", 0.0, plan)
+    lv.feed(0.0, [], [], active_agents=1)
+    # 90 fast good requests and 10 failures: P95 TTFT is inf, P25 speed still fine
+    rs = [req(0, 0.1 * i, ttft=0.05, speed=200.0, tokens=3) for i in range(90)]
+    rs += [req(0, 9.0 + 0.01 * i, ok=False) for i in range(10)]
+    lv.feed(20.0, rs, [], active_agents=1)
+    lv.feed(21.0, [req(0, 20.5, ttft=0.01, speed=500.0, tokens=2)], [], active_agents=1)
+    rec = lv.record
+    assert rec is not None
+    assert rec.requests == 100 and rec.failed == 10
+    assert rec.ttft_p95 == math.inf and rec.ttft_verdict == "fail" and rec.speed_verdict == "pass"
+    assert rec.verdict == "fail" and rec.failing_criterion == "ttft" and not rec.passed
+    # 30% failures break the speed criterion too (failed = speed 0)
+    lv = Level(0, 1, "fixed", 0.0, plan)
+    lv.feed(0.0, [], [], active_agents=1)
+    rs = [req(0, 0.1 * i, ttft=0.05, speed=200.0, tokens=3) for i in range(70)]
+    rs += [req(0, 8.0 + 0.01 * i, ok=False) for i in range(30)]
+    lv.feed(20.0, rs, [], active_agents=1)
+    rec = lv.feed(21.0, [req(0, 20.5, ttft=0.01, tokens=2)], [], active_agents=1)
+    assert rec is not None and rec.speed_p25 == 0.0 and rec.failing_criterion == "speed+ttft"
+
+
+def _steady(lv: Level, n_agents: int, t_end: float, *, ttft: float, speed: float | Callable[[int], float],
+            cycle: float = 2.0, traj_every: int = 5) -> None:
+    """Feed n_agents sequential agents, one tick per second, trajectories every `traj_every` requests."""
+    t = lv._now
+    nxt = {a: t + 0.01 * a for a in range(n_agents)}
+    count = dict.fromkeys(range(n_agents), 0)
+    while t < t_end and not lv.done:
+        t += 1.0
+        out, trajs = [], []
+        for a in range(n_agents):
+            while True:
+                sp = speed(count[a]) if callable(speed) else speed
+                r = req(a, nxt[a], ttft=ttft, speed=sp)
+                if r.t_end > t:
+                    break
+                out.append(r)
+                count[a] += 1
+                if count[a] % traj_every == 0:
+                    trajs.append((a, r.t_end - 10, r.t_end))
+                nxt[a] = r.t_end + (cycle - (r.t_end - r.t_intended)) % cycle + 0.5
+        lv.feed(t, out, trajs, active_agents=n_agents)
+
+
+def test_strict_needs_ten_minutes_and_the_trajectory_counts() -> None:
+    plan = SearchPlan(tier=TIER, rigour="strict")
+    lv = Level(0, 4, "ramp", 0.0, plan)
+    _steady(lv, 4, 400.0, ttft=0.3, speed=120.0)
+    assert not lv.done  # an obvious pass still runs the full published window
+    _steady(lv, 4, 2000.0, ttft=0.3, speed=120.0)
+    rec = lv.record
+    assert rec is not None and rec.passed and rec.verdict == "pass"
+    assert rec.meets_rules is True
+    assert rec.window_s >= 600
+    assert rec.trajectories_completed >= 30 and rec.agents_with_min_trajectories == 4
+    assert rec.measure_from == rec.held_at + 30.0
+
+
+def test_strict_cap_when_trajectories_never_complete() -> None:
+    plan = SearchPlan(tier=TIER, rigour="strict", strict_cap_s=900)
+    lv = Level(0, 2, "ramp", 0.0, plan)
+    _steady(lv, 2, 3000.0, ttft=0.3, speed=120.0, traj_every=10_000)
+    rec = lv.record
+    assert rec is not None and rec.meets_rules is False
+    assert "not met" in rec.reason
+
+
+def test_fast_settles_clear_levels_early_and_reports_confidence() -> None:
+    plan = SearchPlan(tier=TIER, rigour="fast")
+    good = Level(0, 8, "ramp", 0.0, plan)
+    _steady(good, 8, 2000.0, ttft=0.3, speed=120.0)
+    assert good.record is not None and good.record.verdict == "pass" and good.record.settled
+    assert good.record.confidence == 0.95
+    assert good.record.window_s < 100
+    bad = Level(0, 8, "ramp", 0.0, plan)
+    _steady(bad, 8, 2000.0, ttft=9.0, speed=120.0)
+    assert bad.record is not None and bad.record.verdict == "fail" and bad.record.settled
+    assert bad.record.ttft_verdict == "fail" and bad.record.failing_criterion == "ttft"
+    assert bad.record.window_s < 60
+
+
+def test_fast_borderline_level_ends_undecided_at_the_cap() -> None:
+    plan = SearchPlan(tier=TIER, rigour="fast", fast_cap_s=120)
+    lv = Level(0, 4, "ramp", 0.0, plan)
+    # one request in five below the floor: the P25 estimate passes, but too narrowly to settle
+    _steady(lv, 4, 1000.0, ttft=0.3, speed=lambda i: 40.0 if i % 5 == 0 else 60.0)
+    rec = lv.record
+    assert rec is not None and not rec.settled
+    assert rec.speed_verdict == "undecided" and rec.verdict == "undecided"
+    assert "time cap" in rec.reason
+    assert rec.confidence is not None and rec.confidence < 0.95
+    # the estimate meets the floor, so with undecided_as="estimate" the search counts it as a pass
+    assert rec.passed
+    lv = Level(0, 4, "ramp", 0.0, SearchPlan(tier=TIER, rigour="fast", fast_cap_s=120, undecided_as="fail"))
+    _steady(lv, 4, 1000.0, ttft=0.3, speed=lambda i: 40.0 if i % 5 == 0 else 60.0)
+    assert lv.record is not None and not lv.record.passed
+
+
+def test_skip_and_discard() -> None:
+    plan = SearchPlan(tier=TIER, rigour="strict")
+    lv = Level(0, 2, "ramp", 0.0, plan)
+    _steady(lv, 2, 200.0, ttft=0.3, speed=120.0)
+    rec = lv.skip(200.0)
+    assert rec.outcome == "skipped" and rec.passed and rec.requests > 0
+    lv = Level(1, 2, "ramp", 0.0, plan)
+    _steady(lv, 2, 200.0, ttft=0.3, speed=120.0)
+    rec = lv.discard(200.0)
+    assert rec.outcome == "discarded" and not rec.passed
+    lv = Level(2, 2, "ramp", 0.0, plan)
+    rec = lv.skip(5.0)
+    assert rec.requests == 0 and not rec.passed and "no request counted" in rec.reason
