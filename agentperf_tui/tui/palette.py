@@ -1,0 +1,30 @@
+"""The few colours the console uses, chosen to read on a dark terminal without shouting."""
+
+from __future__ import annotations
+
+WAITING = "#d7af5f"
+STREAMING = "#5faf87"
+IN_TOOL = "#5f87af"
+TARGET = "#bcbcbc"
+P50 = "#8a8a8a"
+P95 = "#5fafd7"
+P99 = "#af87d7"
+LIMIT = "#d75f5f"
+PASS = "#5faf5f"
+FAIL = "#d75f5f"
+OPEN = "#d7af5f"
+THROUGHPUT = "#87afaf"
+POWER = "#d7875f"
+SIMULATED = "bold #1c1c1c on #d7af5f"
+DIM = "#767676"
+WARN = "#d7af5f"
+
+GPU_LINES = ("#d7875f", "#87afd7", "#afd787", "#d787af", "#87d7d7", "#d7d787", "#af87ff", "#ff8787")
+
+
+def verdict_style(verdict: str) -> str:
+    return {"pass": PASS, "fail": FAIL}.get(verdict, OPEN)
+
+
+def verdict_mark(verdict: str) -> str:
+    return {"pass": "✓", "fail": "✗"}.get(verdict, "…")

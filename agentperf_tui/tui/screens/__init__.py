@@ -1,0 +1,1 @@
+"""The console's screens: setup, dashboard, result, stored runs, compare, help."""

@@ -1,0 +1,250 @@
+"""The live dashboard: panels drawn from the latest snapshot, and the run's controls.
+
+Snapshots arrive as messages (newest replaces older ones still queued); the screen only stores
+the latest one and a timer redraws a few times a second, so a burst of snapshots never turns into
+a burst of redraws.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog
+
+from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.observer import Event, Snapshot
+from agentperf_tui.tui import palette
+from agentperf_tui.tui.engine_port import EngineControl
+from agentperf_tui.tui.format import duration
+from agentperf_tui.tui.history import History
+from agentperf_tui.tui.screens.prompt import PromptScreen
+from agentperf_tui.tui.widgets.agents import AgentsPanel
+from agentperf_tui.tui.widgets.panel import Panel
+from agentperf_tui.tui.widgets.power import PowerPanel
+from agentperf_tui.tui.widgets.search import SearchPanel
+from agentperf_tui.tui.widgets.server import ServerPanel
+from agentperf_tui.tui.widgets.speed import SpeedPanel
+from agentperf_tui.tui.widgets.status import RunStatus, status_text
+from agentperf_tui.tui.widgets.throughput import ThroughputPanel
+from agentperf_tui.tui.widgets.ttft import TtftPanel
+
+REDRAW_S = 0.3
+ABORT_ARM_S = 3.0
+EVENT_STYLES = {"warn": palette.WARN, "error": palette.FAIL, "level": "bold", "annotation": palette.P95}
+
+
+class EventLog(RichLog, can_focus=True):
+    DEFAULT_CSS = """
+    EventLog {
+        border: round $panel-lighten-2;
+        border-title-color: $text;
+        border-title-style: bold;
+        height: 1fr;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    EventLog:focus { border: round $accent; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="events", max_lines=1000, wrap=True, markup=False, highlight=False)
+        self.border_title = "Events"
+
+    def add(self, event: Event) -> None:
+        from rich.text import Text
+
+        line = Text(no_wrap=False)
+        line.append(f"{duration(event.t):>7} ", style="dim")
+        line.append(event.message, style=EVENT_STYLES.get(event.kind, ""))
+        self.write(line)
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "app.help", "Help", key_display="?"),
+        Binding("escape", "abort_twice", "Abort", key_display="esc esc", tooltip="Escape twice aborts"),
+        Binding("ctrl+c", "abort", "Abort now", show=False, priority=True),
+        Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the agents"),
+        Binding("n", "set_n", "Set N"),
+        Binding("s", "skip_level", "Skip"),
+        Binding("r", "repeat_level", "Repeat"),
+        Binding("a", "annotate", "Note"),
+        Binding("z", "zoom", "Zoom"),
+        Binding("enter", "result", "Result"),
+    ]
+    RUNNING_ONLY: ClassVar[frozenset[str]] = frozenset(
+        {"toggle_pause", "set_n", "skip_level", "repeat_level", "annotate", "abort_twice", "abort"}
+    )
+
+    def __init__(self, config: RunConfig, engine: EngineControl) -> None:
+        super().__init__()
+        self.config = config
+        self.engine = engine
+        self.history = History()
+        self.latest: Snapshot | None = None
+        self._drawn: Snapshot | None = None
+        self._abort_armed_at: float | None = None
+        self.aborting = False
+        self.paused = False
+        self.finished = False
+
+    def compose(self) -> ComposeResult:
+        yield RunStatus(id="status")
+        with Grid(id="panels"):
+            yield SearchPanel()
+            yield TtftPanel()
+            yield SpeedPanel()
+            yield AgentsPanel()
+            yield ThroughputPanel()
+            yield PowerPanel()
+            yield ServerPanel()
+            yield EventLog()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_S, self.redraw)
+        self._layout_for(self.size.width, self.size.height)
+        self.redraw()
+
+    def on_resize(self) -> None:
+        self._layout_for(self.size.width, self.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        grid = self.query_one("#panels", Grid)
+        grid.set_class(width >= 140, "-wide")
+        grid.set_class(height >= 40, "-tall")
+
+    # ---- data in ----
+    def take_snapshot(self, snap: Snapshot) -> None:
+        self.latest = snap
+        self.history.add(snap)
+        self.paused = snap.paused
+
+    def take_event(self, event: Event) -> None:
+        self.query_one(EventLog).add(event)
+
+    def redraw(self) -> None:
+        status = self.query_one(RunStatus)
+        status.update(
+            status_text(
+                self.latest,
+                simulated=self.config.simulated if self.latest is None else self.latest.simulated_endpoint,
+                run_id=self.engine.run_id,
+                aborting=self._abort_armed(),
+                finished=self.finished,
+            )
+        )
+        snap = self.latest
+        if snap is None or snap is self._drawn:
+            return
+        self._drawn = snap
+        for panel in self.query(Panel):
+            panel.show(snap, self.history)
+
+    def _abort_armed(self) -> bool:
+        return self._abort_armed_at is not None and time.monotonic() - self._abort_armed_at < ABORT_ARM_S
+
+    def finish(self) -> None:
+        """The engine reported its summary: controls give way to viewing the result."""
+        self.finished = True
+        self._abort_armed_at = None
+        self.refresh_bindings()
+        self.redraw()
+
+    def engine_failed(self, message: str) -> None:
+        self.take_event(Event(self.latest.t if self.latest else 0.0, "error", message))
+        self.finished = True
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.RUNNING_ONLY:
+            return not self.finished
+        if action == "result":
+            return self.finished
+        return True
+
+    def action_result(self) -> None:
+        show = getattr(self.app, "show_result", None)
+        if show is not None:
+            show()
+
+    # ---- controls ----
+    def action_toggle_pause(self) -> None:
+        if self.paused:
+            self.engine.resume()
+            self.notify("resuming", timeout=2)
+        else:
+            self.engine.pause()
+            self.notify("pausing: agents finish their current request, then wait", timeout=3)
+        self.paused = not self.paused
+
+    def action_set_n(self) -> None:
+        current = self.latest.target_n if self.latest is not None else self.config.concurrency
+
+        def done(value: str | None) -> None:
+            if value is None:
+                return
+            try:
+                n = int(value)
+                if n < 1:
+                    raise ValueError
+            except ValueError:
+                self.notify(f"N must be a whole number ≥ 1 (got {value!r})", severity="error")
+                return
+            self.engine.set_concurrency(n)
+            self.notify(f"N set to {n}: the search is suspended, this is now a fixed level", timeout=4)
+
+        self.app.push_screen(
+            PromptScreen("Set N by hand", f"Concurrent agents (now {current})", str(current), numeric=True),
+            done,
+        )
+
+    def action_skip_level(self) -> None:
+        self.engine.skip_level()
+        self.notify("skipping the current level", timeout=2)
+
+    def action_repeat_level(self) -> None:
+        self.engine.repeat_level()
+        self.notify("repeating the current level", timeout=2)
+
+    def action_annotate(self) -> None:
+        def done(value: str | None) -> None:
+            if value:
+                self.engine.annotate(value)
+                self.notify(f"noted: {value}", timeout=3)
+
+        self.app.push_screen(PromptScreen("Annotate the run", "Note (e.g. max-num-seqs 256)", ""), done)
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused
+        if isinstance(focused, Panel | EventLog):
+            self.maximize(focused)
+        else:
+            self.notify("Tab to a panel, then z to zoom it", timeout=3)
+
+    def action_abort_twice(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        if self._abort_armed():
+            self.action_abort()
+            return
+        self._abort_armed_at = time.monotonic()
+        self.notify("Press Escape again within 3 s to abort the run", severity="warning", timeout=ABORT_ARM_S)
+        self.redraw()
+
+    def action_abort(self) -> None:
+        if self.aborting:
+            return
+        self.aborting = True
+        self._abort_armed_at = None
+        self.engine.abort()
+        self.notify("aborting: agents stop, the partial run is kept in the store", severity="warning")

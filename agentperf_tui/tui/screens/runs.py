@@ -1,0 +1,180 @@
+"""Stored runs: the list with annotations; open one, mark two to compare, export, annotate."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from agentperf_tui.core.store import RunInfo, annotate_run, list_runs, load_run
+from agentperf_tui.tui import palette
+from agentperf_tui.tui.screens.prompt import PromptScreen
+from agentperf_tui.tui.stored import summary_of
+
+STATUS_STYLE = {"finished": palette.PASS, "running": palette.STREAMING, "aborted": palette.WARN}
+
+
+def when(wall: float) -> str:
+    return dt.datetime.fromtimestamp(wall).strftime("%Y-%m-%d %H:%M")
+
+
+def run_row(info: RunInfo, marked: bool) -> list[Any]:
+    status = Text(info.status, style=STATUS_STYLE.get(info.status, palette.FAIL))
+    what = Text()
+    if info.simulated:
+        what.append("SIM ", style=palette.SIMULATED)
+        what.append(" ")
+    what.append(info.model or "?")
+    note = info.first_annotation or info.note or ""
+    if info.annotations > 1:
+        note += f" (+{info.annotations - 1})"
+    return [
+        Text("●" if marked else " ", style=palette.P95),
+        Text(info.id, style="bold" if marked else ""),
+        when(info.started_wall),
+        Text(info.headline, style="bold" if info.result_final else ""),
+        status,
+        what,
+        Text(note, style=palette.P95),
+    ]
+
+
+class RunsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare marked"),
+        Binding("e", "export", "Export"),
+        Binding("a", "annotate", "Annotate"),
+        Binding("f5", "refresh", "Refresh"),
+        Binding("escape", "back", "Back"),
+        Binding("question_mark,f1", "app.help", "Help", key_display="?"),
+    ]
+
+    def __init__(self, store: Path) -> None:
+        super().__init__()
+        self.store = store
+        self.runs: list[RunInfo] = []
+        self.marked: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")
+        table: DataTable[Any] = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table.border_title = "Stored runs"
+        table.border_subtitle = str(self.store)
+        yield table
+        yield Static("Space marks a run; mark two and press c to compare them.", id="runs-hint")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "agentperf · stored runs"
+        table = self.query_one(DataTable)
+        table.add_columns(" ", "run", "started", "result", "status", "model", "annotations")
+        table.focus()
+        self.action_refresh()
+
+    # ---- loading ----
+    def action_refresh(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="runs", name="read the run store")
+    def _load(self) -> None:
+        runs = list_runs(self.store)
+        self.app.call_from_thread(self._fill, runs)
+
+    def _fill(self, runs: list[RunInfo]) -> None:
+        self.runs = runs
+        ids = {r.id for r in runs}
+        self.marked = [m for m in self.marked if m in ids]
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        table.clear()
+        for info in runs:
+            table.add_row(*run_row(info, info.id in self.marked), key=info.id)
+        if runs:
+            table.move_cursor(row=min(max(row, 0), len(runs) - 1))
+        hint = self.query_one("#runs-hint", Static)
+        if not runs:
+            hint.update(f"No runs stored in {self.store} yet: start one from the setup screen (F5).")
+        else:
+            marked = ", ".join(self.marked) or "none"
+            hint.update(f"{len(runs)} runs · marked: {marked} · Space marks, c compares two")
+
+    def current(self) -> RunInfo | None:
+        table = self.query_one(DataTable)
+        if not self.runs or table.cursor_row < 0 or table.cursor_row >= len(self.runs):
+            return None
+        return self.runs[table.cursor_row]
+
+    # ---- actions ----
+    def action_mark(self) -> None:
+        info = self.current()
+        if info is None:
+            return
+        if info.id in self.marked:
+            self.marked.remove(info.id)
+        else:
+            self.marked.append(info.id)
+            self.marked = self.marked[-2:]
+        self._fill(self.runs)
+
+    def action_open(self) -> None:
+        info = self.current()
+        if info is not None:
+            self._open(info.id)
+
+    @work(thread=True, exclusive=True, group="runs-open", name="load the run")
+    def _open(self, run_id: str) -> None:
+        run = load_run(self.store, run_id, with_requests=False, with_telemetry=False)
+        summary = summary_of(run)
+        summary.setdefault("store", str(self.store))
+        self.app.call_from_thread(self._show, summary)
+
+    def _show(self, summary: dict[str, Any]) -> None:
+        from agentperf_tui.tui.screens.result import ResultScreen
+
+        self.app.push_screen(ResultScreen(summary, live=False))
+
+    def action_compare(self) -> None:
+        pair = list(self.marked)
+        info = self.current()
+        if len(pair) == 1 and info is not None and info.id != pair[0]:
+            pair.append(info.id)
+        if len(pair) != 2:
+            self.notify("Mark two runs with Space (or one, then move to the other) to compare", timeout=4)
+            return
+        from agentperf_tui.tui.screens.compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(self.store, pair[0], pair[1]))
+
+    def action_export(self) -> None:
+        info = self.current()
+        export = getattr(self.app, "ask_export", None)
+        if info is not None and export is not None:
+            export(info.id, str(self.store))
+
+    def action_annotate(self) -> None:
+        info = self.current()
+        if info is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text:
+                self._annotate(info.id, text)
+
+        self.app.push_screen(PromptScreen(f"Annotate run {info.id}", "Note (e.g. max-num-seqs 256)"), done)
+
+    @work(thread=True, group="runs-annotate", name="annotate the run")
+    def _annotate(self, run_id: str, text: str) -> None:
+        annotate_run(self.store, run_id, text)
+        self.app.call_from_thread(self._load)
+
+    def action_back(self) -> None:
+        self.dismiss()

@@ -1,0 +1,1 @@
+"""Dashboard widgets: each draws one aspect of the latest Snapshot."""

@@ -1,0 +1,84 @@
+"""GPU power per GPU and in total, energy so far, and where the reading comes from."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+
+from agentperf_tui.core.observer import PowerView, Snapshot
+from agentperf_tui.tui import format as fmt
+from agentperf_tui.tui import palette
+from agentperf_tui.tui.charts import Line, bar, line_chart
+from agentperf_tui.tui.history import History
+from agentperf_tui.tui.widgets.panel import Panel, stack
+
+
+def _sources(power: PowerView) -> str:
+    parts = []
+    for s in power.sources:
+        name = getattr(s, "source", str(s))
+        if getattr(s, "available", False):
+            parts.append(name)
+        else:
+            parts.append(f"{name}: {getattr(s, 'reason', None) or 'unavailable'}")
+    return "; ".join(parts)
+
+
+class PowerPanel(Panel):
+    def __init__(self, *, id: str | None = "power") -> None:
+        super().__init__("GPU power", id=id)
+
+    def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
+        power = snap.power
+        if power is not None and power.simulated:
+            self.border_title = "GPU power · SIMULATED"
+        else:
+            self.border_title = "GPU power"
+        self.border_subtitle = _sources(power) if power is not None else ""
+        if power is None or power.total_w is None:
+            note = Text(no_wrap=False)
+            note.append("No power reading", style="bold " + palette.WARN)
+            reason = (power.note if power is not None else None) or (
+                _sources(power) if power is not None and power.sources else "no telemetry source configured"
+            )
+            note.append(f": {reason}\n", style="")
+            note.append("Agents per megawatt needs a GPU power reading.", style="dim")
+            return note
+        lines: list[Text] = []
+        head = Text(no_wrap=True, overflow="ellipsis")
+        head.append("total ", style="dim").append(fmt.watts(power.total_w), style="bold " + palette.POWER)
+        head.append("   energy ", style="dim").append(fmt.energy(power.energy_j))
+        if power.simulated:
+            head.append("  simulated", style=palette.WARN)
+        lines.append(head)
+        gpus = sorted(power.per_gpu_w.items(), key=lambda kv: (len(kv[0]), kv[0]))
+        scale = max([1000.0, *(w for _, w in gpus)])
+        label_w = max((len(g) for g, _ in gpus), default=1)
+        per_row = 2 if width >= 2 * (label_w + 20) + 2 and len(gpus) > max(1, height // 3) else 1
+        cell = (width - (per_row - 1) * 2) // per_row
+        bar_w = max(3, cell - label_w - 9)
+        gpu_lines: list[Text] = []
+        for i in range(0, len(gpus), per_row):
+            row = Text(no_wrap=True, overflow="crop")
+            for j, (gpu, w) in enumerate(gpus[i : i + per_row]):
+                if j:
+                    row.append("  ")
+                row.append(gpu.rjust(label_w), style="dim").append(" ")
+                row.append_text(bar(w / scale, bar_w, palette.POWER))
+                row.append(fmt.watts(w).rjust(8))
+            gpu_lines.append(row)
+        room = height - 1
+        chart_rows = room - len(gpu_lines)
+        if chart_rows >= 3:
+            c = history.columns
+            lines.append(
+                line_chart(c["t"], [Line(c["power_total"], palette.POWER)], width, chart_rows, y_format=_kw)
+            )
+            lines.extend(gpu_lines)
+        else:
+            lines.extend(gpu_lines[:room])
+        return stack(*lines)
+
+
+def _kw(v: float) -> str:
+    return f"{v / 1000:.1f}kW" if v >= 1000 else f"{v:.0f}W"

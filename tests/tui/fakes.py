@@ -1,0 +1,324 @@
+"""A fake engine for console tests: deterministic snapshots of a concurrency search on a virtual
+clock, delivered through the same Observer calls the real engine makes (from its own thread when
+started, or synchronously when a test drives it)."""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.observer import (
+    Event,
+    LevelView,
+    Observer,
+    Percentiles,
+    PowerView,
+    SearchView,
+    ServerView,
+    Snapshot,
+)
+from agentperf_tui.core.telemetry.base import SourceStatus
+
+FLOOR, LIMIT = 100.0, 5.0
+# (N, seconds at the level, verdict): ramp 8, 16, 32, 64 (fail), then bisect 48 (pass), 56 (fail).
+PLAN: tuple[tuple[int, float, str], ...] = (
+    (8, 20.0, "pass"),
+    (16, 20.0, "pass"),
+    (32, 25.0, "pass"),
+    (64, 25.0, "fail"),
+    (48, 30.0, "pass"),
+    (56, 30.0, "fail"),
+)
+DT = 0.5
+GPUS = ("0", "1", "2", "3")
+
+
+def _load(n: int) -> float:
+    """0..1+ how hard the simulated server is working at N agents (fails past ~52)."""
+    return n / 52.0
+
+
+def level_metrics(n: int, progress: float) -> tuple[float, float, float]:
+    """(P25 speed tok/s, p95 TTFT s, p50 TTFT s) at N agents, settling as the level progresses."""
+    load = _load(n)
+    speed = 180.0 * (1.0 - 0.55 * load**2) + 4 * math.sin(progress * 6)
+    ttft95 = 0.6 + 4.2 * load**3 + 0.2 * math.sin(progress * 5)
+    return speed, ttft95, ttft95 * 0.35
+
+
+@dataclass
+class SearchScript:
+    """The whole fake run as a list of snapshots, computed up front (no wall clock involved)."""
+
+    run_id: str = "20260612-0214-a1b2"
+    simulated: bool = True
+    snapshots: list[Snapshot] = field(default_factory=list)
+    events: list[tuple[int, Event]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        t = 0.0
+        done_levels: list[LevelView] = []
+        best: int | None = None
+        low_fail: int | None = None
+        energy = 0.0
+        ok = failed = tokens = 0
+        for n, secs, verdict in PLAN:
+            start = t
+            self.events.append((len(self.snapshots), Event(t, "level", f"level N={n}: agents joining")))
+            steps = int(secs / DT)
+            for k in range(steps):
+                t += DT
+                prog = (k + 1) / steps
+                speed, t95, t50 = level_metrics(n, prog)
+                phase = "transition" if prog < 0.1 else "warmup" if prog < 0.3 else "measuring"
+                joined = min(n, int(n * min(1.0, prog / 0.1))) if prog < 0.1 else n
+                waiting = max(1, int(joined * (0.12 + 0.3 * _load(n) ** 2)))
+                in_tool = int(joined * 0.3)
+                streaming = max(0, joined - waiting - in_tool)
+                rate = joined * 0.4
+                ok += int(rate * DT)
+                failed += 1 if verdict == "fail" and k % 9 == 0 else 0
+                tokens += int(rate * DT * 350)
+                per_gpu = {g: 380.0 + 9.0 * n + 15 * i + 10 * math.sin(t / 3 + i) for i, g in enumerate(GPUS)}
+                total = sum(per_gpu.values())
+                energy += total * DT
+                hist_edges = tuple(float(e) for e in range(0, 321, 20))
+                centre = speed / 0.8
+                hist = tuple(
+                    int(60 * math.exp(-(((e + 10) - centre) / 35.0) ** 2)) for e in hist_edges[:-1]
+                )
+                decided = prog >= 0.95
+                level = LevelView(
+                    n=n,
+                    phase="settled" if decided else phase,
+                    started_at=start,
+                    measure_from=start + secs * 0.3,
+                    ended_at=t if decided else None,
+                    requests=int(rate * (t - start)),
+                    failed=failed,
+                    speed_p25=speed,
+                    ttft_p95=t95,
+                    speed_verdict="pass" if speed >= FLOOR else "fail",
+                    ttft_verdict="pass" if t95 <= LIMIT else "fail",
+                    verdict=verdict if decided else "undecided",
+                    confidence=min(0.99, 0.5 + 0.5 * prog),
+                    reason=("P95 TTFT over the limit" if verdict == "fail" else "both criteria met")
+                    if decided
+                    else None,
+                    mean_power_w=total,
+                    energy_j=energy,
+                    trajectories_completed=int(n * prog * 2),
+                )
+                if decided and (not done_levels or done_levels[-1].n != n):
+                    done_levels.append(level)
+                    if verdict == "pass":
+                        best = max(best or 0, n)
+                    else:
+                        low_fail = n if low_fail is None else min(low_fail, n)
+                levels = (*[lv for lv in done_levels if lv.n != n], level)
+                last = n == PLAN[-1][0] and decided
+                search = SearchView(
+                    mode="search",
+                    rigour="fast",
+                    tier="deepseek-v4-pro@rev1/100-5",
+                    speed_floor=FLOOR,
+                    ttft_limit=LIMIT,
+                    levels=levels,
+                    best_pass=best,
+                    lowest_fail=low_fail,
+                    done=last,
+                    result_n=best if last else None,
+                )
+                self.snapshots.append(
+                    Snapshot(
+                        t=t,
+                        run_id=self.run_id,
+                        simulated_endpoint=self.simulated,
+                        target_n=n,
+                        agents=joined,
+                        agents_waiting=waiting,
+                        agents_streaming=streaming,
+                        agents_in_tool=in_tool,
+                        requests_ok=ok,
+                        requests_failed=failed,
+                        output_tokens=tokens,
+                        window_s=30.0,
+                        ttft=Percentiles(t50, t95, t95 * 1.3),
+                        speed_p25=speed,
+                        speed_p50=speed * 1.25,
+                        speed_hist=hist,
+                        speed_hist_edges=hist_edges,
+                        throughput_tok_s=rate * 350,
+                        client_lag_p99=0.002,
+                        client_lag_max=0.011,
+                        level=level,
+                        search=search,
+                        power=PowerView(
+                            sources=(SourceStatus("simulated", True, simulated=True, gpus=GPUS),),
+                            per_gpu_w=per_gpu,
+                            total_w=total,
+                            energy_j=energy,
+                            simulated=True,
+                        ),
+                        server=ServerView(
+                            source="simulator /metrics",
+                            values={
+                                "running": float(streaming + waiting),
+                                "waiting": float(max(0, waiting - 4)),
+                                "kv_cache_usage": min(0.97, 0.2 + 0.75 * _load(n)),
+                                "prefix_hit_rate": 0.82,
+                                "gen_tok_s": rate * 350,
+                            },
+                        ),
+                    )
+                )
+            self.events.append(
+                (len(self.snapshots) - 1, Event(t, "level", f"level N={n}: {verdict} ({'TTFT' if verdict == 'fail' else 'ok'})"))
+            )
+        final = done_levels
+        power_at = next(lv.mean_power_w for lv in final if lv.n == best)
+        assert power_at is not None and best is not None
+        self.summary = {
+            "run_id": self.run_id,
+            "status": "finished",
+            "endpoint": "http://127.0.0.1:40123",
+            "model": "sim-deepseek-v4-pro",
+            "simulated": self.simulated,
+            "comparable": True,
+            "mode": "search",
+            "rigour": "fast",
+            "tier": {"name": "deepseek-v4-pro@rev1/100-5", "speed_tok_s": FLOOR, "ttft_s": LIMIT},
+            "duration_s": t,
+            "requests": {"ok": ok, "failed": failed},
+            "client_lag_s": {"p99": 0.002, "max": 0.011},
+            "levels": [
+                {
+                    "n": lv.n,
+                    "verdict": lv.verdict,
+                    "speed_p25": lv.speed_p25,
+                    "ttft_p95": lv.ttft_p95,
+                    "requests": lv.requests,
+                    "failed": lv.failed,
+                    "mean_power_w": lv.mean_power_w,
+                    "confidence": lv.confidence,
+                    "reason": lv.reason,
+                    "speed_verdict": lv.speed_verdict,
+                    "ttft_verdict": lv.ttft_verdict,
+                }
+                for lv in final
+            ],
+            "result": {
+                "n_star": best,
+                "agents_per_gpu": best / len(GPUS),
+                "agents_per_mw": best / (power_at / 1e6),
+                "power_w": power_at,
+                "power_basis": "simulated",
+                "gpu_count": len(GPUS),
+                "first_fail_n": low_fail,
+                "failing_criterion": "ttft",
+                "confidence": 0.97,
+            },
+            "gpu_count": len(GPUS),
+            "store": "/tmp/agentperf-test/runs.sqlite3",
+        }
+
+
+class FakeEngine:
+    """EngineControl over a SearchScript. `start()` plays it from a thread (`step_s` apart, 0 for
+    as fast as possible); `play(k)` delivers the next k snapshots synchronously from the caller."""
+
+    def __init__(self, config: RunConfig, observers: list[Observer], *, step_s: float = 0.0,
+                 script: SearchScript | None = None, autoplay: bool = True) -> None:
+        self.config = config
+        self.observers = observers
+        self.script = script or SearchScript(simulated=config.simulated)
+        self.step_s = step_s
+        self.autoplay = autoplay
+        self.calls: list[tuple[str, Any]] = []
+        self.pos = 0
+        self._paused = False
+        self._abort = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.finished = False
+
+    @property
+    def run_id(self) -> str | None:
+        return self.script.run_id
+
+    @property
+    def store_path(self) -> str:
+        return "/tmp/agentperf-test/runs.sqlite3"
+
+    def start(self) -> None:
+        self.calls.append(("start", None))
+        if self.autoplay:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._abort.is_set() and self.pos < len(self.script.snapshots):
+            self.play(1)
+            if self.step_s:
+                self._abort.wait(self.step_s)
+        self.finish("aborted" if self._abort.is_set() else "finished")
+
+    def play(self, k: int) -> None:
+        for _ in range(k):
+            if self.pos >= len(self.script.snapshots):
+                return
+            snap = self.script.snapshots[self.pos]
+            if self._paused:
+                from dataclasses import replace
+
+                snap = replace(snap, paused=True)
+            for idx, ev in self.script.events:
+                if idx == self.pos:
+                    for o in self.observers:
+                        o.on_event(ev)
+            for o in self.observers:
+                o.on_snapshot(snap)
+            self.pos += 1
+
+    def finish(self, status: str = "finished") -> None:
+        if self.finished:
+            return
+        self.finished = True
+        summary = dict(self.script.summary, status=status)
+        for o in self.observers:
+            o.on_finish(summary)
+
+    # ---- controls ----
+    def set_concurrency(self, n: int) -> None:
+        self.calls.append(("set_concurrency", n))
+
+    def pause(self) -> None:
+        self.calls.append(("pause", None))
+        self._paused = True
+
+    def resume(self) -> None:
+        self.calls.append(("resume", None))
+        self._paused = False
+
+    def skip_level(self) -> None:
+        self.calls.append(("skip_level", None))
+
+    def repeat_level(self) -> None:
+        self.calls.append(("repeat_level", None))
+
+    def annotate(self, text: str) -> None:
+        self.calls.append(("annotate", text))
+
+    def abort(self) -> None:
+        self.calls.append(("abort", None))
+        self._abort.set()
+        if not self.autoplay:
+            self.finish("aborted")
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return True
