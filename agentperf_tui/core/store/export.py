@@ -129,23 +129,19 @@ def _level_dict(row: Sequence[Any]) -> dict[str, Any]:
     return {"idx": idx, **asdict(view)}
 
 
-def _derived(row: Sequence[Any]) -> tuple[float, float, float]:
+def _derived(row: Sequence[Any]) -> tuple[float, float, float | None]:
     r = result_from_row(row)
-    return r.ttft, r.output_speed, r.client_lag
-
-
-def _cell(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return value
+    lag = r.client_lag
+    return r.ttft, r.output_speed, None if math.isnan(lag) else lag
 
 
 def _csv_writer(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Callable[[TextIO], None]:
+    """CSV with a header; None (SQL NULL) becomes an empty cell, infinity "inf"."""
+
     def write(f: TextIO) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
-        for row in rows:
-            w.writerow([_cell(v) for v in row])
+        w.writerows(rows)
 
     return write
 

@@ -52,6 +52,8 @@ FINAL_STATUSES = ("finished", "aborted", "crashed")
 _TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 _TRANSIENT_RETRIES = 6
 _HEARTBEAT_MIN_GAP_S = 2.0
+_MAX_BATCH_ROWS = 20_000
+"""Rows per transaction at most, so a backlog is committed in steps of a fraction of a second."""
 
 _REQUESTS_SQL = insert_sql("requests", REQUEST_COLUMNS)
 _TELEMETRY_SQL = insert_sql("telemetry", TELEMETRY_COLUMNS)
@@ -249,12 +251,14 @@ class RunStore:
         except queue.Empty:
             return batch, controls
         deadline = time.monotonic() + self._window
+        rows = 0
         while True:
             if op[0] in ("barrier", "stop"):
                 controls.append(op)
                 return batch, controls
             batch.append(op)
-            if op[0] == "create":
+            rows += len(op[2]) if op[0] in ("requests", "telemetry", "server") else 1
+            if op[0] == "create" or rows >= _MAX_BATCH_ROWS:
                 return batch, controls
             remaining = deadline - time.monotonic()
             if remaining <= 0:
