@@ -86,3 +86,33 @@ def test_live_writer_shows_running(tmp_path: Path, host_differs: bool) -> None:
             assert list_runs(db)[0].status == INCOMPLETE
         store.finish_run(run_id, status="finished", summary={})
     assert list_runs(db)[0].status == "finished"
+
+
+def test_store_closed_without_finish_record_is_incomplete_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite3"
+    with RunStore(db) as store:
+        unfinished = store.create_run(
+            config={}, endpoint="e", model="m", simulated=True, started_wall=time.time()
+        )
+        finished = store.create_run(
+            config={}, endpoint="e", model="m", simulated=True, started_wall=time.time()
+        )
+        store.finish_run(finished, status="crashed", summary={"error": "boom"})
+    status = {r.id: r.status for r in list_runs(db)}  # this process is still alive
+    assert status == {unfinished: INCOMPLETE, finished: "crashed"}
+
+
+def test_idle_run_keeps_its_heartbeat_fresh(tmp_path: Path) -> None:
+    db = tmp_path / "runs.sqlite3"
+
+    def heartbeat() -> float:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            return float(conn.execute("SELECT heartbeat_wall FROM runs").fetchone()[0])
+
+    with RunStore(db, heartbeat_s=0.1) as store:
+        store.create_run(config={}, endpoint="e", model="m", simulated=True, started_wall=time.time())
+        first = heartbeat()
+        deadline = time.monotonic() + 5.0
+        while heartbeat() == first and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert heartbeat() > first  # refreshed with nothing else written

@@ -3,7 +3,8 @@
 A run whose writer was killed keeps status "running" in the database. Readers tell it apart
 from a live run by the writer's identity stored with the run: host name, PID and a process
 token (boot id + process start time on Linux, so a recycled PID is not mistaken for the
-writer) plus a heartbeat the writer refreshes every few seconds.
+writer) plus a heartbeat the writer refreshes every few seconds and zeroes when it closes
+without a finish record.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ HEARTBEAT_INTERVAL_S = 5.0
 """How often an open run's heartbeat is refreshed, even when nothing else is written."""
 
 STALE_AFTER_S = 60.0
-"""A heartbeat older than this marks a run on another host as no longer being written."""
+"""A heartbeat older than this means nobody is writing the run any more (writer gone, hung, or
+on another host that died)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +52,12 @@ def current_writer() -> WriterIdentity:
 def writer_alive(
     pid: int | None, host: str | None, token: str | None, heartbeat_wall: float | None, now: float
 ) -> bool:
-    """True when the writer may still be running (a live run), False when it is surely gone."""
-    if pid is None or host is None:
-        return heartbeat_wall is not None and now - heartbeat_wall < STALE_AFTER_S
-    if host != socket.gethostname():
-        return heartbeat_wall is not None and now - heartbeat_wall < STALE_AFTER_S
+    """True while the run may still be written: heartbeat fresh, and on this host the writing
+    process still exists (a store closed without finishing its run zeroes the heartbeat)."""
+    if heartbeat_wall is None or now - heartbeat_wall >= STALE_AFTER_S:
+        return False
+    if pid is None or host is None or host != socket.gethostname():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

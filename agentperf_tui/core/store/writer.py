@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 FINAL_STATUSES = ("finished", "aborted", "crashed")
 _TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 _TRANSIENT_RETRIES = 6
-_HEARTBEAT_MIN_GAP_S = 2.0
 _MAX_BATCH_ROWS = 20_000
 """Rows per transaction at most, so a backlog is committed in steps of a fraction of a second."""
 
@@ -89,10 +88,13 @@ class RunStore:
     Thread-safe: any thread (the engine's event loop, a telemetry sampler) may call it.
     """
 
-    def __init__(self, path: str | Path, *, batch_window_s: float = 0.2) -> None:
+    def __init__(
+        self, path: str | Path, *, batch_window_s: float = 0.2, heartbeat_s: float = HEARTBEAT_INTERVAL_S
+    ) -> None:
         self.path = Path(path).expanduser()
         self._conn = connect_writer(self.path)
         self._window = batch_window_s
+        self._heartbeat_s = heartbeat_s
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._closed = False
         self._close_lock = threading.Lock()
@@ -237,17 +239,36 @@ class RunStore:
                     else:
                         stop = True
                 if stop:
+                    self._last_words()
                     return
         finally:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.close()
+
+    def _last_words(self) -> None:
+        """At close: commit anything that raced in after the stop, and mark runs left unfinished
+        (no finish_run) as no longer written, so readers show them incomplete at once."""
+        late: list[tuple[Any, ...]] = []
+        while True:
+            try:
+                late.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        writes = [op for op in late if op[0] not in ("barrier", "stop")]
+        if writes:
+            self._commit(writes)
+        if self._open_runs:
+            self._commit([("orphan", tuple(self._open_runs))])
+        for op in late:
+            if op[0] == "barrier":
+                op[1].set()
 
     def _collect(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Ops that arrive within one batch window after the first; stops early at a control op."""
         batch: list[tuple[Any, ...]] = []
         controls: list[tuple[Any, ...]] = []
         try:
-            op = self._queue.get(timeout=HEARTBEAT_INTERVAL_S)
+            op = self._queue.get(timeout=self._heartbeat_s)
         except queue.Empty:
             return batch, controls
         deadline = time.monotonic() + self._window
@@ -269,7 +290,7 @@ class RunStore:
                 return batch, controls
 
     def _heartbeat_due(self) -> bool:
-        return bool(self._open_runs) and time.time() - self._last_heartbeat >= _HEARTBEAT_MIN_GAP_S
+        return bool(self._open_runs) and time.time() - self._last_heartbeat >= self._heartbeat_s / 2
 
     def _commit(self, batch: list[tuple[Any, ...]]) -> None:
         for attempt in range(_TRANSIENT_RETRIES + 1):
@@ -318,16 +339,17 @@ class RunStore:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            requests = 0
-            for op in batch:
-                requests += self._apply(op, done)
             now = time.time()
-            if self._open_runs and now - self._last_heartbeat >= _HEARTBEAT_MIN_GAP_S:
+            if self._open_runs and now - self._last_heartbeat >= self._heartbeat_s / 2:
+                # First, so that a finish or orphan mark in this batch has the last word.
                 marks = ", ".join("?" * len(self._open_runs))
                 conn.execute(
                     f"UPDATE runs SET heartbeat_wall = ? WHERE pk IN ({marks})", (now, *self._open_runs)
                 )
                 done.append(lambda: setattr(self, "_last_heartbeat", now))
+            requests = 0
+            for op in batch:
+                requests += self._apply(op, done)
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -384,6 +406,10 @@ class RunStore:
             done.append(lambda: self._open_runs.discard(pk))
         elif kind == "create":
             self._apply_create(op, done)
+        elif kind == "orphan":
+            pks = op[1]
+            conn.execute(f"UPDATE runs SET heartbeat_wall = 0 WHERE pk IN ({', '.join('?' * len(pks))})", pks)
+            done.append(self._open_runs.clear)
         else:
             raise ValueError(f"unknown run store operation {kind!r}")
         return 0
