@@ -40,3 +40,25 @@ def test_readings_not_newer_than_last_are_ignored() -> None:
 def test_rejects_tiny_capacity() -> None:
     with pytest.raises(ValueError, match="capacity"):
         GpuRing(1)
+
+
+@pytest.mark.parametrize("n", [5, 64, 100, 101, 250, 333])
+def test_window_matches_brute_force_on_wrapped_ring(n: int) -> None:
+    rng = np.random.default_rng(n)
+    ring = GpuRing(capacity=100)
+    times = np.cumsum(rng.uniform(0.1, 2.0, n))
+    for k, t in enumerate(times):
+        ring.append(float(t), float(k), float(10 * k))
+    kept = times[-100:]
+    for _ in range(50):
+        a, b = np.sort(rng.uniform(times[0] - 5, times[-1] + 5, 2))
+        margin = float(rng.uniform(0, 3))
+        t, p, e = ring.window(float(a), float(b), margin)
+        inside = np.flatnonzero((kept >= a - margin) & (kept <= b + margin))
+        if len(inside):
+            lo, hi = max(inside[0] - 1, 0), min(inside[-1] + 2, len(kept))
+        else:  # nothing inside: the readings either side of the span
+            pos = int(np.searchsorted(kept, a - margin))
+            lo, hi = max(pos - 1, 0), min(pos + 1, len(kept))
+        assert np.array_equal(t, kept[lo:hi]), (a, b, margin)
+        assert np.array_equal(e, 10 * p)

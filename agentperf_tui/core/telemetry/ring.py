@@ -8,6 +8,7 @@ per GPU. Missing values are NaN. Not thread-safe: the sampler holds its lock aro
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 
@@ -26,6 +27,7 @@ class GpuRing:
         self._head = 0
         """Index of the oldest row once the ring is full."""
         self._count = 0
+        self._last_t = -math.inf
         self.dropped = 0
         """Rows overwritten because the ring was full."""
 
@@ -34,9 +36,7 @@ class GpuRing:
 
     @property
     def last_t(self) -> float:
-        if self._count == 0:
-            return -math.inf
-        return float(self._data[(self._head + self._count - 1) % len(self._data), 0])
+        return self._last_t
 
     @property
     def first_t(self) -> float:
@@ -44,7 +44,7 @@ class GpuRing:
 
     def append(self, t: float, power_w: float | None, energy_j: float | None) -> bool:
         """Add one reading; a reading not newer than the last one is ignored (returns False)."""
-        if t <= self.last_t:
+        if t <= self._last_t:
             return False
         rows = len(self._data)
         if self._count == rows and rows < self.capacity:
@@ -59,9 +59,9 @@ class GpuRing:
             i = self._head
             self._head = (self._head + 1) % rows
             self.dropped += 1
-        self._data[i, 0] = t
-        self._data[i, 1] = np.nan if power_w is None else power_w
-        self._data[i, 2] = np.nan if energy_j is None else energy_j
+        p = math.nan if power_w is None else power_w
+        self._data[i] = (t, p, math.nan if energy_j is None else energy_j)
+        self._last_t = t
         return True
 
     def _ordered(self) -> FloatArray:
@@ -71,14 +71,25 @@ class GpuRing:
             return self._data[self._head : end]
         return np.concatenate((self._data[self._head :], self._data[: end - rows]))
 
+    def _search(self, x: float, side: Literal["left", "right"]) -> int:
+        """np.searchsorted over the readings in time order, without reordering the ring."""
+        rows = len(self._data)
+        end = self._head + self._count
+        first = self._data[self._head : min(end, rows), 0]
+        pos = int(np.searchsorted(first, x, side=side))
+        if pos < len(first) or end <= rows:
+            return pos
+        return len(first) + int(np.searchsorted(self._data[: end - rows, 0], x, side=side))
+
     def window(self, t0: float, t1: float, margin_s: float) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Copies of (t, power, energy) for readings in [t0 - margin_s, t1 + margin_s], oldest first.
+        """Copies of (t, power, energy) for readings in [t0 - margin_s, t1 + margin_s] and the one
+        reading on either side, oldest first. Only those rows are copied.
 
         The margin keeps the readings that bracket the window edges and lets a repeated
         (stale) counter value be traced back to when it first appeared.
         """
-        data = self._ordered()
-        lo = int(np.searchsorted(data[:, 0], t0 - margin_s, side="left"))
-        hi = int(np.searchsorted(data[:, 0], t1 + margin_s, side="right"))
-        part = data[max(lo - 1, 0) : hi + 1].copy()
+        lo = max(self._search(t0 - margin_s, "left") - 1, 0)
+        hi = min(self._search(t1 + margin_s, "right") + 1, self._count)
+        idx = (self._head + np.arange(lo, hi)) % len(self._data)
+        part = self._data[idx]
         return part[:, 0], part[:, 1], part[:, 2]
