@@ -123,3 +123,15 @@ def test_best_window_prefers_counter_and_falls_back_to_power() -> None:
     e_half = np.where(t <= 5.0, e, NAN)
     w3 = best_window(t, p, e_half, 0.0, 10.0, 5.0)
     assert w3.method == "integrated"
+
+
+def test_slow_counter_short_of_the_end_still_beats_integrating_held_power() -> None:
+    # Exporter refreshes every 30 s; the window ends 20 s after the last refresh.
+    t = np.arange(0.0, 621.0)
+    refresh = np.floor(t / 30.0) * 30.0
+    e = 500.0 * refresh
+    p = np.where(t < 300, 400.0, 600.0)  # held power readings disagree with the real average
+    w = best_window(t, p, e, 0.0, 620.0, 5.0)
+    assert w.method == "counter"
+    assert w.mean_power_w == pytest.approx(500.0)
+    assert w.covered_s == pytest.approx(600.0)

@@ -120,11 +120,15 @@ def integrated_energy(t: FloatArray, power: FloatArray, t0: float, t1: float, ma
 def best_window(
     t: FloatArray, power: FloatArray, energy: FloatArray, t0: float, t1: float, max_gap_s: float
 ) -> GpuWindow:
-    """The counter result unless power integration covers clearly more of the window."""
+    """The counter result, unless power readings cover far more of the window (1.5x or more).
+
+    A counter that stops short of the window's end by one slow refresh still wins over
+    integrating the same exporter's repeated power readings.
+    """
     by_counter = counter_energy(t, energy, power, t0, t1)
     if by_counter.covered_s >= 0.98 * (t1 - t0):
         return by_counter
     by_power = integrated_energy(t, power, t0, t1, max_gap_s)
-    if by_power.covered_s > by_counter.covered_s * 1.02:
-        return by_power
-    return by_counter if by_counter.method != "none" else by_power
+    if by_counter.method == "none" or by_power.covered_s >= 1.5 * by_counter.covered_s:
+        return by_power if by_power.method != "none" else by_counter
+    return by_counter
