@@ -72,3 +72,34 @@ def test_figures_prefer_summary_values_and_admit_unknowns(store: RunStore, db: P
     d = _by_field(compare_runs(load_run(db, run_id), load_run(db, other)))
     assert (d["agents/MW"].b, d["agents/MW"].delta, d["agents/MW"].better) == (None, None, None)
     assert d["status"].b == "running" and d["N*"].b == 6  # unfinished: best pass so far
+
+
+def test_engine_summary_shape_is_understood(store: RunStore, db: Path) -> None:
+    """The engine stores the search result under summary["result"] (SearchResult.to_dict)."""
+    result = {
+        "n_star": 12, "agents_per_gpu": 1.5, "agents_per_mw": 2400.0, "power_w": 5000.0,
+        "power_basis": "nominal", "tier": "deepseek-v4@2026-06/100-5", "gpu_count": 8,
+    }  # fmt: skip
+    tier_dict = {"speed_tok_s": 100.0, "ttft_s": 5.0, "family": "deepseek-v4", "version": "2026-06"}
+    good = new_run(store, config={"tier": "deepseek-v4/100-5"})
+    store.put_level(good, 0, make_level(12, mean_power_w=4800.0))
+    store.finish_run(good, status="finished", summary={"result": result, "gpu_count": 8, "tier": tier_dict})
+    none = new_run(store, config={})
+    store.put_level(none, 0, make_level(1, verdict="fail"))
+    store.finish_run(none, status="finished", summary={"result": {**result, "n_star": 0}, "tier": tier_dict})
+    store.flush()
+
+    a, b = load_run(db, good), load_run(db, none)
+    assert a.info.headline == "N*=12 @ deepseek-v4@2026-06/100-5"
+    assert b.info.headline == "no passing level @ deepseek-v4@2026-06/100-5"
+    figures = run_figures(a)
+    assert (figures.n_star, figures.gpus, figures.agents_per_gpu, figures.agents_per_mw) == (
+        12,
+        8,
+        1.5,
+        2400.0,
+    )
+    assert (figures.mean_power_w, figures.power_basis) == (5000.0, "nominal")  # the summary's, labelled
+    d = _by_field(compare_runs(a, b))
+    assert (d["N*"].a, d["N*"].b, d["N*"].better) == (12, 0, "a")
+    assert (d["power basis"].a, d["power basis"].delta) == ("nominal", None)

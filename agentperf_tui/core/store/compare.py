@@ -27,7 +27,9 @@ class RunFigures:
     agents_per_gpu: float | None
     agents_per_mw: float | None
     mean_power_w: float | None
-    """Mean GPU power over the N* level's measured window."""
+    """Mean GPU power (all GPUs) over the N* level's measured window."""
+    power_basis: str | None
+    """"measured", "simulated" or "nominal" (a profile figure) when the summary says so."""
     speed_p25: float | None
     """P25 output speed at N* (tok/s)."""
     ttft_p95: float | None
@@ -57,7 +59,10 @@ def run_figures(run: RunData) -> RunFigures:
     n = result_n(run.summary, run.levels)
     level = level_at(run.levels, n)
     gpus = gpu_count(run.summary, run.config, len(run.telemetry.gpus()))
-    power = finite_or_none(level.mean_power_w) if level else None
+    power = finite_or_none(summary_value(run.summary, "power_w")[1])
+    if power is None and level is not None:
+        power = finite_or_none(level.mean_power_w)
+    basis = summary_value(run.summary, "power_basis")[1]
     per_gpu = finite_or_none(summary_value(run.summary, "agents_per_gpu")[1])
     if per_gpu is None and n is not None and gpus:
         per_gpu = n / gpus
@@ -74,6 +79,7 @@ def run_figures(run: RunData) -> RunFigures:
         agents_per_gpu=per_gpu,
         agents_per_mw=per_mw,
         mean_power_w=power,
+        power_basis=str(basis) if basis is not None else None,
         speed_p25=finite_or_none(level.speed_p25) if level else None,
         ttft_p95=finite_or_none(level.ttft_p95) if level else None,
         error_rate_at_n=level.failed / level.requests if level and level.requests else None,
@@ -83,8 +89,9 @@ def run_figures(run: RunData) -> RunFigures:
 
 
 def compare_runs(a: RunData, b: RunData) -> list[Difference]:
-    """Context rows (run, model, endpoint, simulated, tier, status), every headline figure, then
+    """Context rows (run, model, endpoint, simulated, tier, status, power basis), every headline figure, then
     one row per config key (dotted path) whose value differs between the two runs."""
+    fa, fb = run_figures(a), run_figures(b)
     out = [
         Difference("run", a.info.id, b.info.id, None, None),
         Difference("model", a.info.model, b.info.model, None, None),
@@ -93,10 +100,9 @@ def compare_runs(a: RunData, b: RunData) -> list[Difference]:
         Difference("tier", tier_label(a.summary, a.config), tier_label(b.summary, b.config), None, None),
         Difference("status", a.info.status, b.info.status, None, None),
     ]
-    fa, fb = run_figures(a), run_figures(b)
+    out.append(Difference("power basis", fa.power_basis, fb.power_basis, None, None))
     for label, attr, direction in _FIGURES:
-        va, vb = getattr(fa, attr), getattr(fb, attr)
-        out.append(_numeric(label, va, vb, direction))
+        out.append(_numeric(label, getattr(fa, attr), getattr(fb, attr), direction))
     ca, cb = _flatten(a.config), _flatten(b.config)
     for key in sorted(ca.keys() | cb.keys()):
         va, vb = ca.get(key), cb.get(key)

@@ -52,10 +52,10 @@ class RunInfo:
     @property
     def headline(self) -> str:
         tier = f" @ {self.tier}" if self.tier else ""
-        if self.result_n is None:
-            return f"no passing level{tier}" if self.status != "running" else f"measuring{tier}"
         if self.result_final:
-            return f"N*={self.result_n}{tier}"
+            return f"N*={self.result_n}{tier}" if self.result_n else f"no passing level{tier}"
+        if self.result_n is None:
+            return f"measuring{tier}" if self.status == "running" else f"no passing level, unfinished{tier}"
         return f"N>={self.result_n} so far{tier}"
 
 

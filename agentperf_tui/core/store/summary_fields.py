@@ -1,11 +1,12 @@
 """The few summary/config keys the store reads back for listings and comparisons.
 
 The engine's summary is stored verbatim; these keys are understood when present, at the top
-level or inside `summary["result"]`: `result_n` (or `n_star`, or `n` inside `result`; N*, int
-or null), `agents_per_gpu`, `agents_per_mw`; and at the top level `tier` (a name, or a dict with
-`name`, or `speed_tok_s`/`ttft_s` plus optional `family`, `version`, `label`) and `gpu_count`
-(or `gpus`). Where a key is missing, the value is derived from the levels (N* = highest passing
-N) or the config (`tier`, `gpu_count`), or left unknown.
+level or inside `summary["result"]` (the search result): `result_n` or `n_star` (or `n` inside
+`result`; N*, int, 0 or null when nothing passed), `agents_per_gpu`, `agents_per_mw`, `power_w`,
+`power_basis`, `tier` (a name, or a dict with `name`, or `speed_tok_s`/`ttft_s` plus optional
+`family`, `version`, `label`); and `gpu_count` (or `gpus`) at the top level. Where a key is
+missing, the value is derived from the levels (N* = highest passing N) or the config (`tier`,
+`gpu_count`), or left unknown.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 from agentperf_tui.core.observer import LevelView
 
 
-def tier_label(*sources: Mapping[str, Any] | None) -> str | None:
-    """A short tier name from the first source that has a `tier` key."""
-    for source in sources:
+def tier_label(summary: Mapping[str, Any] | None, config: Mapping[str, Any] | None) -> str | None:
+    """A short tier name: the summary's `result.tier`, else its `tier`, else the config's `tier`."""
+    result = (summary or {}).get("result")
+    for source in (result if isinstance(result, Mapping) else None, summary, config):
         if not source or source.get("tier") is None:
             continue
         tier = source["tier"]
