@@ -41,6 +41,16 @@ def open_store(path: str | Path) -> Iterator[sqlite3.Connection | None]:
             conn.close()
 
 
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: every query inside sees the same committed state of the file."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
+
+
 def resolve(conn: sqlite3.Connection | None, path: Path, ref: str) -> tuple[int, str]:
     if conn is None:
         raise UnknownRunError(path, ref)

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from agentperf_tui.core.store.access import load_info, open_store, resolve
+from agentperf_tui.core.store.access import load_info, open_store, resolve, snapshot
 from agentperf_tui.core.store.rows import (
     ANNOTATION_COLUMNS,
     LEVEL_COLUMNS,
@@ -45,7 +45,7 @@ def export_json(path: str | Path, run_id: str, out: Path) -> Path:
     with open_store(store) as conn:
         pk, full_id = resolve(conn, store, run_id)
         assert conn is not None
-        with _snapshot(conn):
+        with snapshot(conn):
             doc = _run_document(conn, pk)
             doc["levels"] = [_level_dict(r) for r in _rows(conn, "levels", LEVEL_COLUMNS, pk, "idx")]
             doc["annotations"] = _dicts(conn, "annotations", ANNOTATION_COLUMNS, pk, "id")
@@ -69,7 +69,7 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
     with open_store(store) as conn:
         pk, _ = resolve(conn, store, run_id)
         assert conn is not None
-        with _snapshot(conn):
+        with snapshot(conn):
             meta = _run_document(conn, pk)
             target = out_dir / "run.json"
             _write_atomic(target, lambda f: f.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode()))
@@ -91,19 +91,6 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
                 _write_atomic(target, _csv_writer(header, rows))
                 written.append(target)
     return written
-
-
-class _snapshot:
-    """One read transaction, so every table comes from the same committed state."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN")
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.execute("COMMIT")
 
 
 def _rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], pk: int, order: str) -> Iterator[Any]:

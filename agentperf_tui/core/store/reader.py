@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agentperf_tui.core.store.access import RUN_SELECT, load_info, open_store, resolve, run_info
+from agentperf_tui.core.store.access import RUN_SELECT, load_info, open_store, resolve, run_info, snapshot
 from agentperf_tui.core.store.compare import compare_runs
 from agentperf_tui.core.store.errors import StoreNotFoundError
 from agentperf_tui.core.store.export import export_csv, export_json
@@ -76,11 +76,8 @@ def load_run(
     with open_store(path) as conn:
         pk, _ = resolve(conn, Path(path), run_id)
         assert conn is not None
-        conn.execute("BEGIN")  # one consistent snapshot while a writer may be adding rows
-        try:
+        with snapshot(conn):
             return _load(conn, pk, with_requests, with_telemetry)
-        finally:
-            conn.execute("COMMIT")
 
 
 def _load(conn: sqlite3.Connection, pk: int, with_requests: bool, with_telemetry: bool) -> RunData:

@@ -229,16 +229,12 @@ class RunStore:
     def _run(self) -> None:
         try:
             while True:
-                batch, controls = self._collect()
+                batch, control = self._collect()
                 if batch or self._heartbeat_due():
                     self._commit(batch)
-                stop = False
-                for control in controls:
-                    if control[0] == "barrier":
-                        control[1].set()
-                    else:
-                        stop = True
-                if stop:
+                if control is not None and control[0] == "barrier":
+                    control[1].set()
+                elif control is not None:
                     self._last_words()
                     return
         finally:
@@ -263,31 +259,30 @@ class RunStore:
             if op[0] == "barrier":
                 op[1].set()
 
-    def _collect(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """Ops that arrive within one batch window after the first; stops early at a control op."""
+    def _collect(self) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+        """Write ops arriving within one batch window after the first, and the control op
+        ("barrier" or "stop") that ended the window early, if one did."""
         batch: list[tuple[Any, ...]] = []
-        controls: list[tuple[Any, ...]] = []
         try:
             op = self._queue.get(timeout=self._heartbeat_s)
         except queue.Empty:
-            return batch, controls
+            return batch, None
         deadline = time.monotonic() + self._window
         rows = 0
         while True:
             if op[0] in ("barrier", "stop"):
-                controls.append(op)
-                return batch, controls
+                return batch, op
             batch.append(op)
             rows += len(op[2]) if op[0] in ("requests", "telemetry", "server") else 1
             if op[0] == "create" or rows >= _MAX_BATCH_ROWS:
-                return batch, controls
+                return batch, None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return batch, controls
+                return batch, None
             try:
                 op = self._queue.get(timeout=remaining)
             except queue.Empty:
-                return batch, controls
+                return batch, None
 
     def _heartbeat_due(self) -> bool:
         return bool(self._open_runs) and time.time() - self._last_heartbeat >= self._heartbeat_s / 2
@@ -299,7 +294,7 @@ class RunStore:
             except sqlite3.OperationalError as exc:
                 transient = getattr(exc, "sqlite_errorname", "").startswith(_TRANSIENT)
                 if transient and attempt < _TRANSIENT_RETRIES:
-                    self._last_error = f"{exc} (retrying)"
+                    self._last_error = f"{exc} (retried)"
                     time.sleep(0.5 * (attempt + 1))
                     continue
                 self._isolate(batch, exc)
