@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
-SUBCOMMANDS: tuple[str, ...] = ()
+SUBCOMMANDS: tuple[str, ...] = ("console", "run", "search", "plan", "sim", "trajectories", "runs")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +18,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
-        importlib.import_module(f"agentperf_tui.cli.{name}").register(sub)
+        try:
+            module = importlib.import_module(f"agentperf_tui.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"agentperf_tui.cli.{name}":
+                raise
+            continue
+        module.register(sub)
     return parser
 
 

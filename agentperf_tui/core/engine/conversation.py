@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentperf_tui.core.workload.filler import Calibration, TokenConversation
+from agentperf_tui.core.workload.text_replay import build_text_turn_messages, tools_for_turn
 from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory
 
 
@@ -27,31 +28,14 @@ class TurnRequest:
     think_time_s: float
 
 
-def _with_prefix(messages: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
-    if messages and messages[0].get("role") == "system" and isinstance(messages[0].get("content"), str):
-        first = dict(messages[0])
-        first["content"] = f"{prefix}\n{first['content']}"
-        return [first, *messages[1:]]
-    return [{"role": "system", "content": prefix}, *messages]
-
-
 def text_turns(traj: Trajectory, prefix: str) -> Iterator[TurnRequest]:
     """Turn requests of a text trajectory; each `messages` list is the whole conversation so far."""
-    messages: list[dict[str, Any]] = []
-    tools = traj.header.tools
-    for turn in traj.turns:
-        assert isinstance(turn, TextTurn)
-        appended = [m.model_dump(exclude_none=True) for m in turn.append]
-        if turn.compacted or not messages:
-            messages = _with_prefix(appended, prefix)
-        else:
-            messages = [*messages, *appended]
-        if turn.tools is not None:
-            tools = turn.tools
+    turns = [t for t in traj.turns if isinstance(t, TextTurn)]
+    for turn, messages in zip(turns, build_text_turn_messages(turns, prefix=prefix), strict=True):
         yield TurnRequest(
             turn=turn.i,
             messages=messages,
-            tools=tools or None,
+            tools=tools_for_turn(traj.header, turn),
             output_tokens=turn.output_tokens,
             tool_delay_s=turn.tool_delay_s,
             think_time_s=turn.think_time_s,

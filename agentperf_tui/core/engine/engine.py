@@ -238,7 +238,7 @@ class Engine:
             raw = await client.stream(
                 "/v1/chat/completions",
                 chat_body(model, messages, max_tokens=1, exact=False),
-                _fresh_raw(self.clock()),
+                self.clock(),
                 self.clock,
             )
             from agentperf_tui.core.client.sse import parse_stream
@@ -306,12 +306,6 @@ class Engine:
             "paused": self._paused,
             "finished": self.summary is not None,
         }
-
-
-def _fresh_raw(t: float) -> Any:
-    from agentperf_tui.core.records import RawExchange
-
-    return RawExchange(t_intended=t)
 
 
 def _new_loop_runner() -> asyncio.Runner:

@@ -10,9 +10,10 @@ import asyncio
 import enum
 import math
 import queue
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.conversation import TurnRequest, replay_turns
@@ -55,7 +56,7 @@ class TrajectoryDone:
 @dataclass(slots=True)
 class Agent:
     id: int
-    rng: random.Random
+    rng: np.random.Generator
     state: AgentState = AgentState.JOINING
     retiring: bool = False
     raw: RawExchange | None = None
@@ -160,7 +161,7 @@ class Fleet:
     def _spawn(self, t_join: float) -> None:
         aid = self._next_id
         self._next_id += 1
-        agent = Agent(id=aid, rng=random.Random(self._seed * 1_000_003 + aid))
+        agent = Agent(id=aid, rng=np.random.default_rng([self._seed, aid]))
         self._agents[aid] = agent
         agent.task = asyncio.get_running_loop().create_task(self._run_agent(agent, t_join), name=f"agent-{aid}")
 
@@ -182,7 +183,7 @@ class Fleet:
                 prefix = dynamic_prefix(agent.rng)
                 t_start = math.nan
                 completed = True
-                for req in replay_turns(traj, prefix, self._cal, seed=agent.rng.getrandbits(32)):
+                for req in replay_turns(traj, prefix, self._cal, seed=int(agent.rng.integers(2**32))):
                     if self._think and req.think_time_s > 0 and not first:
                         t_next += req.think_time_s
                     if not self._running.is_set():
@@ -193,11 +194,8 @@ class Fleet:
                     await self._sleep_until(t_next)
                     if t_start != t_start:  # nan: first request of this replay
                         t_start = t_next
-                    raw = RawExchange(t_intended=t_next)
-                    agent.raw = raw
                     body = self._body(req)
-                    await self._client.stream(self._path, body, raw, self._clock)
-                    agent.raw = None
+                    raw = await self._client.stream(self._path, body, t_next, self._clock)
                     first = False
                     self._out.put(
                         Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens)

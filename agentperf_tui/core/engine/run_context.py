@@ -15,7 +15,7 @@ from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.metrics.window import window_stats
 from agentperf_tui.core.observer import LevelView, PowerView, ServerView
 from agentperf_tui.core.search.controller import SearchController, SearchPlan
-from agentperf_tui.core.search.tiers import resolve_tier
+from agentperf_tui.core.search.tiers import parse_tier
 from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.simulator.profiles import load_hardware
 from agentperf_tui.core.store.paths import default_store_path
@@ -70,7 +70,7 @@ class RunContext:
                 self.gpu_count = load_hardware(cfg.hardware).gpu_count
         self.store_path = cfg.store or str(default_store_path())
         self.store = RunStore(self.store_path)
-        self.tier = resolve_tier(cfg.tier) if cfg.tier else None
+        self.tier = parse_tier(cfg.tier) if cfg.tier else None
         self.controller = SearchController(self._plan(cfg.mode, cfg.concurrency))
         self.sampler: TelemetrySampler | None = None
         self.scraper: ServerMetricsScraper | None = None
