@@ -62,3 +62,18 @@ def test_finished_request_reaches_disk_without_flush(store: RunStore, db: Path) 
             time.sleep(0.01)
         delay = time.monotonic() - handed_at
     assert delay < 2.0, f"request reached the file only after {delay:.2f} s"
+
+
+def test_writes_wait_out_another_writer_holding_the_lock(store: RunStore, db: Path) -> None:
+    """Another process writing (e.g. `runs annotate`) delays commits; callers and rows are unaffected."""
+    run_id = new_run(store)
+    with contextlib.closing(sqlite3.connect(db, isolation_level=None)) as other:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        for i in range(50):
+            store.add_requests(run_id, [make_result(i, turn=i)], level=0)  # returns at once
+        time.sleep(0.6)
+        assert store.status().requests_written == 0 and store.status().pending > 0
+        other.execute("COMMIT")
+    store.flush(timeout=10.0)
+    assert store.status().failed_writes == 0
+    assert list(load_run(db, run_id).requests.turn) == list(range(50))

@@ -74,7 +74,7 @@ _RUN_SQL = (
 class StoreStatus:
     path: Path
     pending: int
-    """Operations queued and not yet committed."""
+    """Operations handed over and not yet committed (queued or in the transaction being written)."""
     requests_written: int
     commits: int
     failed_writes: int
@@ -103,6 +103,7 @@ class RunStore:
         self._last_heartbeat = 0.0
         self._writer = current_writer()
         self._requests_written = 0
+        self._in_flight = 0
         self._commits = 0
         self._failed = 0
         self._reported_failed = 0
@@ -180,7 +181,8 @@ class RunStore:
         done = threading.Event()
         self._put(("barrier", done))
         if not done.wait(timeout):
-            raise TimeoutError(f"{self.path}: {self._queue.qsize()} writes still pending after {timeout:g} s")
+            pending = self.status().pending
+            raise TimeoutError(f"{self.path}: {pending} writes still pending after {timeout:g} s")
         self._raise_failures()
 
     def close(self, timeout: float = 10.0) -> None:
@@ -199,7 +201,7 @@ class RunStore:
     def status(self) -> StoreStatus:
         return StoreStatus(
             path=self.path,
-            pending=self._queue.qsize(),
+            pending=self._queue.qsize() + self._in_flight,
             requests_written=self._requests_written,
             commits=self._commits,
             failed_writes=self._failed,
@@ -231,7 +233,9 @@ class RunStore:
             while True:
                 batch, control = self._collect()
                 if batch or self._heartbeat_due():
+                    self._in_flight = len(batch)
                     self._commit(batch)
+                    self._in_flight = 0
                 if control is not None and control[0] == "barrier":
                     control[1].set()
                 elif control is not None:
