@@ -79,7 +79,7 @@ class AgentPerfApp(App[int]):
         self.push_screen(self.dashboard)
         self._start_engine(engine)
 
-    @work(thread=True, group="engine", name="start engine")
+    @work(thread=True, exit_on_error=False, group="engine", name="start engine")
     def _start_engine(self, engine: EngineControl) -> None:
         engine.start()
 

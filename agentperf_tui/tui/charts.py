@@ -347,10 +347,19 @@ def histogram(
     def col(v: float) -> int:
         return int(np.clip((v - lo) / (hi - lo) * width, 0, width - 1))
 
-    if floor is not None and math.isfinite(floor):
-        put("▲" + fmt(floor), col(floor), bad)
     if marker is not None and math.isfinite(marker):
         put("◆", col(marker), marker_style)
+    if floor is not None and math.isfinite(floor):
+        label = "▲" + fmt(floor)
+        at = col(floor)
+        if axis[at] == " ":
+            put(
+                label
+                if at + len(label) <= width and all(ch == " " for ch in axis[at : at + len(label)])
+                else "▲",
+                at,
+                bad,
+            )
     put(fmt(lo), 0, "dim")
     put(fmt(hi), width - len(fmt(hi)), "dim")
     start = 0

@@ -37,7 +37,7 @@ def ask_export(app: App[Any], run_id: str, store: Path) -> None:
                 title="Exported",
             )
 
-        app.run_worker(work, thread=True, name=f"export {run_id}", group="export")
+        app.run_worker(work, thread=True, exit_on_error=False, name=f"export {run_id}", group="export")
 
     app.push_screen(
         PromptScreen(f"Export run {run_id}", "Folder for JSON, CSV and the HTML report", default), chosen

@@ -89,7 +89,7 @@ class SearchScript:
                 hist_edges = tuple(float(e) for e in range(0, 321, 20))
                 centre = speed / 0.8
                 hist = tuple(
-                    int(60 * math.exp(-(((e + 10) - centre) / 35.0) ** 2)) for e in hist_edges[:-1]
+                    int(60 * math.exp(-((((e + 10) - centre) / 35.0) ** 2))) for e in hist_edges[:-1]
                 )
                 decided = prog >= 0.95
                 level = LevelView(
@@ -177,7 +177,10 @@ class SearchScript:
                     )
                 )
             self.events.append(
-                (len(self.snapshots) - 1, Event(t, "level", f"level N={n}: {verdict} ({'TTFT' if verdict == 'fail' else 'ok'})"))
+                (
+                    len(self.snapshots) - 1,
+                    Event(t, "level", f"level N={n}: {verdict} ({'TTFT' if verdict == 'fail' else 'ok'})"),
+                )
             )
         final = done_levels
         power_at = next(lv.mean_power_w for lv in final if lv.n == best)
@@ -231,8 +234,15 @@ class FakeEngine:
     """EngineControl over a SearchScript. `start()` plays it from a thread (`step_s` apart, 0 for
     as fast as possible); `play(k)` delivers the next k snapshots synchronously from the caller."""
 
-    def __init__(self, config: RunConfig, observers: list[Observer], *, step_s: float = 0.0,
-                 script: SearchScript | None = None, autoplay: bool = True) -> None:
+    def __init__(
+        self,
+        config: RunConfig,
+        observers: list[Observer],
+        *,
+        step_s: float = 0.0,
+        script: SearchScript | None = None,
+        autoplay: bool = True,
+    ) -> None:
         self.config = config
         self.observers = observers
         self.script = script or SearchScript(simulated=config.simulated)

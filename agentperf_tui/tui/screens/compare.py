@@ -111,7 +111,7 @@ class CompareScreen(Screen[None]):
         table.loading = True
         self._load()
 
-    @work(thread=True, exclusive=True, group="compare", name="load the runs to compare")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="compare", name="load the runs to compare")
     def _load(self) -> None:
         a = load_run(self.store, self.run_a, with_telemetry=True)
         b = load_run(self.store, self.run_b, with_telemetry=True)

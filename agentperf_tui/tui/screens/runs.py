@@ -84,7 +84,7 @@ class RunsScreen(Screen[None]):
     def action_refresh(self) -> None:
         self._load()
 
-    @work(thread=True, exclusive=True, group="runs", name="read the run store")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="runs", name="read the run store")
     def _load(self) -> None:
         runs = list_runs(self.store)
         self.app.call_from_thread(self._fill, runs)
@@ -130,7 +130,7 @@ class RunsScreen(Screen[None]):
         if info is not None:
             self._open(info.id)
 
-    @work(thread=True, exclusive=True, group="runs-open", name="load the run")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="runs-open", name="load the run")
     def _open(self, run_id: str) -> None:
         run = load_run(self.store, run_id, with_requests=False, with_telemetry=False)
         summary = summary_of(run)
@@ -171,7 +171,7 @@ class RunsScreen(Screen[None]):
 
         self.app.push_screen(PromptScreen(f"Annotate run {info.id}", "Note (e.g. max-num-seqs 256)"), done)
 
-    @work(thread=True, group="runs-annotate", name="annotate the run")
+    @work(thread=True, exit_on_error=False, group="runs-annotate", name="annotate the run")
     def _annotate(self, run_id: str, text: str) -> None:
         annotate_run(self.store, run_id, text)
         self.app.call_from_thread(self._load)

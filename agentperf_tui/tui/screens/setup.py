@@ -437,7 +437,7 @@ class SetupScreen(Screen[None]):
         box.update(Text("checking the endpoint…", style="dim"))
         self._run_check(cfg)
 
-    @work(thread=True, exclusive=True, group="check")
+    @work(thread=True, exit_on_error=False, exclusive=True, group="check")
     def _run_check(self, cfg: RunConfig) -> None:
         report = self.prober(cfg)
         if not get_current_worker().is_cancelled:

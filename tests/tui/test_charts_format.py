@@ -1,0 +1,108 @@
+"""The pure drawing helpers: units, chart geometry, history bookkeeping."""
+
+from __future__ import annotations
+
+import math
+
+from rich.console import Console
+
+from agentperf_tui.tui import format as fmt
+from agentperf_tui.tui.charts import Line, Threshold, bar, bracket, histogram, line_chart, stacked_chart
+from agentperf_tui.tui.history import History
+
+from .fakes import SearchScript
+
+
+def plain(text: object) -> list[str]:
+    console = Console(width=200, color_system=None)
+    with console.capture() as cap:
+        console.print(text)
+    return cap.get().rstrip("\n").split("\n")
+
+
+def test_units_read_naturally() -> None:
+    assert fmt.seconds(0.25) == "250 ms"
+    assert fmt.seconds(3.214) == "3.21 s"
+    assert fmt.seconds(math.inf) == "∞"
+    assert fmt.seconds(math.nan) == "—"
+    assert fmt.duration(185) == "3m05s"
+    assert fmt.duration(3725) == "1h02m"
+    assert fmt.watts(612) == "612 W"
+    assert fmt.watts(4870) == "4.87 kW"
+    assert fmt.energy(3600 * 12.4) == "12.4 Wh"
+    assert fmt.energy(3.6e6 * 3.21) == "3.21 kWh"
+    assert fmt.rate(12345) == "12.3k tok/s"
+    assert fmt.percent(0.87) == "87%"
+    assert fmt.speed(None) == "—"
+
+
+def test_line_chart_has_the_asked_size_and_marks_the_limit() -> None:
+    xs = list(range(100))
+    text = line_chart(
+        xs, [Line([1 + i / 50 for i in xs], "cyan")], 40, 8, thresholds=[Threshold(5.0, "red")], y_format=str
+    )
+    rows = plain(text)
+    assert len(rows) == 8
+    assert all(len(r) <= 40 for r in rows)
+    # The limit is above the data, and the y axis stretches to show it, labelled.
+    assert any(r.strip().startswith("5.0") for r in rows)
+    limit_row = next(i for i, r in enumerate(rows) if r.strip().startswith("5.0"))
+    drawn = [
+        i for i, r in enumerate(rows) if any(0x2800 < ord(ch) <= 0x28FF for ch in r[7:] if ch not in "⠁⠈")
+    ]
+    assert drawn and min(drawn) > limit_row - 1, "the data (1..3) sits below the 5.0 limit line"
+
+
+def test_line_chart_copes_with_no_data_nan_and_inf() -> None:
+    assert len(plain(line_chart([], [Line([], "red")], 30, 4))) == 4
+    rows = plain(line_chart([0, 1, 2, 3], [Line([math.nan, 1.0, math.inf, 2.0], "red")], 30, 4))
+    # inf is drawn clipped at the top, not dropped.
+    assert any(0x2800 < ord(ch) <= 0x28FF for ch in rows[0][7:])
+
+
+def test_histogram_marks_floor_and_p25() -> None:
+    rows = plain(histogram([0, 2, 8, 4, 1], [0, 50, 100, 150, 200, 250], 30, 5, floor=100, marker=210))
+    assert len(rows) == 5
+    axis = rows[-1]
+    assert "▲100" in axis and "◆" in axis
+    assert axis.index("▲") < axis.index("◆")
+    crowded = plain(histogram([0, 2, 8, 4, 1], [0, 50, 100, 150, 200, 250], 30, 5, floor=100, marker=115))[-1]
+    assert "◆" in crowded and "▲" in crowded, "the P25 marker wins; the floor keeps its arrow"
+    assert rows[-2].strip(), "the tallest bins reach the bottom bar row"
+    assert "no completed requests" in plain(histogram([], [], 30, 3))[0]
+
+
+def test_stacked_chart_stacks_layers_in_order() -> None:
+    xs = [0.0, 1.0]
+    text = stacked_chart(xs, [([2, 2], "blue"), ([2, 2], "green"), ([4, 4], "yellow")], 20, 4, gutter=3)
+    rows = plain(text)
+    assert len(rows) == 4
+    # 8 agents on a scale topping at 8: the bottom rows are solid, the top row too.
+    assert set(rows[-1][4:].strip()) == {"█"}
+    assert set(rows[0][4:].strip()) == {"█"}
+
+
+def test_bracket_shows_each_level_and_the_interval() -> None:
+    rows = plain(bracket([(8, "pass"), (16, "pass"), (32, "fail"), (24, "undecided")], 16, 32, 40))
+    assert rows[0].count("✓") == 2 and rows[0].count("✗") == 1 and "•" in rows[0]
+    assert "━" in rows[0]
+    assert "16" in rows[1] and "32" in rows[1]
+
+
+def test_bar_gauge_width() -> None:
+    assert len(plain(bar(0.5, 10))[0]) == 10
+    assert plain(bar(2.0, 4))[0] == "████"
+
+
+def test_history_keeps_the_whole_run_when_it_fills() -> None:
+    script = SearchScript()
+    h = History(capacity=64)
+    for snap in script.snapshots:
+        h.add(snap)
+    assert len(h) < 64
+    t = h.columns["t"]
+    assert t[0] == script.snapshots[0].t
+    assert t[-1] >= script.snapshots[-1].t - 4 * 0.5 * 2
+    assert t == sorted(t)
+    assert set(h.gpu_power) == {"0", "1", "2", "3"}
+    assert all(len(v) == len(h) for v in h.gpu_power.values())
