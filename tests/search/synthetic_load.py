@@ -70,6 +70,18 @@ class SyntheticLoad:
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
+        self._z: list[float] = []
+        self._u: list[float] = []
+
+    def _normal(self) -> float:
+        if not self._z:
+            self._z = self.rng.standard_normal(4096).tolist()
+        return self._z.pop()
+
+    def _uniform(self) -> float:
+        if not self._u:
+            self._u = self.rng.uniform(size=4096).tolist()
+        return self._u.pop()
 
     # ---- the closed form ----------------------------------------------------------------------
     def speed_median(self, n: float) -> float:
@@ -123,7 +135,7 @@ class SyntheticLoad:
                 self._next_id += 1
                 self._agents[a.id] = a
                 self._active += 1
-                self._push(self.now + float(self.rng.uniform(0, 1.0)), a.id, "send")
+                self._push(self.now + self._uniform(), a.id, "send")
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
         out, self._done_traj = self._done_traj, []
@@ -162,9 +174,9 @@ class SyntheticLoad:
             return
         n = self.active_agents
         mult = self.degrade(self._target, self._visits.get(self._target, 0)) if self.degrade else 1.0
-        ttft = self.ttft_median(n) * mult * math.exp(self.ttft_sigma * float(self.rng.standard_normal()))
-        speed = self.speed_median(n) * math.exp(self.speed_sigma * float(self.rng.standard_normal()))
-        ok = float(self.rng.uniform()) >= self.fail_prob
+        ttft = self.ttft_median(n) * mult * math.exp(self.ttft_sigma * self._normal())
+        speed = self.speed_median(n) * math.exp(self.speed_sigma * self._normal())
+        ok = self.fail_prob == 0.0 or self._uniform() >= self.fail_prob
         t_first = t + ttft
         t_last = t_first + (self.output_tokens - 1) / speed
         r = RequestResult(
@@ -200,6 +212,6 @@ class SyntheticLoad:
             delay = 0.0
             a.traj_start = t
         else:
-            delay = float(self.tool_delay_median * math.exp(0.8 * float(self.rng.standard_normal())))
+            delay = float(self.tool_delay_median * math.exp(0.8 * self._normal()))
             delay = min(5.0, max(0.1, delay))
         self._push(t + delay, a.id, "send")

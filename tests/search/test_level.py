@@ -29,7 +29,7 @@ def test_phases_and_only_requests_sent_after_warmup_count() -> None:
     plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=10, fast_min_s=0, min_requests=5)
     lv = Level(0, 2, "ramp", 0.0, plan)
     lv.feed(1.0, [], [], active_agents=1)
-    assert lv.phase == "transition" and lv.view().reason and "2 agents" in lv.view().reason
+    assert lv.phase == "transition" and "2 agents" in (lv.view().reason or "")
     lv.feed(2.0, [], [], active_agents=2)
     assert lv.phase == "warmup" and lv.held_at == 2.0
     lv.feed(3.0, [], [], active_agents=1)  # an agent dropped out: back to transition
@@ -121,7 +121,7 @@ def test_strict_needs_ten_minutes_and_the_trajectory_counts() -> None:
     assert rec.meets_rules is True
     assert rec.window_s >= 600
     assert rec.trajectories_completed >= 30 and rec.agents_with_min_trajectories == 4
-    assert rec.measure_from == rec.held_at + 30.0
+    assert rec.held_at is not None and rec.measure_from == rec.held_at + 30.0
 
 
 def test_strict_cap_when_trajectories_never_complete() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from agentperf_tui.core.search.plan import PlanError, SearchPlan
-from agentperf_tui.core.search.strategy import Strategy
+from agentperf_tui.core.search.strategy import Step, Strategy
 from agentperf_tui.core.search.tiers import custom_tier
 
 TIER = custom_tier(50, 4)
@@ -20,7 +20,7 @@ Run = tuple[int, str, bool]
 def drive(plan: SearchPlan, oracle: Callable[[int, int], bool]) -> tuple[Strategy, list[Run]]:
     """oracle(n, visit) -> passed. Returns the strategy and the levels run."""
     s = Strategy(plan)
-    step = s.first()
+    step: Step | None = s.first()
     runs: list[tuple[int, str, bool]] = []
     visits: dict[int, int] = {}
     while step is not None:

@@ -158,9 +158,10 @@ class Level:
         c = w.complete_through()
         capped = now - w.measure_from >= p.fast_cap_s
         if c is not None and c > w.measure_from:
-            d = w.data(c)
-            due = d.n >= max(p.min_requests, self._next_look_n) and c - w.measure_from >= p.fast_min_s
-            if due or (capped and d.n > 0):
+            n_req = w.count_before(c)
+            due = n_req >= max(p.min_requests, self._next_look_n) and c - w.measure_from >= p.fast_min_s
+            if due or (capped and n_req > 0):
+                d = w.data(c)
                 self.looks += 1
                 a = look_alpha(p.alpha, self.looks)
                 if p.tier is not None:

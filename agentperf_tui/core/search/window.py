@@ -38,10 +38,9 @@ class LevelWindow:
         self.measure_from: float | None = None
         self._agents: set[int] = set()
         self._last_end: dict[int, float] = {}
-        self._t: list[float] = []
-        self._speed: list[float] = []
-        self._ttft: list[float] = []
-        self._ok: list[bool] = []
+        self._k = 0
+        self._buf = np.empty((4, 1024), dtype=np.float64)
+        """Rows: intended send time, output speed, TTFT, 1.0 if ok else 0.0; columns [0, _k) in use."""
         self._traj: list[tuple[int, float]] = []
         self._traj_count: Counter[int] = Counter()
         self._traj_last = -math.inf
@@ -60,10 +59,12 @@ class LevelWindow:
             if self.held_at is not None and r.t_intended >= self.held_at:
                 self._agents.add(a)
             if self.measure_from is not None and r.t_intended >= self.measure_from:
-                self._t.append(r.t_intended)
-                self._speed.append(r.output_speed)
-                self._ttft.append(r.ttft)
-                self._ok.append(r.ok)
+                if self._k == self._buf.shape[1]:
+                    grown = np.empty((4, 2 * self._k), dtype=np.float64)
+                    grown[:, : self._k] = self._buf
+                    self._buf = grown
+                self._buf[:, self._k] = (r.t_intended, r.output_speed, r.ttft, 1.0 if r.ok else 0.0)
+                self._k += 1
         if self.measure_from is not None:
             mf = self.measure_from
             for a, _ts, te in trajectories:
@@ -78,7 +79,11 @@ class LevelWindow:
 
     @property
     def received(self) -> int:
-        return len(self._t)
+        return self._k
+
+    def count_before(self, end: float) -> int:
+        """How many window requests were sent before `end`."""
+        return int(np.count_nonzero(self._buf[0, : self._k] < end))
 
     def complete_through(self) -> float | None:
         """Every request of the level's agents sent before this time has been reported.
@@ -97,15 +102,15 @@ class LevelWindow:
 
     def data(self, end: float) -> WindowData:
         """Requests sent in [measure_from, end)."""
-        key = (len(self._t), end)
+        key = (self._k, end)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1]
-        t = np.asarray(self._t, dtype=np.float64)
-        mask = t < end
-        speeds = np.sort(np.asarray(self._speed, dtype=np.float64)[mask])
-        ttfts = np.sort(np.asarray(self._ttft, dtype=np.float64)[mask])
-        ok = np.asarray(self._ok, dtype=bool)[mask]
-        d = WindowData(end=end, n=int(mask.sum()), failed=int((~ok).sum()), speeds=speeds, ttfts=ttfts)
+        b = self._buf[:, : self._k]
+        mask = b[0] < end
+        speeds = np.sort(b[1, mask])
+        ttfts = np.sort(b[2, mask])
+        n = int(mask.sum())
+        d = WindowData(end=end, n=n, failed=n - int(b[3, mask].sum()), speeds=speeds, ttfts=ttfts)
         self._cache = (key, d)
         return d
 
