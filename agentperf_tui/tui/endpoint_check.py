@@ -30,3 +30,81 @@ class CheckReport:
 
 
 Prober = Callable[[RunConfig], CheckReport]
+
+
+def _attr(obj: object, *names: str) -> object | None:
+    for name in names:
+        value = getattr(obj, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+async def _probe(base_url: str, config: RunConfig, simulated: bool) -> CheckReport:
+    from agentperf_tui.core.client.probe import check_endpoint, probe_exact_length
+    from agentperf_tui.core.client.stream import StreamClient
+
+    rows: list[CheckRow] = []
+    if simulated:
+        rows.append(CheckRow("server", f"SIMULATED embedded simulator at {base_url}", "warn"))
+    api_key = config.api_key()
+    check = await check_endpoint(base_url, config.model, api_key)
+    if not check.ok:
+        rows.append(CheckRow("/v1/models", str(check.error or "no answer"), "fail"))
+        return CheckReport(rows)
+    models = _attr(check, "models")
+    listed = f" ({len(models)} listed)" if isinstance(models, list | tuple) and len(models) > 1 else ""
+    rows.append(CheckRow("model", f"{check.model}{listed}"))
+    ctx = _attr(check, "context_length", "max_model_len")
+    rows.append(
+        CheckRow("context", f"{ctx:,} tokens", "ok")
+        if isinstance(ctx, int)
+        else CheckRow("context", "not reported", "warn")
+    )
+    client = StreamClient(base_url, api_key=api_key, max_connections=4, read_timeout=60.0)
+    try:
+        probe = await probe_exact_length(client, str(check.model))
+    finally:
+        close = getattr(client, "aclose", None) or getattr(client, "close", None)
+        if close is not None:
+            result = close()
+            if hasattr(result, "__await__"):
+                await result
+    rows.append(
+        CheckRow(
+            "exact length",
+            str(probe.detail),
+            "ok" if probe.comparable else "fail",
+        )
+    )
+    if not probe.comparable:
+        rows.append(CheckRow("comparable", "no: the run would be marked not comparable", "warn"))
+    return CheckReport(rows)
+
+
+def check_endpoint_report(config: RunConfig) -> CheckReport:
+    """Probe the configured endpoint (starting the embedded simulator for the check when no
+    endpoint is given). Blocking: call it from a thread worker."""
+    import asyncio
+
+    sim = None
+    try:
+        if config.endpoint is None:
+            from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
+
+            kwargs: dict[str, str] = {}
+            if config.hardware:
+                kwargs["hardware"] = config.hardware
+            if config.sim_model:
+                kwargs["model"] = config.sim_model
+            sim = EmbeddedSimulator(seed=config.seed, **kwargs)  # type: ignore[arg-type]
+            sim.start()
+            base_url = sim.base_url
+        else:
+            base_url = config.endpoint
+        return asyncio.run(_probe(base_url, config, simulated=sim is not None))
+    except Exception as e:  # every failure is a row of the report, never an exception
+        return CheckReport([CheckRow("check", f"{type(e).__name__}: {e}", "fail")])
+    finally:
+        if sim is not None:
+            sim.close()
