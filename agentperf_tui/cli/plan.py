@@ -1,0 +1,190 @@
+"""`agentperf-tui plan`: how many agents would this deployment hold at this tier?
+
+Runs the concurrency search against the simulator's engine model on a virtual clock (no HTTP,
+no waiting): the level table goes to stderr as levels finish, the JSON summary to stdout.
+Every figure is SIMULATED: a capacity plan, not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from agentperf_tui.core.engine.config import resolve_data_path
+from agentperf_tui.core.search.controller import SearchController
+from agentperf_tui.core.search.plan import PlanError, SearchPlan
+from agentperf_tui.core.search.record import LevelRecord
+from agentperf_tui.core.search.tiers import SloProfileError, TierSpecError, parse_tier
+from agentperf_tui.core.search.virtual_run import VirtualRunError, run_search_virtual
+from agentperf_tui.core.workload.trajectory import TrajectoryError, load_set
+
+
+def _int_list(s: str) -> list[int]:
+    try:
+        out = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {s!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError("every concurrency in the list must be >= 1")
+    return out
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "plan",
+        help="capacity plan on the simulator's virtual clock: how many agents a deployment holds at a tier",
+        description=(
+            "Search for the highest number of concurrent agents a SIMULATED deployment serves within an SLO "
+            "tier, in seconds of wall time. Levels are printed to stderr, the JSON summary to stdout."
+        ),
+    )
+    p.add_argument("--hardware", required=True, help="hardware profile (profiles/hardware), e.g. h200-sxm")
+    p.add_argument("--model", required=True, help="model profile name (profiles/models), e.g. gpt-oss-120b")
+    p.add_argument("--tier", required=True,
+                   help="SLO tier: a name such as deepseek-v4-pro@2026-06/100-5, or S/T for a custom one")
+    p.add_argument("--trajectories", default="trajectories/quick", help="trajectory file or directory")
+    p.add_argument("--rigour", choices=["fast", "strict"], default="fast")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--replicas", type=int, help="serving replicas (default 1)")
+    p.add_argument("--gpus-per-replica", type=int,
+                   help="GPUs per replica (default: the fewest that hold the model)")
+    p.add_argument("--tool-delay", choices=["recorded", "baseline"], default="recorded",
+                   help="tool-call delay: as recorded, or the AgentPerf baseline (0.1-5 s, median ~1 s)")
+    p.add_argument("--start", type=int, default=4, help="starting guess for N")
+    p.add_argument("--max", type=int, dest="max_n", default=4096, help="largest N to try")
+    p.add_argument("--sweep", type=_int_list, help="run these N instead of searching, e.g. 4,8,16")
+    p.add_argument("--fixed", type=int, help="run one level at this N")
+    p.add_argument("--warmup", type=float, dest="warmup_s",
+                   help="seconds a level holds before requests count (default 30 strict, 10 fast)")
+    p.add_argument("--confidence", type=float, default=0.95, help="fast mode: confidence of early verdicts")
+    p.add_argument("--tick", type=float, default=1.0, help="virtual seconds between controller ticks")
+    p.add_argument("--out", help="also write the JSON summary to this file")
+    p.set_defaults(func=main)
+
+
+def _err(msg: str) -> int:
+    print(f"agentperf-tui plan: {msg}", file=sys.stderr)
+    return 2
+
+
+def _num(x: float | None, fmt: str) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if math.isinf(x):
+        return "inf"
+    return format(x, fmt)
+
+
+HEADER = (
+    f"{'#':>3} {'N':>6} {'role':<8} {'verdict':<9} {'P25 tok/s':>9} {'P95 TTFT':>9} {'req':>7} "
+    f"{'fail':>5} {'window':>7} {'conf':>5} {'power W':>9}  note"
+)
+
+
+def level_row(r: LevelRecord) -> str:
+    verdict = r.verdict if r.outcome == "measured" else r.outcome
+    if r.verdict == "undecided" and r.outcome == "measured":
+        verdict = f"~{'pass' if r.passed else 'fail'}"
+    note = r.failing_criterion or ""
+    if r.meets_rules is False:
+        note = (note + " rules-not-met").strip()
+    return (
+        f"{r.index + 1:>3} {r.n:>6} {r.role:<8} {verdict:<9} {_num(r.speed_p25, '.1f'):>9} "
+        f"{_num(r.ttft_p95, '.2f'):>9} {r.requests:>7} {r.failed:>5} {r.window_s:>6.0f}s "
+        f"{_num(r.confidence, '.2f'):>5} {_num(r.mean_power_w, '.0f'):>9}  {note}"
+    )
+
+
+class _Printer:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.shown = 0
+
+    def __call__(self, ctl: SearchController) -> None:
+        while self.shown < len(ctl.records):
+            if self.shown == 0:
+                print(HEADER, file=self.out)
+            print(level_row(ctl.records[self.shown]), file=self.out, flush=True)
+            self.shown += 1
+
+
+def main(args: argparse.Namespace) -> int:
+    from agentperf_tui.core.simulator.profiles import ProfileError
+    from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
+
+    try:
+        tier = parse_tier(args.tier)
+    except (TierSpecError, SloProfileError, FileNotFoundError) as e:
+        return _err(f"--tier: {e}")
+    path = resolve_data_path(args.trajectories)
+    try:
+        trajectories = load_set(path)
+    except TrajectoryError as e:
+        return _err(f"--trajectories: {e}; import a set with `agentperf-tui trajectories import`")
+    try:
+        dep = load_deployment(args.hardware, args.model, replicas=args.replicas,
+                              gpus_per_replica=args.gpus_per_replica)
+    except ProfileError as e:
+        return _err(str(e))
+    mode = "fixed" if args.fixed else "sweep" if args.sweep else "search"
+    try:
+        plan = SearchPlan(
+            mode=mode,
+            rigour=args.rigour,
+            tier=tier,
+            start_n=args.start,
+            max_n=args.max_n,
+            fixed_n=args.fixed,
+            sweep=args.sweep,
+            warmup_s=args.warmup_s,
+            confidence=args.confidence,
+            gpu_count=dep.gpu_count,
+        )
+    except PlanError as e:
+        return _err(str(e))
+    load = VirtualLoad(dep, trajectories, seed=args.seed, tool_delay=args.tool_delay)
+    print(
+        f"SIMULATED capacity plan: {dep.label}, tier {tier.name} ({tier.describe()}), "
+        f"{len(trajectories)} trajectories, {args.rigour} rigour, seed {args.seed}",
+        file=sys.stderr,
+    )
+    printer = _Printer(sys.stderr)
+    wall0 = time.perf_counter()
+    try:
+        result = run_search_virtual(plan, load, tick_s=args.tick, on_tick=printer)
+    except VirtualRunError as e:
+        return _err(str(e))
+    summary: dict[str, Any] = {
+        "simulated": True,
+        "note": "capacity from the simulator's engine model on a virtual clock, not a measurement",
+        "deployment": dep.label,
+        "hardware": args.hardware,
+        "model": args.model,
+        "replicas": dep.replicas,
+        "gpus_per_replica": dep.gpus_per_replica,
+        "trajectories": [t.id for t in trajectories],
+        "tool_delay": args.tool_delay,
+        "seed": args.seed,
+        "tier_detail": tier.to_dict(),
+        "virtual_time_s": result.duration_s,
+        "wall_time_s": time.perf_counter() - wall0,
+    } | result.to_dict()
+    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    sys.stdout.write(text.decode())
+    if args.out:
+        Path(args.out).write_bytes(text)
+    ratio = f"{result.agents_per_mw:.0f}" if result.agents_per_mw is not None else "n/a"
+    print(
+        f"N* = {result.n_star} agents ({_num(result.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
+        f"{result.power_basis or 'no'} power); first failing N = {result.first_fail_n} "
+        f"({result.failing_criterion or '-'}); {result.duration_s:.0f} s virtual in "
+        f"{summary['wall_time_s']:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
