@@ -18,7 +18,7 @@ import orjson
 
 from agentperf_tui.core.engine.config import resolve_data_path
 from agentperf_tui.core.search.controller import SearchController
-from agentperf_tui.core.search.plan import PlanError, SearchPlan
+from agentperf_tui.core.search.plan import Mode, PlanError, SearchPlan
 from agentperf_tui.core.search.record import LevelRecord
 from agentperf_tui.core.search.tiers import SloProfileError, TierSpecError, parse_tier
 from agentperf_tui.core.search.virtual_run import VirtualRunError, run_search_virtual
@@ -88,7 +88,7 @@ HEADER = (
 
 
 def level_row(r: LevelRecord) -> str:
-    verdict = r.verdict if r.outcome == "measured" else r.outcome
+    verdict: str = r.verdict if r.outcome == "measured" else r.outcome
     if r.verdict == "undecided" and r.outcome == "measured":
         verdict = f"~{'pass' if r.passed else 'fail'}"
     note = r.failing_criterion or ""
@@ -132,7 +132,7 @@ def main(args: argparse.Namespace) -> int:
                               gpus_per_replica=args.gpus_per_replica)
     except ProfileError as e:
         return _err(str(e))
-    mode = "fixed" if args.fixed else "sweep" if args.sweep else "search"
+    mode: Mode = "fixed" if args.fixed else "sweep" if args.sweep else "search"
     try:
         plan = SearchPlan(
             mode=mode,
