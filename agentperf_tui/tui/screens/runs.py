@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -124,6 +124,11 @@ class RunsScreen(Screen[None]):
             self.marked.append(info.id)
             self.marked = self.marked[-2:]
         self._fill(self.runs)
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        """Enter on the table (DataTable consumes the key itself)."""
+        self.action_open()
 
     def action_open(self) -> None:
         info = self.current()
