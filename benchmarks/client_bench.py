@@ -1,0 +1,352 @@
+"""How much the stream client costs and how much it distorts what it measures.
+
+Method: benchmarks/mock_stream_server.py on one CPU (16-token prompt, 128-token streams, first token
+100 ms after the request arrives, then one every 20 ms +/- 2 ms), a client process pinned to
+another CPU running a closed loop of C concurrent streams through `StreamClient` (each stream
+starts as soon as the previous one of its slot ended). Per run, after a warm-up, one window of
+`--duration` seconds:
+
+  tokens/s     tokens the server sent in the window / window length (server-counted)
+  % ideal      against C * 128 / (0.100 + 127 * 0.020): what a client costing nothing gets
+  us/token     client CPU (user + system of the client process, which has no children) / tokens
+  in flight    mean of the server's open-stream count, sampled every 10 ms, and its ratio to C
+  TTFT bias    client TTFT (first token received - intended send) minus server TTFT (first token
+               sent - request arrived), p50 / p99, ms
+  ITL bias     client inter-token gap minus the server's gap between the same two sends, p50/p99, ms
+  delivery     client receive time - server send time of each token, p50 / p99, ms (same clock)
+
+Streams whose request was sent inside the window feed the bias figures; they are parsed after the
+window closes, so the window holds only the stream loop. `parse us/token` is that parsing
+(`parse_stream`, the off-hot-path work the engine adds per token) timed separately.
+
+Also: bytes per stored request record in `ResultColumns` (1M records, tracemalloc).
+
+    python benchmarks/client_bench.py                       # full: 16/64/256/512, 40 s, 3 repeats
+    python benchmarks/client_bench.py --duration 8 --repeats 1 --concurrency 512 --backend httpx
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from agentperf_tui.core.client.request import CHAT_PATH, chat_body
+from agentperf_tui.core.client.sse import iter_events, parse_stream
+from agentperf_tui.core.client.stream import StreamClient
+from agentperf_tui.core.records import RawExchange, RequestResult
+
+HERE = Path(__file__).resolve().parent
+TTFT = 0.100
+GAP = 0.020
+JITTER = 0.002
+TOKENS = 128
+PROMPT = "Summarise the failing test output below and propose the smallest fix for it please."
+
+
+def ideal_tokens_per_s(concurrency: int) -> float:
+    return concurrency * TOKENS / (TTFT + (TOKENS - 1) * GAP)
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+# ---------------------------------------------------------------- worker (one run, pinned client)
+
+
+def bias_samples(kept: list[RawExchange]) -> dict[str, list[float]]:
+    ttft: list[float] = []
+    itl: list[float] = []
+    delivery: list[float] = []
+    lag: list[float] = []
+    for ex in kept:
+        if ex.error is not None or ex.status != 200:
+            continue
+        lag.append(ex.t_sent - ex.t_intended)
+        prev: tuple[float, float] | None = None
+        for t, _event, data in iter_events(ex.chunks, ex.times):
+            if data is None or not data.startswith(b"{"):
+                continue
+            obj = orjson.loads(data)
+            ts = obj.get("ts")
+            if ts is None:
+                continue
+            if prev is None:
+                ttft.append((t - ex.t_intended) - (ts - obj["t_recv"]))
+            else:
+                itl.append((t - prev[0]) - (ts - prev[1]))
+            delivery.append(t - ts)
+            prev = (t, ts)
+    return {"ttft": ttft, "itl": itl, "delivery": delivery, "lag": lag}
+
+
+async def worker(args: argparse.Namespace) -> dict[str, Any]:
+    clock = time.perf_counter
+    url = f"http://127.0.0.1:{args.port}"
+    client = StreamClient(url, backend=args.backend, max_connections=max(4096, 2 * args.concurrency))
+    body = chat_body("mock", [{"role": "user", "content": PROMPT}], max_tokens=TOKENS, exact=True)
+    kept: list[RawExchange] = []
+    window = [float("inf"), float("inf")]
+    running = True
+    errors: dict[str, int] = {}
+    stream_time = TTFT + (TOKENS - 1) * GAP
+
+    async def agent(slot: int) -> None:
+        await asyncio.sleep(stream_time * slot / args.concurrency)
+        while running:
+            ex = await client.stream(CHAT_PATH, body, clock(), clock)
+            if ex.error is not None:
+                errors[ex.error] = errors.get(ex.error, 0) + 1
+            if window[0] <= ex.t_sent < window[1]:
+                kept.append(ex)
+
+    tasks = [asyncio.create_task(agent(i)) for i in range(args.concurrency)]
+    await asyncio.sleep(args.warmup)
+    s0 = await client.get_json("/stats")
+    c0 = cpu_seconds()
+    window[0] = clock()
+    await asyncio.sleep(args.duration)
+    window[1] = clock()
+    c1 = cpu_seconds()
+    s1 = await client.get_json("/stats")
+    # let the streams sent inside the window finish, then stop every slot
+    await asyncio.sleep(stream_time + 0.5)
+    running = False
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    retries = client.stats.reuse_retries
+    await client.aclose()
+
+    tokens = s1["tokens"] - s0["tokens"]
+    seconds = s1["now"] - s0["now"]
+    complete = [ex for ex in kept if ex.t_end <= window[1] + stream_time + 0.5]
+    p0 = cpu_seconds()
+    parsed = [parse_stream(ex) for ex in complete]
+    parse_cpu = cpu_seconds() - p0
+    parsed_tokens = sum(p.client_output_tokens for p in parsed)
+    samples = bias_samples(complete)
+    return {
+        "backend": args.backend,
+        "loop": args.loop,
+        "concurrency": args.concurrency,
+        "duration": seconds,
+        "tokens_per_s": tokens / seconds,
+        "us_per_token": 1e6 * (c1 - c0) / max(tokens, 1),
+        "client_cpu_share": (c1 - c0) / seconds,
+        "in_flight": (s1["sample_sum"] - s0["sample_sum"]) / max(s1["sample_n"] - s0["sample_n"], 1),
+        "parse_us_per_token": 1e6 * parse_cpu / max(parsed_tokens, 1),
+        "failed_parse": sum(not p.ok for p in parsed),
+        "streams_checked": len(parsed),
+        "errors": errors,
+        "reuse_retries": retries,
+        **{
+            f"{name}_p{q}": float(np.percentile(np.asarray(v), q)) * 1e3 if v else float("nan")
+            for name, v in samples.items()
+            for q in (50, 99)
+        },
+    }
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    if args.client_cpu is not None:
+        os.sched_setaffinity(0, {args.client_cpu})
+    if args.loop == "uvloop":
+        import uvloop
+
+        result = uvloop.run(worker(args))
+    else:
+        result = asyncio.run(worker(args))
+    print(json.dumps(result), flush=True)
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def start_server(port: int, cpu: int | None) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        str(HERE / "mock_stream_server.py"),
+        "--port",
+        str(port),
+        "--ttft",
+        str(TTFT),
+        "--gap",
+        str(GAP),
+        "--jitter",
+        str(JITTER),
+        "--tokens",
+        str(TOKENS),
+    ]
+    if cpu is not None:
+        cmd += ["--cpu", str(cpu)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=1):
+                return proc
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("mock server did not start")
+
+
+def run_one(args: argparse.Namespace, backend: str, loop: str, concurrency: int) -> dict[str, Any]:
+    server = start_server(args.port, args.server_cpu)
+    try:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--port",
+            str(args.port),
+            "--backend",
+            backend,
+            "--loop",
+            loop,
+            "--concurrency",
+            str(concurrency),
+            "--duration",
+            str(args.duration),
+            "--warmup",
+            str(args.warmup),
+        ]
+        if args.client_cpu is not None:
+            cmd += ["--client-cpu", str(args.client_cpu)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        return dict(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def summarise(runs: list[dict[str, Any]]) -> str:
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    c = runs[0]["concurrency"]
+    tps = med("tokens_per_s")
+    ideal = ideal_tokens_per_s(c)
+    spread = f"{min(r['tokens_per_s'] for r in runs):>7.0f}-{max(r['tokens_per_s'] for r in runs):<7.0f}"
+    return (
+        f"{c:>5} {tps:>9.0f} {spread} {100 * tps / ideal:>6.1f}% {med('us_per_token'):>8.1f} "
+        f"{med('client_cpu_share') * 100:>5.0f}% {med('in_flight'):>8.1f} {med('in_flight') / c:>6.3f} "
+        f"{med('ttft_p50'):>6.2f} {med('ttft_p99'):>6.2f} {med('itl_p50'):>6.2f} {med('itl_p99'):>6.2f} "
+        f"{med('delivery_p50'):>6.2f} {med('delivery_p99'):>6.2f} {med('parse_us_per_token'):>6.1f}"
+    )
+
+
+HEADER = (
+    "    C  tokens/s   min-max      ideal  us/tok   cpu  inflight  ratio "
+    " TTFTb50 TTFTb99 ITLb50 ITLb99  dlv50  dlv99 parse"
+)
+
+
+def record_memory(n: int) -> str:
+    from agentperf_tui.core.client.result_columns import ResultColumns
+
+    rng = np.random.default_rng(1)
+    t = np.cumsum(rng.uniform(0, 0.01, n))
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    cols = ResultColumns()
+    for i in range(n):
+        t0 = float(t[i])
+        cols.append(
+            RequestResult(
+                agent_id=i % 512,
+                trajectory_id=f"traj-{i % 40}",
+                replay=i % 7,
+                turn=i % 60,
+                t_intended=t0,
+                t_sent=t0 + 1e-4,
+                t_end=t0 + 3.1,
+                ok=i % 50 != 0,
+                t_first_token=t0 + 0.4,
+                t_last_token=t0 + 3.0,
+                error=None if i % 50 else "HTTP 500: boom",
+                http_status=200 if i % 50 else 500,
+                prompt_tokens=20000 + i % 1000,
+                cached_tokens=19000,
+                output_tokens=128,
+                client_output_tokens=128,
+                requested_output_tokens=128,
+            )
+        )
+    used = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    return (
+        f"ResultColumns: {n:,} records, {used / n:.1f} bytes/record traced "
+        f"({cols.nbytes / n:.1f} in columns, row size {cols.row_bytes} B)"
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", nargs="+", default=["aiohttp", "httpx"], choices=["aiohttp", "httpx"])
+    p.add_argument("--loop", nargs="+", default=["uvloop"], choices=["uvloop", "asyncio"])
+    p.add_argument("--concurrency", nargs="+", type=int, default=[16, 64, 256, 512])
+    p.add_argument("--duration", type=float, default=40.0, help="measured window per run, s")
+    p.add_argument("--warmup", type=float, default=6.0, help="s before the window (staggered start)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--port", type=int, default=18765)
+    p.add_argument("--client-cpu", type=int, default=0)
+    p.add_argument("--server-cpu", type=int, default=1)
+    p.add_argument("--records", type=int, default=1_000_000, help="records for the memory figure (0: skip)")
+    p.add_argument("--json", type=Path, default=None, help="also write every run as JSON lines here")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        args.backend = args.backend[0]
+        args.loop = args.loop[0]
+        args.concurrency = args.concurrency[0]
+        worker_main(args)
+        return
+
+    print(
+        f"mock: TTFT {TTFT * 1e3:.0f} ms, gap {GAP * 1e3:.0f} +/- {JITTER * 1e3:.0f} ms, {TOKENS} tokens; "
+        f"client on CPU {args.client_cpu}, server on CPU {args.server_cpu}; window {args.duration:g} s "
+        f"after {args.warmup:g} s warm-up, {args.repeats} repeat(s); load average {load_average()}"
+    )
+    print("bias columns in ms (p50/p99); us/tok: client CPU per streamed token; parse: parse_stream us/token")
+    for backend in args.backend:
+        for loop in args.loop:
+            print(f"\n{backend} + {loop}\n{HEADER}", flush=True)
+            for c in args.concurrency:
+                runs = []
+                for _ in range(args.repeats):
+                    r = run_one(args, backend, loop, c)
+                    runs.append(r)
+                    if args.json:
+                        with args.json.open("a") as fh:
+                            fh.write(json.dumps(r) + "\n")
+                    if r["errors"] or r["failed_parse"]:
+                        print(f"      errors: {r['errors']} failed parses: {r['failed_parse']}")
+                print(summarise(runs), flush=True)
+    print("\nideal tokens/s: " + ", ".join(f"C={c}: {ideal_tokens_per_s(c):,.0f}" for c in args.concurrency))
+    print(f"load average at the end: {load_average()}")
+    if args.records:
+        print(record_memory(args.records))
+
+
+if __name__ == "__main__":
+    main()

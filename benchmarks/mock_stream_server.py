@@ -1,0 +1,299 @@
+"""A lean OpenAI-style streaming server for client benchmarks.
+
+Every POST to a path ending in `/completions` streams `max_tokens` tokens (from the JSON body, else
+`--tokens`) as chat-completion chunks: the first token `--ttft` seconds after the request arrived, then
+one token every `--gap` seconds with uniform jitter of `--jitter` seconds, on an absolute schedule so
+late timers never accumulate. Each token chunk carries the server's own send time (`ts`, seconds of
+CLOCK_MONOTONIC, the clock `time.perf_counter()` reads on Linux) and the first one the request's
+arrival time (`t_recv`), so a client on the same machine can compute its own bias exactly. The
+stream ends like vLLM's: `finish_reason` in the last token chunk, a usage chunk with `choices: []`,
+then `data: [DONE]`.
+
+`GET /stats` returns cumulative counters (tokens sent, streams finished, and the sum and count of the
+open-stream samples taken every `--sample-every` seconds); a client takes two readings and
+subtracts them. `GET /v1/models` lists one model.
+
+HTTP/1.1 is spoken directly on an asyncio protocol (uvloop when available), so the server costs
+a few microseconds per token and a single core keeps up with tens of thousands of tokens/s.
+
+    python benchmarks/mock_stream_server.py --port 8765 [--cpu 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import time
+from typing import cast
+
+import orjson
+
+_clock = time.perf_counter
+
+_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    b"Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+)
+_HEAD_CLOSE = _HEAD.replace(b"keep-alive", b"close")
+
+
+class Settings:
+    __slots__ = ("close_after", "gap", "jitter", "tokens", "ttft")
+
+    def __init__(self, ttft: float, gap: float, jitter: float, tokens: int, close_after: bool) -> None:
+        self.ttft = ttft
+        self.gap = gap
+        self.jitter = jitter
+        self.tokens = tokens
+        self.close_after = close_after
+
+
+class Counters:
+    __slots__ = ("open", "sample_n", "sample_sum", "streams_done", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.streams_done = 0
+        self.open = 0
+        self.sample_sum = 0
+        self.sample_n = 0
+
+
+def _frame(payload: bytes) -> bytes:
+    return b"%x\r\n%b\r\n" % (len(payload), payload)
+
+
+def _plain(status: str, body: bytes, close: bool) -> bytes:
+    conn = b"close" if close else b"keep-alive"
+    return (
+        b"HTTP/1.1 %b\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: %b\r\n\r\n%b"
+        % (status.encode(), len(body), conn, body)
+    )
+
+
+class Stream:
+    """One streamed response: a chain of `call_at` timers writing token chunks."""
+
+    __slots__ = ("conn", "handle", "n", "next_at", "sent", "t_recv", "usage")
+
+    def __init__(self, conn: StreamProtocol, n: int, t_recv: float, prompt_tokens: int) -> None:
+        self.conn = conn
+        self.n = n
+        self.sent = 0
+        self.t_recv = t_recv
+        self.next_at = 0.0
+        self.handle: asyncio.TimerHandle | None = None
+        self.usage = orjson.dumps(
+            {
+                "id": "mock",
+                "object": "chat.completion.chunk",
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": n,
+                    "total_tokens": prompt_tokens + n,
+                },
+            }
+        )
+
+
+class StreamProtocol(asyncio.Protocol):
+    def __init__(self, settings: Settings, counters: Counters) -> None:
+        self.settings = settings
+        self.counters = counters
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.stream: Stream | None = None
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        if self.stream is not None:
+            if self.stream.handle is not None:
+                self.stream.handle.cancel()
+            self.stream = None
+            self.counters.open -= 1
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while self.stream is None and not self.closing:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buf[:end].decode("latin-1")
+            lines = head.split("\r\n")
+            length = 0
+            close = False
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                name = name.strip().lower()
+                if name == "content-length":
+                    length = int(value)
+                elif name == "connection" and value.strip().lower() == "close":
+                    close = True
+            if len(self.buf) < end + 4 + length:
+                return
+            body = self.buf[end + 4 : end + 4 + length]
+            self.buf = self.buf[end + 4 + length :]
+            method, path, _ = lines[0].split(" ", 2)
+            self.closing = close
+            self.route(method, path.split("?", 1)[0], body)
+
+    def route(self, method: str, path: str, body: bytes) -> None:
+        assert self.transport is not None
+        if method == "POST" and path.endswith("/completions"):
+            self.start_stream(body)
+        elif method == "GET" and path == "/stats":
+            c = self.counters
+            payload = orjson.dumps(
+                {
+                    "now": _clock(),
+                    "tokens": c.tokens,
+                    "streams_done": c.streams_done,
+                    "open": c.open,
+                    "sample_sum": c.sample_sum,
+                    "sample_n": c.sample_n,
+                }
+            )
+            self.respond("200 OK", payload)
+        elif method == "GET" and path == "/v1/models":
+            self.respond(
+                "200 OK",
+                orjson.dumps(
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": "mock", "object": "model", "owned_by": "mock", "max_model_len": 32768}
+                        ],
+                    }
+                ),
+            )
+        else:
+            self.respond("404 Not Found", orjson.dumps({"error": {"message": f"no route {method} {path}"}}))
+
+    def respond(self, status: str, payload: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(_plain(status, payload, self.closing))
+        if self.closing or self.settings.close_after:
+            self.closing = True
+            self.transport.close()
+
+    def start_stream(self, body: bytes) -> None:
+        assert self.transport is not None
+        t_recv = _clock()
+        try:
+            req = orjson.loads(body)
+            n = int(req.get("max_tokens") or self.settings.tokens)
+            prompt_tokens = len(str(req.get("messages") or req.get("prompt") or "").split())
+        except (orjson.JSONDecodeError, ValueError, TypeError, AttributeError):
+            self.respond("400 Bad Request", b'{"error":{"message":"body is not a JSON object"}}')
+            return
+        self.transport.write(_HEAD_CLOSE if self.closing else _HEAD)
+        st = Stream(self, n, t_recv, prompt_tokens)
+        self.stream = st
+        self.counters.open += 1
+        st.next_at = self.loop.time() + self.settings.ttft
+        st.handle = self.loop.call_at(st.next_at, self.send_token)
+
+    def send_token(self) -> None:
+        st = self.stream
+        tr = self.transport
+        if st is None or tr is None:
+            return
+        st.sent += 1
+        last = st.sent >= st.n
+        ts = _clock()
+        if st.sent == 1:
+            payload = (
+                b'data: {"id":"mock","object":"chat.completion.chunk","choices":[{"index":0,'
+                b'"delta":{"role":"assistant","content":" tok"},"finish_reason":%b}],'
+                b'"ts":%.7f,"t_recv":%.7f}\n\n' % (b'"length"' if last else b"null", ts, st.t_recv)
+            )
+        else:
+            payload = (
+                b'data: {"id":"mock","object":"chat.completion.chunk","choices":[{"index":0,'
+                b'"delta":{"content":" tok"},"finish_reason":%b}],"ts":%.7f}\n\n'
+                % (b'"length"' if last else b"null", ts)
+            )
+        out = _frame(payload)
+        c = self.counters
+        c.tokens += 1
+        if last:
+            out += _frame(b"data: " + st.usage + b"\n\ndata: [DONE]\n\n") + b"0\r\n\r\n"
+            tr.write(out)
+            self.stream = None
+            c.open -= 1
+            c.streams_done += 1
+            if self.closing or self.settings.close_after:
+                self.closing = True
+                tr.close()
+            elif self.buf:
+                self.data_received(b"")
+            return
+        tr.write(out)
+        s = self.settings
+        st.next_at += s.gap + (random.uniform(-s.jitter, s.jitter) if s.jitter else 0.0)
+        st.handle = self.loop.call_at(st.next_at, self.send_token)
+
+
+async def serve(host: str, port: int, settings: Settings, sample_every: float) -> None:
+    loop = asyncio.get_running_loop()
+    counters = Counters()
+    server = await loop.create_server(
+        lambda: StreamProtocol(settings, counters), host, port, backlog=4096, reuse_address=True
+    )
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"listening http://{host}:{port}", flush=True)
+
+    async def sample() -> None:
+        while True:
+            await asyncio.sleep(sample_every)
+            counters.sample_sum += counters.open
+            counters.sample_n += 1
+
+    sampler = asyncio.create_task(sample())
+    await stop.wait()
+    sampler.cancel()
+    server.close()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--ttft", type=float, default=0.100, help="seconds from request to first token")
+    p.add_argument("--gap", type=float, default=0.020, help="seconds between tokens")
+    p.add_argument("--jitter", type=float, default=0.002, help="uniform jitter on each gap, seconds")
+    p.add_argument("--tokens", type=int, default=128, help="tokens per stream when max_tokens is absent")
+    p.add_argument("--sample-every", type=float, default=0.010, help="open-stream sampling period, s")
+    p.add_argument(
+        "--close-after-response",
+        action="store_true",
+        help="close every connection after its response while advertising keep-alive",
+    )
+    p.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
+    p.add_argument("--no-uvloop", action="store_true")
+    a = p.parse_args()
+    if a.cpu is not None:
+        os.sched_setaffinity(0, {a.cpu})
+    settings = Settings(a.ttft, a.gap, a.jitter, a.tokens, a.close_after_response)
+    coro = serve(a.host, a.port, settings, a.sample_every)
+    if a.no_uvloop:
+        asyncio.run(coro)
+    else:
+        import uvloop
+
+        uvloop.run(coro)
+
+
+if __name__ == "__main__":
+    main()
