@@ -66,16 +66,27 @@ class EventLog(RichLog, can_focus=True):
 
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark,f1", "app.help", "Help", key_display="?"),
-        Binding("escape", "abort_twice", "Abort", key_display="esc esc", tooltip="Escape twice aborts"),
-        Binding("ctrl+c", "abort", "Abort now", show=False, priority=True),
-        Binding("space", "toggle_pause", "Pause", tooltip="Pause or resume the agents"),
-        Binding("n", "set_n", "Set N"),
-        Binding("s", "skip_level", "Skip"),
-        Binding("r", "repeat_level", "Repeat"),
-        Binding("a", "annotate", "Note"),
-        Binding("z", "zoom", "Zoom"),
-        Binding("enter", "result", "Result"),
+        Binding("question_mark,f1", "app.help", "Help", key_display="?", tooltip="This list of keys"),
+        Binding(
+            "escape",
+            "abort_twice",
+            "Abort",
+            key_display="esc esc",
+            tooltip="Abort the run: Escape twice within 3 s (the partial run stays in the store)",
+        ),
+        Binding("ctrl+c", "abort", "Abort now", show=False, priority=True, tooltip="Abort the run at once"),
+        Binding(
+            "space",
+            "toggle_pause",
+            "Pause",
+            tooltip="Pause or resume: agents finish their request, then wait",
+        ),
+        Binding("n", "set_n", "Set N", tooltip="Set N by hand (the search stops; the run goes on at that N)"),
+        Binding("s", "skip_level", "Skip", tooltip="Skip the current level"),
+        Binding("r", "repeat_level", "Repeat", tooltip="Repeat the current level"),
+        Binding("a", "annotate", "Note", tooltip="Annotate the run (e.g. max-num-seqs 256)"),
+        Binding("z", "zoom", "Zoom", tooltip="Zoom the focused panel (Tab moves focus); z again to restore"),
+        Binding("enter", "result", "Result", tooltip="Show the result (once the run has finished)"),
     ]
     RUNNING_ONLY: ClassVar[frozenset[str]] = frozenset(
         {"toggle_pause", "set_n", "skip_level", "repeat_level", "annotate", "abort_twice", "abort"}

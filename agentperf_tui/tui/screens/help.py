@@ -33,14 +33,14 @@ def key_label(binding: Binding) -> str:
 
 def bindings_table(sections: list[tuple[str, list[BindingType]]]) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
-    table.add_column(no_wrap=True, style="bold")
-    table.add_column()
+    table.add_column(no_wrap=True, style="bold", min_width=12)
+    table.add_column(ratio=1)
     for title, bindings in sections:
         table.add_row(Text(title, style="bold underline"), "")
         for b in bindings:
             if not isinstance(b, Binding):
                 continue
-            table.add_row(key_label(b), b.description or b.action)
+            table.add_row(key_label(b), b.tooltip or b.description or b.action)
         table.add_row("", "")
     return table
 
