@@ -16,6 +16,7 @@ _KEY_NAMES = {
     "question_mark": "?",
     "space": "Space",
     "escape": "Esc",
+    "esc": "Esc",
     "enter": "Enter",
     "ctrl+c": "Ctrl+C",
     "ctrl+q": "Ctrl+Q",
