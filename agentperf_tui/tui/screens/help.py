@@ -24,12 +24,15 @@ _KEY_NAMES = {
 }
 
 
+def _key_name(k: str) -> str:
+    return _KEY_NAMES.get(k, k.upper() if k.startswith("f") and k[1:].isdigit() else k)
+
+
 def key_label(binding: Binding) -> str:
-    keys = [
-        _KEY_NAMES.get(k, k.upper() if k.startswith("f") and k[1:].isdigit() else k)
-        for k in binding.key.split(",")
-    ]
-    return " / ".join(keys)
+    """"Esc Esc" for a key pressed twice (from key_display), else every key of the binding."""
+    if binding.key_display and " " in binding.key_display:
+        return " ".join(_key_name(k) for k in binding.key_display.split())
+    return " / ".join(_key_name(k) for k in binding.key.split(","))
 
 
 def bindings_table(sections: list[tuple[str, list[BindingType]]]) -> Table:
