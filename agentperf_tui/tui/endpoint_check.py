@@ -32,53 +32,44 @@ class CheckReport:
 Prober = Callable[[RunConfig], CheckReport]
 
 
-def _attr(obj: object, *names: str) -> object | None:
-    for name in names:
-        value = getattr(obj, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 async def _probe(base_url: str, config: RunConfig, simulated: bool) -> CheckReport:
-    from agentperf_tui.core.client.probe import check_endpoint, probe_exact_length
+    from agentperf_tui.core.client.probe import check_endpoint, list_models, probe_exact_length
     from agentperf_tui.core.client.stream import StreamClient
 
     rows: list[CheckRow] = []
     if simulated:
         rows.append(CheckRow("server", f"SIMULATED embedded simulator at {base_url}", "warn"))
     api_key = config.api_key()
-    check = await check_endpoint(base_url, config.model, api_key)
-    if not check.ok:
-        rows.append(CheckRow("/v1/models", str(check.error or "no answer"), "fail"))
-        return CheckReport(rows)
-    models = _attr(check, "models")
-    listed = f" ({len(models)} listed)" if isinstance(models, list | tuple) and len(models) > 1 else ""
-    rows.append(CheckRow("model", f"{check.model}{listed}"))
-    ctx = _attr(check, "context_length", "max_model_len")
-    rows.append(
-        CheckRow("context", f"{ctx:,} tokens", "ok")
-        if isinstance(ctx, int)
-        else CheckRow("context", "not reported", "warn")
+    client = StreamClient(
+        base_url, api_key=api_key, max_connections=4, connect_timeout=10.0, read_timeout=60.0
     )
-    client = StreamClient(base_url, api_key=api_key, max_connections=4, read_timeout=60.0)
     try:
-        probe = await probe_exact_length(client, str(check.model))
+        model = config.model
+        if model is None:
+            served = await list_models(client)
+            if not served:
+                rows.append(CheckRow("/v1/models", "the server lists no models", "fail"))
+                return CheckReport(rows)
+            model = served[0].id
+        check = await check_endpoint(base_url, model, api_key)
+        if not check.ok:
+            rows.append(CheckRow("/v1/models", str(check.error or "no answer"), "fail"))
+            return CheckReport(rows)
+        listed = f" ({len(check.served)} served)" if len(check.served) > 1 else ""
+        rows.append(CheckRow("model", f"{check.model}{listed}"))
+        info = check.model_info
+        if info is not None and info.max_model_len:
+            source = f" ({info.context_source})" if info.context_source else ""
+            rows.append(CheckRow("context", f"{info.max_model_len:,} tokens{source}"))
+        else:
+            rows.append(CheckRow("context", "not reported by the server", "warn"))
+        probe = await probe_exact_length(client, check.model)
     finally:
-        close = getattr(client, "aclose", None) or getattr(client, "close", None)
-        if close is not None:
-            result = close()
-            if hasattr(result, "__await__"):
-                await result
-    rows.append(
-        CheckRow(
-            "exact length",
-            str(probe.detail),
-            "ok" if probe.comparable else "fail",
-        )
-    )
+        await client.aclose()
+    verdict = probe.detail.strip().splitlines()[-1] if probe.detail.strip() else "no detail"
+    rows.append(CheckRow("exact length", verdict, "ok" if probe.comparable else "fail"))
     if not probe.comparable:
-        rows.append(CheckRow("comparable", "no: the run would be marked not comparable", "warn"))
+        rows.append(CheckRow("comparable", "no: a run would be marked not comparable", "warn"))
     return CheckReport(rows)
 
 
