@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 
 import pytest
 from aiohttp import web
+
+from agentperf_tui.core.client.stream import Backend
 
 from .fake_openai import Behaviour, make_app
 
@@ -40,5 +43,5 @@ def dead_url() -> str:
 
 
 @pytest.fixture(params=["aiohttp", "httpx"])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return cast(Backend, request.param)

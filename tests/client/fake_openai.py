@@ -26,8 +26,6 @@ class Behaviour:
     honour_min_tokens: bool = True
     reject_fields: tuple[str, ...] = ()
     """Fields answered with HTTP 422 (like `transformers serve` does `ignore_eos`)."""
-    validate_min_tokens: bool = False
-    """Answer min_tokens > max_tokens with HTTP 400 (vLLM)."""
     reasoning_tokens: int = 0
     """The first tokens go out as `reasoning_content` deltas."""
     tool_call: bool = False
@@ -145,11 +143,6 @@ def make_app(b: Behaviour) -> web.Application:
             if name in body:
                 return web.json_response({"detail": f"unexpected field {name}"}, status=422)
         max_tokens = int(body["max_tokens"])
-        if b.validate_min_tokens and body.get("min_tokens", 0) > max_tokens:
-            msg = "min_tokens must be less than or equal to max_tokens"
-            return web.json_response(
-                {"error": {"message": msg, "type": "BadRequestError", "code": 400}}, status=400
-            )
         if b.fail == "http500":
             return web.json_response({"error": {"message": "engine crashed", "code": 500}}, status=500)
         if b.fail == "stall_headers":

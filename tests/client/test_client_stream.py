@@ -11,7 +11,7 @@ from agentperf_tui.core.client.errors import EndpointError
 from agentperf_tui.core.client.request import CHAT_PATH, COMPLETIONS_PATH, chat_body, completion_body
 from agentperf_tui.core.client.result import build_result
 from agentperf_tui.core.client.sse import parse_stream
-from agentperf_tui.core.client.stream import StreamClient, normalise_base_url
+from agentperf_tui.core.client.stream import Backend, StreamClient, normalise_base_url
 from agentperf_tui.core.records import RawExchange
 
 from .conftest import Serve
@@ -34,7 +34,7 @@ def assert_times_ordered(raw: RawExchange) -> None:
     assert len(raw.times) == len(raw.chunks)
 
 
-async def test_vllm_style_chat_stream(serve: Serve, backend: str) -> None:
+async def test_vllm_style_chat_stream(serve: Serve, backend: Backend) -> None:
     url = await serve(Behaviour(style="vllm", reasoning_tokens=3, tool_call=True, gap=0.003, ttft=0.05))
     async with StreamClient(url, backend=backend) as client:
         raw = await one(client, chat_body("m", MESSAGES, max_tokens=12))
@@ -57,7 +57,7 @@ async def test_vllm_style_chat_stream(serve: Serve, backend: str) -> None:
     assert r.output_speed > 0
 
 
-async def test_llamacpp_style_completion_usage_in_finish_chunk(serve: Serve, backend: str) -> None:
+async def test_llamacpp_style_completion_usage_in_finish_chunk(serve: Serve, backend: Backend) -> None:
     url = await serve(Behaviour(style="llamacpp", pings=True))
     async with StreamClient(url, backend=backend) as client:
         raw = await one(client, completion_body("m", "def f(x):", max_tokens=9), COMPLETIONS_PATH)
@@ -71,7 +71,7 @@ async def test_llamacpp_style_completion_usage_in_finish_chunk(serve: Serve, bac
 @pytest.mark.parametrize(
     "shape", [{"split_events": True}, {"batch_events": True}, {"crlf": True, "split_events": True}]
 )
-async def test_event_boundaries_do_not_matter(serve: Serve, backend: str, shape: dict[str, bool]) -> None:
+async def test_event_boundaries_do_not_matter(serve: Serve, backend: Backend, shape: dict[str, bool]) -> None:
     url = await serve(Behaviour(**shape))  # type: ignore[arg-type]
     async with StreamClient(url, backend=backend) as client:
         raw = await one(client, chat_body("m", MESSAGES, max_tokens=7))
@@ -86,7 +86,7 @@ async def test_event_boundaries_do_not_matter(serve: Serve, backend: str, shape:
         assert p.t_first_token < p.t_last_token
 
 
-async def test_http_500_is_a_failed_request_with_the_message(serve: Serve, backend: str) -> None:
+async def test_http_500_is_a_failed_request_with_the_message(serve: Serve, backend: Backend) -> None:
     url = await serve(Behaviour(fail="http500"))
     async with StreamClient(url, backend=backend) as client:
         raw = await one(client, chat_body("m", MESSAGES, max_tokens=5))
@@ -98,7 +98,7 @@ async def test_http_500_is_a_failed_request_with_the_message(serve: Serve, backe
     assert r.ttft == float("inf") and r.output_speed == 0.0
 
 
-async def test_reset_mid_stream_keeps_what_arrived(serve: Serve, backend: str) -> None:
+async def test_reset_mid_stream_keeps_what_arrived(serve: Serve, backend: Backend) -> None:
     url = await serve(Behaviour(fail="reset", gap=0.01))
     async with StreamClient(url, backend=backend) as client:
         raw = await one(client, chat_body("m", MESSAGES, max_tokens=20))
@@ -122,7 +122,7 @@ async def test_reset_mid_stream_keeps_what_arrived(serve: Serve, backend: str) -
         ("not_sse", "not an SSE stream"),
     ],
 )
-async def test_bad_streams_are_failures(serve: Serve, backend: str, fail: str, message: str) -> None:
+async def test_bad_streams_are_failures(serve: Serve, backend: Backend, fail: str, message: str) -> None:
     url = await serve(Behaviour(fail=fail))
     async with StreamClient(url, backend=backend) as client:
         raw = await one(client, chat_body("m", MESSAGES, max_tokens=6))
@@ -133,7 +133,7 @@ async def test_bad_streams_are_failures(serve: Serve, backend: str, fail: str, m
 
 
 @pytest.mark.parametrize("stage", ["stall_headers", "stall_body"])
-async def test_read_timeout_is_recorded(serve: Serve, backend: str, stage: str) -> None:
+async def test_read_timeout_is_recorded(serve: Serve, backend: Backend, stage: str) -> None:
     url = await serve(Behaviour(fail=stage, stall=3.0))
     async with StreamClient(url, backend=backend, read_timeout=0.3) as client:
         t0 = clock()
@@ -145,7 +145,7 @@ async def test_read_timeout_is_recorded(serve: Serve, backend: str, stage: str) 
     assert not parse_stream(raw).ok
 
 
-async def test_unreachable_server(dead_url: str, backend: str) -> None:
+async def test_unreachable_server(dead_url: str, backend: Backend) -> None:
     async with StreamClient(dead_url, backend=backend, connect_timeout=2) as client:
         raw = await one(client, chat_body("m", MESSAGES, max_tokens=6))
         assert raw.status is None and raw.chunks == []
@@ -159,7 +159,7 @@ async def test_unreachable_server(dead_url: str, backend: str) -> None:
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.03])
-async def test_server_closing_after_each_response(serve: Serve, backend: str, delay: float) -> None:
+async def test_server_closing_after_each_response(serve: Serve, backend: Backend, delay: float) -> None:
     """llama.cpp closes every connection after a streamed response while advertising keep-alive.
     With a delay, the client has already reused the connection when the close comes."""
     url = await serve(Behaviour(close_after_response=True, close_delay=delay))
@@ -180,7 +180,7 @@ async def test_server_closing_after_each_response(serve: Serve, backend: str, de
             assert client.stats.closes_connections
 
 
-async def test_keep_alive_server_reuses_without_retries(serve: Serve, backend: str) -> None:
+async def test_keep_alive_server_reuses_without_retries(serve: Serve, backend: Backend) -> None:
     b = Behaviour()
     url = await serve(b)
     async with StreamClient(url, backend=backend, api_key="sk-1") as client:
@@ -191,7 +191,7 @@ async def test_keep_alive_server_reuses_without_retries(serve: Serve, backend: s
     assert b.requests[0]["stream"] is True
 
 
-async def test_api_key_is_sent(serve: Serve, backend: str) -> None:
+async def test_api_key_is_sent(serve: Serve, backend: Backend) -> None:
     url = await serve(Behaviour(api_key="sk-secret"))
     async with StreamClient(url, backend=backend, api_key="sk-secret") as client:
         assert parse_stream(await one(client, chat_body("m", MESSAGES, max_tokens=2))).ok
