@@ -98,7 +98,7 @@ class EmbeddedSimulator:
         runner = web.AppRunner(self.server.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await runner.setup()
         self._runner = runner
-        site = web.TCPSite(runner, self.host, self.port, backlog=4096, shutdown_timeout=0.5)
+        site = web.TCPSite(runner, self.host, self.port, backlog=4096)
         await site.start()
         self.port = int(runner.addresses[0][1])
         self.base_url = f"http://{self.host}:{self.port}"

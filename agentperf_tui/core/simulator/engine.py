@@ -391,7 +391,10 @@ class Engine:
         """
         finished: list[SimRequest] = []
         for rep in self.replicas:
-            while rep.next_time() <= t:
+            while True:
+                nt = rep.next_time()
+                if nt > t or nt == INF:
+                    break
                 sched = rep.sched if rep.busy else []
                 rep.advance(emitted)
                 for r in sched:
@@ -435,7 +438,7 @@ class Engine:
         return sum(r.pool.used for r in self.replicas) / total if total else 0.0
 
     def energy_j(self, t: float) -> float:
-        """Energy of all GPUs since time 0, up to time t."""
+        """Energy of all GPUs since time 0, up to time t (t at or after the last `run_until`)."""
         return sum(r.energy_at(t) for r in self.replicas)
 
     def power_w(self) -> float:

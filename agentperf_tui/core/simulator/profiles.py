@@ -182,6 +182,9 @@ class EngineConfig(_Profile):
     """Per GPU: activations, CUDA graphs, NCCL buffers kept out of the KV pool."""
     step_overhead_ms: NonNegF = 1.5
     """Scheduler, input preparation and kernel launch per engine step."""
+    layer_latency_us: NonNegF = 25.0
+    """Per layer and step: the latency floor of a layer's kernels (launch, sync), paid even when
+    the step moves few bytes; it is what keeps a small batch from running at pure bandwidth speed."""
     allreduce_latency_us: NonNegF = 8.0
     eos_mean_tokens: Pos = 400.0
     """Mean natural reply length without ignore_eos (a geometric EOS chance per token)."""

@@ -54,7 +54,7 @@ class Roofline:
         self.kv_read_query = float(m.kv_read_bytes_per_query)
         self.kv_write = float(m.kv_bytes_per_token + m.swa_kv_bytes_per_token)
         self.swa_read_per_seq = float(m.swa_kv_bytes_per_token * m.sliding_window)
-        self.overhead = e.step_overhead_ms / 1e3
+        self.overhead = e.step_overhead_ms / 1e3 + m.layers * e.layer_latency_us / 1e6
         g = dep.gpus_per_replica
         self.gpus = g
         if g > 1:

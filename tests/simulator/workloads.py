@@ -1,0 +1,38 @@
+"""Small trajectories and helpers shared by the simulator tests."""
+
+from __future__ import annotations
+
+from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory, TrajectoryHeader
+
+
+def token_trajectory(tid: str, turns: int = 4, first: int = 2000, new: int = 300, out: int = 100,
+                     delay: float = 0.5) -> Trajectory:
+    """A growing conversation: turn k sends the whole previous context plus `new` tokens."""
+    ts: list[TokenTurn] = []
+    ctx = 0
+    for k in range(turns):
+        if k == 0:
+            t = TokenTurn(i=0, new_input_tokens=first, output_tokens=out, tool_delay_s=delay)
+        else:
+            t = TokenTurn(i=k, new_input_tokens=new, cached_prefix_tokens=ctx, output_tokens=out,
+                          tool_delay_s=delay)
+        ts.append(t)
+        ctx = t.prompt_tokens + out
+    header = TrajectoryHeader(format="agentperf-traj/1", id=tid, kind="tokens")
+    return Trajectory(header=header, turns=tuple(ts))
+
+
+def text_trajectory(tid: str, turns: int = 3, out: int = 20, delay: float = 0.1) -> Trajectory:
+    ts: list[TextTurn] = []
+    for k in range(turns):
+        append: list[dict[str, str]] = []
+        if k == 0:
+            append.append({"role": "system", "content": "You are a coding agent. " * 20})
+            append.append({"role": "user", "content": "Fix the failing test in utils.py. " * 10})
+        else:
+            append.append({"role": "assistant", "content": f"Running the tests, step {k}. " * 5})
+            append.append({"role": "tool", "content": "ok\n" * 200, "tool_call_id": f"c{k}"})
+        ts.append(TextTurn.model_validate({"i": k, "append": append, "output_tokens": out,
+                                           "tool_delay_s": delay}))
+    header = TrajectoryHeader(format="agentperf-traj/1", id=tid, kind="text")
+    return Trajectory(header=header, turns=tuple(ts))
