@@ -38,7 +38,7 @@ async def _probe(base_url: str, config: RunConfig, simulated: bool) -> CheckRepo
 
     rows: list[CheckRow] = []
     if simulated:
-        rows.append(CheckRow("server", f"SIMULATED embedded simulator at {base_url}", "warn"))
+        rows.append(CheckRow("server", "SIMULATED (embedded simulator)", "warn"))
     api_key = config.api_key()
     client = StreamClient(
         base_url, api_key=api_key, max_connections=4, connect_timeout=10.0, read_timeout=60.0
@@ -59,14 +59,18 @@ async def _probe(base_url: str, config: RunConfig, simulated: bool) -> CheckRepo
         rows.append(CheckRow("model", f"{check.model}{listed}"))
         info = check.model_info
         if info is not None and info.max_model_len:
-            source = f" ({info.context_source})" if info.context_source else ""
-            rows.append(CheckRow("context", f"{info.max_model_len:,} tokens{source}"))
+            rows.append(CheckRow("context", f"{info.max_model_len:,} tokens"))
         else:
             rows.append(CheckRow("context", "not reported by the server", "warn"))
         probe = await probe_exact_length(client, check.model)
     finally:
         await client.aclose()
-    verdict = probe.detail.strip().splitlines()[-1] if probe.detail.strip() else "no detail"
+    if probe.comparable:
+        fields = " + ".join(probe.exact_fields) or "the default request"
+        verdict = f"honoured: {probe.exact_tokens or probe.tokens}/{probe.tokens} tokens with {fields}"
+    else:
+        lines = probe.detail.strip().splitlines()
+        verdict = "not honoured: " + (lines[-1] if lines else "the server ignores ignore_eos and min_tokens")
     rows.append(CheckRow("exact length", verdict, "ok" if probe.comparable else "fail"))
     if not probe.comparable:
         rows.append(CheckRow("comparable", "no: a run would be marked not comparable", "warn"))

@@ -36,5 +36,5 @@ def test_embedded_simulator_is_checked_and_labelled() -> None:
     assert what["server"].status == "warn" and "SIMULATED" in what["server"].found
     assert what["model"].found.startswith("sim-")
     assert "tokens" in what["context"].found
-    assert what["exact length"].status == "ok" and "comparable" in what["exact length"].found
+    assert what["exact length"].status == "ok" and "honoured" in what["exact length"].found
     assert report.ok

@@ -29,7 +29,7 @@ def _key_name(k: str) -> str:
 
 
 def key_label(binding: Binding) -> str:
-    """"Esc Esc" for a key pressed twice (from key_display), else every key of the binding."""
+    """ "Esc Esc" for a key pressed twice (from key_display), else every key of the binding."""
     if binding.key_display and " " in binding.key_display:
         return " ".join(_key_name(k) for k in binding.key_display.split())
     return " / ".join(_key_name(k) for k in binding.key.split(","))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -405,25 +404,15 @@ class SetupScreen(Screen[None]):
         if self.report is None:
             box.update(Text("Endpoint not checked yet (F2).", style="dim"))
             return
-        table = Table(
-            box=None,
-            show_header=False,
-            padding=(0, 1, 0, 0),
-            title="Endpoint check",
-            title_justify="left",
-            title_style="bold",
-        )
-        table.add_column(no_wrap=True)
-        table.add_column(style="dim", no_wrap=True)
-        table.add_column()
+        text = Text()
+        text.append("Endpoint check\n", style="bold")
         for row in self.report.rows:
             mark, style = {"ok": ("✓", palette.PASS), "warn": ("!", palette.WARN)}.get(
                 row.status, ("✗", palette.FAIL)
             )
-            table.add_row(
-                Text(mark, style=style), row.what, Text(row.found, style=style if row.status != "ok" else "")
-            )
-        box.update(table)
+            text.append(f"{mark} ", style=style).append(f"{row.what}: ", style="dim")
+            text.append(row.found + "\n", style="" if row.status == "ok" else style)
+        box.update(text)
 
     # ---- actions ----
     @on(Button.Pressed, "#check")
