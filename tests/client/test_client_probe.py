@@ -151,3 +151,19 @@ async def test_probe_of_a_broken_server_raises(serve: Serve) -> None:
     async with StreamClient(url) as c:
         with pytest.raises(EndpointError, match="probe request failed: HTTP 500: engine crashed"):
             await probe_exact_length(c, "m")
+
+
+async def test_probe_model_stopping_at_once(serve: Serve) -> None:
+    """vLLM with a model that emits end-of-sequence first: a complete reply without output."""
+    url = await serve(Behaviour(natural_tokens=0))
+    async with StreamClient(url) as c:
+        probe = await probe_exact_length(c, "m", tokens=8)
+    assert probe.natural_tokens == 0
+    assert (probe.ignore_eos, probe.min_tokens, probe.comparable) == ("honoured", "honoured", True)
+
+
+async def test_probe_of_an_unreachable_server(dead_url: str) -> None:
+    async with StreamClient(dead_url, connect_timeout=2) as c:
+        with pytest.raises(EndpointError, match="probe request failed: connect error") as info:
+            await probe_exact_length(c, "m")
+    assert info.value.kind == "unreachable"

@@ -21,6 +21,10 @@ from agentperf_tui.core.client.errors import excerpt
 from agentperf_tui.core.records import RawExchange
 
 
+NO_OUTPUT = "no output token in the stream"
+"""The error of a complete stream without any output delta (the model may have stopped at once)."""
+
+
 class SseEvent(NamedTuple):
     t: float
     """Receive time of the chunk that completed the event."""
@@ -195,6 +199,6 @@ def parse_stream(raw: RawExchange) -> ParsedStream:
     elif not out.done:
         out.error = "stream ended without data: [DONE]"
     elif out.t_first_token is None:
-        out.error = "no output token in the stream"
+        out.error = NO_OUTPUT
     out.ok = out.error is None
     return out
