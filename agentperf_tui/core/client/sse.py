@@ -20,7 +20,6 @@ import orjson
 from agentperf_tui.core.client.errors import excerpt
 from agentperf_tui.core.records import RawExchange
 
-
 NO_OUTPUT = "no output token in the stream"
 """The error of a complete stream without any output delta (the model may have stopped at once)."""
 
