@@ -20,15 +20,19 @@ def test_no_core_module_names_textual_in_an_import() -> None:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{py.relative_to(CORE.parent)}:{node.lineno} imports {n}" for n in names
-                          if n == "textual" or n.startswith(("textual.", "agentperf_tui.tui"))]
+            offenders += [
+                f"{py.relative_to(CORE.parent)}:{node.lineno} imports {n}"
+                for n in names
+                if n == "textual" or n.startswith(("textual.", "agentperf_tui.tui"))
+            ]
     assert offenders == []
 
 
 def test_importing_every_core_module_loads_no_textual() -> None:
     mods = sorted(
         "agentperf_tui." + ".".join(p.relative_to(CORE.parent).with_suffix("").parts)
-        for p in CORE.rglob("*.py") if p.name != "__init__.py"
+        for p in CORE.rglob("*.py")
+        if p.name != "__init__.py"
     )
     code = (
         "import importlib, sys\n"

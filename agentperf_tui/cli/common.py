@@ -12,34 +12,73 @@ from agentperf_tui.core.engine.config import RunConfig
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("endpoint")
-    g.add_argument("--endpoint", help="base URL of an OpenAI-compatible server (default: the embedded simulator)")
+    g.add_argument(
+        "--endpoint", help="base URL of an OpenAI-compatible server (default: the embedded simulator)"
+    )
     g.add_argument("--model", help="served model name (default: the first one the endpoint lists)")
-    g.add_argument("--api-key-env", metavar="VAR", help="NAME of the environment variable holding the API key")
+    g.add_argument(
+        "--api-key-env", metavar="VAR", help="NAME of the environment variable holding the API key"
+    )
     g.add_argument("--api", choices=["chat", "completions"], default="chat")
-    g.add_argument("--hardware", help="hardware profile (simulator deployment; GPU count for per-GPU figures)")
+    g.add_argument(
+        "--hardware", help="hardware profile (simulator deployment; GPU count for per-GPU figures)"
+    )
     g.add_argument("--sim-model", help="model profile for the embedded simulator")
-    g.add_argument("--gpus", type=int, dest="gpu_count", help="GPUs behind the endpoint (default: from --hardware)")
+    g.add_argument(
+        "--gpus", type=int, dest="gpu_count", help="GPUs behind the endpoint (default: from --hardware)"
+    )
     w = p.add_argument_group("workload")
     w.add_argument("--trajectories", default="trajectories/quick", help="trajectory file or directory")
-    w.add_argument("--tool-delay", choices=["recorded", "baseline"], default="recorded",
-                   help="tool-call delay: as recorded, or drawn from the AgentPerf baseline (0.1-5 s, median ~1 s)")
-    w.add_argument("--think-time", action="store_true", help="replay recorded human think time before user turns")
-    w.add_argument("--no-exact-length", dest="exact_length", action="store_false",
-                   help="do not ask for exact output lengths (ignore_eos/min_tokens); the run is marked not comparable")
+    w.add_argument(
+        "--tool-delay",
+        choices=["recorded", "baseline"],
+        default="recorded",
+        help="tool-call delay: as recorded, or drawn from the AgentPerf baseline (0.1-5 s, median ~1 s)",
+    )
+    w.add_argument(
+        "--think-time", action="store_true", help="replay recorded human think time before user turns"
+    )
+    w.add_argument(
+        "--no-exact-length",
+        dest="exact_length",
+        action="store_false",
+        help="do not ask for exact output lengths (ignore_eos/min_tokens); the run is marked not comparable",
+    )
     w.add_argument("--seed", type=int, default=0)
     o = p.add_argument_group("measurement")
-    o.add_argument("--tier", help="SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s)")
+    o.add_argument(
+        "--tier", help="SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s)"
+    )
     o.add_argument("--rigour", choices=["fast", "strict"], default="fast")
-    o.add_argument("--warmup", type=float, dest="warmup_s", help="seconds a level holds before requests count")
+    o.add_argument(
+        "--warmup", type=float, dest="warmup_s", help="seconds a level holds before requests count"
+    )
     o.add_argument("--telemetry", default="auto", help="auto | none | sim | nvml[:0,1] | dcgm:URL[,URL]")
     o.add_argument("--no-server-metrics", dest="scrape_server_metrics", action="store_false")
-    o.add_argument("--store", help="run store (SQLite) path (default: ~/.local/share/agentperf-tui/runs.sqlite3)")
+    o.add_argument(
+        "--store", help="run store (SQLite) path (default: ~/.local/share/agentperf-tui/runs.sqlite3)"
+    )
 
 
 _FIELDS = (
-    "endpoint", "model", "api_key_env", "api", "hardware", "sim_model", "gpu_count", "trajectories",
-    "tool_delay", "think_time", "exact_length", "seed", "tier", "rigour", "warmup_s", "telemetry",
-    "scrape_server_metrics", "store",
+    "endpoint",
+    "model",
+    "api_key_env",
+    "api",
+    "hardware",
+    "sim_model",
+    "gpu_count",
+    "trajectories",
+    "tool_delay",
+    "think_time",
+    "exact_length",
+    "seed",
+    "tier",
+    "rigour",
+    "warmup_s",
+    "telemetry",
+    "scrape_server_metrics",
+    "store",
 )
 
 

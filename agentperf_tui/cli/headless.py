@@ -45,7 +45,7 @@ class HeadlessPrinter:
             f"{s.agents_streaming}, tool {s.agents_in_tool}) ok={s.requests_ok} failed={s.requests_failed} | "
             f"TTFT p50 {_f(s.ttft.p50)} p95 {_f(s.ttft.p95)} p99 {_f(s.ttft.p99)} s | speed P25 "
             f"{_f(s.speed_p25, '.1f')} P50 {_f(s.speed_p50, '.1f')} tok/s | {s.throughput_tok_s:.0f} tok/s | "
-            f"lag p99 {_f(s.client_lag_p99 * 1e3 if not math.isnan(s.client_lag_p99) else math.nan, '.1f')} ms"
+            f"lag p99 {_f(s.client_lag_p99 * 1e3, '.1f')} ms"
             f"{power}"
         )
         with self._lock:

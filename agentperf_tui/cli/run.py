@@ -11,8 +11,9 @@ from agentperf_tui.cli.common import ArgError, add_run_args, config_from_args
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "run", help="replay trajectories at a fixed number of concurrent agents",
-        description="Replay trajectories at N concurrent agents and report TTFT and output speed percentiles.",
+        "run",
+        help="replay trajectories at a fixed number of concurrent agents",
+        description="Replay trajectories at N concurrent agents; report TTFT and output speed percentiles.",
     )
     p.add_argument("--headless", action="store_true", help="no console: progress on stderr, JSON on stdout")
     p.add_argument("-n", "--concurrency", type=int, default=4, help="concurrent agents (N)")

@@ -21,7 +21,8 @@ def _int_list(s: str) -> list[int]:
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "search", help="find the highest number of concurrent agents that meets an SLO tier",
+        "search",
+        help="find the highest number of concurrent agents that meets an SLO tier",
         description="Exponential ramp then bisection (or a sweep) to the highest N meeting the tier.",
     )
     p.add_argument("--headless", action="store_true", help="no console: progress on stderr, JSON on stdout")

@@ -8,12 +8,22 @@ from agentperf_tui.core.metrics.window import quantile, window_stats
 from agentperf_tui.core.records import RequestResult
 
 
-def _req(t_sent: float, ttft: float, dur: float, n_out: int, ok: bool = True, agent: int = 0) -> RequestResult:
+def _req(
+    t_sent: float, ttft: float, dur: float, n_out: int, ok: bool = True, agent: int = 0
+) -> RequestResult:
     return RequestResult(
-        agent_id=agent, trajectory_id="t", replay=0, turn=0,
-        t_intended=t_sent, t_sent=t_sent, t_end=t_sent + ttft + dur, ok=ok,
-        t_first_token=t_sent + ttft if ok else None, t_last_token=t_sent + ttft + dur if ok else None,
-        output_tokens=n_out if ok else None, client_output_tokens=n_out if ok else 0,
+        agent_id=agent,
+        trajectory_id="t",
+        replay=0,
+        turn=0,
+        t_intended=t_sent,
+        t_sent=t_sent,
+        t_end=t_sent + ttft + dur,
+        ok=ok,
+        t_first_token=t_sent + ttft if ok else None,
+        t_last_token=t_sent + ttft + dur if ok else None,
+        output_tokens=n_out if ok else None,
+        client_output_tokens=n_out if ok else 0,
         requested_output_tokens=n_out,
     )
 

@@ -79,7 +79,9 @@ class RunConfig(BaseModel):
         if self.mode == "sweep" and not self.sweep:
             raise ValueError("mode 'sweep' needs a list of concurrencies (sweep=[4, 8, 16])")
         if self.mode in ("search", "sweep") and self.tier is None:
-            raise ValueError(f"mode '{self.mode}' needs an SLO tier (tier='deepseek-v4-pro@2026-06/100-5' or '100/5')")
+            raise ValueError(
+                f"mode '{self.mode}' needs an SLO tier (tier='deepseek-v4-pro@2026-06/100-5' or '100/5')"
+            )
         return self
 
     @property

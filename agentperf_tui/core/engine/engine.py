@@ -16,8 +16,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentperf_tui.core.client.probe import check_endpoint, probe_exact_length
-from agentperf_tui.core.client.request import chat_body, completion_body
+from agentperf_tui.core.client.errors import EndpointError
+from agentperf_tui.core.client.probe import check_endpoint, list_models, probe_exact_length
+from agentperf_tui.core.client.request import (
+    CHAT_PATH,
+    COMPLETIONS_PATH,
+    EXACT_FIELDS,
+    chat_body,
+    completion_body,
+)
+from agentperf_tui.core.client.sse import parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.aggregator import Aggregator
 from agentperf_tui.core.engine.config import RunConfig
@@ -27,7 +35,7 @@ from agentperf_tui.core.engine.run_context import RunContext, open_context
 from agentperf_tui.core.observer import Observer
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.controller import Finished, SearchController, SetConcurrency
-from agentperf_tui.core.workload.calibrate import calibrate
+from agentperf_tui.core.workload.calibrate import CalibrationError, calibrate
 from agentperf_tui.core.workload.filler import Calibration
 from agentperf_tui.core.workload.trajectory import load_set
 
@@ -164,31 +172,67 @@ class Engine:
 
     async def _measure(self, ctx: RunContext, client: StreamClient) -> dict[str, Any]:
         cfg = self.config
-        check = await check_endpoint(ctx.base_url, cfg.model, ctx.api_key)
+        model = cfg.model
+        if model is None:
+            try:
+                served = await list_models(client)
+            except EndpointError as e:
+                raise EngineError(f"endpoint {ctx.base_url}: {e}") from e
+            if not served:
+                raise EngineError(f"endpoint {ctx.base_url} lists no models; pass --model")
+            model = served[0].id
+        check = await check_endpoint(ctx.base_url, model, ctx.api_key)
         if not check.ok:
-            raise EngineError(check.error or "endpoint check failed")
-        model = check.model
+            raise EngineError(check.error or f"endpoint check of {ctx.base_url} failed")
         ctx.model = model
-        self.agg.event("info", f"endpoint ok: model {model} at {ctx.base_url}" + (" (SIMULATED)" if ctx.simulated else ""))
+        self.agg.event(
+            "info",
+            f"endpoint ok: model {model} at {ctx.base_url}" + (" (SIMULATED)" if ctx.simulated else ""),
+        )
         comparable = True
-        probe_note = "exact-length probe skipped (exact_length off)"
+        probe_note = "exact output length not requested (--no-exact-length): not comparable"
+        exact_fields: tuple[str, ...] = ()
         if cfg.exact_length:
             probe = await probe_exact_length(client, model)
             comparable = probe.comparable
             probe_note = probe.detail
-            self.agg.event("info" if comparable else "warn", f"exact output length: {probe.detail}")
+            exact_fields = probe.exact_fields or EXACT_FIELDS
+            self.agg.event(
+                "info" if comparable else "warn",
+                f"exact output length: {probe.detail}"
+                + ("" if comparable else " -- run marked NOT COMPARABLE"),
+            )
+        else:
+            comparable = False
+            self.agg.event("warn", probe_note)
         trajectories = load_set(cfg.trajectories_path())
         calibration: Calibration | None = None
         if any(t.kind == "tokens" for t in trajectories):
             calibration = await self._calibrate(client, model)
-        path = "/v1/chat/completions" if cfg.api == "chat" else "/v1/completions"
+        path = CHAT_PATH if cfg.api == "chat" else COMPLETIONS_PATH
+        exact = cfg.exact_length
 
         def body(req: TurnRequest) -> bytes:
             if cfg.api == "chat":
-                return chat_body(model, req.messages, max_tokens=req.output_tokens, tools=req.tools, exact=cfg.exact_length)
-            return completion_body(model, _prompt_text(req.messages), max_tokens=req.output_tokens, exact=cfg.exact_length)
+                return chat_body(
+                    model,
+                    req.messages,
+                    max_tokens=req.output_tokens,
+                    tools=req.tools,
+                    exact=exact,
+                    exact_fields=exact_fields,
+                )
+            return completion_body(
+                model,
+                _prompt_text(req.messages),
+                max_tokens=req.output_tokens,
+                exact=exact,
+                exact_fields=exact_fields,
+            )
 
-        self.run_id = ctx.start_run(model=model, comparable=comparable, probe_note=probe_note, trajectories=trajectories)
+        self.run_id = ctx.start_run(
+            model=model, comparable=comparable, probe_note=probe_note, trajectories=trajectories
+        )
         self.controller = ctx.controller
         fleet = self.fleet = Fleet(
             client=client,
@@ -212,14 +256,16 @@ class Engine:
         fleet.set_target(first)
         self.agg.event("level", f"level 1: N={first}")
         deadline = cfg.duration_s
+        done = self._done
+        assert done is not None
         try:
             if deadline is not None and cfg.mode == "fixed":
                 try:
-                    await asyncio.wait_for(self._done.wait(), timeout=deadline)
+                    await asyncio.wait_for(done.wait(), timeout=deadline)
                 except TimeoutError:
                     self._finish_reason = "finished"
             else:
-                await self._done.wait()
+                await done.wait()
         finally:
             await fleet.stop()
             self.agg.stop()
@@ -236,23 +282,25 @@ class Engine:
     async def _calibrate(self, client: StreamClient, model: str) -> Calibration:
         async def count(messages: list[dict[str, Any]]) -> int:
             raw = await client.stream(
-                "/v1/chat/completions",
-                chat_body(model, messages, max_tokens=1, exact=False),
-                self.clock(),
-                self.clock,
+                CHAT_PATH, chat_body(model, messages, max_tokens=1, exact=False), self.clock(), self.clock
             )
-            from agentperf_tui.core.client.sse import parse_stream
-
             p = parse_stream(raw)
             if not p.ok or p.prompt_tokens is None:
                 raise EngineError(
-                    f"filler calibration: the server returned no usage.prompt_tokens ({p.error or 'no usage'}); "
-                    "token-only trajectories need a server that reports usage"
+                    "filler calibration: the server returned no usage.prompt_tokens "
+                    f"({p.error or 'no usage'}); token-only trajectories need a server that reports usage"
                 )
             return p.prompt_tokens
 
-        cal = await calibrate(count)
-        self.agg.event("info", f"filler calibrated: {cal.tokens_per_word:.3f} tokens/word")
+        try:
+            cal = await calibrate(count, seed=self.config.seed)
+        except CalibrationError as e:
+            raise EngineError(f"filler calibration against the server failed: {e}") from e
+        self.agg.event(
+            "info",
+            f"filler calibrated on {cal.probes} probes: {cal.tokens_per_word:.3f} tokens/word, "
+            f"largest error {cal.fit_error:.2%}",
+        )
         return cal
 
     # ---- aggregator-thread hooks ----

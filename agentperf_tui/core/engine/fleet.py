@@ -163,7 +163,9 @@ class Fleet:
         self._next_id += 1
         agent = Agent(id=aid, rng=np.random.default_rng([self._seed, aid]))
         self._agents[aid] = agent
-        agent.task = asyncio.get_running_loop().create_task(self._run_agent(agent, t_join), name=f"agent-{aid}")
+        agent.task = asyncio.get_running_loop().create_task(
+            self._run_agent(agent, t_join), name=f"agent-{aid}"
+        )
 
     async def _sleep_until(self, t: float) -> None:
         d = t - self._clock()
@@ -190,18 +192,18 @@ class Fleet:
                         agent.state = AgentState.IN_TOOL
                         await self._running.wait()
                         t_next = max(t_next, self._clock())
-                    agent.state = AgentState.WAITING
                     await self._sleep_until(t_next)
+                    agent.state = AgentState.WAITING
                     if t_start != t_start:  # nan: first request of this replay
                         t_start = t_next
                     body = self._body(req)
                     raw = await self._client.stream(self._path, body, t_next, self._clock)
                     first = False
-                    self._out.put(
-                        Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens)
-                    )
+                    self._out.put(Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens))
                     agent.state = AgentState.IN_TOOL
-                    delay = req.tool_delay_s if self._tool_delay == "recorded" else tool_delay_baseline(agent.rng)
+                    delay = (
+                        req.tool_delay_s if self._tool_delay == "recorded" else tool_delay_baseline(agent.rng)
+                    )
                     end = raw.t_end if raw.t_end == raw.t_end else self._clock()
                     t_next = end + delay
                     if agent.retiring:

@@ -20,6 +20,7 @@ from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.simulator.profiles import load_hardware
 from agentperf_tui.core.store.paths import default_store_path
 from agentperf_tui.core.store.writer import RunStore
+from agentperf_tui.core.telemetry.base import TelemetrySource
 from agentperf_tui.core.telemetry.sampler import TelemetrySampler
 from agentperf_tui.core.telemetry.select import make_sources
 from agentperf_tui.core.telemetry.server_metrics import ServerMetricsScraper
@@ -101,7 +102,9 @@ class RunContext:
         return ctl
 
     # ---- run lifecycle ----
-    def start_run(self, *, model: str, comparable: bool, probe_note: str, trajectories: list[Trajectory]) -> str:
+    def start_run(
+        self, *, model: str, comparable: bool, probe_note: str, trajectories: list[Trajectory]
+    ) -> str:
         cfg = self.cfg
         config = cfg.model_dump() | {
             "model": model,
@@ -116,7 +119,11 @@ class RunContext:
         if self.sim is not None:
             config["simulator"] = self.sim.describe()
         self.run_id = self.store.create_run(
-            config=config, endpoint=self.base_url, model=model, simulated=self.simulated, started_wall=time.time()
+            config=config,
+            endpoint=self.base_url,
+            model=model,
+            simulated=self.simulated,
+            started_wall=time.time(),
         )
         return self.run_id
 
@@ -127,15 +134,21 @@ class RunContext:
             spec = "sim" if self.simulated else "nvml"
         if spec == "sim":
             if self.sim is None:
-                raise ConfigError("telemetry: 'sim' only applies to the embedded simulator; use nvml, dcgm:URL or none")
-            sources = [self.sim.power_source()]
+                raise ConfigError(
+                    "telemetry: 'sim' only applies to the embedded simulator; use nvml, dcgm:URL or none"
+                )
+            sources: list[TelemetrySource] = [self.sim.power_source()]
         else:
             sources = make_sources(spec)
         self.sampler = TelemetrySampler(sources, clock=self.clock)
         self.sampler.start()
         for st in self.sampler.statuses():
             if st.available:
-                self.event("info", f"telemetry {st.source}: {len(st.gpus)} GPU(s)" + (" (simulated)" if st.simulated else ""))
+                self.event(
+                    "info",
+                    f"telemetry {st.source}: {len(st.gpus)} GPU(s)"
+                    + (" (simulated)" if st.simulated else ""),
+                )
             else:
                 self.event("warn", f"telemetry {st.source} unavailable: {st.reason}")
         if cfg.scrape_server_metrics:
@@ -154,7 +167,9 @@ class RunContext:
         if self.sampler is not None:
             samples = self.sampler.drain_samples()
             if samples:
-                self.store.add_telemetry(run_id, samples, source=",".join(s.source for s in self.sampler.statuses()))
+                self.store.add_telemetry(
+                    run_id, samples, source=",".join(s.source for s in self.sampler.statuses())
+                )
         if self.scraper is not None:
             rows = self.scraper.drain()
             if rows:

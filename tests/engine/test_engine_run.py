@@ -1,0 +1,168 @@
+"""The engine end to end against real HTTP servers on 127.0.0.1 (the embedded simulator)."""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.handle import EngineHandle
+from agentperf_tui.core.observer import Event, Snapshot
+from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
+from agentperf_tui.core.store import load_run
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = REPO / "trajectories" / "quick"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.snaps: list[Snapshot] = []
+        self.events: list[Event] = []
+        self.summary: dict[str, Any] | None = None
+
+    def on_snapshot(self, s: Snapshot) -> None:
+        self.snaps.append(s)
+
+    def on_event(self, e: Event) -> None:
+        self.events.append(e)
+
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        self.summary = summary
+
+
+def _run(cfg: RunConfig, timeout: float = 90.0) -> tuple[EngineHandle, Recorder]:
+    rec = Recorder()
+    h = EngineHandle(cfg, [rec])
+    h.start()
+    assert h.join(timeout), "the run did not end in time"
+    if h.error is not None:
+        raise h.error
+    return h, rec
+
+
+@pytest.fixture()
+def sim() -> Any:
+    s = EmbeddedSimulator(seed=1)
+    s.start()
+    yield s
+    s.close()
+
+
+def test_fixed_run_on_a_real_http_server_reports_per_request_figures(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    store = tmp_path / "runs.sqlite3"
+    cfg = RunConfig(
+        endpoint=sim.base_url,
+        trajectories=str(QUICK),
+        concurrency=6,
+        duration_s=8.0,
+        store=str(store),
+        telemetry="none",
+        tier="5/10",
+    )
+    h, rec = _run(cfg)
+    s = rec.summary
+    assert s is not None and s["status"] == "finished"
+    assert s["requests"]["ok"] > 10 and s["requests"]["failed"] == 0
+    assert 0 < s["ttft_s"]["p50"] <= s["ttft_s"]["p95"] <= s["ttft_s"]["p99"] < 10
+    assert s["output_speed_tok_s"]["p25"] > 0
+    assert s["length_mismatches"] == 0, "the simulator honours exact output length"
+    assert s["comparable"] is True
+    # snapshots came a few times a second and saw all N agents
+    assert len(rec.snaps) >= 8
+    assert max(sn.agents for sn in rec.snaps) == 6
+    # every finished request is in the store with its timings
+    assert h.run_id is not None
+    stored = load_run(store, h.run_id)
+    req = stored.requests
+    assert len(req) == s["requests"]["ok"] + s["requests"]["failed"]
+    assert np.all(req.t_first_token >= req.t_intended)
+    assert np.all(req.output_tokens == req.requested_output_tokens)
+    assert stored.summary["status"] == "finished"
+
+
+def test_concurrency_changes_live_without_restarting_the_fleet(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    rec = Recorder()
+    cfg = RunConfig(
+        endpoint=sim.base_url,
+        trajectories=str(QUICK),
+        concurrency=2,
+        duration_s=9.0,
+        store=str(tmp_path / "r.sqlite3"),
+        telemetry="none",
+    )
+    h = EngineHandle(cfg, [rec])
+    h.start()
+    deadline = time.monotonic() + 30
+    while (h.latest() is None or h.latest().agents < 2) and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.1)
+    h.set_concurrency(8)
+    time.sleep(3.0)
+    mid = h.latest()
+    h.set_concurrency(3)
+    assert h.join(60)
+    assert h.error is None
+    assert mid is not None and mid.target_n == 8 and mid.agents == 8
+    final = rec.snaps[-1]
+    assert final.target_n == 3
+    # agents that were never retired kept their replays going: no request failed on the way
+    assert rec.summary is not None and rec.summary["requests"]["failed"] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_endpoint_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = RunConfig(
+        endpoint=f"http://127.0.0.1:{_free_port()}",
+        trajectories=str(QUICK),
+        duration_s=2.0,
+        store=str(tmp_path / "r.sqlite3"),
+        telemetry="none",
+    )
+    rec = Recorder()
+    h = EngineHandle(cfg, [rec])
+    h.start()
+    assert h.join(30)
+    assert h.error is not None
+    assert "127.0.0.1" in str(h.error)
+
+
+def test_model_not_served_names_what_is(sim: EmbeddedSimulator, tmp_path: Path) -> None:
+    cfg = RunConfig(
+        endpoint=sim.base_url,
+        model="no-such-model",
+        trajectories=str(QUICK),
+        duration_s=2.0,
+        store=str(tmp_path / "r.sqlite3"),
+        telemetry="none",
+    )
+    h = EngineHandle(cfg, [])
+    h.start()
+    assert h.join(30)
+    assert h.error is not None
+    assert "no-such-model" in str(h.error) and sim.model_name in str(h.error)
+
+
+def test_embedded_simulator_is_the_default_and_says_so(tmp_path: Path) -> None:
+    cfg = RunConfig(trajectories=str(QUICK), concurrency=3, duration_s=4.0, store=str(tmp_path / "r.sqlite3"))
+    _, rec = _run(cfg)
+    assert rec.summary is not None and rec.summary["simulated"] is True
+    assert all(s.simulated_endpoint for s in rec.snaps)
+    assert any("SIMULATED" in e.message for e in rec.events)
+    powered = [s.power for s in rec.snaps if s.power is not None and s.power.total_w]
+    assert powered and all(p.simulated for p in powered)
+    assert not math.isnan(rec.snaps[-1].ttft.p50)
