@@ -69,8 +69,10 @@ _HISTS: tuple[tuple[str, str, str], ...] = (
 class SimMetrics(Collector):
     """Collector over a running engine. `now()` gives the engine's clock for energy readings."""
 
-    def __init__(self, engine: Engine, model_name: str, now: Callable[[], float]) -> None:
+    def __init__(self, engine: Engine, model_name: str, now: Callable[[], float],
+                 delivery: Callable[[], tuple[int, float, float]] | None = None) -> None:
         self.engine = engine
+        self.delivery = delivery
         self.model_name = model_name
         self.now = now
         limit = engine.dep.model.max_model_len
@@ -174,3 +176,17 @@ class SimMetrics(Collector):
                       "(simulated).", [r.energy_at(t) for r in reps])
         yield gauge("agentperf_sim:gpus", "GPUs per replica (simulated deployment).",
                     [per_rep_gpus for _ in reps])
+        if self.delivery is not None:
+            n, total, worst = self.delivery()
+            lag = CounterMetricFamily("agentperf_sim:token_delivery_lag_seconds",
+                                      "How late the server handed tokens to their streams, after their "
+                                      "modelled time (sum over tokens); large values mean the host, not the "
+                                      "modelled hardware, sets the pace.", labels=["model_name"])
+            lag.add_metric([m], total)
+            yield lag
+            yield CounterMetricFamily("agentperf_sim:tokens_delivered", "Tokens handed to streams.",
+                                      value=float(n))
+            worst_g = GaugeMetricFamily("agentperf_sim:token_delivery_lag_max_seconds",
+                                        "Largest token delivery lag so far.", labels=["model_name"])
+            worst_g.add_metric([m], worst)
+            yield worst_g

@@ -98,7 +98,6 @@ class SimServer:
         self.block = deployment.engine.block_size
         self.lock = threading.Lock()
         self.t0 = time.perf_counter()
-        self.metrics = SimMetrics(self.engine, self.model_name, self.now)
         self.created = int(time.time())
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
@@ -106,6 +105,8 @@ class SimServer:
         self.tokens_delivered = 0
         self.lag_sum = 0.0
         self.lag_max = 0.0
+        self.metrics = SimMetrics(self.engine, self.model_name, self.now,
+                                  lambda: (self.tokens_delivered, self.lag_sum, self.lag_max))
 
     def now(self) -> float:
         """Engine time: seconds since the server was built."""
@@ -295,7 +296,6 @@ class SimServer:
     async def _stream(self, request: web.Request, req: SimRequest, st: _Stream, rid: str, obj: str,
                       include_usage: bool, *, chat: bool) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
-        await resp.prepare(request)
         head = (b'data: {"id":"' + rid.encode() + b'","object":"' + obj.encode() + b'","created":'
                 + str(self.created).encode() + b',"model":' + orjson.dumps(self.model_name)
                 + b',"choices":[{"index":0,')
@@ -311,6 +311,7 @@ class SimServer:
         sent = 0
         seed = req.rid
         try:
+            await resp.prepare(request)
             while True:
                 await st.event.wait()
                 st.event.clear()
@@ -331,9 +332,12 @@ class SimServer:
                         tail = b"data: " + orjson.dumps(usage) + b"\n\n"
                     await resp.write(tail + b"data: [DONE]\n\n")
                     break
-        except (ConnectionError, asyncio.CancelledError):
+        except asyncio.CancelledError:
             self._abort(req)
             raise
+        except ConnectionError:
+            # the client went away: free the request's KV blocks and end quietly
+            self._abort(req)
         return resp
 
     async def models(self, request: web.Request) -> web.Response:
