@@ -20,7 +20,12 @@ async def serve() -> AsyncIterator[Serve]:
     runners: list[web.AppRunner] = []
 
     async def start(behaviour: Behaviour) -> str:
-        runner = web.AppRunner(make_app(behaviour), handle_signals=False, shutdown_timeout=0.1)
+        runner = web.AppRunner(
+            make_app(behaviour),
+            handle_signals=False,
+            shutdown_timeout=0.1,
+            keepalive_timeout=behaviour.idle_timeout,
+        )
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -37,6 +37,8 @@ class Behaviour:
     close_delay: float = 0.0
     """With close_after_response: wait this long before closing, long enough for a client to reuse
     the connection for its next request, which the close then drops unanswered."""
+    idle_timeout: float = 75.0
+    """Seconds the server keeps an idle keep-alive connection open (aiohttp's default is 75)."""
     split_events: bool = False
     """Write every event in three pieces, flushed apart, so events cross network chunks."""
     batch_events: bool = False

@@ -180,6 +180,16 @@ async def test_server_closing_after_each_response(serve: Serve, backend: Backend
             assert client.stats.closes_connections
 
 
+async def test_server_idle_timeout_between_requests(serve: Serve, backend: Backend) -> None:
+    """A server closing idle connections (uvicorn after 5 s) costs no failure and no retry."""
+    url = await serve(Behaviour(idle_timeout=0.1))
+    async with StreamClient(url, backend=backend) as client:
+        for _ in range(4):
+            assert parse_stream(await one(client, chat_body("m", MESSAGES, max_tokens=3))).ok
+            await asyncio.sleep(0.25)
+        assert client.stats.requests == 4 and client.stats.reuse_retries == 0
+
+
 async def test_keep_alive_server_reuses_without_retries(serve: Serve, backend: Backend) -> None:
     b = Behaviour()
     url = await serve(b)

@@ -47,10 +47,13 @@ def describe_error(exc: BaseException, ex: RawExchange, read_timeout: float) -> 
 class AiohttpTransport:
     """HTTP/1.1 over an `aiohttp.ClientSession`, created lazily on the loop that first uses it."""
 
-    def __init__(self, *, max_connections: int, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self, *, max_connections: int, connect_timeout: float, read_timeout: float, keepalive: float
+    ) -> None:
         self._max_connections = max_connections
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._keepalive = keepalive
         self._pooled: aiohttp.ClientSession | None = None
         self._fresh: aiohttp.ClientSession | None = None
 
@@ -67,7 +70,10 @@ class AiohttpTransport:
             )
         else:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=0, keepalive_timeout=30.0, ttl_dns_cache=300
+                limit=self._max_connections,
+                limit_per_host=0,
+                keepalive_timeout=self._keepalive,
+                ttl_dns_cache=300,
             )
         timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=self._connect_timeout, sock_read=self._read_timeout

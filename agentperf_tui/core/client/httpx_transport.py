@@ -60,10 +60,11 @@ class _ShardedPool:
     """Requests go to the first shard with a free connection slot (so keep-alive connections get
     reused), new shards open as needed, up to `max_connections` connections in all."""
 
-    def __init__(self, max_connections: int, timeout: httpx.Timeout, keep_alive: bool) -> None:
+    def __init__(self, max_connections: int, timeout: httpx.Timeout, keepalive: float | None) -> None:
         self._max_connections = max_connections
         self._timeout = timeout
-        self._keep_alive = keep_alive
+        self._keepalive = keepalive
+        """Seconds an idle connection stays reusable; None: a new connection per request."""
         self._shards: list[_Shard] = []
 
     def _open_shard(self) -> _Shard:
@@ -71,12 +72,12 @@ class _ShardedPool:
         client = httpx.AsyncClient(
             limits=httpx.Limits(
                 max_connections=size,
-                max_keepalive_connections=size if self._keep_alive else 0,
-                keepalive_expiry=30.0,
+                max_keepalive_connections=0 if self._keepalive is None else size,
+                keepalive_expiry=self._keepalive,
             ),
             timeout=self._timeout,
             trust_env=False,
-            headers=None if self._keep_alive else {"Connection": "close"},
+            headers={"Connection": "close"} if self._keepalive is None else None,
         )
         shard = _Shard(client)
         self._shards.append(shard)
@@ -103,11 +104,13 @@ class _ShardedPool:
 class HttpxTransport:
     """HTTP/1.1 over sharded `httpx.AsyncClient`s (see `SHARD_CONNECTIONS`)."""
 
-    def __init__(self, *, max_connections: int, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self, *, max_connections: int, connect_timeout: float, read_timeout: float, keepalive: float
+    ) -> None:
         self._read_timeout = read_timeout
         timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=None)
-        self._pooled = _ShardedPool(max_connections, timeout, keep_alive=True)
-        self._fresh = _ShardedPool(max_connections, timeout, keep_alive=False)
+        self._pooled = _ShardedPool(max_connections, timeout, keepalive)
+        self._fresh = _ShardedPool(max_connections, timeout, None)
 
     async def exchange(
         self,

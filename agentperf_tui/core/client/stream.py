@@ -5,11 +5,12 @@ clock reading. Parsing (`sse.parse_stream`) happens afterwards, off the loop. Tr
 (connect error, reset, timeout) are recorded in `RawExchange.error`, never raised.
 
 Reused keep-alive connections: some servers (llama.cpp's) close the connection after each streamed
-response while advertising keep-alive. A request that fails on a reused connection before any
-response byte arrived was never processed, so it is retried once on a fresh connection
-(RFC 9112 §9.3.1); after a few such failures the client stops reusing connections to that server
-(a new connection per request, `Connection: close`), so later requests pay no failed attempt.
-`stats` counts both.
+response while advertising keep-alive, and every server closes connections idle for a while. A
+request that fails on a reused connection before any response byte arrived was never processed,
+so it is retried once on a fresh connection (RFC 9112 §9.3.1). When such failures are frequent
+(the server closes every connection), the client stops reusing connections to that server (a new
+connection per request, `Connection: close`), so later requests pay no failed attempt. Idle
+connections are dropped after `KEEPALIVE_S`. `stats` counts requests and retries.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ DEFAULT_BACKEND: Backend = "aiohttp"
 """The faster stream loop in benchmarks/client_bench.py (CPU per streamed token and tail latency)."""
 
 REUSE_FAILURES_BEFORE_CLOSE = 3
-"""Failed reuses of keep-alive connections after which the client sends `Connection: close`."""
+"""Failed reuses of keep-alive connections after which the client may stop reusing connections..."""
+REUSE_FAILURE_SHARE_BEFORE_CLOSE = 0.05
+"""...provided they are also this share of all requests (a server that closes every connection,
+not the rare race with a server's idle timeout)."""
+KEEPALIVE_S = 4.0
+"""An idle connection is not reused after this long: below the idle timeouts servers use (uvicorn's,
+hence vLLM's, is 5 s), so the client drops a connection before the server closes it under it."""
 
 
 class Transport(Protocol):
@@ -53,6 +60,7 @@ class Transport(Protocol):
 
 @dataclass(slots=True)
 class ClientStats:
+    requests: int = 0
     reuse_retries: int = 0
     """Requests sent again because a reused connection had been closed by the server."""
     closes_connections: bool = False
@@ -77,13 +85,19 @@ def make_transport(
         from agentperf_tui.core.client.aiohttp_transport import AiohttpTransport
 
         return AiohttpTransport(
-            max_connections=max_connections, connect_timeout=connect_timeout, read_timeout=read_timeout
+            max_connections=max_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            keepalive=KEEPALIVE_S,
         )
     if backend == "httpx":
         from agentperf_tui.core.client.httpx_transport import HttpxTransport
 
         return HttpxTransport(
-            max_connections=max_connections, connect_timeout=connect_timeout, read_timeout=read_timeout
+            max_connections=max_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            keepalive=KEEPALIVE_S,
         )
     raise ValueError(f"unknown client backend {backend!r}: use 'aiohttp' or 'httpx'")
 
@@ -136,10 +150,14 @@ class StreamClient:
         ex = RawExchange(t_intended=t_intended)
         url = self.base_url + path
         stats = self.stats
+        stats.requests += 1
         ex.t_sent = clock()
         if await self._transport.exchange(url, body, self._post_headers, ex, clock, stats.closes_connections):
             stats.reuse_retries += 1
-            if stats.reuse_retries >= REUSE_FAILURES_BEFORE_CLOSE:
+            if (
+                stats.reuse_retries >= REUSE_FAILURES_BEFORE_CLOSE
+                and stats.reuse_retries >= REUSE_FAILURE_SHARE_BEFORE_CLOSE * stats.requests
+            ):
                 stats.closes_connections = True
             ex.error = None
             await self._transport.exchange(url, body, self._post_headers, ex, clock, fresh=True)
