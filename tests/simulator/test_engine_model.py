@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import Any
 
 import pytest
 
 from agentperf_tui.core.simulator.engine import Engine, RequestRejected, SimRequest
-from agentperf_tui.core.simulator.profiles import EngineConfig, load_deployment
+from agentperf_tui.core.simulator.profiles import Deployment, EngineConfig, load_deployment
 from agentperf_tui.core.simulator.roofline import Roofline
 
 
-def _dep(**engine: float | int | bool):  # type: ignore[no-untyped-def]
-    return load_deployment("h100-sxm", "llama-3.3-70b", gpus_per_replica=2,
-                           engine=EngineConfig(**engine))  # type: ignore[arg-type]
+def _dep(**engine: Any) -> Deployment:
+    return load_deployment("h100-sxm", "llama-3.3-70b", gpus_per_replica=2, engine=EngineConfig(**engine))
 
 
 def _hashes(tag: int, tokens: int) -> list[int]:

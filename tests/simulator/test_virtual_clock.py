@@ -12,13 +12,14 @@ import pytest
 
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.simulator.virtual import VirtualLoad, baseline_tool_delay, load_deployment
+from agentperf_tui.core.workload.trajectory import Trajectory
 
 from .workloads import text_trajectory, token_trajectory
 
 DEP = load_deployment("h100-sxm", "llama-3.3-70b")
 
 
-def _trajs() -> list:  # type: ignore[type-arg]
+def _trajs() -> list[Trajectory]:
     return [token_trajectory(f"t{k}", turns=4, first=1500 + 500 * k, out=60 + 20 * k) for k in range(3)]
 
 
@@ -42,6 +43,7 @@ def test_closed_loop_each_agent_sends_its_turns_in_order_after_the_tool_delay() 
     for rs in by_agent.values():
         rs.sort(key=lambda r: r.t_intended)
         for prev, nxt in itertools.pairwise(rs):
+            assert prev.t_last_token is not None
             assert nxt.t_intended >= prev.t_last_token  # one request in flight per agent
             if nxt.turn == prev.turn + 1:
                 assert nxt.t_intended == pytest.approx(prev.t_last_token + 0.5)  # recorded tool delay
@@ -50,6 +52,7 @@ def test_closed_loop_each_agent_sends_its_turns_in_order_after_the_tool_delay() 
                 assert nxt.t_intended == pytest.approx(prev.t_last_token)
     for r in res:
         assert r.ok and r.output_tokens == r.requested_output_tokens
+        assert r.t_first_token is not None and r.t_last_token is not None
         assert r.t_intended <= r.t_first_token <= r.t_last_token <= 60.0
 
 
