@@ -4,10 +4,11 @@ A token-only turn says how many prompt tokens to send, not which. The replay sen
 chat conversation of plain English words; `Calibration` turns a token count into a word count
 using the server's own counts (see calibrate.py).
 
-The text is a stream of fixed blocks: each block is the whole word list in a seeded random
-order. Any long run of the stream therefore holds every word almost equally often, so its token
-count is close to (words x tokens_per_word) on any tokenizer that splits on spaces, with an
-error bounded by about one block, however long the run. Inside one replay the text never
+The text is a stream of blocks: each block is the whole word list in a seeded random order,
+arranged in groups of four that take one word from each length class. Any run of the stream
+therefore holds every word almost equally often and long and short words in balance, so its
+token count is close to (words x tokens_per_word) on any tokenizer that splits on spaces, with
+an error of a few words' worth however long or short the run. Inside one replay the text never
 changes once sent, so prefix caching works; a different seed gives different text, and the
 dynamic prefix at the very start already keeps caches from being shared across agents.
 """
@@ -37,6 +38,23 @@ WORDS: tuple[str, ...] = (
     "show", "hear", "play", "move", "live", "hold", "bring", "write",
 )
 BLOCK = len(WORDS)
+GROUP = 4
+_BY_LENGTH = sorted(WORDS, key=lambda w: (len(w), w))
+_CLASSES = np.array(_BY_LENGTH, dtype=object).reshape(GROUP, BLOCK // GROUP)
+"""The words in four length classes (shortest quarter first); a group takes one of each."""
+
+
+def _stratified(rng: np.random.Generator, groups: int) -> list[str]:
+    """`groups` groups of four words, one from each length class, in random order.
+
+    Any run of the result holds long and short words in nearly equal measure, so its token count
+    stays close to words x tokens_per_word even for runs much shorter than a block.
+    """
+    per_class = BLOCK // GROUP
+    picks = np.stack([rng.permutation(per_class)[:groups] if groups <= per_class
+                      else rng.integers(0, per_class, groups) for _ in range(GROUP)])
+    order = rng.random((groups, GROUP)).argsort(axis=1)
+    return [str(_CLASSES[c, picks[c, g]]) for g in range(groups) for c in order[g]]
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,7 @@ class FillerText:
         self._pos = 0
 
     def _next_block(self) -> None:
-        self._block = [WORDS[k] for k in self._rng.permutation(BLOCK)]
+        self._block = _stratified(self._rng, BLOCK // GROUP)
         self._pos = 0
 
     def words(self, n: int) -> str:
@@ -103,11 +121,12 @@ PREFIX_WORDS = 12
 
 
 def dynamic_prefix(rng: np.random.Generator) -> str:
-    """A short random marker for the start of one replay: 12 words, about 84 bits.
+    """A short random marker for the start of one replay: 12 words, about 73 bits.
 
-    Made of filler words, so its token count is covered by the calibration.
+    Made of filler words (three groups of one word per length class), so its token count is
+    covered by the calibration.
     """
-    return " ".join(WORDS[int(k)] for k in rng.integers(0, BLOCK, PREFIX_WORDS))
+    return " ".join(_stratified(rng, PREFIX_WORDS // GROUP))
 
 
 class TokenConversation:
