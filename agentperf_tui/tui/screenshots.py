@@ -121,11 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m agentperf_tui.tui.screenshots", description=__doc__.split("\n")[0]
     )
     p.add_argument("--out", type=Path, default=Path("screenshots"))
-    p.add_argument("--tier", default="40/3", help="SLO tier of the search (S/T or a profile name)")
+    p.add_argument("--tier", default="41.2/3", help="SLO tier of the search (S/T or a profile name)")
     p.add_argument("--model", default="sim-llama-3.3-70b", help="served model name of the simulator")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds a level holds before requests count")
     p.add_argument("--mid-levels", type=int, default=3, help="settled levels before the mid-search shot")
-    p.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each stage")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each stage")
     p.add_argument("--store", type=Path, help="run store (default: a fresh temporary one)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
