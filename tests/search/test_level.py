@@ -139,12 +139,13 @@ def test_fast_settles_clear_levels_early_and_reports_confidence() -> None:
     _steady(good, 8, 2000.0, ttft=0.3, speed=120.0)
     assert good.record is not None and good.record.verdict == "pass" and good.record.settled
     assert good.record.confidence == 0.95
-    assert good.record.window_s < 100
+    # settled at the first look allowed: as soon as the minimum window has passed
+    assert good.record.window_s < plan.fast_min_s + 10
     bad = Level(0, 8, "ramp", 0.0, plan)
     _steady(bad, 8, 2000.0, ttft=9.0, speed=120.0)
     assert bad.record is not None and bad.record.verdict == "fail" and bad.record.settled
     assert bad.record.ttft_verdict == "fail" and bad.record.failing_criterion == "ttft"
-    assert bad.record.window_s < 60
+    assert bad.record.window_s < plan.fast_min_s + 10
 
 
 def test_fast_borderline_level_ends_undecided_at_the_cap() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from agentperf_tui.core.search import order_stats as os_
 from agentperf_tui.core.search.order_stats import FloatArray
@@ -38,6 +39,8 @@ class CriterionEval:
     alpha: float
     misses: int
     """Requests on the wrong side of the threshold (speed below the floor / TTFT above the limit)."""
+    deff: float = 1.0
+    """Design effect the tests were taken with (1: requests treated as independent)."""
 
     @property
     def leaning(self) -> Literal["pass", "fail"]:
@@ -65,35 +68,108 @@ class CriterionEval:
         return 1.0 - (self.p_pass if self.leaning == "pass" else self.p_fail)
 
 
-def judge_speed(speeds_sorted: FloatArray, floor: float, alpha: float) -> CriterionEval:
+def design_effect(t: FloatArray, miss: npt.NDArray[np.bool_], block_s: float | None) -> float:
+    """Variance inflation of the miss fraction when requests close in time are correlated.
+
+    Requests are grouped into time blocks of `block_s` seconds (clusters); the cluster-robust
+    variance of the miss fraction divided by its variance under independence is the design
+    effect (>= 1). With it, n requests weigh as n / deff independent ones."""
+    n = len(t)
+    if block_s is None or n < 4:
+        return 1.0
+    m = int(miss.sum())
+    if m == 0 or m == n:
+        return 1.0
+    idx = np.floor((t - t.min()) / block_s).astype(np.int64)
+    nb = np.bincount(idx).astype(np.float64)
+    mb = np.bincount(idx, weights=miss.astype(np.float64))
+    keep = nb > 0
+    nb, mb = nb[keep], mb[keep]
+    k = len(nb)
+    if k < 2:
+        return 1.0
+    p = m / n
+    var_cluster = k / (k - 1) * float(np.sum((mb - p * nb) ** 2)) / n**2
+    var_iid = p * (1 - p) / n
+    return max(1.0, var_cluster / var_iid)
+
+
+def _effective(count: int, n: int, deff: float) -> tuple[int, int]:
+    """Counts scaled to the effective sample size (rounded towards fewer samples)."""
+    if deff <= 1.0 or n == 0:
+        return count, n
+    n_e = max(1, math.floor(n / deff))
+    return round(count * n_e / n), n_e
+
+
+def _bounds_eff(sorted_x: FloatArray, q: float, alpha: float, deff: float) -> tuple[float, float]:
+    n = len(sorted_x)
+    if deff <= 1.0 or n == 0:
+        return os_.bounds(sorted_x, q, alpha)
+    _, n_e = _effective(0, n, deff)
+    i = os_.lower_index(n_e, q, alpha)
+    j = os_.upper_index(n_e, q, alpha)
+    lo = float(sorted_x[max(0, math.floor(i * n / n_e) - 1)]) if i is not None else -math.inf
+    hi_i = math.ceil(j * n / n_e) if j is not None else None
+    hi = float(sorted_x[hi_i - 1]) if hi_i is not None and hi_i <= n else math.inf
+    return lo, hi
+
+
+def judge_speed(
+    speeds_sorted: FloatArray, floor: float, alpha: float, *, deff: float = 1.0
+) -> CriterionEval:
     n = len(speeds_sorted)
     below = int(np.searchsorted(speeds_sorted, floor, side="left"))
+    b_e, n_e = _effective(below, n, deff)
     return CriterionEval(
         criterion="speed",
         n=n,
         threshold=floor,
         estimate=os_.quantile(speeds_sorted, SPEED_QUANTILE),
-        bounds=os_.bounds(speeds_sorted, SPEED_QUANTILE, alpha),
-        p_pass=os_.p_quantile_at_least(below, n, SPEED_QUANTILE) if n else 1.0,
-        p_fail=os_.p_quantile_below(below, n, SPEED_QUANTILE) if n else 1.0,
+        bounds=_bounds_eff(speeds_sorted, SPEED_QUANTILE, alpha, deff),
+        p_pass=os_.p_quantile_at_least(b_e, n_e, SPEED_QUANTILE) if n else 1.0,
+        p_fail=os_.p_quantile_below(b_e, n_e, SPEED_QUANTILE) if n else 1.0,
         alpha=alpha,
         misses=below,
+        deff=deff,
     )
 
 
-def judge_ttft(ttfts_sorted: FloatArray, limit: float, alpha: float) -> CriterionEval:
+def judge_ttft(ttfts_sorted: FloatArray, limit: float, alpha: float, *, deff: float = 1.0) -> CriterionEval:
     n = len(ttfts_sorted)
     at_or_below = int(np.searchsorted(ttfts_sorted, limit, side="right"))
+    a_e, n_e = _effective(at_or_below, n, deff)
     return CriterionEval(
         criterion="ttft",
         n=n,
         threshold=limit,
         estimate=os_.quantile(ttfts_sorted, TTFT_QUANTILE),
-        bounds=os_.bounds(ttfts_sorted, TTFT_QUANTILE, alpha),
-        p_pass=os_.p_quantile_at_most(at_or_below, n, TTFT_QUANTILE) if n else 1.0,
-        p_fail=os_.p_quantile_above(at_or_below, n, TTFT_QUANTILE) if n else 1.0,
+        bounds=_bounds_eff(ttfts_sorted, TTFT_QUANTILE, alpha, deff),
+        p_pass=os_.p_quantile_at_most(a_e, n_e, TTFT_QUANTILE) if n else 1.0,
+        p_fail=os_.p_quantile_above(a_e, n_e, TTFT_QUANTILE) if n else 1.0,
         alpha=alpha,
         misses=n - at_or_below,
+        deff=deff,
+    )
+
+
+def judge_window(
+    speeds_sorted: FloatArray,
+    ttfts_sorted: FloatArray,
+    t: FloatArray,
+    speed_raw: FloatArray,
+    ttft_raw: FloatArray,
+    speed_floor: float,
+    ttft_limit: float,
+    alpha: float,
+    block_s: float | None,
+) -> tuple[CriterionEval, CriterionEval]:
+    """Both criteria, each with its own design effect from the time blocks."""
+    d_s = design_effect(t, speed_raw < speed_floor, block_s)
+    d_t = design_effect(t, ttft_raw > ttft_limit, block_s)
+    return (
+        judge_speed(speeds_sorted, speed_floor, alpha, deff=d_s),
+        judge_ttft(ttfts_sorted, ttft_limit, alpha, deff=d_t),
     )
 
 

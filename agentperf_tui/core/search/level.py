@@ -28,6 +28,7 @@ from agentperf_tui.core.search.criteria import (
     failing_criterion,
     judge_speed,
     judge_ttft,
+    judge_window,
 )
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.record import LevelRecord, Outcome
@@ -159,13 +160,17 @@ class Level:
         capped = now - w.measure_from >= p.fast_cap_s
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
-            due = n_req >= max(p.min_requests, self._next_look_n) and c - w.measure_from >= p.fast_min_s
+            due = (
+                n_req >= max(p.min_requests, self._next_look_n)
+                and c - w.measure_from >= p.fast_min_s
+                and w.trajectory_counts(c)[0] >= p.fast_min_trajectories_per_agent * self.n
+            )
             if due or (capped and n_req > 0):
                 d = w.data(c)
                 self.looks += 1
                 a = look_alpha(p.alpha, self.looks)
                 if p.tier is not None:
-                    s, t = judge_speed(d.speeds, p.tier.speed_tok_s, a), judge_ttft(d.ttfts, p.tier.ttft_s, a)
+                    s, t = self._judge(d, a)
                     if combined_verdict(s.settled, t.settled) != "undecided":
                         self._finish(now, c, (s, t), f"settled after {d.n} requests (look {self.looks})")
                         return
@@ -173,6 +178,14 @@ class Level:
         if capped:
             end = self._best_end(now)
             self._finish(now, end, None, f"time cap {p.fast_cap_s:.0f} s reached")
+
+    def _judge(self, d: WindowData, alpha: float) -> tuple[CriterionEval, CriterionEval]:
+        tier = self.plan.tier
+        assert tier is not None
+        return judge_window(
+            d.speeds, d.ttfts, d.t, d.speed_raw, d.ttft_raw, tier.speed_tok_s, tier.ttft_s, alpha,
+            self.plan.block_s,
+        )
 
     # ---- endings ----------------------------------------------------------------------------
     def _finish(
@@ -207,7 +220,7 @@ class Level:
                 confidence = p.confidence
             else:
                 a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
-                s, t = judge_speed(data.speeds, tier.speed_tok_s, a), judge_ttft(data.ttfts, tier.ttft_s, a)
+                s, t = self._judge(data, a)
                 if p.rigour == "strict" or outcome == "skipped":
                     speed_v, ttft_v = s.leaning, t.leaning
                 else:
@@ -299,8 +312,10 @@ class Level:
             n_req, failed = d.n, d.failed
             if d.n:
                 a = look_alpha(p.alpha, self.looks + 1) if p.rigour == "fast" else p.alpha / 2
-                s = judge_speed(d.speeds, tier.speed_tok_s if tier else 0.0, a)
-                t = judge_ttft(d.ttfts, tier.ttft_s if tier else math.inf, a)
+                if tier is not None:
+                    s, t = self._judge(d, a)
+                else:
+                    s, t = judge_speed(d.speeds, 0.0, a), judge_ttft(d.ttfts, math.inf, a)
                 sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
                 if tier is not None and p.rigour == "fast":
                     sv, tv = s.settled, t.settled

@@ -49,8 +49,13 @@ class SearchPlan:
     min_trajectories_per_agent: int = PUBLISHED_MIN_PER_AGENT
     strict_cap_s: float = 3600.0
     """Strict: a level still short of its trajectory counts after this long ends, marked as such."""
-    fast_min_s: float = 20.0
+    fast_min_s: float = 60.0
     """Fast: shortest measured window before the verdict may be settled."""
+    fast_min_trajectories_per_agent: float = 0.0
+    """Fast: completed trajectories the window must hold before a verdict, per agent on average."""
+    block_s: float | None = 20.0
+    """Time blocks for the cluster-robust confidence bounds (requests close in time are correlated
+    through the server's state); None treats requests as independent."""
     fast_cap_s: float = 300.0
     """Fast: longest measured window; an unsettled level then ends undecided."""
     min_requests: int = 30
@@ -133,6 +138,10 @@ class SearchPlan:
                 raise PlanError(name, "must be >= 0")
         if self.fast_cap_s < self.fast_min_s:
             raise PlanError("fast_cap_s", "must be >= fast_min_s")
+        if self.fast_min_trajectories_per_agent < 0:
+            raise PlanError("fast_min_trajectories_per_agent", "must be >= 0")
+        if self.block_s is not None and self.block_s <= 0:
+            raise PlanError("block_s", "must be > 0 (or None)")
         if self.min_requests < 1:
             raise PlanError("min_requests", "must be >= 1")
         if self.gpu_count is not None and self.gpu_count < 1:

@@ -29,6 +29,10 @@ class WindowData:
     """Sorted ascending; a failed request has speed 0."""
     ttfts: FloatArray
     """Sorted ascending; a failed request has TTFT = inf."""
+    t: FloatArray
+    """Intended send times, in the order of `speed_raw` and `ttft_raw` (not sorted)."""
+    speed_raw: FloatArray
+    ttft_raw: FloatArray
 
 
 class LevelWindow:
@@ -107,10 +111,12 @@ class LevelWindow:
             return self._cache[1]
         b = self._buf[:, : self._k]
         mask = b[0] < end
-        speeds = np.sort(b[1, mask])
-        ttfts = np.sort(b[2, mask])
+        t, sp, tt = b[0, mask], b[1, mask], b[2, mask]
         n = int(mask.sum())
-        d = WindowData(end=end, n=n, failed=n - int(b[3, mask].sum()), speeds=speeds, ttfts=ttfts)
+        d = WindowData(
+            end=end, n=n, failed=n - int(b[3, mask].sum()), speeds=np.sort(sp), ttfts=np.sort(tt),
+            t=t, speed_raw=sp, ttft_raw=tt,
+        )
         self._cache = (key, d)
         return d
 

@@ -1,0 +1,145 @@
+"""The search against the simulator's engine model on the virtual clock (no HTTP): the `plan`
+command end to end, and accuracy against a brute-force scan of long fixed-N levels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentperf_tui.cli import plan as plan_cli
+from agentperf_tui.core.search import order_stats as os_
+from agentperf_tui.core.search.plan import SearchPlan
+from agentperf_tui.core.search.tiers import SloTier, parse_tier
+from agentperf_tui.core.search.virtual_run import run_search_virtual
+from agentperf_tui.core.simulator.profiles import Deployment
+from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
+from agentperf_tui.core.workload.synth import write_synth_set
+from agentperf_tui.core.workload.trajectory import Trajectory, load_set
+
+
+@pytest.fixture(scope="module")
+def quick_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("quick24")
+    write_synth_set(d, seed=7, count=24, preset="quick", overwrite=True)
+    return d
+
+
+def run_plan(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+    plan_cli.register(sub)
+    args = parser.parse_args(["plan", *argv])
+    rc = args.func(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_file = tmp_path / "plan.json"
+    rc, out, err = run_plan(
+        ["--hardware", "h200-sxm", "--model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1/100-5",
+         "--trajectories", str(quick_dir), "--seed", "3", "--tick", "2", "--start", "8",
+         "--out", str(out_file)],
+        capsys,
+    )
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert json.loads(out_file.read_text()) == summary
+    assert summary["simulated"] is True and "not a measurement" in summary["note"]
+    assert summary["tier"] == "gpt-oss-120b@rev1/100-5" and summary["rigour"] == "fast"
+    n = summary["n_star"]
+    assert n >= 4 and summary["first_fail_n"] > n and summary["failing_criterion"] == "speed"
+    assert summary["gpu_count"] == 1 and summary["agents_per_gpu"] == n
+    assert summary["power_basis"] == "simulated"
+    assert summary["agents_per_mw"] == pytest.approx(n / (summary["power_w"] / 1e6))
+    assert 100 < summary["power_w"] < 1000  # one GPU under load, GPU power only
+    assert summary["levels"][-1]["role"] == "confirm" and summary["levels"][-1]["n"] == n
+    assert summary["virtual_time_s"] > 10 * summary["wall_time_s"]
+    # the table on stderr: a header, one row per level, the one-line answer
+    assert "SIMULATED capacity plan" in err and "P25 tok/s" in err
+    assert err.count(" confirm ") == 1 and f"N* = {n} agents" in err
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--tier", "fast-please"], "--tier"),
+        (["--tier", "50/4", "--trajectories", "/nonexistent/dir"], "/nonexistent/dir"),
+        (["--tier", "50/4", "--hardware", "no-such-gpu"], "no-such-gpu"),
+        (["--tier", "50/4", "--start", "0"], "start_n"),
+    ],
+)
+def test_plan_command_errors_name_the_culprit(
+    argv: list[str], needle: str, quick_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = {"--hardware": "h200-sxm", "--model": "gpt-oss-120b", "--trajectories": str(quick_dir)}
+    for k, v in zip(argv[::2], argv[1::2], strict=True):
+        base[k] = v
+    rc, out, err = run_plan([x for kv in base.items() for x in kv], capsys)
+    assert rc == 2 and out == ""
+    assert needle in err and err.startswith("agentperf-tui plan:")
+
+
+# ---- accuracy against a brute-force scan (slow) --------------------------------------------
+
+def long_level(dep: Deployment, trajs: list[Trajectory], n: int, tier: SloTier, *, window_s: float = 600.0,
+               spread_s: float = 60.0, seed: int = 1000) -> bool:
+    """One fixed-N level measured directly on the load (no controller): agents join spread over
+    `spread_s` (so they are not in lockstep), then every request sent in a long window counts."""
+    load = VirtualLoad(dep, trajs, seed=seed, join_spread_s=spread_s)
+    load.set_concurrency(n)
+    t0 = spread_s + 60.0
+    speeds: list[float] = []
+    ttfts: list[float] = []
+    pending = True
+    while pending:
+        pending = load.now < t0 + window_s + 120.0
+        for r in load.advance(10.0):
+            if t0 <= r.t_intended < t0 + window_s:
+                speeds.append(r.output_speed)
+                ttfts.append(r.ttft)
+    p25 = os_.quantile(np.sort(speeds), 0.25)
+    p95 = os_.quantile(np.sort(ttfts), 0.95)
+    return p25 >= tier.speed_tok_s and p95 <= tier.ttft_s
+
+
+def brute_force_capacity(dep: Deployment, trajs: list[Trajectory], tier: SloTier, ns: list[int]) -> int:
+    verdicts = {n: long_level(dep, trajs, n, tier) for n in ns}
+    assert verdicts[ns[0]] and not verdicts[ns[-1]], f"scan range does not bracket the capacity: {verdicts}"
+    best = ns[0]
+    for n in ns:
+        if not verdicts[n]:
+            break
+        best = n
+    return best
+
+
+CASES = {
+    # speed-bound: about a dozen agents on one GPU
+    "gpt-oss-120b@h200": ("h200-sxm", "gpt-oss-120b", "gpt-oss-120b@rev1/100-5", list(range(9, 17))),
+    # TTFT-bound near saturation: about a hundred agents on two GPUs
+    "llama-3.3-70b@h100": ("h100-sxm", "llama-3.3-70b", "10/0.75", list(range(88, 114, 3))),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_fast_search_matches_brute_force_for_ten_seeds(case: str, quick_dir: Path) -> None:
+    hardware, model, tier_name, scan = CASES[case]
+    dep = load_deployment(hardware, model)
+    trajs = load_set(quick_dir)
+    tier = parse_tier(tier_name)
+    truth = brute_force_capacity(dep, trajs, tier, scan)
+    tol = max(1, math.floor(0.05 * truth))
+    found = []
+    for seed in range(10):
+        plan = SearchPlan(tier=tier, gpu_count=dep.gpu_count)
+        res = run_search_virtual(plan, VirtualLoad(dep, trajs, seed=seed), tick_s=2.0)
+        assert res.n_star is not None
+        found.append(res.n_star)
+    assert all(abs(n - truth) <= tol for n in found), (truth, found)
