@@ -53,6 +53,8 @@ class SimRequest:
     admitted: bool = False
     shared: list[int] = field(default_factory=list)
     private: int = 0
+    nblocks: int = 0
+    """Blocks held: len(shared) + private."""
     t_admitted: float = math.nan
     t_first: float = math.nan
     t_last: float = math.nan
@@ -90,7 +92,8 @@ class Replica:
         self.c = EngineCounters()
         self.waiting: deque[SimRequest] = deque()
         self.running: list[SimRequest] = []
-        self.sched: list[SimRequest] = []
+        self.sched_decode: list[SimRequest] = []
+        self.sched_prefill: list[SimRequest] = []
         self.busy = False
         self.step_start = 0.0
         self.step_end = INF
@@ -126,11 +129,15 @@ class Replica:
         if not self.busy and self.ready_at == INF:
             self.ready_at = t
 
-    def advance(self, emitted: list[SimRequest] | None) -> None:
-        """Do the next thing due: end the running step (and start the next), or start a step."""
+    def advance(self, emitted: list[SimRequest] | None, finished: list[SimRequest]) -> None:
+        """Do the next thing due: end the running step (and start the next), or start a step.
+
+        Requests that produced a token go to `emitted` (when given), those that completed to
+        `finished`.
+        """
         if self.busy:
             t = self.step_end
-            self._end_step(t, emitted)
+            self._end_step(t, emitted, finished)
         else:
             t = self.ready_at
         self.ready_at = INF
@@ -142,6 +149,7 @@ class Replica:
         self.pool.release(r.shared, r.private)
         r.shared = []
         r.private = 0
+        r.nblocks = 0
         r.computed = 0
         r.chunk = 0
         r.preemptions += 1
@@ -151,40 +159,60 @@ class Replica:
     def _start_step(self, t: float) -> None:
         pool, block = self.pool, self.block
         budget = self.budget
-        sched: list[SimRequest] = []
         running = self.running
+        decode: list[SimRequest] = []
+        prefill_reqs: list[SimRequest] = []
+        decode_ctx = 0
+        prefill = 0
+        pairs = 0.0
+        prefill_ctx = 0
         preempted = False
+        nrun = len(running)
         i = 0
-        while i < len(running) and budget > 0:
+        while i < nrun and budget > 0:
             r = running[i]
-            n = min(r.prompt_len + r.out - r.computed, budget)
-            need = -(-(r.computed + n) // block) - len(r.shared) - r.private
-            scheduled = True
-            while need > 0 and not pool.allocate(need):
-                victim = running.pop()
-                self._preempt(victim)
-                preempted = True
-                if victim is r:
-                    scheduled = False
-                    break
-            if not scheduled:
-                break
+            c = r.computed
+            n = r.prompt_len + r.out - c
+            if n > budget:
+                n = budget
+            need = (c + n + block - 1) // block - r.nblocks
             if need > 0:
+                ok = pool.allocate(need)
+                while not ok:
+                    victim = running.pop()
+                    nrun -= 1
+                    self._preempt(victim)
+                    preempted = True
+                    if victim is r:
+                        break
+                    ok = pool.allocate(need)
+                if not ok:
+                    break
                 r.private += need
+                r.nblocks += need
             r.chunk = n
-            sched.append(r)
             budget -= n
+            if n == 1 and r.out > 0:
+                decode.append(r)
+                decode_ctx += c
+            else:
+                prefill_reqs.append(r)
+                prefill += n
+                pairs += n * c + n * (n + 1) / 2
+                prefill_ctx += c
             i += 1
         if not preempted:
             waiting = self.waiting
+            caching = self.caching
+            c_ = self.c
             while waiting and budget > 0 and len(running) < self.max_seqs:
                 r = waiting[0]
                 seq_len = r.prompt_len + r.out
-                hits = pool.lookup(r.hashes, (seq_len - 1) // block) if self.caching else 0
+                hits = pool.lookup(r.hashes, (seq_len - 1) // block) if caching else 0
                 hit_hashes = r.hashes[:hits]
                 computed = hits * block
                 n = min(seq_len - computed, budget)
-                need = -(-(computed + n) // block) - hits
+                need = (computed + n + block - 1) // block - hits
                 if pool.available - pool.idle_among(hit_hashes) < need:
                     break
                 pool.acquire(hit_hashes)
@@ -192,57 +220,71 @@ class Replica:
                 waiting.popleft()
                 r.shared = list(hit_hashes)
                 r.private = need
+                r.nblocks = hits + need
                 r.computed = computed
                 if not r.admitted:
                     r.admitted = True
                     r.cached_tokens = computed
                     r.t_admitted = t
-                    self.c.prompt_tokens += r.prompt_len
-                    self.c.prefix_queries += r.prompt_len
-                    self.c.prefix_hits += computed
+                    c_.prompt_tokens += r.prompt_len
+                    c_.prefix_queries += r.prompt_len
+                    c_.prefix_hits += computed
                 r.chunk = n
                 running.append(r)
-                sched.append(r)
+                prefill_reqs.append(r)
+                prefill += n
+                pairs += n * computed + n * (n + 1) / 2
+                prefill_ctx += computed
                 budget -= n
-        self.sched = sched
-        if not sched:
+        self.sched_decode = decode
+        self.sched_prefill = prefill_reqs
+        if not decode and not prefill_reqs:
             self.busy = False
             self.step_end = INF
             self._set_power(t, self.idle_w)
             return
-        prefill = 0
-        pairs = 0.0
-        prefill_ctx = 0
-        decodes = 0
-        decode_ctx = 0
-        for r in sched:
-            n, c = r.chunk, r.computed
-            if n == 1 and r.out > 0:
-                decodes += 1
-                decode_ctx += c
-            else:
-                prefill += n
-                pairs += n * c + n * (n + 1) / 2
-                prefill_ctx += c
-        cost = self.roofline.step(prefill, pairs, prefill_ctx, decodes, decode_ctx)
+        cost = self.roofline.step(prefill, pairs, prefill_ctx, len(decode), decode_ctx)
         self.cost = cost
         self.busy = True
         self.step_start = t
         self.step_end = t + cost.duration
         self.c.steps += 1
-        self.c.step_tokens += prefill + decodes
+        self.c.step_tokens += prefill + len(decode)
         self._set_power(t, self.idle_w + self.range_w * cost.activity)
 
-    def _end_step(self, t: float, emitted: list[SimRequest] | None) -> None:
+    def _finish(self, r: SimRequest, finished: list[SimRequest]) -> None:
+        r.finished = True
+        self.pool.release(r.shared, r.private)
+        r.shared = []
+        r.private = 0
+        r.nblocks = 0
+        fin = self.c.finished
+        fin[r.finish_reason] = fin.get(r.finish_reason, 0) + 1
+        finished.append(r)
+
+    def _end_step(self, t: float, emitted: list[SimRequest] | None, finished: list[SimRequest]) -> None:
         pool, block = self.pool, self.block
         self.busy_s += t - self.step_start
-        done = False
-        for r in self.sched:
+        n_before = len(finished)
+        decode = self.sched_decode
+        for r in decode:
+            r.computed += 1
+            out = r.out + 1
+            r.out = out
+            r.t_last = t
+            r.chunk = 0
+            if out >= r.target:
+                self._finish(r, finished)
+        gen = len(decode)
+        if emitted is not None:
+            emitted.extend(decode)
+        caching = self.caching
+        for r in self.sched_prefill:
             old = r.computed
             new = old + r.chunk
             r.computed = new
             r.chunk = 0
-            if self.caching:
+            if caching and r.private > 0:
                 hashes = r.hashes
                 hi = min(new // block, len(hashes))
                 for b in range(old // block, hi):
@@ -254,18 +296,15 @@ class Replica:
                 if r.out == 1:
                     r.t_first = t
                 r.t_last = t
-                self.c.generation_tokens += 1
+                gen += 1
                 if emitted is not None:
                     emitted.append(r)
                 if r.out >= r.target:
-                    r.finished = True
-                    done = True
-                    pool.release(r.shared, r.private)
-                    r.shared = []
-                    r.private = 0
-                    fin = self.c.finished
-                    fin[r.finish_reason] = fin.get(r.finish_reason, 0) + 1
-        if done:
+                    self._finish(r, finished)
+        self.c.generation_tokens += gen
+        self.sched_decode = []
+        self.sched_prefill = []
+        if len(finished) > n_before:
             self.running = [r for r in self.running if not r.finished]
 
     def abort(self, r: SimRequest, t: float) -> None:
@@ -277,9 +316,11 @@ class Replica:
         r.finish_reason = "abort"
         fin = self.c.finished
         fin["abort"] = fin.get("abort", 0) + 1
-        if r in self.sched:
-            # its chunk is being computed; drop it from the step's results
-            self.sched = [x for x in self.sched if x is not r]
+        # a chunk being computed for it is dropped from the step's results
+        if r in self.sched_decode:
+            self.sched_decode = [x for x in self.sched_decode if x is not r]
+        if r in self.sched_prefill:
+            self.sched_prefill = [x for x in self.sched_prefill if x is not r]
         if r in self.running:
             self.running = [x for x in self.running if x is not r]
             self.pool.release(r.shared, r.private)
@@ -288,6 +329,7 @@ class Replica:
                 self.waiting.remove(r)
         r.shared = []
         r.private = 0
+        r.nblocks = 0
 
     @property
     def load(self) -> int:
@@ -395,11 +437,7 @@ class Engine:
                 nt = rep.next_time()
                 if nt > t or nt == INF:
                     break
-                sched = rep.sched if rep.busy else []
-                rep.advance(emitted)
-                for r in sched:
-                    if r.finished and not r.aborted:
-                        finished.append(r)
+                rep.advance(emitted, finished)
         if self._on_finish is not None:
             for r in finished:
                 self._on_finish(r)

@@ -35,18 +35,15 @@ class BlockPool:
 
     def lookup(self, hashes: Sequence[int], limit: int) -> int:
         """Number of leading blocks of `hashes` (at most `limit`) present in the cache."""
-        refs = self.refs
-        n = 0
-        for h in hashes:
-            if n >= limit or h not in refs:
-                break
-            n += 1
-        return n
+        present = list(map(self.refs.__contains__, hashes[:limit]))
+        try:
+            return present.index(False)
+        except ValueError:
+            return len(present)
 
     def idle_among(self, hashes: Sequence[int]) -> int:
         """How many of these cached blocks have no reference (acquiring them uses up availability)."""
-        lru = self.lru
-        return sum(1 for h in hashes if h in lru)
+        return sum(map(self.lru.__contains__, hashes))
 
     def acquire(self, hashes: Sequence[int]) -> None:
         """Take a reference on cached blocks (prefix hits)."""
