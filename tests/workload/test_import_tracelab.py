@@ -224,3 +224,10 @@ def test_streaming_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
     peak_big, size_big = _import_peak(tmp_path, 12_000)
     assert peak_big < peak_small * 1.25 + 256 * 1024, (peak_small, peak_big)
     assert peak_big < size_big / 2
+
+
+def test_session_ids_that_map_to_one_file_name_get_two_files(tmp_path: Path) -> None:
+    rows = [_row(sid, 0, total=1000, prefix=0, out=5, start=0) for sid in ("a:b", "a_b")]
+    report = import_tracelab(_write(tmp_path / "n.jsonl", rows), tmp_path / "o")
+    assert report.trajectories == 2
+    assert sorted(t.id for t in load_set(tmp_path / "o")) == ["a:b", "a_b"]

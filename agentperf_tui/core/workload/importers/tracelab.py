@@ -23,6 +23,7 @@ Per round the importer keeps:
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class _Session:
     session_id: str
     provider: str | None
     project: str | None
+    spill: str
+    """Spill file of this session's converted turns (a plain str: no path objects per flush)."""
     models: list[str] = field(default_factory=list)
     next_index: int | None = None
     pending: dict[int, _Round] = field(default_factory=dict)
@@ -191,15 +194,12 @@ class _Converter:
 
     def __init__(self, src: Path, spill_dir: Path, *, flush_lines: int, max_pending: int) -> None:
         self.src = src
-        self.spill_dir = spill_dir
+        self.spill_dir = str(spill_dir)
         self.flush_lines = flush_lines
         self.max_pending = max_pending
         self.sessions: dict[str, _Session] = {}
         self.buffered = 0
         self.pending = 0
-
-    def spill_path(self, s: _Session) -> Path:
-        return self.spill_dir / f"{safe_filename(s.session_id)}-{id(s):x}.part"
 
     def add(self, lineno: int, row: dict[str, Any]) -> None:
         sid = row.get("session_id")
@@ -209,7 +209,10 @@ class _Converter:
         s = self.sessions.get(sid)
         if s is None:
             s = _Session(
-                session_id=sid, provider=_opt_str(row.get("provider")), project=_opt_str(row.get("project"))
+                session_id=sid,
+                provider=_opt_str(row.get("provider")),
+                project=_opt_str(row.get("project")),
+                spill=os.path.join(self.spill_dir, f"{len(self.sessions):08d}.part"),
             )
             self.sessions[sid] = s
         model = row.get("model")
@@ -270,7 +273,7 @@ class _Converter:
     def flush(self) -> None:
         for s in self.sessions.values():
             if s.buffered:
-                with self.spill_path(s).open("ab") as fh:
+                with open(s.spill, "ab") as fh:
                     fh.writelines(s.buffered)
                 s.buffered.clear()
         self.buffered = 0
@@ -349,16 +352,20 @@ def import_tracelab(
         if rows == 0:
             raise TrajectoryError(src_path, None, None, "no rounds in this file")
         conv.finish()
+        used: set[str] = set()
         for s in conv.sessions.values():
-            path = out / f"{safe_filename(s.session_id)}.jsonl"
+            name = safe_filename(s.session_id)
+            if name in used:  # two ids that differ only in characters a file name cannot hold
+                name = f"{name}-{len(used)}"
+            used.add(name)
+            path = out / f"{name}.jsonl"
             tmp = path.with_suffix(".jsonl.tmp")
             with tmp.open("wb") as dst:
                 dst.write(orjson.dumps(_header(src_path, s).model_dump(exclude_none=True)) + b"\n")
-                part = conv.spill_path(s)
-                with part.open("rb") as src_fh:
+                with open(s.spill, "rb") as src_fh:
                     shutil.copyfileobj(src_fh, dst)
             with contextlib.suppress(OSError):
-                conv.spill_path(s).unlink()
+                os.unlink(s.spill)
             tmp.replace(path)
             report.files.append(path)
             report.turns += s.turns
