@@ -76,12 +76,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"agentperf-tui sim: {e}", file=sys.stderr)
         return 2
     server = SimServer(dep, seed=args.seed)
-    url = f"http://{args.host}:{args.port}"
     print(f"SIMULATED inference server: {dep.describe()}")
-    print(f"model id {server.model_name!r}; OpenAI-compatible API at {url}/v1, metrics at {url}/metrics")
-    print("every figure it produces is modelled, not measured. Ctrl-C stops it.", flush=True)
+    print(f"model id {server.model_name!r}; OpenAI API under /v1, Prometheus metrics at /metrics")
+    print("every figure it produces is modelled, not measured.", flush=True)
+
+    def announce(msg: str) -> None:  # aiohttp's "Running on http://HOST:PORT" with the real port
+        print(msg, flush=True)
+
     try:
-        web.run_app(server.app(), host=args.host, port=args.port, access_log=None, print=None,
+        web.run_app(server.app(), host=args.host, port=args.port, access_log=None, print=announce,
                     loop=new_event_loop(), shutdown_timeout=1.0)
     except OSError as e:
         print(f"agentperf-tui sim: cannot listen on {args.host}:{args.port}: {e.strerror or e}",

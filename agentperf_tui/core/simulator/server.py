@@ -140,8 +140,10 @@ class SimServer:
     def _tick(self) -> None:
         self._timer = None
         self._timer_at = math.inf
-        self._process()
-        self._arm()
+        try:
+            self._process()
+        finally:
+            self._arm()
 
     def _arm(self) -> None:
         t = self.engine.next_time()
