@@ -80,3 +80,25 @@ def test_bounds_cover_the_true_quantile_at_the_stated_rate() -> None:
     assert hi_miss / trials <= alpha + 0.015
     assert lo_miss / trials <= alpha + 0.015
     assert hi_miss > 0 and lo_miss > 0  # not vacuous: the bounds are close to tight
+
+
+def test_design_effect_is_one_for_independent_requests_and_large_for_bursts() -> None:
+    from agentperf_tui.core.search.criteria import design_effect, judge_ttft
+
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.uniform(0, 600, 6000))
+    iid = rng.uniform(size=t.size) < 0.05
+    assert 0.6 < design_effect(t, iid, 20.0) < 1.6
+    assert design_effect(t, iid, None) == 1.0
+    # misses come in bursts: whole minutes with 12% misses, then minutes with none
+    bursty = (np.floor(t / 60) % 2 == 0) & (rng.uniform(size=t.size) < 0.12)
+    d = design_effect(t, bursty, 20.0)
+    assert d > 5
+    # 5.7% of TTFTs over the limit, all in bursts: treated as independent, 6000 requests would
+    # settle "P95 above the limit"; weighed as n / deff they do not, and the bounds widen
+    ttft = np.where(bursty, 10.0, 1.0)
+    plain = judge_ttft(np.sort(ttft), 5.0, 0.01)
+    robust = judge_ttft(np.sort(ttft), 5.0, 0.01, deff=d)
+    assert plain.settled == "fail" and robust.settled == "undecided"
+    assert robust.p_fail > 10 * plain.p_fail
+    assert plain.bounds == (10.0, 10.0) and robust.bounds == (1.0, 10.0)
