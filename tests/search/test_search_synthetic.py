@@ -209,3 +209,18 @@ def test_fixed_level_without_a_tier_measures_only() -> None:
     assert lv.verdict == "undecided" and lv.requests > 0 and lv.speed_p25 > 0
     assert res.n_star is None and res.tier is None
     assert res.to_dict()["levels"][0]["n"] == 10
+
+
+def test_sweep_view_reports_best_pass_and_lowest_fail() -> None:
+    kwargs, tier = CONFIGS["speed-bound"]
+    ctl = SearchController(SearchPlan(mode="sweep", sweep=[8, 200], tier=tier))
+    load = SyntheticLoad(seed=0, **kwargs)
+    load.set_concurrency(ctl.start(0.0))
+    d = None
+    while not isinstance(d, Finished):
+        d = ctl.tick(load.now, load.advance(2.0), load.trajectories_completed(), load.active_agents, None)
+        if isinstance(d, SetConcurrency):
+            load.set_concurrency(d.n)
+    v = ctl.view()
+    assert v.done and v.best_pass == 8 and v.lowest_fail == 200 and v.result_n == 8
+    assert [lv.n for lv in v.levels] == [8, 200] and all(lv.phase == "settled" for lv in v.levels)

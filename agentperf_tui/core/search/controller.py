@@ -160,6 +160,12 @@ class SearchController:
         if self.level is not None:
             levels.append(self.level.view())
         tier = p.tier
+        if p.mode == "search":
+            best_pass, lowest_fail = (b.lo if b.lo > 0 else None), b.hi
+        else:
+            counted = [r for r in self.records if r.outcome != "discarded" and tier is not None]
+            best_pass = max((r.n for r in counted if r.passed), default=None)
+            lowest_fail = min((r.n for r in counted if not r.passed), default=None)
         return SearchView(
             mode=p.mode,
             rigour=p.rigour,
@@ -167,8 +173,8 @@ class SearchController:
             speed_floor=tier.speed_tok_s if tier else float("nan"),
             ttft_limit=tier.ttft_s if tier else float("nan"),
             levels=tuple(levels),
-            best_pass=b.lo if b.lo > 0 else None,
-            lowest_fail=b.hi,
+            best_pass=best_pass,
+            lowest_fail=lowest_fail,
             done=self._result is not None,
             result_n=self._result.n_star if self._result is not None else None,
         )
