@@ -4,6 +4,7 @@ preemption, EOS model, power accounting."""
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from typing import Any
 
@@ -187,3 +188,36 @@ def test_replicas_share_load_and_keep_a_conversation_on_its_cached_replica() -> 
         assert r.replica == old.replica
     e.run_until(math.inf)
     assert all(r.cached_tokens >= 992 for r in again)
+
+
+def test_block_accounting_survives_shared_prefixes_preemption_and_aborts() -> None:
+    rng = random.Random(7)
+    dep = _dep(max_num_batched_tokens=4096)
+    e = Engine(dep, seed=1)
+    cap = dep.kv_capacity_tokens
+    reqs: list[SimRequest] = []
+    t = 0.0
+    for k in range(120):
+        family = rng.randrange(6)  # requests of a family share a prefix
+        prompt = rng.randrange(cap // 40, cap // 8)
+        shared = _hashes(family + 1, prompt // 2)
+        hashes = shared + [10**12 + k * 10**6 + i for i in range(prompt // 16 - len(shared))]
+        r = e.new_request(prompt, hashes, t, max_tokens=rng.randrange(1, 400), ignore_eos=rng.random() < 0.7)
+        e.submit(r, t)
+        reqs.append(r)
+        t += rng.expovariate(20.0)
+        e.run_until(t)
+        _pool_is_consistent(e)
+        if rng.random() < 0.1:
+            victim = rng.choice(reqs)
+            e.abort(victim, t)
+            _pool_is_consistent(e)
+    e.run_until(math.inf)
+    assert e.counters.preemptions > 0 and e.counters.prefix_hits > 0
+    for r in reqs:
+        assert r.finished
+        if not r.aborted:
+            assert r.out == r.target and r.t_first <= r.t_last
+    pool = e.replicas[0].pool
+    assert pool.used == 0 and all(v == 0 for v in pool.refs.values())
+    assert pool.free + len(pool.lru) == pool.total
