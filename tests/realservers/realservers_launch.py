@@ -251,7 +251,10 @@ def server_command(kind: str, port: int) -> tuple[list[str], dict[str, str], str
     """(argv, extra environment, readiness path): the recipe's command line, on the early-EOS model.
 
     vLLM also gets `--enable-prompt-tokens-details`, without which its usage carries no
-    `prompt_tokens_details.cached_tokens`."""
+    `prompt_tokens_details.cached_tokens`, and a tool-call parser: without
+    `--enable-auto-tool-choice --tool-call-parser` vLLM answers every request that carries `tools`
+    with HTTP 400 ("auto" tool choice requires ...), and agent trajectories carry tools. The
+    pythonic parser needs no special tokens in the vocabulary (hermes does)."""
     lay = Layout(kind, work_dir())
     w = lay.work
     if kind == "vllm":
@@ -273,6 +276,9 @@ def server_command(kind: str, port: int) -> tuple[list[str], dict[str, str], str
             "float32",
             "--enforce-eager",
             "--enable-prompt-tokens-details",
+            "--enable-auto-tool-choice",
+            "--tool-call-parser",
+            "pythonic",
         ]
         env = {
             "HF_HUB_OFFLINE": "1",

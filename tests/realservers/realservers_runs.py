@@ -1,0 +1,141 @@
+"""Run the headless CLI (the console's engine) against a real server and read back what it measured."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from agentperf_tui.core.store.models import RunData
+from agentperf_tui.core.store.reader import load_run
+from agentperf_tui.core.workload.trajectory import (
+    Message,
+    TextTurn,
+    TokenTurn,
+    TrajectoryHeader,
+    write_trajectory,
+)
+
+
+def scrape(metrics_url: str) -> dict[str, float]:
+    """Every sample of a /metrics page, summed over label sets (`name` -> value)."""
+    out: dict[str, float] = {}
+    text = httpx.get(metrics_url, timeout=10).text
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out[s.name] = out.get(s.name, 0.0) + float(s.value)
+    return out
+
+
+def delta(after: dict[str, float], before: dict[str, float], name: str) -> float:
+    assert name in after, f"{name} not in the server's /metrics"
+    return after[name] - before.get(name, 0.0)
+
+
+@dataclass(slots=True)
+class CliRun:
+    summary: dict[str, Any]
+    data: RunData
+    stderr: str
+    before: dict[str, float]
+    after: dict[str, float]
+
+    @property
+    def ok_rows(self) -> np.ndarray:
+        return np.asarray(self.data.requests.ok, dtype=bool)
+
+
+def agentperf(args: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "agentperf_tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=env,
+        check=False,
+    )
+
+
+def run_cli(
+    command: str,
+    base_url: str,
+    model: str,
+    trajectories: Path,
+    store: Path,
+    extra: list[str],
+    *,
+    timeout_s: float = 400.0,
+) -> CliRun:
+    """`agentperf-tui <command> --headless ...`, with the server's /metrics scraped just before and after."""
+    before = scrape(base_url + "/metrics")
+    done = agentperf(
+        [
+            command,
+            "--headless",
+            "--endpoint",
+            base_url,
+            "--model",
+            model,
+            "--trajectories",
+            str(trajectories),
+            "--telemetry",
+            "none",
+            "--store",
+            str(store),
+            "--progress-every",
+            "5",
+            *extra,
+        ],
+        timeout_s,
+    )
+    after = scrape(base_url + "/metrics")
+    assert done.returncode == 0, (
+        f"exit {done.returncode}\nstderr:\n{done.stderr[-4000:]}\nstdout:\n{done.stdout[-2000:]}"
+    )
+    summary = orjson.loads(done.stdout)
+    data = load_run(store, summary["run_id"])
+    return CliRun(summary, data, done.stderr, before, after)
+
+
+def write_token_trajectory(
+    path: Path, traj_id: str, turns: int, first_input: int, new_input: int, output: int, tool_delay_s: float
+) -> None:
+    """Token-only trajectory: each turn's prompt is the whole previous context plus `new_input`."""
+    out: list[TokenTurn] = []
+    context = 0
+    for i in range(turns):
+        fresh = first_input if i == 0 else new_input
+        out.append(
+            TokenTurn(
+                i=i,
+                new_input_tokens=fresh,
+                cached_prefix_tokens=context,
+                output_tokens=output,
+                tool_delay_s=tool_delay_s,
+            )
+        )
+        context += fresh + output
+    write_trajectory(path, TrajectoryHeader(format="agentperf-traj/1", id=traj_id, kind="tokens"), out)
+
+
+def write_short_text_trajectory(
+    path: Path, traj_id: str, turns: int, output: int, tool_delay_s: float
+) -> None:
+    """A small text trajectory (a user asks, the assistant answers briefly, the user asks again)."""
+    ask = "please run the tests again, read the log and fix the path in the config file. "
+    out: list[TextTurn] = []
+    for i in range(turns):
+        append = [Message(role="user", content=ask * (3 if i == 0 else 1))]
+        if i:
+            append.insert(0, Message(role="assistant", content="done: the build passed on the second step"))
+        out.append(TextTurn(i=i, append=append, output_tokens=output, tool_delay_s=tool_delay_s))
+    write_trajectory(path, TrajectoryHeader(format="agentperf-traj/1", id=traj_id, kind="text"), out)
