@@ -62,6 +62,14 @@ class Counters:
         self.sample_n = 0
 
 
+def _runqueue_wait_s() -> float:
+    try:
+        with open("/proc/self/schedstat") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _frame(payload: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(payload), payload)
 
@@ -152,8 +160,11 @@ class StreamProtocol(asyncio.Protocol):
             self.start_stream(body)
         elif method == "GET" and path == "/stats":
             c = self.counters
+            times = os.times()
             payload = orjson.dumps(
                 {
+                    "cpu": times.user + times.system,
+                    "runq_wait": _runqueue_wait_s(),
                     "now": _clock(),
                     "tokens": c.tokens,
                     "streams_done": c.streams_done,

@@ -47,6 +47,6 @@ def dead_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(params=["aiohttp", "httpx"])
+@pytest.fixture(params=["httptools", "aiohttp", "httpx"])
 def backend(request: pytest.FixtureRequest) -> Backend:
     return cast(Backend, request.param)

@@ -24,9 +24,11 @@ import orjson
 from agentperf_tui.core.client.errors import EndpointError, excerpt
 from agentperf_tui.core.records import RawExchange
 
-Backend = Literal["aiohttp", "httpx"]
-DEFAULT_BACKEND: Backend = "aiohttp"
-"""The faster stream loop in benchmarks/client_bench.py (CPU per streamed token and tail latency)."""
+Backend = Literal["httptools", "aiohttp", "httpx"]
+"""Transports behind the same interface. "httptools": lean HTTP/1.1 protocol timestamping chunks
+as they arrive (httptools_transport.py); "aiohttp" and "httpx": the libraries' own clients, at two
+to four times the CPU per streamed token and a larger tail delay (benchmarks/client_bench.py)."""
+DEFAULT_BACKEND: Backend = "httptools"
 
 REUSE_FAILURES_BEFORE_CLOSE = 3
 """Failed reuses of keep-alive connections after which the client may stop reusing connections..."""
@@ -90,6 +92,15 @@ def make_transport(
             read_timeout=read_timeout,
             keepalive=KEEPALIVE_S,
         )
+    if backend == "httptools":
+        from agentperf_tui.core.client.httptools_transport import HttptoolsTransport
+
+        return HttptoolsTransport(
+            max_connections=max_connections,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            keepalive=KEEPALIVE_S,
+        )
     if backend == "httpx":
         from agentperf_tui.core.client.httpx_transport import HttpxTransport
 
@@ -99,7 +110,7 @@ def make_transport(
             read_timeout=read_timeout,
             keepalive=KEEPALIVE_S,
         )
-    raise ValueError(f"unknown client backend {backend!r}: use 'aiohttp' or 'httpx'")
+    raise ValueError(f"unknown client backend {backend!r}: use 'httptools', 'aiohttp' or 'httpx'")
 
 
 class StreamClient:
