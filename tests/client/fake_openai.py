@@ -51,6 +51,8 @@ class Behaviour:
     "not_sse"."""
     stall: float = 5.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    streaming: int = 0
+    peak_streaming: int = 0
 
 
 def _chunk(obj: dict[str, Any]) -> bytes:
@@ -171,6 +173,15 @@ def make_app(b: Behaviour) -> web.Application:
             events = [x for e in events for x in (e, b":\n\n")]
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await resp.prepare(request)
+        b.streaming += 1
+        b.peak_streaming = max(b.peak_streaming, b.streaming)
+        try:
+            await send(request, resp, events)
+        finally:
+            b.streaming -= 1
+        return resp
+
+    async def send(request: web.Request, resp: web.StreamResponse, events: list[bytes]) -> None:
         if b.ttft:
             await asyncio.sleep(b.ttft)
         if b.batch_events:
@@ -179,7 +190,7 @@ def make_app(b: Behaviour) -> web.Application:
             for i, event in enumerate(events):
                 if b.fail == "reset" and i == 4:
                     _reset(request)
-                    return resp
+                    return
                 if b.fail == "stall_body" and i == 3:
                     await asyncio.sleep(b.stall)
                 if b.split_events:
@@ -198,7 +209,6 @@ def make_app(b: Behaviour) -> web.Application:
             if b.close_delay:
                 await asyncio.sleep(b.close_delay)
             transport.close()
-        return resp
 
     app = web.Application()
     app.router.add_get("/v1/models", models)

@@ -201,6 +201,19 @@ async def test_keep_alive_server_reuses_without_retries(serve: Serve, backend: B
     assert b.requests[0]["stream"] is True
 
 
+async def test_connection_limit_queues_requests(serve: Serve, backend: Backend) -> None:
+    b = Behaviour(gap=0.01)
+    url = await serve(b)
+    async with StreamClient(url, backend=backend, max_connections=2) as client:
+        raws = await asyncio.gather(*(one(client, chat_body("m", MESSAGES, max_tokens=4)) for _ in range(6)))
+    assert all(parse_stream(r).ok for r in raws)
+    assert b.peak_streaming == 2
+    # the later requests waited for a connection: they started after the first ones ended
+    starts = sorted(r.times[0] for r in raws)
+    ends = sorted(r.t_end for r in raws)
+    assert starts[2] >= ends[0]
+
+
 async def test_api_key_is_sent(serve: Serve, backend: Backend) -> None:
     url = await serve(Behaviour(api_key="sk-secret"))
     async with StreamClient(url, backend=backend, api_key="sk-secret") as client:

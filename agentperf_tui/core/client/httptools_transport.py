@@ -223,19 +223,20 @@ class HttptoolsTransport:
     async def _acquire(self, origin: _Origin, fresh: bool) -> tuple[_Connection, bool]:
         """A connection to `origin` and whether it was reused; raises OSError/TimeoutError."""
         loop = asyncio.get_running_loop()
-        if not fresh:
-            idle = origin.idle
-            now = loop.time()
-            while idle:
-                conn = idle.pop()
-                if not conn.closed and now - conn.idle_since <= self._keepalive:
-                    return conn, True
-                self._discard(conn)
-        while self._open >= self._max_connections:
-            if not self._close_one_idle():
-                waiter = loop.create_future()
-                self._waiters.append(waiter)
-                await waiter
+        while True:
+            if not fresh:
+                idle = origin.idle
+                now = loop.time()
+                while idle:
+                    conn = idle.pop()
+                    if not conn.closed and now - conn.idle_since <= self._keepalive:
+                        return conn, True
+                    self._discard(conn)
+            if self._open < self._max_connections or self._close_one_idle():
+                break
+            waiter = loop.create_future()  # every connection busy: wait for one to come back
+            self._waiters.append(waiter)
+            await waiter
         self._open += 1
         try:
             async with asyncio.timeout(self._connect_timeout):
