@@ -44,6 +44,8 @@ class Behaviour:
     batch_events: bool = False
     """Write all events of the response in one piece."""
     crlf: bool = False
+    gzip: bool = False
+    """Compress the stream although the client asked for identity."""
     pings: bool = False
     """SSE comment lines between events (llama.cpp's `:` keep-alive)."""
     fail: str | None = None
@@ -172,6 +174,8 @@ def make_app(b: Behaviour) -> web.Application:
         if b.pings:
             events = [x for e in events for x in (e, b":\n\n")]
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        if b.gzip:
+            resp.enable_compression(web.ContentCoding.gzip)
         await resp.prepare(request)
         b.streaming += 1
         b.peak_streaming = max(b.peak_streaming, b.streaming)

@@ -69,7 +69,8 @@ async def test_llamacpp_style_completion_usage_in_finish_chunk(serve: Serve, bac
 
 
 @pytest.mark.parametrize(
-    "shape", [{"split_events": True}, {"batch_events": True}, {"crlf": True, "split_events": True}]
+    "shape",
+    [{"split_events": True}, {"batch_events": True}, {"crlf": True, "split_events": True}, {"gzip": True}],
 )
 async def test_event_boundaries_do_not_matter(serve: Serve, backend: Backend, shape: dict[str, bool]) -> None:
     url = await serve(Behaviour(**shape))  # type: ignore[arg-type]
@@ -80,7 +81,7 @@ async def test_event_boundaries_do_not_matter(serve: Serve, backend: Backend, sh
     assert (p.output_tokens, p.client_output_tokens) == (7, 7)
     if shape.get("batch_events"):
         assert p.t_first_token == p.t_last_token
-    else:
+    elif not shape.get("gzip"):  # the compressor may hold events back
         assert len(raw.chunks) > 7
         assert p.t_first_token is not None and p.t_last_token is not None
         assert p.t_first_token < p.t_last_token
