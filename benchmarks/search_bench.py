@@ -40,7 +40,8 @@ class Case:
 
 CASES = [
     Case("a", "h200-sxm", "gpt-oss-120b", "gpt-oss-120b@rev1/100-5", "speed-bound, ~12 agents on 1 GPU"),
-    Case("b", "h100-sxm", "llama-3.3-70b", "10/0.75", "TTFT-bound near saturation, ~100 agents on 2 GPUs"),
+    Case("b", "h100-sxm", "llama-3.3-70b", "40/5", "speed-bound, ~12 agents on 2 GPUs"),
+    Case("c", "h100-sxm", "llama-3.3-70b", "10/0.75", "TTFT-bound near saturation, ~100 agents on 2 GPUs"),
 ]
 
 

@@ -120,10 +120,10 @@ def brute_force_capacity(dep: Deployment, trajs: list[Trajectory], tier: SloTier
 
 
 CASES = {
-    # speed-bound: about a dozen agents on one GPU
+    # about a dozen agents on one H200, speed-bound
     "gpt-oss-120b@h200": ("h200-sxm", "gpt-oss-120b", "gpt-oss-120b@rev1/100-5", list(range(9, 17))),
-    # TTFT-bound near saturation: about a hundred agents on two GPUs
-    "llama-3.3-70b@h100": ("h100-sxm", "llama-3.3-70b", "10/0.75", list(range(88, 114, 3))),
+    # about a dozen agents on two H100s (one replica), speed-bound at a custom tier
+    "llama-3.3-70b@h100": ("h100-sxm", "llama-3.3-70b", "40/5", list(range(9, 17))),
 }
 
 
