@@ -169,8 +169,11 @@ def test_probe_size_can_be_bounded() -> None:
 
 
 def test_calibration_rejects_counts_that_make_no_sense() -> None:
-    with pytest.raises(CalibrationError, match="do not grow"):
-        _calibrate(lambda messages: 500)
+    for constant in (2, 500):
+        with pytest.raises(CalibrationError, match="do not grow"):
+            _calibrate(lambda messages: constant)  # noqa: B023 (called before the loop moves on)
+    with pytest.raises(CalibrationError, match="do not grow"):  # len() of a dict of ids and mask
+        _calibrate(lambda messages: 2 + len(messages) % 2)
     with pytest.raises(CalibrationError, match="prompt tokens"):
         _calibrate(lambda messages: 0)
 

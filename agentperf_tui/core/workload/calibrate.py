@@ -28,6 +28,10 @@ _PROBES: tuple[tuple[int, tuple[float, ...]], ...] = (
 )
 
 
+MIN_TOKENS_PER_WORD = 0.1
+"""Below this a fit is nonsense (no tokenizer packs ten English words into one token)."""
+
+
 class CalibrationError(RuntimeError):
     """The server's prompt-token counts do not fit the filler model (or make no sense)."""
 
@@ -56,9 +60,10 @@ async def calibrate(
     a = np.array([[1.0, m, w] for m, w in rows])
     y = np.array(counts, dtype=float)
     (base, per_msg, per_word), *_ = np.linalg.lstsq(a, y, rcond=None)
-    if not per_word > 0:
+    if not per_word >= MIN_TOKENS_PER_WORD or counts[1] <= counts[0]:
         raise CalibrationError(
-            f"prompt tokens do not grow with text (fitted {per_word:.4f} tokens/word): {counts}"
+            f"prompt tokens do not grow with text (fitted {per_word:.4f} tokens/word from counts {counts}); "
+            "is the server counting the messages it was sent?"
         )
     fit = a @ np.array([base, per_msg, per_word])
     err = float(np.max(np.abs(fit - y) / y))
