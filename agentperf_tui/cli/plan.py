@@ -126,7 +126,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         trajectories = load_set(path)
     except TrajectoryError as e:
-        return _err(f"--trajectories: {e}; import a set with `agentperf-tui trajectories import`")
+        return _err(
+            f"--trajectories: {e}; import recorded traces with `agentperf-tui trajectories import` "
+            "or generate a set with `agentperf-tui trajectories synth`"
+        )
     try:
         dep = load_deployment(args.hardware, args.model, replicas=args.replicas,
                               gpus_per_replica=args.gpus_per_replica)
