@@ -105,7 +105,7 @@ class RunsScreen(Screen[None]):
             hint.update(f"No runs stored in {self.store} yet: start one from the setup screen (F5).")
         else:
             marked = ", ".join(self.marked) or "none"
-            hint.update(f"{len(runs)} runs · marked: {marked} · Space marks, c compares two")
+            hint.update(f"{len(runs)} runs · marked: {marked} · Enter opens · Space marks, c compares two")
 
     def current(self) -> RunInfo | None:
         table = self.query_one(DataTable)
