@@ -70,8 +70,8 @@ class Engine:
         self.summary: dict[str, Any] | None = None
         self._done: asyncio.Event | None = None
         self._finish_reason = "finished"
-        self._level_idx = -1
         self._paused = False
+        self._manual = False
 
     # ---- control: thread-safe, callable from any thread ----
     def _on_loop(self, fn: Callable[[], None]) -> None:
@@ -82,9 +82,11 @@ class Engine:
         """Operator sets N by hand: the run continues as a fixed-N level at n."""
 
         def cmd() -> None:
-            assert self.controller is not None
-            self.controller = self.ctx.manual_controller(n, self.clock()) if self.ctx else self.controller
-            self.agg.event("info", f"N set by hand to {n}: search suspended, fixed level")
+            if self.ctx is None or self.controller is None:
+                return
+            self.controller = self.ctx.manual_controller(self.controller, n, self.clock())
+            self._manual = True
+            self.agg.event("info", f"N set by hand to {n}: search suspended; holding N={n} until stopped")
             self._apply(SetConcurrency(n))
 
         self.agg.submit(cmd)
@@ -248,11 +250,10 @@ class Engine:
         )
         self.agg.on_results = self._on_results
         self.agg.build_extra = self._extra
-        self.agg.level_index = lambda: self._level_idx
+        self.agg.level_index = self._level_index
         ctx.start_telemetry()
         self.agg.start()
         first = self.controller.start(self.clock())
-        self._level_idx = 0
         fleet.set_target(first)
         self.agg.event("level", f"level 1: N={first}")
         deadline = cfg.duration_s
@@ -309,7 +310,7 @@ class Engine:
         if ctx is None or ctl is None or fleet is None or self.run_id is None:
             return
         if results:
-            ctx.store.add_requests(self.run_id, results, self._level_idx)
+            ctx.store.add_requests(self.run_id, results, self._level_index())
         ctx.drain_telemetry(self.run_id)
         if self._paused:
             return
@@ -324,16 +325,29 @@ class Engine:
         if decision is not None:
             self._apply(decision)
 
+    def _level_index(self) -> int:
+        """Index (in the run) of the level now being measured: requests are stored under it."""
+        if self.ctx is None or self.controller is None:
+            return -1
+        return self.ctx.level_offset + len(self.controller.records)
+
     def _apply(self, decision: Any) -> None:
         if isinstance(decision, SetConcurrency):
-            self._level_idx += 1
             n = decision.n
-            self.agg.event("level", f"level {self._level_idx + 1}: N={n}")
+            self.agg.event("level", f"level {self._level_index() + 1}: N={n}")
             self._on_loop(lambda: self.fleet.set_target(n) if self.fleet else None)
         elif isinstance(decision, Finished):
             res = decision.result
-            self.agg.event("info", f"search finished: N*={getattr(res, 'n_star', None)}")
-            if not (self.config.mode == "fixed" and self.config.duration_s is not None):
+            if self._manual:
+                lv = res.levels[-1] if res.levels else None
+                verdict = "pass" if lv is not None and lv.passed else "fail"
+                self.agg.event("level", f"hand-set level settled: {verdict}; still holding N until stopped")
+            elif self.config.mode == "fixed":
+                self.agg.event("info", f"level settled: N={res.n_star or self.config.concurrency}")
+                if self.config.duration_s is None:
+                    self._on_loop(lambda: self._done.set() if self._done else None)
+            else:
+                self.agg.event("info", f"search finished: N*={res.n_star}")
                 self._on_loop(lambda: self._done.set() if self._done else None)
 
     def _extra(self) -> dict[str, Any]:

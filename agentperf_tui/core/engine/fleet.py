@@ -111,9 +111,10 @@ class Fleet:
         if n > len(live):
             add = n - len(live)
             now = self._clock()
+            # spread joins (0.1 s per agent, up to 10 s) so new agents do not move in step
+            spread = min(10.0, max(self._join_spread, 0.1 * add))
             for k in range(add):
-                # spread joins so N agents do not all send their first request in the same instant
-                delay = self._join_spread * k / max(add, 1)
+                delay = spread * k / add
                 self._spawn(now + delay)
         elif n < len(live):
             for a in sorted(live, key=lambda a: a.id, reverse=True)[: len(live) - n]:

@@ -77,6 +77,9 @@ class RunContext:
         self.scraper: ServerMetricsScraper | None = None
         self.run_id: str | None = None
         self._saved_levels: dict[int, LevelView] = {}
+        self.retired_levels: list[LevelView] = []
+        """Levels of controllers replaced by a hand-set N."""
+        self.level_offset = 0
 
     # ---- search plan ----
     def _plan(self, mode: str, n: int) -> SearchPlan:
@@ -96,10 +99,17 @@ class RunContext:
             **kwargs,
         )
 
-    def manual_controller(self, n: int, now: float) -> SearchController:
+    def manual_controller(self, previous: SearchController, n: int, now: float) -> SearchController:
+        """A fixed-N controller replacing `previous`, whose levels stay on record."""
+        self.save_levels(previous)
+        self.retired_levels.extend(previous.view().levels)
+        self.level_offset = len(self.retired_levels)
         ctl = SearchController(self._plan("fixed", n))
         ctl.start(now)
         return ctl
+
+    def all_levels(self, ctl: SearchController) -> list[LevelView]:
+        return [*self.retired_levels, *ctl.view().levels]
 
     # ---- run lifecycle ----
     def start_run(
@@ -187,7 +197,7 @@ class RunContext:
     def save_levels(self, ctl: SearchController) -> None:
         if self.run_id is None:
             return
-        for idx, lv in enumerate(ctl.view().levels):
+        for idx, lv in enumerate(ctl.view().levels, start=self.level_offset):
             if self._saved_levels.get(idx) != lv:
                 self._saved_levels[idx] = lv
                 self.store.put_level(self.run_id, idx, lv)
@@ -216,7 +226,7 @@ class RunContext:
             "ttft_s": {"p50": overall.ttft.p50, "p95": overall.ttft.p95, "p99": overall.ttft.p99},
             "output_speed_tok_s": {"p25": overall.speed_p25, "p50": overall.speed_p50},
             "client_lag_s": {"p99": overall.client_lag_p99, "max": overall.client_lag_max},
-            "levels": [_jsonable(lv) for lv in ctl.view().levels],
+            "levels": [_jsonable(lv) for lv in self.all_levels(ctl)],
             "result": _jsonable(result) if result is not None else None,
             "gpu_count": self.gpu_count,
             "store": self.store_path,
