@@ -79,6 +79,10 @@ def test_fixed_run_on_a_real_http_server_reports_per_request_figures(
     # snapshots came a few times a second and saw all N agents
     assert len(rec.snaps) >= 8
     assert max(sn.agents for sn in rec.snaps) == 6
+    # agents are seen in every state: waiting for a first token, streaming, in a tool call
+    assert max(sn.agents_streaming for sn in rec.snaps) > 0
+    assert max(sn.agents_in_tool for sn in rec.snaps) > 0
+    assert all(sn.agents_waiting + sn.agents_streaming + sn.agents_in_tool <= sn.agents for sn in rec.snaps)
     # every finished request is in the store with its timings
     assert h.run_id is not None
     stored = load_run(store, h.run_id)

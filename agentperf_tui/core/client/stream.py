@@ -155,10 +155,20 @@ class StreamClient:
         )
 
     async def stream(
-        self, path: str, body: bytes, t_intended: float, clock: Callable[[], float]
+        self,
+        path: str,
+        body: bytes,
+        t_intended: float,
+        clock: Callable[[], float],
+        *,
+        into: RawExchange | None = None,
     ) -> RawExchange:
-        """POST `body` (serialised JSON) to base_url + path and record the reply."""
-        ex = RawExchange(t_intended=t_intended)
+        """POST `body` (serialised JSON) to base_url + path and record the reply.
+
+        `into`: record into this exchange (its `t_intended` is kept), so that a caller can watch
+        the request while it is in flight (e.g. whether a first chunk has arrived).
+        """
+        ex = into if into is not None else RawExchange(t_intended=t_intended)
         url = self.base_url + path
         stats = self.stats
         stats.requests += 1

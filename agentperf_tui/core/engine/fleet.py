@@ -198,7 +198,9 @@ class Fleet:
                     if t_start != t_start:  # nan: first request of this replay
                         t_start = t_next
                     body = self._body(req)
-                    raw = await self._client.stream(self._path, body, t_next, self._clock)
+                    raw = agent.raw = RawExchange(t_intended=t_next)
+                    await self._client.stream(self._path, body, t_next, self._clock, into=raw)
+                    agent.raw = None
                     first = False
                     self._out.put(Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens))
                     agent.state = AgentState.IN_TOOL
