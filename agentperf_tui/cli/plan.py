@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from agentperf_tui.core.engine.config import resolve_data_path
+from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import Mode, PlanError, SearchPlan
 from agentperf_tui.core.search.record import LevelRecord
@@ -122,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
         tier = parse_tier(args.tier)
     except (TierSpecError, SloProfileError, FileNotFoundError) as e:
         return _err(f"--tier: {e}")
-    path = resolve_data_path(args.trajectories)
+    path = resolve_trajectories(args.trajectories)
     try:
         trajectories = load_set(path)
     except TrajectoryError as e:

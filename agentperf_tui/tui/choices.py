@@ -1,6 +1,6 @@
 """What the setup screen offers: SLO tiers, hardware and model profiles, trajectory sets.
 
-Read from the profile folders (see core/search/profile_paths.py) and the trajectory folder. A
+Read from the profile folders (see core/data_paths.py) and the trajectory folder. A
 folder that cannot be read gives an empty list and a reason, shown on the setup screen: the
 operator can still type a custom tier (S/T) or a path.
 """
@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agentperf_tui.core.engine.config import resolve_data_path
-from agentperf_tui.core.search.profile_paths import profiles_dir
+from agentperf_tui.core.data_paths import profiles_dir, resolve_trajectories
 from agentperf_tui.core.search.tiers import all_tiers, fmt_num
 
 
@@ -60,6 +59,6 @@ def load_choices() -> Choices:
         tiers=tiers,
         hardware=_profile_names("hardware", problems),
         sim_models=_profile_names("models", problems),
-        trajectories=_trajectory_sets(resolve_data_path("trajectories")),
+        trajectories=_trajectory_sets(resolve_trajectories("trajectories")),
         problems=problems,
     )

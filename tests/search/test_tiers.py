@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentperf_tui.core.search import profile_paths
+from agentperf_tui.core import data_paths as profile_paths
 from agentperf_tui.core.search.tiers import (
     SloProfileError,
     TierSpecError,

@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agentperf_tui.core.data_paths import resolve_trajectories
+
 
 class ConfigError(ValueError):
     """A run configuration is unusable; the message names the field and what to do."""
@@ -99,14 +101,4 @@ class RunConfig(BaseModel):
         return key
 
     def trajectories_path(self) -> Path:
-        return resolve_data_path(self.trajectories)
-
-
-def resolve_data_path(name: str) -> Path:
-    """A path as given, else relative to the project checkout (for `trajectories/quick` etc.)."""
-    p = Path(name).expanduser()
-    if p.exists() or p.is_absolute():
-        return p
-    root = Path(__file__).resolve().parents[3]
-    alt = root / name
-    return alt if alt.exists() else p
+        return resolve_trajectories(self.trajectories)

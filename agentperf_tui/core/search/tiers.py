@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agentperf_tui.core.search.profile_paths import profiles_dir
+from agentperf_tui.core.data_paths import profiles_dir
 
 SCHEMA = "agentperf-slo/1"
 SPEED_QUANTILE = 0.25

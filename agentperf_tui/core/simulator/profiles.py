@@ -18,7 +18,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from agentperf_tui.core.search.profile_paths import profile_dir_candidates
+from agentperf_tui.core.data_paths import profile_dir_candidates
 
 Pos = Annotated[float, Field(gt=0)]
 NonNegF = Annotated[float, Field(ge=0)]
@@ -197,7 +197,7 @@ _P = TypeVar("_P", bound=_Profile)
 def profile_dirs() -> list[Path]:
     """Folders holding hardware/ or models/ profiles, in lookup order (first match wins):
     `$AGENTPERF_PROFILES`, `profiles/` of a source checkout, `agentperf_tui/data/profiles/` of an
-    installed package (see core/search/profile_paths.py)."""
+    installed package (see core/data_paths.py)."""
     return [d for d in profile_dir_candidates() if (d / "hardware").is_dir() or (d / "models").is_dir()]
 
 

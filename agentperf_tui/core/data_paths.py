@@ -1,7 +1,9 @@
-"""Where the profile data (hardware, models, SLO tiers) lives.
+"""Where the project's data lives: profiles (hardware, models, SLO tiers) and trajectory sets.
 
-Lookup order: `$AGENTPERF_PROFILES` when set, then the `profiles/` folder of a source checkout
-(the repository root), then the copy shipped inside the package (`agentperf_tui/data/profiles`).
+Profiles: `$AGENTPERF_PROFILES` when set, then the `profiles/` folder of a source checkout (the
+repository root), then the copy shipped inside the package (`agentperf_tui/data/profiles`).
+Trajectories: a path as given, then the checkout's `trajectories/`, then the shipped copy
+(`agentperf_tui/data/trajectories`). setup.py copies both into the package when it is built.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from pathlib import Path
 
 ENV_VAR = "AGENTPERF_PROFILES"
 
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+_PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 """The `agentperf_tui` package folder."""
 
 
@@ -43,3 +45,16 @@ def profiles_dir() -> Path:
         f"no profiles folder found (tried {listed}); set {ENV_VAR} to a folder holding "
         "hardware/, models/ and slo/"
     )
+
+
+def resolve_trajectories(name: str | Path) -> Path:
+    """A trajectory file or folder: as given (relative to the working folder), else the same
+    relative path in the checkout, else in the package's shipped copy. Unfound: returned as given."""
+    p = Path(name).expanduser()
+    if p.exists() or p.is_absolute():
+        return p
+    for base in (_PACKAGE_ROOT.parent, _PACKAGE_ROOT / "data"):
+        alt = base / p
+        if alt.exists():
+            return alt
+    return p
