@@ -3,7 +3,8 @@
 The per-token work is the whole point: a received network chunk is timestamped in
 `data_received` and its body bytes appended to the exchange from the parser's callback, with no
 future, task switch or timer per chunk. The coroutine waiting for the exchange wakes once, when
-the response is complete. That is about a quarter of aiohttp's CPU per streamed token, and the
+the response is complete. At 512 streams that is about a third of aiohttp's CPU per streamed
+token (a sixth in user space; the rest is the kernel's receive path, the same for both), and the
 timestamps are taken at the earliest point Python sees the data (benchmarks/client_bench.py).
 
 What it does: a keep-alive pool of HTTP/1.1 connections to one or more origins (most recently
@@ -55,7 +56,6 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self.served = 0
         self.idle_since = 0.0
         # the current exchange
         self.ex: RawExchange | None = None
@@ -163,7 +163,6 @@ class _Connection(asyncio.Protocol):
         self.ex = None
         self.done = None
         self.clock = _never
-        self.served += 1
 
     def close(self) -> None:
         self.closed = True
