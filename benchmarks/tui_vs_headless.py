@@ -1,0 +1,98 @@
+"""Does the console disturb the measurement? The same fixed-N run, headless and with the TUI open.
+
+Both runs hit one embedded simulator (started once, real HTTP on 127.0.0.1), one after the other,
+with the same seed and trajectories. The console run draws its dashboard (160x48, Textual's
+headless driver) the whole time. Prints TTFT and output-speed percentiles, client lag and the
+ratios TUI / headless; repeat with --repeats to see the run-to-run noise the ratios sit in.
+
+    python benchmarks/tui_vs_headless.py --agents 24 --duration 40 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.handle import EngineHandle
+from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
+from agentperf_tui.tui.app import make_app
+from agentperf_tui.tui.screens.result import ResultScreen
+
+FIGURES = (
+    ("TTFT p50 ms", ("ttft_s", "p50"), 1e3),
+    ("TTFT p95 ms", ("ttft_s", "p95"), 1e3),
+    ("TTFT p99 ms", ("ttft_s", "p99"), 1e3),
+    ("speed P25 tok/s", ("output_speed_tok_s", "p25"), 1.0),
+    ("speed P50 tok/s", ("output_speed_tok_s", "p50"), 1.0),
+    ("client lag p99 ms", ("client_lag_s", "p99"), 1e3),
+)
+
+
+def headless(cfg: RunConfig) -> dict[str, Any]:
+    h = EngineHandle(cfg, [])
+    h.start()
+    h.join()
+    if h.error is not None:
+        raise h.error
+    assert h.summary is not None
+    return h.summary
+
+
+async def with_console(cfg: RunConfig) -> dict[str, Any]:
+    app = make_app(cfg, autostart=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        deadline = time.monotonic() + (cfg.duration_s or 60) + 120
+        while not isinstance(app.screen, ResultScreen):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the console run did not reach its result screen")
+            await pilot.pause(0.25)
+        summary = app.screen.summary
+    return summary
+
+
+def figure(summary: dict[str, Any], path: tuple[str, str], scale: float) -> float:
+    v = summary[path[0]][path[1]]
+    return float("nan") if v is None else float(v) * scale
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--agents", type=int, default=24)
+    ap.add_argument("--duration", type=float, default=40.0)
+    ap.add_argument("--repeats", type=int, default=1)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedSimulator(seed=3) as sim:
+        cfg = RunConfig(
+            endpoint=sim.base_url,
+            concurrency=a.agents,
+            duration_s=a.duration,
+            telemetry="none",
+            store=str(Path(tmp) / "runs.sqlite3"),
+            seed=7,
+        )
+        rows: list[tuple[str, dict[str, Any]]] = []
+        for r in range(a.repeats):
+            rows.append((f"headless #{r + 1}", headless(cfg)))
+            rows.append((f"console  #{r + 1}", asyncio.run(with_console(cfg))))
+    print(f"{a.agents} agents, {a.duration:.0f} s per run, embedded simulator, {a.repeats} repeat(s)")
+    print(f"{'run':14}" + "".join(f"{name:>19}" for name, _, _ in FIGURES) + f"{'requests':>10}")
+    for label, s in rows:
+        vals = "".join(f"{figure(s, p, k):19.1f}" for _, p, k in FIGURES)
+        print(f"{label:14}{vals}{s['requests']['ok'] + s['requests']['failed']:10d}")
+    head = [s for label, s in rows if label.startswith("headless")]
+    tui = [s for label, s in rows if label.startswith("console")]
+
+    def mean(runs: list[dict[str, Any]], path: tuple[str, str], scale: float) -> float:
+        return sum(figure(s, path, scale) for s in runs) / len(runs)
+
+    ratios = "".join(f"{mean(tui, p, k) / mean(head, p, k):19.2f}" for _, p, k in FIGURES)
+    print(f"{'TUI/headless':14}{ratios}")
+
+
+if __name__ == "__main__":
+    main()
