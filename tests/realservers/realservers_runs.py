@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,9 @@ import numpy as np
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from agentperf_tui.core.client.request import CHAT_PATH, chat_body
+from agentperf_tui.core.client.sse import parse_stream
+from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.store.models import RunData
 from agentperf_tui.core.store.reader import load_run
 from agentperf_tui.core.workload.trajectory import (
@@ -106,6 +111,23 @@ def run_cli(
     return CliRun(summary, data, done.stderr, before, after)
 
 
+async def _decode_speed(base_url: str, model: str, tokens: int) -> float:
+    body = chat_body(model, [{"role": "user", "content": "run the tests"}], max_tokens=tokens)
+    async with StreamClient(base_url, read_timeout=120) as client:
+        raw = await client.stream(CHAT_PATH, body, 0.0, time.perf_counter)
+    p = parse_stream(raw)
+    assert p.ok and p.t_first_token is not None and p.t_last_token is not None, p.error
+    return (tokens - 1) / max(1e-3, p.t_last_token - p.t_first_token)
+
+
+def run_seconds_for(base_url: str, model: str, tokens_per_agent: int, agents: int) -> float:
+    """How long a fixed-N run must last for each agent to generate `tokens_per_agent`, from the
+    server's single-stream decode speed now (this machine's speed varies with its other load)."""
+    speed = asyncio.run(_decode_speed(base_url, model, 64))
+    per_stream = speed / max(1.0, agents * 0.75)
+    return min(120.0, max(20.0, 1.5 * tokens_per_agent / per_stream + 5.0))
+
+
 def write_token_trajectory(
     path: Path, traj_id: str, turns: int, first_input: int, new_input: int, output: int, tool_delay_s: float
 ) -> None:
@@ -128,13 +150,14 @@ def write_token_trajectory(
 
 
 def write_short_text_trajectory(
-    path: Path, traj_id: str, turns: int, output: int, tool_delay_s: float
+    path: Path, traj_id: str, turns: int, output: int, tool_delay_s: float, first_repeat: int = 3
 ) -> None:
-    """A small text trajectory (a user asks, the assistant answers briefly, the user asks again)."""
+    """A small text trajectory (a user asks, the assistant answers briefly, the user asks again);
+    the first message repeats its request `first_repeat` times."""
     ask = "please run the tests again, read the log and fix the path in the config file. "
     out: list[TextTurn] = []
     for i in range(turns):
-        append = [Message(role="user", content=ask * (3 if i == 0 else 1))]
+        append = [Message(role="user", content=ask * (first_repeat if i == 0 else 1))]
         if i:
             append.insert(0, Message(role="assistant", content="done: the build passed on the second step"))
         out.append(TextTurn(i=i, append=append, output_tokens=output, tool_delay_s=tool_delay_s))

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from agentperf_tui.core.client.sse import ParsedStream, iter_events, parse_stream
-from agentperf_tui.core.client.stream import Backend, StreamClient
+from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend, StreamClient
 from agentperf_tui.core.records import RawExchange
 
 SENTENCE = (
@@ -31,7 +31,7 @@ def clock_from_now() -> Any:
 
 
 async def stream_once(
-    base_url: str, path: str, body: bytes, *, backend: Backend = "aiohttp", timeout_s: float = 120.0
+    base_url: str, path: str, body: bytes, *, backend: Backend = DEFAULT_BACKEND, timeout_s: float = 120.0
 ) -> tuple[RawExchange, ParsedStream]:
     clock = clock_from_now()
     async with StreamClient(base_url, read_timeout=timeout_s, backend=backend) as client:

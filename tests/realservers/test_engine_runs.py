@@ -14,6 +14,7 @@ from realservers_runs import (
     agentperf,
     delta,
     run_cli,
+    run_seconds_for,
     write_short_text_trajectory,
     write_token_trajectory,
 )
@@ -44,13 +45,15 @@ def aa_trajectories(tmp_path_factory: pytest.TempPathFactory, aa_mini_dir: Path)
 @pytest.fixture(scope="module")
 def text_run(real_server: Target, aa_trajectories: Path, tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     store = tmp_path_factory.mktemp("store") / "runs.sqlite3"
+    # long enough for three 256-token turns per agent at the server's current speed
+    seconds = run_seconds_for(real_server.base_url, real_server.model, 3 * 256, N_AGENTS)
     return run_cli(
         "run",
         real_server.base_url,
         real_server.model,
         aa_trajectories,
         store,
-        ["--concurrency", str(N_AGENTS), "--duration", "20"],
+        ["--concurrency", str(N_AGENTS), "--duration", f"{seconds:.0f}"],
     )
 
 
@@ -96,7 +99,9 @@ def _assert_exact_lengths(run: CliRun) -> None:
     assert s["status"] == "finished", s
     assert s["comparable"] is True, s
     assert s["requests"]["failed"] == 0, [e for e in q.error if e][:3]
-    assert s["requests"]["ok"] >= 2 * N_AGENTS, s["requests"]
+    assert s["requests"]["ok"] >= 2 * N_AGENTS, (
+        f"{s['requests']} in {s['duration_s']} s\n{run.stderr[-1500:]}"
+    )
     assert s["length_mismatches"] == 0
     ok = run.ok_rows
     assert not np.isnan(q.output_tokens[ok]).any(), "a request without usage"
@@ -202,6 +207,37 @@ def test_token_replay_cache_rises_within_an_agent_not_across_agents(
     real_server: Target, token_run: CliRun
 ) -> None:
     _assert_cache_within_agent_only(real_server, token_run)
+
+
+def test_no_cache_reuse_across_runs(real_server: Target, tmp_path: Path) -> None:
+    """Two runs of the same trajectory with the same seed, one after the other: the second run's
+    first turns must not find the first run's prompts in the server's cache (the dynamic prefix is
+    new for every run, not only for every agent and replay)."""
+    write_short_text_trajectory(
+        tmp_path / "short.jsonl", "short-text", turns=3, output=8, tool_delay_s=0.05, first_repeat=12
+    )
+    runs = [
+        run_cli(
+            "run",
+            real_server.base_url,
+            real_server.model,
+            tmp_path,
+            tmp_path / f"runs{k}.sqlite3",
+            ["--concurrency", "1", "--duration", "4", "--seed", "7"],
+        )
+        for k in range(2)
+    ]
+    q, ok = runs[1].data.requests, runs[1].ok_rows
+    first = ok & (q.turn == 0)
+    assert first.any(), "the second run completed no first turn"
+    assert (q.prompt_tokens[first] > 2 * cache_block(real_server)).all(), q.prompt_tokens[first]
+    cached = q.cached_tokens[first]
+    assert (cached <= TURN0_CACHED_MAX).all(), (
+        f"first turns of the second run reused {cached.tolist()} cached tokens of "
+        f"{q.prompt_tokens[first].tolist()}: the dynamic prefix repeats across runs"
+    )
+    later = ok & (q.turn == 1)
+    assert (q.cached_tokens[later] > TURN0_CACHED_MAX).all(), "no reuse inside the replay"
 
 
 def test_fast_search_ends_with_a_verdict(real_server: Target, tmp_path: Path) -> None:

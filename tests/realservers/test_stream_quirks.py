@@ -4,6 +4,7 @@ and which exact-length fields a server honours (checked directly, without the pr
 from __future__ import annotations
 
 import asyncio
+import typing
 
 import pytest
 from realservers_streams import prompt_text, sse_excerpt, stream_once, usage_event
@@ -11,7 +12,7 @@ from realservers_targets import Target
 
 from agentperf_tui.core.client.request import CHAT_PATH, COMPLETIONS_PATH, chat_body, completion_body
 from agentperf_tui.core.client.sse import NO_OUTPUT, parse_stream
-from agentperf_tui.core.client.stream import StreamClient
+from agentperf_tui.core.client.stream import Backend, StreamClient
 
 pytestmark = pytest.mark.realserver
 
@@ -85,7 +86,7 @@ async def test_connection_after_a_streamed_reply(real_server: Target) -> None:
     assert closed == real_server.expect.closes_after_stream, headers
 
 
-@pytest.mark.parametrize("backend", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("backend", typing.get_args(Backend))
 async def test_client_reuses_connections_safely(real_server: Target, backend: str) -> None:
     """Sequential and concurrent requests on one pooled client all succeed, whether or not the
     server closes connections behind the client's back."""
