@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -55,7 +56,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 _failures: dict[str, str] = {}
 
 
-def _unavailable(kind: str, reason: str) -> None:
+def _unavailable(kind: str, reason: str) -> NoReturn:
     message = f"real {kind} server unavailable: {reason}"
     if in_ci():
         pytest.fail(message, pytrace=False)
@@ -70,14 +71,14 @@ def real_server(request: pytest.FixtureRequest) -> Iterator[Target]:
     if given:
         yield Target(kind, given.rstrip("/").removesuffix("/v1"), MODEL_NAME, EXPECT[kind], None)
         return
-    if kind in _failures:
+    server = None
+    if kind not in _failures:
+        try:
+            server = start(kind)
+        except ServerUnavailable as e:
+            _failures[kind] = str(e)
+    if server is None:
         _unavailable(kind, _failures[kind])
-    try:
-        server = start(kind)
-    except ServerUnavailable as e:
-        _failures[kind] = str(e)
-        _unavailable(kind, str(e))
-        raise AssertionError("unreachable") from e
     report = request.config.stash.setdefault(_TIMINGS, [])
     report.append(
         f"{kind}: install {server.install_s:.1f} s, start {server.start_s:.1f} s, "
