@@ -170,3 +170,30 @@ def test_embedded_simulator_is_the_default_and_says_so(tmp_path: Path) -> None:
     powered = [s.power for s in rec.snaps if s.power is not None and s.power.total_w]
     assert powered and all(p.simulated for p in powered)
     assert not math.isnan(rec.snaps[-1].ttft.p50)
+
+
+def test_no_cache_entry_survives_from_an_earlier_run_with_the_same_seed(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    store = tmp_path / "r.sqlite3"
+    cfg = RunConfig(
+        endpoint=sim.base_url,
+        trajectories=str(QUICK),
+        concurrency=2,
+        duration_s=4.0,
+        store=str(store),
+        telemetry="none",
+        seed=5,
+    )
+    first, _ = _run(cfg)
+    second, _ = _run(cfg)
+    for h in (first, second):
+        assert h.run_id is not None
+        req = load_run(store, h.run_id).requests
+        opening = (req.turn == 0) & req.ok
+        assert opening.any()
+        # a replay's first turn finds nothing cached beyond what any prompt shares (the chat template)
+        assert np.all(req.cached_tokens[opening] < 0.2 * req.prompt_tokens[opening])
+        later = (req.turn > 0) & req.ok
+        if later.any():  # while inside a replay the growing prefix is reused
+            assert np.median(req.cached_tokens[later] / req.prompt_tokens[later]) > 0.5

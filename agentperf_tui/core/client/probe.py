@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from agentperf_tui.core.client.errors import EndpointError
 from agentperf_tui.core.client.request import CHAT_PATH, EXACT_FIELDS, chat_body
-from agentperf_tui.core.client.sse import NO_OUTPUT, ParsedStream, parse_stream
+from agentperf_tui.core.client.sse import ParsedStream, complete_reply, parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 
 Verdict = Literal["honoured", "ignored", "rejected", "unverified"]
@@ -142,11 +142,6 @@ def _rejected(p: ParsedStream) -> bool:
     return p.http_status is not None and 400 <= p.http_status < 500
 
 
-def _answered(p: ParsedStream) -> bool:
-    """A complete reply; one with no output at all counts (the model stopped at once)."""
-    return p.ok or p.error == NO_OUTPUT
-
-
 def _failed(client: StreamClient, p: ParsedStream) -> EndpointError:
     kind = "unreachable" if p.http_status is None and p.error and "connect" in p.error else "http"
     return EndpointError(client.base_url + CHAT_PATH, kind, f"probe request failed: {p.error}")
@@ -167,7 +162,7 @@ async def probe_exact_length(client: StreamClient, model: str, *, tokens: int = 
     if tokens < 2:
         raise ValueError("probe with at least 2 tokens")
     natural = await _ask(client, model, tokens, None)
-    if not _answered(natural):
+    if not complete_reply(natural):
         raise _failed(client, natural)
     n0 = _count(natural)
     lines = [f"without exact-length fields the model produced {n0} of {tokens} tokens"]
@@ -175,7 +170,7 @@ async def probe_exact_length(client: StreamClient, model: str, *, tokens: int = 
     verdicts: dict[str, Verdict] = {}
     for name in EXACT_FIELDS:
         p = await _ask(client, model, tokens, (name,))
-        if not _answered(p) and not _rejected(p):
+        if not complete_reply(p) and not _rejected(p):
             raise _failed(client, p)
         verdicts[name] = v = _verdict(p, tokens, n0)
         got = f"HTTP {p.http_status}: {p.error}" if v == "rejected" else f"{_count(p)} tokens"
@@ -187,7 +182,7 @@ async def probe_exact_length(client: StreamClient, model: str, *, tokens: int = 
     exact: ParsedStream | None = None
     if fields:
         exact = await _ask(client, model, tokens, fields)
-        if not _answered(exact):
+        if not complete_reply(exact):
             raise _failed(client, exact)
     n_exact = _count(exact) if exact is not None else None
     comparable = n_exact == tokens

@@ -139,6 +139,11 @@ def _has_output(choice: dict[str, Any]) -> bool:
     return bool(choice.get("text"))
 
 
+def complete_reply(p: ParsedStream) -> bool:
+    """A complete reply; one with no output at all counts (the model stopped at once)."""
+    return p.ok or p.error == NO_OUTPUT
+
+
 def parse_stream(raw: RawExchange) -> ParsedStream:
     """Figures of one recorded request; never raises on bad server output, reports it in `error`."""
     out = ParsedStream(ok=False, error=None, http_status=raw.status)

@@ -25,7 +25,7 @@ from agentperf_tui.core.client.request import (
     chat_body,
     completion_body,
 )
-from agentperf_tui.core.client.sse import parse_stream
+from agentperf_tui.core.client.sse import complete_reply, parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.aggregator import Aggregator
 from agentperf_tui.core.engine.config import RunConfig
@@ -286,7 +286,8 @@ class Engine:
                 CHAT_PATH, chat_body(model, messages, max_tokens=1, exact=False), self.clock(), self.clock
             )
             p = parse_stream(raw)
-            if not p.ok or p.prompt_tokens is None:
+            # one token asked for: a reply that is only end-of-sequence still carries usage
+            if not complete_reply(p) or p.prompt_tokens is None:
                 raise EngineError(
                     "filler calibration: the server returned no usage.prompt_tokens "
                     f"({p.error or 'no usage'}); token-only trajectories need a server that reports usage"

@@ -10,6 +10,7 @@ import asyncio
 import enum
 import math
 import queue
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,9 @@ class TrajectoryDone:
 class Agent:
     id: int
     rng: np.random.Generator
+    """Workload choices (tool delays, filler): reproducible from the run's seed."""
+    prefix_rng: np.random.Generator
+    """Dynamic prefixes: fresh entropy every run, so no cache entry survives from an earlier run."""
     state: AgentState = AgentState.JOINING
     retiring: bool = False
     raw: RawExchange | None = None
@@ -94,6 +98,7 @@ class Fleet:
         self._think = think_time
         self._join_spread = join_spread_s
         self._agents: dict[int, Agent] = {}
+        self._run_entropy = secrets.randbits(64)
         self._next_id = 0
         self._target = 0
         self._running = asyncio.Event()
@@ -162,7 +167,11 @@ class Fleet:
     def _spawn(self, t_join: float) -> None:
         aid = self._next_id
         self._next_id += 1
-        agent = Agent(id=aid, rng=np.random.default_rng([self._seed, aid]))
+        agent = Agent(
+            id=aid,
+            rng=np.random.default_rng([self._seed, aid]),
+            prefix_rng=np.random.default_rng([self._run_entropy, aid]),
+        )
         self._agents[aid] = agent
         agent.task = asyncio.get_running_loop().create_task(
             self._run_agent(agent, t_join), name=f"agent-{aid}"
@@ -183,7 +192,7 @@ class Fleet:
                 traj = self._trajs[(agent.id + agent.replays) % len(self._trajs)]
                 replay = agent.replays
                 agent.replays += 1
-                prefix = dynamic_prefix(agent.rng)
+                prefix = dynamic_prefix(agent.prefix_rng)
                 t_start = math.nan
                 completed = True
                 for req in replay_turns(traj, prefix, self._cal, seed=int(agent.rng.integers(2**32))):
