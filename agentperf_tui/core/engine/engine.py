@@ -30,6 +30,7 @@ from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.aggregator import Aggregator
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.conversation import TurnRequest
+from agentperf_tui.core.engine.failures import FailureLog
 from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
 from agentperf_tui.core.engine.run_context import RunContext, open_context
 from agentperf_tui.core.observer import Observer
@@ -72,6 +73,7 @@ class Engine:
         self._finish_reason = "finished"
         self._paused = False
         self._manual = False
+        self._failures = FailureLog()
 
     # ---- control: thread-safe, callable from any thread ----
     def _on_loop(self, fn: Callable[[], None]) -> None:
@@ -312,6 +314,8 @@ class Engine:
             return
         if results:
             ctx.store.add_requests(self.run_id, results, self._level_index())
+            for message in self._failures.new_kinds(results):
+                self.agg.event("warn", message)
         ctx.drain_telemetry(self.run_id)
         if self._paused:
             return
