@@ -61,8 +61,10 @@ LEGEND = """medians over repeats. %ideal: tokens/s against a client costing noth
 ratio: streams in flight at the server / C; us/tok: client CPU per streamed token;
 cpu%: client CPU share of a core; sys%: the kernel's part of the client's CPU;
 TTFTb, ITLb: TTFT and inter-token bias (ms, client-measured minus server-done);
-dlv: token delivery delay, server send -> client (ms); lag99: p99 lateness of a 10 ms timer on
-the client loop (ms); cRQ%, sRQ%: share of the window the client, the server waited runnable for
+dlv: token delivery delay, server send -> client (ms); TTFT bias = client lag + send + first:
+send99: request sent -> the server's loop read it, frst99: first token sent -> received (ms);
+lag99, slag99: p99 lateness of a 10 ms timer on the client's, the server's loop (ms);
+cRQ%, sRQ%: share of the window the client, the server waited runnable for
 a CPU (held off by other processes); s-us: server CPU per token (us); parse: parse_stream CPU
 per token (us), off the hot path"""
 
@@ -88,6 +90,15 @@ def runqueue_wait_s() -> float:
         return float("nan")
 
 
+def hist_percentile(counts: np.ndarray, bin_s: float, q: float) -> float:
+    """The upper edge of the bin holding the q-th percentile of a histogram."""
+    total = int(counts.sum())
+    if total == 0:
+        return float("nan")
+    idx = int(np.searchsorted(np.cumsum(counts), q / 100 * total))
+    return (idx + 1) * bin_s
+
+
 async def loop_lag(samples: list[float], period: float = 0.01) -> None:
     """How late the event loop wakes a timer: the client's own scheduling delay."""
     loop = asyncio.get_running_loop()
@@ -105,6 +116,8 @@ def bias_samples(kept: list[RawExchange]) -> dict[str, list[float]]:
     itl: list[float] = []
     delivery: list[float] = []
     lag: list[float] = []
+    send: list[float] = []
+    first: list[float] = []
     for ex in kept:
         if ex.error is not None or ex.status != 200:
             continue
@@ -119,11 +132,13 @@ def bias_samples(kept: list[RawExchange]) -> dict[str, list[float]]:
                 continue
             if prev is None:
                 ttft.append((t - ex.t_intended) - (ts - obj["t_recv"]))
+                send.append(obj["t_recv"] - ex.t_sent)
+                first.append(t - ts)
             else:
                 itl.append((t - prev[0]) - (ts - prev[1]))
             delivery.append(t - ts)
             prev = (t, ts)
-    return {"ttft": ttft, "itl": itl, "delivery": delivery, "lag": lag}
+    return {"ttft": ttft, "itl": itl, "delivery": delivery, "lag": lag, "send": send, "first": first}
 
 
 async def worker(args: argparse.Namespace) -> dict[str, Any]:
@@ -187,6 +202,10 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         "client_runq_wait": (w1 - w0) / seconds,
         "server_runq_wait": (s1["runq_wait"] - s0["runq_wait"]) / seconds,
         "server_us_per_token": 1e6 * (s1["cpu"] - s0["cpu"]) / max(tokens, 1),
+        "server_lag_p99": hist_percentile(
+            np.asarray(s1["lag_hist"]) - np.asarray(s0["lag_hist"]), s1["lag_bin_s"], 99
+        )
+        * 1e3,
         "loop_lag_p50": float(np.percentile(lags, 50)) * 1e3 if lags else float("nan"),
         "loop_lag_p99": float(np.percentile(lags, 99)) * 1e3 if lags else float("nan"),
         "in_flight": (s1["sample_sum"] - s0["sample_sum"]) / max(s1["sample_n"] - s0["sample_n"], 1),
@@ -311,7 +330,10 @@ COLUMNS: list[tuple[str, str, str, float]] = [
     ("ITLb99", "itl_p99", ">6.2f", 1.0),
     ("dlv50", "delivery_p50", ">6.2f", 1.0),
     ("dlv99", "delivery_p99", ">6.2f", 1.0),
+    ("send99", "send_p99", ">6.2f", 1.0),
+    ("frst99", "first_p99", ">6.2f", 1.0),
     ("lag99", "loop_lag_p99", ">6.2f", 1.0),
+    ("slag99", "server_lag_p99", ">6.2f", 1.0),
     ("cRQ%", "client_runq_wait", ">4.0f", 100.0),
     ("sRQ%", "server_runq_wait", ">4.0f", 100.0),
     ("s-us", "server_us_per_token", ">5.1f", 1.0),

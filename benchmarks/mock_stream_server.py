@@ -9,9 +9,10 @@ arrival time (`t_recv`), so a client on the same machine can compute its own bia
 stream ends like vLLM's: `finish_reason` in the last token chunk, a usage chunk with `choices: []`,
 then `data: [DONE]`.
 
-`GET /stats` returns cumulative counters (tokens sent, streams finished, and the sum and count of the
-open-stream samples taken every `--sample-every` seconds); a client takes two readings and
-subtracts them. `GET /v1/models` lists one model.
+`GET /stats` returns cumulative counters (tokens sent, streams finished, the sum and count of the
+open-stream samples taken every `--sample-every` seconds, a histogram of how late that sampling
+timer fired, the server's CPU and run-queue wait); a client takes two readings and subtracts them.
+`GET /v1/models` lists one model.
 
 HTTP/1.1 is spoken directly on an asyncio protocol (uvloop when available), so the server costs
 a few microseconds per token and a single core keeps up with tens of thousands of tokens/s.
@@ -51,8 +52,12 @@ class Settings:
         self.close_after = close_after
 
 
+LAG_BIN_S = 0.00025
+LAG_BINS = 400
+
+
 class Counters:
-    __slots__ = ("open", "sample_n", "sample_sum", "streams_done", "tokens")
+    __slots__ = ("lag_hist", "open", "sample_n", "sample_sum", "streams_done", "tokens")
 
     def __init__(self) -> None:
         self.tokens = 0
@@ -60,6 +65,8 @@ class Counters:
         self.open = 0
         self.sample_sum = 0
         self.sample_n = 0
+        self.lag_hist = [0] * LAG_BINS
+        """Lateness of the sampling timer, in LAG_BIN_S bins: the server loop's own delay."""
 
 
 def _runqueue_wait_s() -> float:
@@ -171,6 +178,8 @@ class StreamProtocol(asyncio.Protocol):
                     "open": c.open,
                     "sample_sum": c.sample_sum,
                     "sample_n": c.sample_n,
+                    "lag_bin_s": LAG_BIN_S,
+                    "lag_hist": c.lag_hist,
                 }
             )
             self.respond("200 OK", payload)
@@ -267,9 +276,12 @@ async def serve(host: str, port: int, settings: Settings, sample_every: float) -
 
     async def sample() -> None:
         while True:
+            due = _clock() + sample_every
             await asyncio.sleep(sample_every)
             counters.sample_sum += counters.open
             counters.sample_n += 1
+            lag = max(0.0, _clock() - due)
+            counters.lag_hist[min(int(lag / LAG_BIN_S), LAG_BINS - 1)] += 1
 
     sampler = asyncio.create_task(sample())
     await stop.wait()
