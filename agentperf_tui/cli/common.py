@@ -10,6 +10,17 @@ from pydantic import ValidationError
 from agentperf_tui.core.engine.config import RunConfig
 
 
+def concurrency_list(s: str) -> list[int]:
+    """argparse type for `--sweep 4,8,16`: a comma-separated list of concurrencies >= 1."""
+    try:
+        out = [int(x) for x in s.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {s!r}") from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError("every concurrency in the list must be >= 1")
+    return out
+
+
 def add_run_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("endpoint")
     g.add_argument(
@@ -97,3 +108,14 @@ def config_from_args(args: argparse.Namespace, **extra: Any) -> RunConfig:
             loc = ".".join(str(x) for x in err.get("loc", ())) or "config"
             msgs.append(f"--{loc.replace('_', '-')}: {err.get('msg')}")
         raise ArgError("; ".join(msgs)) from None
+
+
+def launch(cfg: RunConfig, args: argparse.Namespace) -> int:
+    """Run `cfg` headless (`--headless`: progress on stderr, JSON on stdout) or in the console."""
+    if not args.headless:
+        from agentperf_tui.cli.console import open_console
+
+        return open_console(cfg, autostart=True)
+    from agentperf_tui.cli.headless import run_headless
+
+    return run_headless(cfg, progress_every_s=args.progress_every)

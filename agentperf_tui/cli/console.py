@@ -9,15 +9,8 @@ import argparse
 import sys
 from typing import Any
 
-from agentperf_tui.cli.common import ArgError, add_run_args, config_from_args
+from agentperf_tui.cli.common import ArgError, add_run_args, concurrency_list, config_from_args
 from agentperf_tui.core.engine.config import RunConfig
-
-
-def _int_list(s: str) -> list[int]:
-    try:
-        return [int(x) for x in s.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers like 4,8,16 (got {s!r})") from None
 
 
 def register(sub: Any) -> None:
@@ -29,7 +22,7 @@ def register(sub: Any) -> None:
     p.add_argument("--mode", choices=["search", "fixed", "sweep"], default="search")
     p.add_argument("-n", "--concurrency", type=int, help="N for a fixed run; the starting guess for a search")
     p.add_argument("--max", type=int, dest="max_concurrency", help="largest N a search may try")
-    p.add_argument("--sweep", type=_int_list, help="concurrencies for a sweep, e.g. 4,8,16,32")
+    p.add_argument("--sweep", type=concurrency_list, help="concurrencies for a sweep, e.g. 4,8,16,32")
     p.add_argument("--duration", type=float, dest="duration_s", help="seconds for a fixed run")
     p.add_argument(
         "--start", action="store_true", help="start the run at once instead of showing setup first"

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from agentperf_tui.cli.common import concurrency_list
 from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import Mode, PlanError, SearchPlan
@@ -23,16 +24,6 @@ from agentperf_tui.core.search.record import LevelRecord
 from agentperf_tui.core.search.tiers import SloProfileError, TierSpecError, parse_tier
 from agentperf_tui.core.search.virtual_run import VirtualRunError, run_search_virtual
 from agentperf_tui.core.workload.trajectory import TrajectoryError, load_set
-
-
-def _int_list(s: str) -> list[int]:
-    try:
-        out = [int(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {s!r}") from None
-    if not out or min(out) < 1:
-        raise argparse.ArgumentTypeError("every concurrency in the list must be >= 1")
-    return out
 
 
 def register(sub: Any) -> None:
@@ -58,7 +49,7 @@ def register(sub: Any) -> None:
                    help="tool-call delay: as recorded, or the AgentPerf baseline (0.1-5 s, median ~1 s)")
     p.add_argument("--start", type=int, default=4, help="starting guess for N")
     p.add_argument("--max", type=int, dest="max_n", default=4096, help="largest N to try")
-    p.add_argument("--sweep", type=_int_list, help="run these N instead of searching, e.g. 4,8,16")
+    p.add_argument("--sweep", type=concurrency_list, help="run these N instead of searching, e.g. 4,8,16")
     p.add_argument("--fixed", type=int, help="run one level at this N")
     p.add_argument("--warmup", type=float, dest="warmup_s",
                    help="seconds a level holds before requests count (default 30 strict, 10 fast)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from agentperf_tui.cli.common import ArgError, add_run_args, config_from_args
+from agentperf_tui.cli.common import ArgError, add_run_args, config_from_args, launch
 
 
 def register(sub: Any) -> None:
@@ -29,10 +29,4 @@ def main(args: argparse.Namespace) -> int:
     except ArgError as e:
         print(f"agentperf-tui run: {e}", file=sys.stderr)
         return 2
-    if not args.headless:
-        from agentperf_tui.cli.console import open_console
-
-        return open_console(cfg, autostart=True)
-    from agentperf_tui.cli.headless import run_headless
-
-    return run_headless(cfg, progress_every_s=args.progress_every)
+    return launch(cfg, args)

@@ -6,17 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from agentperf_tui.cli.common import ArgError, add_run_args, config_from_args
-
-
-def _int_list(s: str) -> list[int]:
-    try:
-        out = [int(x) for x in s.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of integers, got {s!r}") from None
-    if not out or any(n < 1 for n in out):
-        raise argparse.ArgumentTypeError("every concurrency in the list must be >= 1")
-    return out
+from agentperf_tui.cli.common import ArgError, add_run_args, concurrency_list, config_from_args, launch
 
 
 def register(sub: Any) -> None:
@@ -28,7 +18,7 @@ def register(sub: Any) -> None:
     p.add_argument("--headless", action="store_true", help="no console: progress on stderr, JSON on stdout")
     p.add_argument("--start", type=int, dest="concurrency", default=4, help="starting guess for N")
     p.add_argument("--max", type=int, dest="max_concurrency", default=4096, help="largest N to try")
-    p.add_argument("--sweep", type=_int_list, help="run these N instead of searching, e.g. 4,8,16,32")
+    p.add_argument("--sweep", type=concurrency_list, help="run these N instead of searching, e.g. 4,8,16,32")
     p.add_argument("--progress-every", type=float, default=5.0)
     add_run_args(p)
     p.set_defaults(func=main)
@@ -46,10 +36,4 @@ def main(args: argparse.Namespace) -> int:
     except ArgError as e:
         print(f"agentperf-tui search: {e}", file=sys.stderr)
         return 2
-    if not args.headless:
-        from agentperf_tui.cli.console import open_console
-
-        return open_console(cfg, autostart=True)
-    from agentperf_tui.cli.headless import run_headless
-
-    return run_headless(cfg, progress_every_s=args.progress_every)
+    return launch(cfg, args)
