@@ -354,42 +354,49 @@ def summarise(runs: list[dict[str, Any]]) -> str:
     return f"{c:>5} {100 * med('tokens_per_s') / ideal:>6.1f}% {med('in_flight') / c:>5.3f} {cells}"
 
 
+def sample_result(i: int, t0: float) -> RequestResult:
+    return RequestResult(
+        agent_id=i % 512,
+        trajectory_id=f"traj-{i % 40}",
+        replay=i % 7,
+        turn=i % 60,
+        t_intended=t0,
+        t_sent=t0 + 1e-4,
+        t_end=t0 + 3.1,
+        ok=i % 50 != 0,
+        t_first_token=t0 + 0.4,
+        t_last_token=t0 + 3.0,
+        error=None if i % 50 else "HTTP 500: boom",
+        http_status=200 if i % 50 else 500,
+        prompt_tokens=20000 + i % 1000,
+        cached_tokens=19000,
+        output_tokens=128,
+        client_output_tokens=128,
+        requested_output_tokens=128,
+    )
+
+
 def record_memory(n: int) -> str:
+    """Bytes per stored request: `ResultColumns` rows against a list of `RequestResult` objects."""
     from agentperf_tui.core.client.result_columns import ResultColumns
 
-    rng = np.random.default_rng(1)
-    t = np.cumsum(rng.uniform(0, 0.01, n))
+    t = np.cumsum(np.random.default_rng(1).uniform(0, 0.01, n)).tolist()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     cols = ResultColumns()
     for i in range(n):
-        t0 = float(t[i])
-        cols.append(
-            RequestResult(
-                agent_id=i % 512,
-                trajectory_id=f"traj-{i % 40}",
-                replay=i % 7,
-                turn=i % 60,
-                t_intended=t0,
-                t_sent=t0 + 1e-4,
-                t_end=t0 + 3.1,
-                ok=i % 50 != 0,
-                t_first_token=t0 + 0.4,
-                t_last_token=t0 + 3.0,
-                error=None if i % 50 else "HTTP 500: boom",
-                http_status=200 if i % 50 else 500,
-                prompt_tokens=20000 + i % 1000,
-                cached_tokens=19000,
-                output_tokens=128,
-                client_output_tokens=128,
-                requested_output_tokens=128,
-            )
-        )
+        cols.append(sample_result(i, t[i]))
     used = tracemalloc.get_traced_memory()[0] - base
+    m = min(n, 100_000)
+    base = tracemalloc.get_traced_memory()[0]
+    objects = [sample_result(i, t[i]) for i in range(m)]
+    used_objects = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
+    del objects
     return (
         f"ResultColumns: {n:,} records, {used / n:.1f} bytes/record traced "
-        f"({cols.nbytes / n:.1f} in columns, row size {cols.row_bytes} B)"
+        f"({cols.nbytes / n:.1f} in columns, row size {cols.row_bytes} B); "
+        f"RequestResult objects for comparison: {used_objects / m:.0f} bytes/record"
     )
 
 
