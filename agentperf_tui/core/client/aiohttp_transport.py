@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 
@@ -64,17 +65,10 @@ class AiohttpTransport:
             return session
         trace = aiohttp.TraceConfig()
         trace.on_connection_reuseconn.append(_on_reuse)
-        if fresh:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=0, force_close=True, ttl_dns_cache=300
-            )
-        else:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections,
-                limit_per_host=0,
-                keepalive_timeout=self._keepalive,
-                ttl_dns_cache=300,
-            )
+        reuse: dict[str, Any] = {"force_close": True} if fresh else {"keepalive_timeout": self._keepalive}
+        connector = aiohttp.TCPConnector(
+            limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300, **reuse
+        )
         timeout = aiohttp.ClientTimeout(
             total=None, connect=None, sock_connect=self._connect_timeout, sock_read=self._read_timeout
         )
