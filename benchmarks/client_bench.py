@@ -19,7 +19,7 @@ Streams whose request was sent inside the window feed the bias figures; they are
 window closes, so the window holds only the stream loop. `parse us/token` is that parsing
 (`parse_stream`, the off-hot-path work the engine adds per token) timed separately.
 
-Also: bytes per stored request record in `ResultColumns` (1M records, tracemalloc).
+Also: bytes per stored request record in the engine's `RequestColumns` (1M records, tracemalloc).
 
     python benchmarks/client_bench.py                       # full: 16/64/256/512, 40 s, 3 repeats
     python benchmarks/client_bench.py --duration 8 --repeats 1 --concurrency 512 --backend httpx
@@ -377,15 +377,16 @@ def sample_result(i: int, t0: float) -> RequestResult:
 
 
 def record_memory(n: int) -> str:
-    """Bytes per stored request: `ResultColumns` rows against a list of `RequestResult` objects."""
-    from agentperf_tui.core.client.result_columns import ResultColumns
+    """Bytes per stored request: the engine's `RequestColumns` against a list of `RequestResult` objects."""
+    from agentperf_tui.core.metrics.columns import RequestColumns
 
     t = np.cumsum(np.random.default_rng(1).uniform(0, 0.01, n)).tolist()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    cols = ResultColumns()
-    for i in range(n):
-        cols.append(sample_result(i, t[i]))
+    cols = RequestColumns()
+    batch = 4096
+    for start in range(0, n, batch):
+        cols.extend(sample_result(i, t[i]) for i in range(start, min(n, start + batch)))
     used = tracemalloc.get_traced_memory()[0] - base
     m = min(n, 100_000)
     base = tracemalloc.get_traced_memory()[0]
@@ -394,8 +395,8 @@ def record_memory(n: int) -> str:
     tracemalloc.stop()
     del objects
     return (
-        f"ResultColumns: {n:,} records, {used / n:.1f} bytes/record traced "
-        f"({cols.nbytes / n:.1f} in columns, row size {cols.row_bytes} B); "
+        f"RequestColumns: {n:,} records, {used / n:.1f} bytes/record traced "
+        f"({cols.nbytes() / n:.1f} in columns incl. growth headroom, row size {cols.bytes_per_record()} B); "
         f"RequestResult objects for comparison: {used_objects / m:.0f} bytes/record"
     )
 

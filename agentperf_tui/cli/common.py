@@ -32,6 +32,12 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--api", choices=["chat", "completions"], default="chat")
     g.add_argument(
+        "--client",
+        choices=["httptools", "aiohttp", "httpx"],
+        default="httptools",
+        help="HTTP transport of the stream loop (default: httptools, the leanest)",
+    )
+    g.add_argument(
         "--hardware", help="hardware profile (simulator deployment; GPU count for per-GPU figures)"
     )
     g.add_argument("--sim-model", help="model profile for the embedded simulator")
@@ -76,6 +82,7 @@ _FIELDS = (
     "model",
     "api_key_env",
     "api",
+    "client",
     "hardware",
     "sim_model",
     "gpu_count",

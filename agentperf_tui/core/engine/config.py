@@ -52,6 +52,8 @@ class RunConfig(BaseModel):
     think_time: bool = False
     """Replay recorded human think time before user turns (off: agents never wait on a human)."""
     exact_length: bool = True
+    client: Literal["httptools", "aiohttp", "httpx"] = "httptools"
+    """HTTP transport of the stream loop (httptools is the leanest; see benchmarks/client_bench.py)."""
     max_connections: int = Field(default=8192, ge=1)
     request_timeout_s: float = Field(default=600.0, gt=0)
     window_s: float = Field(default=30.0, gt=0)

@@ -166,6 +166,7 @@ class Engine:
                 api_key=ctx.api_key,
                 max_connections=cfg.max_connections,
                 read_timeout=cfg.request_timeout_s,
+                backend=cfg.client,
             )
             try:
                 return await self._measure(ctx, client)
