@@ -49,8 +49,17 @@ def _serve(hardware: str, model: str, replicas: int, core: int | None, q: Any) -
         time.sleep(3600)
 
 
-def _load(base_url: str, model: str, n: int, seconds: float, prompt_words: int, max_tokens: int,
-          core: int | None, sim_pid: int, q: Any) -> None:
+def _load(
+    base_url: str,
+    model: str,
+    n: int,
+    seconds: float,
+    prompt_words: int,
+    max_tokens: int,
+    core: int | None,
+    sim_pid: int,
+    q: Any,
+) -> None:
     """N closed-loop streams for `seconds`; measures its own window (after the streams are open)."""
     _pin(core)
     import aiohttp
@@ -61,12 +70,18 @@ def _load(base_url: str, model: str, n: int, seconds: float, prompt_words: int, 
         tokens = 0
         conn = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(base_url, connector=conn) as s:
+
             async def stream(i: int) -> None:
                 nonlocal tokens
                 k = 0
                 while True:
-                    body = {"model": model, "max_tokens": max_tokens, "ignore_eos": True, "stream": True,
-                            "messages": [{"role": "user", "content": f"s{i}-{k} " + "w " * prompt_words}]}
+                    body = {
+                        "model": model,
+                        "max_tokens": max_tokens,
+                        "ignore_eos": True,
+                        "stream": True,
+                        "messages": [{"role": "user", "content": f"s{i}-{k} " + "w " * prompt_words}],
+                    }
                     async with s.post("/v1/chat/completions", json=body) as r:
                         async for chunk in r.content.iter_any():
                             tokens += chunk.count(b'"content":"') - chunk.count(b'"content":""')
@@ -74,6 +89,7 @@ def _load(base_url: str, model: str, n: int, seconds: float, prompt_words: int, 
 
             tasks = [asyncio.create_task(stream(i)) for i in range(n)]
             await asyncio.sleep(min(2.0, seconds / 4))  # let every stream open
+
             async def scrape() -> dict[str, float]:
                 async with s.get("/metrics") as r:
                     return _parse(await r.text())
@@ -119,21 +135,25 @@ def measure(hardware: str, model: str, replicas: int, levels: list[int], seconds
     base_url, model_name, pid, desc = q.get(timeout=60)
     print(f"simulator (pinned to core {sim_core}): {desc}")
     print(f"load generator pinned to core {load_core}; {seconds:.0f} s per level, replies of 200 tokens\n")
-    print(f"{'streams':>8} {'modelled tok/s':>15} {'received tok/s':>15} {'mean lag ms':>12} "
-          f"{'max lag ms':>11} {'sim CPU':>8} {'CPU us/token':>13}")
+    print(
+        f"{'streams':>8} {'modelled tok/s':>15} {'received tok/s':>15} {'mean lag ms':>12} "
+        f"{'max lag ms':>11} {'sim CPU':>8} {'CPU us/token':>13}"
+    )
     limit_n, limit_rate = 0, 0.0
     per_token: list[float] = []
     try:
         wq = ctx.Queue()  # warm-up (connections, allocator, caches), not reported
-        wp = ctx.Process(target=_load,
-                         args=(base_url, model_name, levels[0], 3.0, 50, 200, load_core, pid, wq))
+        wp = ctx.Process(
+            target=_load, args=(base_url, model_name, levels[0], 3.0, 50, 200, load_core, pid, wq)
+        )
         wp.start()
         wq.get(timeout=120)
         wp.join()
         for n in levels:
             lq = ctx.Queue()
-            lp = ctx.Process(target=_load,
-                             args=(base_url, model_name, n, seconds, 50, 200, load_core, pid, lq))
+            lp = ctx.Process(
+                target=_load, args=(base_url, model_name, n, seconds, 50, 200, load_core, pid, lq)
+            )
             lp.start()
             r = lq.get(timeout=seconds + 120)
             lp.join()
@@ -145,28 +165,38 @@ def measure(hardware: str, model: str, replicas: int, levels: list[int], seconds
             mean_lag = (m1[lag_key] - m0[lag_key]) / delivered if delivered else 0.0
             us = cpu / delivered * dt * 1e6 if delivered else 0.0
             per_token.append(us)
-            print(f"{n:8d} {gen:15.0f} {r['received']:15.0f} {mean_lag * 1e3:12.2f} "
-                  f"{m1['agentperf_sim:token_delivery_lag_max_seconds'] * 1e3:11.1f} {cpu:7.0%} {us:13.1f}",
-                  flush=True)
+            print(
+                f"{n:8d} {gen:15.0f} {r['received']:15.0f} {mean_lag * 1e3:12.2f} "
+                f"{m1['agentperf_sim:token_delivery_lag_max_seconds'] * 1e3:11.1f} {cpu:7.0%} {us:13.1f}",
+                flush=True,
+            )
             if cpu > CPU_LIMIT or (mean_lag > LAG_LIMIT_S and cpu > CPU_BUSY):
-                print(f"\nlimit: at {n} streams the simulator sets the pace (mean delivery lag "
-                      f"{mean_lag * 1e3:.1f} ms, CPU {cpu:.0%} of its core)")
+                print(
+                    f"\nlimit: at {n} streams the simulator sets the pace (mean delivery lag "
+                    f"{mean_lag * 1e3:.1f} ms, CPU {cpu:.0%} of its core)"
+                )
                 break
             if mean_lag > LAG_LIMIT_S:
-                print(f"{'':8s} lag with the simulator's core {1 - cpu:.0%} idle: the host's other work, "
-                      "not the simulator, delayed it")
+                print(
+                    f"{'':8s} lag with the simulator's core {1 - cpu:.0%} idle: the host's other work, "
+                    "not the simulator, delayed it"
+                )
             limit_n, limit_rate = n, gen
         else:
             print(f"\nno limit reached up to {levels[-1]} streams")
     finally:
         server.kill()
         server.join()
-    print(f"the simulator kept up with {limit_n} concurrent streams and {limit_rate:.0f} streamed tok/s "
-          f"on one core")
+    print(
+        f"the simulator kept up with {limit_n} concurrent streams and {limit_rate:.0f} streamed tok/s "
+        f"on one core"
+    )
     if per_token:
-        best = min(per_token[len(per_token) // 2:] or per_token)
-        print(f"its cost is ~{best:.1f} us of CPU per streamed token at high load: one dedicated core "
-              f"would saturate near {1e6 / best:,.0f} tok/s")
+        best = min(per_token[len(per_token) // 2 :] or per_token)
+        print(
+            f"its cost is ~{best:.1f} us of CPU per streamed token at high load: one dedicated core "
+            f"would saturate near {1e6 / best:,.0f} tok/s"
+        )
     return limit_n, limit_rate
 
 
@@ -180,12 +210,18 @@ def default_profile_demand() -> tuple[int, float]:
         turns, ctx = [], 0
         for k in range(8):
             new = 2500 + 500 * i if k == 0 else 400 + 100 * i
-            t = TokenTurn(i=k, new_input_tokens=new, cached_prefix_tokens=ctx, output_tokens=150 + 50 * i,
-                          tool_delay_s=1.0)
+            t = TokenTurn(
+                i=k,
+                new_input_tokens=new,
+                cached_prefix_tokens=ctx,
+                output_tokens=150 + 50 * i,
+                tool_delay_s=1.0,
+            )
             turns.append(t)
             ctx = t.prompt_tokens + t.output_tokens
-        return Trajectory(header=TrajectoryHeader(format="agentperf-traj/1", id=f"q{i}", kind="tokens"),
-                          turns=tuple(turns))
+        return Trajectory(
+            header=TrajectoryHeader(format="agentperf-traj/1", id=f"q{i}", kind="tokens"), turns=tuple(turns)
+        )
 
     quick = Path(__file__).resolve().parents[1] / "trajectories" / "quick"
     if quick.is_dir():
@@ -219,8 +255,11 @@ def default_profile_demand() -> tuple[int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--hardware", default="gb300-nvl72",
-                    help="a fast modelled deployment, so that the host is what saturates")
+    ap.add_argument(
+        "--hardware",
+        default="gb300-nvl72",
+        help="a fast modelled deployment, so that the host is what saturates",
+    )
     ap.add_argument("--model", default="llama-3.1-8b")
     ap.add_argument("--replicas", type=int, default=4)
     ap.add_argument("--levels", default="16,32,64,128,256,512,1024")
@@ -229,9 +268,11 @@ def main() -> None:
     levels = [int(x) for x in args.levels.split(",")]
     limit_n, limit_rate = measure(args.hardware, args.model, args.replicas, levels, args.seconds)
     n, rate = default_profile_demand()
-    print(f"\nthe default profile degrades (P25 < 20 tok/s) by {n} agents, streaming at most ~{rate:.0f} "
-          f"tok/s: {limit_rate / rate if rate else float('inf'):.0f}x below the rate the simulator was seen "
-          f"to keep up with ({limit_rate:.0f} tok/s, {limit_n} streams)")
+    print(
+        f"\nthe default profile degrades (P25 < 20 tok/s) by {n} agents, streaming at most ~{rate:.0f} "
+        f"tok/s: {limit_rate / rate if rate else float('inf'):.0f}x below the rate the simulator was seen "
+        f"to keep up with ({limit_rate:.0f} tok/s, {limit_n} streams)"
+    )
 
 
 if __name__ == "__main__":
