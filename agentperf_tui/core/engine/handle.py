@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.engine import Engine
 from agentperf_tui.core.observer import Observer, Snapshot
+
+ENGINE_SWITCH_INTERVAL_S = 0.001
 
 
 class EngineHandle:
@@ -19,6 +22,11 @@ class EngineHandle:
         self.error: BaseException | None = None
 
     def start(self) -> None:
+        # The engine shares the interpreter with whatever observes it (the console draws in the
+        # main thread). A 1 ms switch interval, instead of 5 ms, bounds how long a drawing thread
+        # can hold the interpreter while a stream's chunk waits to be timestamped.
+        if sys.getswitchinterval() > ENGINE_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(ENGINE_SWITCH_INTERVAL_S)
         self._thread = threading.Thread(target=self._run, name="agentperf-engine", daemon=True)
         self._thread.start()
 
