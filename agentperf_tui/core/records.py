@@ -60,14 +60,18 @@ class RequestResult:
 
     @property
     def output_speed(self) -> float:
-        """(output tokens - 1) / (last token - first token), tokens from usage, else client count."""
+        """(output tokens - 1) / (last token - first token), tokens from usage, else client count.
+
+        A reply whose tokens all arrived in one network read (first and last token at the same
+        instant) was faster than the client can time: +inf, never 0, which means failed.
+        """
         if not self.ok or self.t_first_token is None or self.t_last_token is None:
             return 0.0
         n = self.output_tokens if self.output_tokens is not None else self.client_output_tokens
-        dt = self.t_last_token - self.t_first_token
-        if n <= 1 or dt <= 0:
+        if n <= 1:
             return 0.0
-        return (n - 1) / dt
+        dt = self.t_last_token - self.t_first_token
+        return (n - 1) / dt if dt > 0 else math.inf
 
     @property
     def client_lag(self) -> float:

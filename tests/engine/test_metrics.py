@@ -38,6 +38,16 @@ def test_result_definitions_follow_the_method() -> None:
     assert bad.ttft == math.inf and bad.output_speed == 0.0
 
 
+def test_a_reply_read_in_one_piece_is_fast_not_failed() -> None:
+    r = _req(0.0, 0.1, 0.0, 64)  # first and last token in the same network read
+    assert r.output_speed == math.inf
+    cols = RequestColumns()
+    cols.extend([r, _req(0.0, 0.1, 1.0, 11)])
+    st = window_stats(cols, now=2.0, window_s=30.0)
+    assert st.speed_p50 == pytest.approx(10.0) and st.speed_p25 == pytest.approx(10.0)
+    assert sum(st.speed_hist) == 1  # the histogram shows what could be timed
+
+
 def test_usage_beats_client_count_and_mismatch_is_flagged() -> None:
     r = _req(0.0, 0.1, 1.0, 51)
     r.client_output_tokens = 50

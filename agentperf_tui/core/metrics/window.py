@@ -49,7 +49,7 @@ def window_stats(cols: RequestColumns, now: float, window_s: float) -> WindowSta
     out = cols.col("out_tokens")[idx]
     flags = cols.col("flags")[idx]
     failed = int(np.count_nonzero((flags & FLAG_OK) == 0))
-    ok_speed = speed[(flags & FLAG_OK) != 0]
+    ok_speed = speed[((flags & FLAG_OK) != 0) & np.isfinite(speed)]
     if ok_speed.size:
         hi = float(np.max(ok_speed))
         hist, edges = np.histogram(ok_speed, bins=SPEED_BINS, range=(0.0, hi if hi > 0 else 1.0))

@@ -103,9 +103,11 @@ class RequestTable:
         """Per request, as RequestResult.output_speed: (tokens - 1) / (last - first); 0 when failed."""
         tokens = np.where(np.isnan(self.output_tokens), self.client_output_tokens, self.output_tokens)
         dt = self.t_last_token - self.t_first_token
-        good = self.ok & ~np.isnan(dt) & (dt > 0) & (tokens > 1)
+        good = self.ok & ~np.isnan(dt) & (tokens > 1)
         out = np.zeros(len(self))
-        out[good] = (tokens[good] - 1) / dt[good]
+        timed = good & (dt > 0)
+        out[timed] = (tokens[timed] - 1) / dt[timed]
+        out[good & (dt <= 0)] = np.inf  # every token in one network read
         return out
 
     def client_lag(self) -> FloatArray:
