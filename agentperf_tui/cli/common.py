@@ -70,6 +70,12 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     o.add_argument(
         "--warmup", type=float, dest="warmup_s", help="seconds a level holds before requests count"
     )
+    o.add_argument(
+        "--fast-min",
+        type=float,
+        dest="fast_min_s",
+        help="fast mode: shortest measured window of a level, in seconds (default 60)",
+    )
     o.add_argument("--telemetry", default="auto", help="auto | none | sim | nvml[:0,1] | dcgm:URL[,URL]")
     o.add_argument("--no-server-metrics", dest="scrape_server_metrics", action="store_false")
     o.add_argument(
@@ -94,6 +100,7 @@ _FIELDS = (
     "tier",
     "rigour",
     "warmup_s",
+    "fast_min_s",
     "telemetry",
     "scrape_server_metrics",
     "store",

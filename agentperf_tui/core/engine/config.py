@@ -43,6 +43,8 @@ class RunConfig(BaseModel):
     duration_s: float | None = Field(default=None, gt=0)
     """Fixed mode: how long to run. None: until the level's verdict is settled (or aborted)."""
     warmup_s: float | None = Field(default=None, ge=0)
+    fast_min_s: float | None = Field(default=None, gt=0)
+    """Fast mode: shortest measured window before a level's verdict may settle (default 60 s)."""
     telemetry: str = "auto"
     """"auto", "none", "sim", "nvml[:0,1]" or "dcgm:URL[,URL]"."""
     scrape_server_metrics: bool = True

@@ -87,6 +87,8 @@ class RunContext:
         kwargs: dict[str, Any] = {}
         if cfg.warmup_s is not None:
             kwargs["warmup_s"] = cfg.warmup_s
+        if cfg.fast_min_s is not None:
+            kwargs["fast_min_s"] = cfg.fast_min_s
         return SearchPlan(
             mode=mode,  # type: ignore[arg-type]
             rigour=cfg.rigour,
