@@ -12,14 +12,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from agentperf_tui.core.engine.fleet import Exchange, TrajectoryDone
 from agentperf_tui.core.engine.results import to_result
 from agentperf_tui.core.metrics.columns import RequestColumns
 from agentperf_tui.core.metrics.window import window_stats
-from agentperf_tui.core.observer import Event, LevelView, Observer, Snapshot
+from agentperf_tui.core.observer import Event, Observer, Snapshot
 from agentperf_tui.core.records import RequestResult
 
 EVENTS_KEPT = 200
@@ -151,6 +150,3 @@ class Aggregator:
                 self.events.append(Event(now, "warn", f"observer {type(o).__name__} failed: {e}"))
         return snap
 
-
-def settle_level(level: LevelView | None, **changes: Any) -> LevelView | None:
-    return replace(level, **changes) if level is not None else None

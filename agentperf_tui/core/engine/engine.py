@@ -10,7 +10,6 @@ Threads of a run:
 from __future__ import annotations
 
 import asyncio
-import math
 import queue
 import time
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.conversation import TurnRequest
 from agentperf_tui.core.engine.failures import FailureLog
 from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
-from agentperf_tui.core.engine.run_context import RunContext, open_context
+from agentperf_tui.core.engine.run_context import RunContext
 from agentperf_tui.core.observer import Observer
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.controller import Finished, SearchController, SetConcurrency
@@ -159,7 +158,7 @@ class Engine:
         self.loop = asyncio.get_running_loop()
         self._done = asyncio.Event()
         self.agg.event("info", "starting: checking the endpoint")
-        ctx = self.ctx = open_context(cfg, self.clock, self.agg.event)
+        ctx = self.ctx = RunContext(cfg, self.clock, self.agg.event)
         try:
             client = StreamClient(
                 ctx.base_url,
@@ -384,6 +383,3 @@ def _new_loop_runner() -> asyncio.Runner:
     except ImportError:
         return asyncio.Runner()
 
-
-def finite_or_none(x: float) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)

@@ -246,6 +246,3 @@ class RunContext:
             if self.sim is not None:
                 self.sim.close()
 
-
-def open_context(cfg: RunConfig, clock: Callable[[], float], event: EventFn) -> RunContext:
-    return RunContext(cfg, clock, event)
