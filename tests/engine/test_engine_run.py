@@ -123,10 +123,51 @@ def test_concurrency_changes_live_without_restarting_the_fleet(
     assert rec.summary is not None and rec.summary["requests"]["failed"] == 0
 
 
+def test_n_set_by_hand_before_the_run_has_started_takes_effect(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    # A command given while the endpoint is still being checked waits, and is carried out once
+    # the run starts: the hand-set N replaces the planned one.
+    rec = Recorder()
+    cfg = RunConfig(
+        endpoint=sim.base_url,
+        trajectories=str(QUICK),
+        concurrency=2,
+        duration_s=6.0,
+        store=str(tmp_path / "r.sqlite3"),
+        telemetry="none",
+    )
+    h = EngineHandle(cfg, [rec])
+    h.start()
+    h.set_concurrency(4)
+    assert h.join(60)
+    assert h.error is None
+    assert rec.summary is not None and rec.summary["status"] == "finished"
+    assert rec.snaps[-1].target_n == 4 and max(sn.agents for sn in rec.snaps) == 4
+    messages = [e.message for e in rec.events]
+    assert any("N set by hand to 4" in m for m in messages)
+    assert not any(e.kind == "error" for e in rec.events)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_missing_trajectory_set_is_reported_before_the_endpoint_is_tried(tmp_path: Path) -> None:
+    cfg = RunConfig(
+        endpoint=f"http://127.0.0.1:{_free_port()}",  # nothing listens: it must not get that far
+        trajectories=str(tmp_path / "no-such-set"),
+        duration_s=2.0,
+        store=str(tmp_path / "r.sqlite3"),
+        telemetry="none",
+    )
+    h = EngineHandle(cfg, [Recorder()])
+    h.start()
+    assert h.join(30)
+    assert h.error is not None
+    assert "no-such-set" in str(h.error) and "no such file" in str(h.error)
 
 
 def test_unreachable_endpoint_is_a_clear_error(tmp_path: Path) -> None:

@@ -176,6 +176,8 @@ class Engine:
 
     async def _measure(self, ctx: RunContext, client: StreamClient) -> dict[str, Any]:
         cfg = self.config
+        # Read the workload first: a bad trajectory file is reported before any request is sent.
+        trajectories = load_set(cfg.trajectories_path())
         model = cfg.model
         if model is None:
             try:
@@ -209,7 +211,6 @@ class Engine:
         else:
             comparable = False
             self.agg.event("warn", probe_note)
-        trajectories = load_set(cfg.trajectories_path())
         calibration: Calibration | None = None
         if any(t.kind == "tokens" for t in trajectories):
             calibration = await self._calibrate(client, model)
@@ -254,10 +255,12 @@ class Engine:
         self.agg.build_extra = self._extra
         self.agg.level_index = self._level_index
         ctx.start_telemetry()
-        self.agg.start()
+        # The controller starts before the aggregator thread, which may at once carry out an
+        # operator command queued during start-up (N set by hand replaces the controller).
         first = self.controller.start(self.clock())
         fleet.set_target(first)
         self.agg.event("level", f"level 1: N={first}")
+        self.agg.start()
         deadline = cfg.duration_s
         done = self._done
         assert done is not None
@@ -382,4 +385,3 @@ def _new_loop_runner() -> asyncio.Runner:
         return asyncio.Runner(loop_factory=uvloop.new_event_loop)
     except ImportError:
         return asyncio.Runner()
-
