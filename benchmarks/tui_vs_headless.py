@@ -1,9 +1,11 @@
 """Does the console disturb the measurement? The same fixed-N run, headless and with the TUI open.
 
-Both runs hit one embedded simulator (started once, real HTTP on 127.0.0.1), one after the other,
-with the same seed and trajectories. The console run draws its dashboard (160x48, Textual's
-headless driver) the whole time. Prints TTFT and output-speed percentiles, client lag and the
-ratios TUI / headless; repeat with --repeats to see the run-to-run noise the ratios sit in.
+Both runs hit one simulator, started once as a process of its own (`agentperf-tui sim`, real HTTP
+on 127.0.0.1), one after the other, with the same seed and trajectories. The headless run is the
+engine alone in this process; the console run is the console drawing its dashboard here (160x48,
+Textual's headless driver) the whole time, with its engine in a child process. Prints TTFT and
+output-speed percentiles, client lag and the ratios TUI / headless; repeat with --repeats to see
+the run-to-run noise the ratios sit in.
 
     python benchmarks/tui_vs_headless.py --agents 24 --duration 40 --repeats 2
 """
@@ -12,14 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
-from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.tui.app import make_app
 from agentperf_tui.tui.screens.result import ResultScreen
 
@@ -55,6 +63,36 @@ async def with_console(cfg: RunConfig) -> dict[str, Any]:
     return summary
 
 
+@contextmanager
+def simulator_process() -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agentperf_tui", "sim", "--port", str(port), "--seed", "3"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _serving(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the simulator on port {port} did not come up")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()  # the simulator this benchmark started
+        proc.wait(10)
+
+
+def _serving(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/v1/models", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def figure(summary: dict[str, Any], path: tuple[str, str], scale: float) -> float:
     v = summary[path[0]][path[1]]
     return float("nan") if v is None else float(v) * scale
@@ -66,9 +104,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=40.0)
     ap.add_argument("--repeats", type=int, default=1)
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedSimulator(seed=3) as sim:
+    with tempfile.TemporaryDirectory() as tmp, simulator_process() as url:
         cfg = RunConfig(
-            endpoint=sim.base_url,
+            endpoint=url,
             concurrency=a.agents,
             duration_s=a.duration,
             telemetry="none",
@@ -79,7 +117,9 @@ def main() -> None:
         for r in range(a.repeats):
             rows.append((f"headless #{r + 1}", headless(cfg)))
             rows.append((f"console  #{r + 1}", asyncio.run(with_console(cfg))))
-    print(f"{a.agents} agents, {a.duration:.0f} s per run, embedded simulator, {a.repeats} repeat(s)")
+    print(
+        f"{a.agents} agents, {a.duration:.0f} s per run, simulator in its own process, {a.repeats} repeat(s)"
+    )
     print(f"{'run':14}" + "".join(f"{name:>19}" for name, _, _ in FIGURES) + f"{'requests':>10}")
     for label, s in rows:
         vals = "".join(f"{figure(s, p, k):19.1f}" for _, p, k in FIGURES)

@@ -1,7 +1,7 @@
 """The console application and its one factory, `make_app`, shared by the CLI, tests and the
 screenshot script.
 
-Threads: the engine runs on its own threads and reports through `UiObserver`, which only posts
+The engine runs in a process of its own and reports through `UiObserver`, which only posts
 messages; store reads, exports and endpoint checks run in thread workers. Any worker failure
 lands in one handler that tells the operator and keeps the console open.
 """
@@ -87,7 +87,8 @@ class AgentPerfApp(App[int]):
         engine = self.engine
         if engine is not None and self.dashboard is not None and not self.dashboard.finished:
             engine.abort()
-            engine.join(ENGINE_STOP_WAIT_S)
+            if not engine.join(ENGINE_STOP_WAIT_S):
+                engine.terminate()
 
     # ---- engine messages ----
     def on_snapshot_received(self, message: SnapshotReceived) -> None:

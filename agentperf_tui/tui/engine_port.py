@@ -1,7 +1,8 @@
 """What the console needs from a run: the engine handle's control surface, and how to make one.
 
-The default factory builds the real `EngineHandle`; tests and the screenshot script pass their
-own factory to `make_app`.
+The default factory runs the real engine in a process of its own (`EngineProcess`), so drawing
+the screen never competes with the engine for the interpreter while it timestamps tokens; tests
+and the screenshot script may pass their own factory to `make_app`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from agentperf_tui.core.observer import Observer
 
 
 class EngineControl(Protocol):
-    """Thread-safe controls of a running engine (see core/engine/handle.py)."""
+    """Thread-safe controls of a running engine (see core/engine/process.py)."""
 
     @property
     def run_id(self) -> str | None: ...
@@ -40,12 +41,15 @@ class EngineControl(Protocol):
 
     def join(self, timeout: float | None = None) -> Any: ...
 
+    def terminate(self) -> None:
+        """Stop the engine at once when an abort was not enough (the store keeps what it has)."""
+
 
 EngineFactory = Callable[[RunConfig, list[Observer]], EngineControl]
 
 
 def real_engine(config: RunConfig, observers: list[Observer]) -> EngineControl:
-    from agentperf_tui.core.engine.handle import EngineHandle
+    from agentperf_tui.core.engine.process import EngineProcess
 
-    handle: EngineControl = EngineHandle(config, observers)
-    return handle
+    engine: EngineControl = EngineProcess(config, observers)
+    return engine

@@ -328,6 +328,9 @@ class FakeEngine:
         if not self.autoplay:
             self.finish("aborted")
 
+    def terminate(self) -> None:
+        self.calls.append(("terminate", None))
+
     def join(self, timeout: float | None = None) -> bool:
         if self._thread is not None:
             self._thread.join(timeout)

@@ -79,5 +79,5 @@ class EngineHandle:
     def annotate(self, text: str) -> None:
         self.engine.annotate(text)
 
-    def abort(self) -> None:
-        self.engine.abort()
+    def abort(self, reason: str = "aborted by the operator") -> None:
+        self.engine.abort(reason)

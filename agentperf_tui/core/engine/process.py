@@ -1,0 +1,222 @@
+"""EngineProcess: the engine (and the embedded simulator it may start) in a process of its own.
+
+A console that draws in the same interpreter as the engine competes with it for the interpreter
+lock, and every chunk that waits for the lock is timestamped late. In its own process the engine
+times requests exactly as a headless run does; the console only receives snapshots.
+
+Same controls as `EngineHandle`. Observers are called on this side's reader thread, in the order
+the engine published: events, then the snapshot that follows them, then the summary (`on_finish`)
+or the error (`on_error`). If the child dies without either, observers get an
+`EngineProcessDied` naming its exit code and the tail of its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.observer import Observer, Snapshot
+
+CHILD_MODULE = "agentperf_tui.core.engine.process_child"
+LOG_TAIL_LINES = 12
+EXIT_WAIT_S = 5.0
+
+
+class EngineProcessDied(RuntimeError):
+    """The engine process ended without a summary or an error of its own."""
+
+
+class EngineProcess:
+    def __init__(self, config: RunConfig, observers: list[Observer] | None = None) -> None:
+        self.config = config
+        self.observers: list[Observer] = list(observers or [])
+        self.summary: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self._run_id: str | None = None
+        self._store_path: str | None = config.store
+        self._latest: Snapshot | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._commands: Connection | None = None
+        self._send_lock = threading.Lock()
+        self._reader: threading.Thread | None = None
+        self._done = threading.Event()
+        fd, self.log_path = tempfile.mkstemp(prefix="agentperf-engine-", suffix=".log")
+        os.close(fd)
+
+    # ---- lifecycle ----
+    def start(self) -> None:
+        events_r, events_w = os.pipe()
+        commands_r, commands_w = os.pipe()
+        try:
+            with open(self.log_path, "ab") as log:
+                # A new session: Ctrl+C or a dropped SSH session reach the console, which then
+                # aborts the run (or closes the pipe, which aborts it too), never the engine itself.
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", CHILD_MODULE, str(events_w), str(commands_r)],
+                    pass_fds=(events_w, commands_r),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        except BaseException:
+            for fd in (events_r, commands_w):
+                os.close(fd)
+            raise
+        finally:
+            os.close(events_w)
+            os.close(commands_r)
+        self._commands = Connection(commands_w, readable=False)
+        with self._send_lock:
+            self._commands.send_bytes(self.config.model_dump_json().encode())
+        self._reader = threading.Thread(
+            target=self._read,
+            args=(Connection(events_r, writable=False),),
+            name="agentperf-engine-reader",
+            daemon=True,
+        )
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self._proc.poll() if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and not self._done.is_set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the engine has reported its end (summary, error or death); True when it has."""
+        if self._proc is None:
+            return True
+        return self._done.wait(timeout)
+
+    def terminate(self, timeout: float = EXIT_WAIT_S) -> None:
+        """Stop the child at once (SIGTERM, then SIGKILL); the store keeps what was written."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    # ---- what the engine reported ----
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    @property
+    def store_path(self) -> str | None:
+        return self._store_path
+
+    def latest(self) -> Snapshot | None:
+        return self._latest
+
+    def _read(self, events: Connection) -> None:
+        try:
+            while True:
+                try:
+                    message = events.recv()
+                except (EOFError, OSError):
+                    break
+                self._dispatch(message)
+        finally:
+            events.close()
+            self._ended()
+
+    def _dispatch(self, message: tuple[Any, ...]) -> None:
+        kind = message[0]
+        if kind == "snapshot":
+            self._latest = message[1]
+            if message[1].run_id and self._run_id is None:
+                self._run_id = message[1].run_id
+            for o in self.observers:
+                o.on_snapshot(message[1])
+        elif kind == "event":
+            for o in self.observers:
+                o.on_event(message[1])
+        elif kind == "run":
+            self._run_id, self._store_path = message[1], message[2]
+        elif kind == "finish":
+            self.summary = message[1]
+            for o in self.observers:
+                o.on_finish(message[1])
+        elif kind == "error":
+            self._fail(message[1])
+
+    def _ended(self) -> None:
+        proc = self._proc
+        assert proc is not None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(EXIT_WAIT_S)
+        code = proc.poll()
+        if self.summary is None and self.error is None:
+            how = "is still running" if code is None else f"exited with code {code}"
+            self._fail(EngineProcessDied(f"the engine process {how} without a result{self._log_tail()}"))
+        elif code == 0 and self.error is None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.log_path)
+        self._done.set()
+
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        for o in self.observers:
+            failed = getattr(o, "on_error", None)
+            if failed is not None:
+                failed(error)
+
+    def _log_tail(self) -> str:
+        try:
+            lines = Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        tail = [line for line in lines if line.strip()][-LOG_TAIL_LINES:]
+        return (
+            f" (log {self.log_path}: " + " | ".join(tail) + ")"
+            if tail
+            else f" (log {self.log_path} is empty)"
+        )
+
+    # ---- controls ----
+    def _send(self, name: str, *args: Any) -> None:
+        conn = self._commands
+        if conn is None or self._done.is_set():
+            return
+        with self._send_lock, contextlib.suppress(OSError, ValueError):
+            conn.send((name, args))
+
+    def set_concurrency(self, n: int) -> None:
+        self._send("set_concurrency", n)
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._send("resume")
+
+    def skip_level(self) -> None:
+        self._send("skip_level")
+
+    def repeat_level(self) -> None:
+        self._send("repeat_level")
+
+    def annotate(self, text: str) -> None:
+        self._send("annotate", text)
+
+    def abort(self) -> None:
+        self._send("abort")

@@ -1,0 +1,177 @@
+"""The engine's side of `EngineProcess`: runs an `EngineHandle` in a child process.
+
+    python -m agentperf_tui.core.engine.process_child EVENTS_FD COMMANDS_FD
+
+Everything the engine publishes goes back to the parent through one pipe, sent by its own thread
+so the engine never waits for the parent: events, the run's summary and an error are queued in
+order; snapshots are conflated (only the newest still unsent one is kept). Commands arrive on a
+second pipe. When that pipe closes (the console exited or died) the run is aborted, so an
+orphaned engine never goes on loading a server, and what was measured is stored.
+
+The child writes nothing to the terminal the console draws on: the parent starts it in a session
+of its own with stdout and stderr going to a log file, which it reads back if the child dies.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from multiprocessing.connection import Connection
+from typing import Any
+
+from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.observer import Event, Snapshot
+
+COMMANDS = frozenset(
+    {"set_concurrency", "pause", "resume", "skip_level", "repeat_level", "annotate", "abort"}
+)
+POLL_S = 0.1
+
+
+class RemoteEngineError(RuntimeError):
+    """An engine error whose exception could not cross the process boundary as itself."""
+
+
+class Outbox:
+    """The engine's observer in the child: queues messages, and a sender thread pipes them out."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._cond = threading.Condition()
+        self._ordered: deque[tuple[Any, ...]] = deque()
+        self._snapshot: Snapshot | None = None
+        self._closing = False
+        self.broken = False
+        self._thread = threading.Thread(target=self._send_loop, name="agentperf-outbox", daemon=True)
+        self._thread.start()
+
+    # ---- Observer ----
+    def on_snapshot(self, snap: Snapshot) -> None:
+        with self._cond:
+            self._snapshot = snap
+            self._cond.notify()
+
+    def on_event(self, event: Event) -> None:
+        self.put(("event", event))
+
+    def on_finish(self, summary: dict[str, Any]) -> None:
+        self.put(("finish", summary))
+
+    def on_error(self, error: BaseException) -> None:
+        self.put(("error", portable_error(error)))
+
+    # ---- sending ----
+    def put(self, message: tuple[Any, ...]) -> None:
+        with self._cond:
+            self._ordered.append(message)
+            self._cond.notify()
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._ordered and self._snapshot is None and not self._closing:
+                    self._cond.wait()
+                # Events before the snapshot that follows them; a summary or error last.
+                batch = list(self._ordered)
+                self._ordered.clear()
+                snap, self._snapshot = self._snapshot, None
+                closing = self._closing
+            tail = [m for m in batch if m[0] in ("finish", "error")]
+            out = [m for m in batch if m[0] not in ("finish", "error")]
+            if snap is not None:
+                out.append(("snapshot", snap))
+            out += tail
+            for message in out:
+                if not self._send(message):
+                    return
+            if closing:
+                with self._cond:
+                    if not self._ordered and self._snapshot is None:
+                        return
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        try:
+            self._conn.send(message)
+            return True
+        except (OSError, EOFError, ValueError):  # the parent has gone: nobody left to tell
+            self.broken = True
+            return False
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Send whatever is queued, then stop the sender."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        self._thread.join(timeout)
+
+
+def portable_error(error: BaseException) -> BaseException:
+    """The error itself when it pickles (and unpickles), else a RemoteEngineError carrying its text."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:
+        return RemoteEngineError(f"{type(error).__name__}: {error}")
+
+
+def child_main(events: Connection, commands: Connection) -> None:
+    """Run the engine whose RunConfig (JSON) is the first thing on the command pipe."""
+    outbox = Outbox(events)
+    try:
+        config = RunConfig.model_validate_json(commands.recv_bytes())
+        from agentperf_tui.core.engine.handle import EngineHandle
+
+        handle = EngineHandle(config, [outbox])
+        handle.start()
+        _serve(handle, outbox, commands)
+        handle.join()
+    except BaseException as e:  # the parent hears of it, whatever it was
+        traceback.print_exc()
+        outbox.on_error(e)
+    finally:
+        outbox.close()
+        events.close()
+
+
+def _serve(handle: Any, outbox: Outbox, commands: Connection) -> None:
+    """Carry out the parent's commands until the run ends; abort when the parent goes away."""
+    sent_meta: tuple[Any, Any] | None = None
+    parent_gone = False
+    while handle.running:
+        meta = (handle.run_id, handle.store_path)
+        if meta != sent_meta and meta[0] is not None:
+            outbox.put(("run", *meta))
+            sent_meta = meta
+        if parent_gone:
+            time.sleep(POLL_S)
+            continue
+        try:
+            if not commands.poll(POLL_S):
+                continue
+            name, args = commands.recv()
+        except (EOFError, OSError):
+            parent_gone = True
+            handle.abort("the console went away")
+            continue
+        if name in COMMANDS:
+            getattr(handle, name)(*args)
+    meta = (handle.run_id, handle.store_path)
+    if meta != sent_meta and meta[0] is not None:
+        outbox.put(("run", *meta))
+
+
+def main(argv: list[str]) -> None:
+    events_fd, commands_fd = (int(a) for a in argv)
+    child_main(Connection(events_fd, readable=False), Connection(commands_fd, writable=False))
+
+
+if __name__ == "__main__":
+    # Run the module under its own name, so that what it pickles (RemoteEngineError) unpickles
+    # in the parent, which knows it as agentperf_tui.core.engine.process_child, not __main__.
+    from agentperf_tui.core.engine import process_child
+
+    process_child.main(sys.argv[1:])
