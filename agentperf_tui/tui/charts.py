@@ -254,6 +254,8 @@ def stacked_chart(
         text.append(label[:gutter].rjust(gutter), style="dim")
         text.append("┤" if label else "│", style="dim")
         base = (height - 1 - r) * 8
+        chars: list[str] = []
+        styles: list[str] = []
         for c in range(cols):
             col_tops = eighths[:, c]
             ch, style = " ", ""
@@ -271,7 +273,13 @@ def stacked_chart(
             if ch == " " and line is not None and base <= line_row[c] < base + 8:
                 frac = line_row[c] - base
                 ch, style = ("▔" if frac >= 6 else "─" if frac >= 3 else "▁"), line[1]
-            text.append(ch, style=style)
+            chars.append(ch)
+            styles.append(style)
+        start = 0
+        for c in range(1, cols + 1):  # one span per run of cells in the same style
+            if c == cols or styles[c] != styles[start]:
+                text.append("".join(chars[start:c]), style=styles[start])
+                start = c
         if r < height - 1:
             text.append("\n")
     return text

@@ -30,7 +30,7 @@ def live(snapshots: int) -> tuple[AgentPerfApp, Callable[[Pilot[Any]], Any]]:
         await pilot.pause(0.2)
         screen = app.screen
         assert isinstance(screen, DashboardScreen)
-        screen.redraw()
+        screen.redraw(all_at_once=True)
         await pilot.pause()
 
     return app, run_before

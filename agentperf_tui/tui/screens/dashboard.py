@@ -2,12 +2,14 @@
 
 Snapshots arrive as messages (newest replaces older ones still queued); the screen only stores
 the latest one and a timer redraws a few times a second, so a burst of snapshots never turns into
-a burst of redraws.
+a burst of redraws. A redraw paints the panels one after another, a few milliseconds apart, not
+all in one frame: the screen then never stops answering keys for the time of a whole-screen paint.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -34,6 +36,7 @@ from agentperf_tui.tui.widgets.throughput import ThroughputPanel
 from agentperf_tui.tui.widgets.ttft import TtftPanel
 
 REDRAW_S = 0.3
+PANEL_STAGGER_S = 0.03
 ABORT_ARM_S = 3.0
 EVENT_STYLES = {"warn": palette.WARN, "error": palette.FAIL, "level": "bold", "annotation": palette.P95}
 
@@ -99,6 +102,7 @@ class DashboardScreen(Screen[None]):
         self.history = History()
         self.latest: Snapshot | None = None
         self._drawn: Snapshot | None = None
+        self._to_draw: deque[Panel] = deque()
         self._abort_armed_at: float | None = None
         self.aborting = False
         self.paused = False
@@ -119,6 +123,7 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_S, self.redraw)
+        self._stagger = self.set_interval(PANEL_STAGGER_S, self._draw_next_panel, pause=True)
         self._layout_for(self.size.width, self.size.height)
         self.redraw()
 
@@ -137,11 +142,14 @@ class DashboardScreen(Screen[None]):
         self.paused = snap.paused
 
     def take_event(self, event: Event) -> None:
-        self.query_one(EventLog).add(event)
+        for log in self.query(EventLog):  # none once the console is closing
+            log.add(event)
 
-    def redraw(self) -> None:
-        status = self.query_one(RunStatus)
-        status.update(
+    def redraw(self, *, all_at_once: bool = False) -> None:
+        statuses = self.query(RunStatus)
+        if not statuses:  # the console is closing: the run's end came after the screen went
+            return
+        statuses.first().update(
             status_text(
                 self.latest,
                 simulated=self.config.simulated if self.latest is None else self.latest.simulated_endpoint,
@@ -154,8 +162,19 @@ class DashboardScreen(Screen[None]):
         if snap is None or snap is self._drawn:
             return
         self._drawn = snap
-        for panel in self.query(Panel):
-            panel.show(snap, self.history)
+        self._to_draw = deque(self.query(Panel))
+        if all_at_once:
+            while self._to_draw:
+                self._draw_next_panel()
+            return
+        self._draw_next_panel()
+        self._stagger.resume()
+
+    def _draw_next_panel(self) -> None:
+        if not self._to_draw or self._drawn is None:
+            self._stagger.pause()
+            return
+        self._to_draw.popleft().show(self._drawn, self.history)
 
     def _abort_armed(self) -> bool:
         return self._abort_armed_at is not None and time.monotonic() - self._abort_armed_at < ABORT_ARM_S

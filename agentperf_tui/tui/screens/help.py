@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -35,18 +35,27 @@ def key_label(binding: Binding) -> str:
     return " / ".join(_key_name(k) for k in binding.key.split(","))
 
 
-def bindings_table(sections: list[tuple[str, list[BindingType]]]) -> Table:
-    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
-    table.add_column(no_wrap=True, style="bold", min_width=12)
-    table.add_column(ratio=1)
+KEY_WIDTH = 14
+TEXT_WIDTH = 48
+"""Fits the help box (72 columns less border, padding and scrollbar) next to the key column."""
+
+
+def bindings_text(sections: list[tuple[str, list[BindingType]]]) -> Text:
+    """Every key with what it does, one section per screen; long descriptions wrap under their own
+    column. Plain text, laid out once: a table would be measured again on every repaint."""
+    out = Text(no_wrap=True, end="")
     for title, bindings in sections:
-        table.add_row(Text(title, style="bold underline"), "")
+        out.append(title, style="bold underline").append("\n")
         for b in bindings:
             if not isinstance(b, Binding):
                 continue
-            table.add_row(key_label(b), b.tooltip or b.description or b.action)
-        table.add_row("", "")
-    return table
+            lines = textwrap.wrap(b.tooltip or b.description or b.action, TEXT_WIDTH) or [""]
+            out.append(key_label(b).ljust(KEY_WIDTH), style="bold").append(lines[0] + "\n")
+            for line in lines[1:]:  # the indent is a span of its own, so SVG exports keep it
+                out.append(" " * KEY_WIDTH, style="dim").append(line + "\n")
+        out.append("\n")
+    out.rstrip()
+    return out
 
 
 class HelpScreen(ModalScreen[None]):
@@ -56,6 +65,7 @@ class HelpScreen(ModalScreen[None]):
         width: 72; max-width: 96%; height: 90%;
         border: round $accent; background: $surface; padding: 0 1;
     }
+    HelpScreen Static { text-wrap: nowrap; text-overflow: ellipsis; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,f1,q", "close", "Close help", key_display="Esc")
@@ -71,7 +81,7 @@ class HelpScreen(ModalScreen[None]):
         scroll.border_title = "Keys"
         scroll.border_subtitle = "Esc to close"
         with scroll:
-            yield Static(bindings_table(self.sections))
+            yield Static(bindings_text(self.sections))
 
     def action_close(self) -> None:
         self.dismiss()

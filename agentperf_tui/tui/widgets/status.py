@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from agentperf_tui.core.observer import Snapshot
 from agentperf_tui.tui import format as fmt
@@ -77,7 +77,10 @@ def status_text(
     return stack(line1, line2)
 
 
-class RunStatus(Static):
+class RunStatus(Widget):
+    """Fixed at two lines, so a new status only repaints this widget: `Static.update` would
+    re-lay out (and so repaint) the whole screen a few times a second."""
+
     DEFAULT_CSS = """
     RunStatus {
         height: 2;
@@ -87,3 +90,16 @@ class RunStatus(Static):
         text-overflow: ellipsis;
     }
     """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = Text("")
+
+    def update(self, text: Text) -> None:
+        if text == self._text:
+            return
+        self._text = text
+        self.refresh()
+
+    def render(self) -> Text:
+        return self._text
