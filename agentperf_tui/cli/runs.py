@@ -184,9 +184,8 @@ def _describe(run: RunData) -> str:
     field("result", info.headline)
     figures = run_figures(run)
     field("per GPU", f"{_num(figures.agents_per_gpu)} agents/GPU ({_num(figures.gpus)} GPUs)")
-    field(
-        "per MW", f"{_num(figures.agents_per_mw)} agents/MW (GPU power {_num(figures.mean_power_w)} W at N*)"
-    )
+    power = f"GPU power {_num(figures.mean_power_w)} W at {figures.at}"
+    field("per MW", f"{_num(figures.agents_per_mw)} agents/MW ({power})")
     if info.note:
         field("note", info.note)
     if info.writer_host:

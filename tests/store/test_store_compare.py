@@ -35,25 +35,25 @@ def test_headline_figures_and_better_side(db: Path, two_runs: tuple[str, str]) -
     a, b = (load_run(db, r) for r in two_runs)
     d = _by_field(compare_runs(a, b))
     assert (d["run"].a, d["run"].b) == two_runs
-    assert d["tier"].a == "deepseek-v4@2026-06 100 tok/s, 5 s" and d["tier"].b is None
+    assert d["tier"].a == "deepseek-v4@2026-06/100-5" and d["tier"].b is None
     assert (d["N*"].a, d["N*"].b, d["N*"].delta, d["N*"].better) == (8, 12, 4, "b")
     assert (d["agents/GPU"].a, d["agents/GPU"].b, d["agents/GPU"].better) == (1.0, 1.5, "b")
     assert d["agents/MW"].a == pytest.approx(2000.0) and d["agents/MW"].b == pytest.approx(2400.0)
     assert d["agents/MW"].better == "b"
-    assert (d["P25 speed at N* (tok/s)"].a, d["P25 speed at N* (tok/s)"].b) == (120.5, 110.0)
-    assert d["P25 speed at N* (tok/s)"].better == "a" and d["P25 speed at N* (tok/s)"].delta == -10.5
-    assert d["P95 TTFT at N* (s)"].better == "a"  # lower is better
-    assert d["error rate at N*"].better is None  # 4 of 200 on both sides
+    speed = d["P25 speed at level N (tok/s)"]
+    assert (speed.a, speed.b, speed.better, speed.delta) == (120.5, 110.0, "a", -10.5)
+    assert d["P95 TTFT at level N (s)"].better == "a"  # lower is better
+    assert d["error rate at level N"].better is None  # 4 of 200 on both sides
     whole = d["error rate (whole run)"]
     assert (whole.a, whole.b, whole.better) == (0.1, 0.0, "b")
-    assert d["mean GPU power at N* (W)"].better is None  # not a merit on its own
+    assert d["mean GPU power at level N (W)"].better is None  # not a merit on its own
     config_rows = {k: v for k, v in d.items() if k.startswith("config.")}
     assert set(config_rows) == {"config.seed", "config.extra.k", "config.tier"}
     assert (config_rows["config.seed"].delta, config_rows["config.seed"].better) == (1.0, None)
     assert (config_rows["config.extra.k"].a, config_rows["config.extra.k"].b) == (None, 1)
     # Swapping the runs swaps the verdicts.
     swapped = _by_field(compare_runs(b, a))
-    assert swapped["N*"].better == "a" and swapped["P25 speed at N* (tok/s)"].better == "b"
+    assert swapped["N*"].better == "a" and swapped["P25 speed at level N (tok/s)"].better == "b"
 
 
 def test_figures_prefer_summary_values_and_admit_unknowns(store: RunStore, db: Path) -> None:
@@ -103,3 +103,32 @@ def test_engine_summary_shape_is_understood(store: RunStore, db: Path) -> None:
     d = _by_field(compare_runs(a, b))
     assert (d["N*"].a, d["N*"].b, d["N*"].better) == (12, 0, "a")
     assert (d["power basis"].a, d["power basis"].delta) == ("nominal", None)
+
+
+def test_fixed_runs_compare_at_their_n_and_the_same_tier_reads_the_same(store: RunStore, db: Path) -> None:
+    # Before and after a server change, both held at N=24 for a fixed time: no search, no N*.
+    tier_dict = {"speed_tok_s": 41.2, "ttft_s": 3.0, "family": None, "version": None, "label": None}
+    before = new_run(store, config={"mode": "fixed", "concurrency": 24, "tier": "41.2/3"})
+    store.put_level(before, 0, make_level(24, speed_p25=50.0, ttft_p95=2.0))
+    store.finish_run(before, status="finished", summary={"result": None, "mode": "fixed", "tier": tier_dict})
+    after = new_run(store, config={"mode": "fixed", "concurrency": 24, "tier": "custom/41.2-3"})
+    store.put_level(after, 0, make_level(24, verdict="fail", speed_p25=38.0, ttft_p95=3.5))
+    running = new_run(store, config={"mode": "fixed", "concurrency": 24, "tier": "41.2/3"})
+    store.put_level(running, 0, make_level(24, verdict="undecided"))
+    store.finish_run(after, status="finished", summary={"result": None})
+    store.flush()
+
+    a, b, c = load_run(db, before), load_run(db, after), load_run(db, running)
+    assert a.info.headline == "fixed N=24: pass @ custom/41.2-3"
+    assert b.info.headline == "fixed N=24: fail @ custom/41.2-3"
+    assert c.info.headline == "fixed N=24: undecided so far @ custom/41.2-3"
+    d = _by_field(compare_runs(a, b))
+    assert d["tier"].a == d["tier"].b == "custom/41.2-3", "one tier, however it was written down"
+    assert (d["mode"].a, d["mode"].b) == ("fixed", "fixed")
+    assert (d["N*"].a, d["N*"].b) == (None, None)
+    assert (d["level N (N*, or a fixed run's N)"].a, d["level N (N*, or a fixed run's N)"].b) == (24, 24)
+    speed = d["P25 speed at level N (tok/s)"]
+    assert (speed.a, speed.b, speed.better) == (50.0, 38.0, "a")
+    assert d["P95 TTFT at level N (s)"].better == "a"
+    assert run_figures(a).at == "N=24"
+    assert "config.tier" in d, "the config rows still show how each was typed"

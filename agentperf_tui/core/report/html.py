@@ -171,15 +171,15 @@ def _headline(run: RunData) -> str:
         ("agents per GPU", f"{_f(fig.agents_per_gpu, 2)} <span class='muted'>({_f(fig.gpus)} GPUs)</span>"),
         (
             "agents per MW",
-            f"{_f(fig.agents_per_mw, 0)} <span class='muted'>mean GPU power at N* "
+            f"{_f(fig.agents_per_mw, 0)} <span class='muted'>mean GPU power at {fig.at} "
             f"{_f(fig.mean_power_w, 0, ' W')}"
             + (" (simulated power model)" if run.info.simulated else "")
             + "</span>"
             if fig.agents_per_mw is not None
-            else "<span class='warn'>no GPU power reading for the N* level</span>",
+            else f"<span class='warn'>no GPU power reading for the {fig.at} level</span>",
         ),
-        ("P25 output speed at N*", _f(fig.speed_p25, 1, " tok/s")),
-        ("P95 TTFT at N*", _f(fig.ttft_p95, 2, " s")),
+        (f"P25 output speed at {fig.at}", _f(fig.speed_p25, 1, " tok/s")),
+        (f"P95 TTFT at {fig.at}", _f(fig.ttft_p95, 2, " s")),
         ("error rate", _f(None if fig.error_rate is None else fig.error_rate * 100, 2, " %")),
         ("requests", _f(fig.requests)),
         ("tier", escape(_tier_text(run))),

@@ -25,7 +25,7 @@ SPEED_QUANTILE = 0.25
 TTFT_QUANTILE = 0.95
 
 _NUM = r"\d+(?:\.\d+)?"
-_CUSTOM_RE = re.compile(rf"^\s*({_NUM})\s*/\s*({_NUM})\s*$")
+CUSTOM_TIER_RE = re.compile(rf"^\s*({_NUM})\s*/\s*({_NUM})\s*$")
 _NAMED_RE = re.compile(rf"^([a-z0-9][a-z0-9._-]*)(?:@([A-Za-z0-9][A-Za-z0-9._-]*))?/({_NUM})-({_NUM})$")
 
 
@@ -255,7 +255,7 @@ def parse_tier(spec: str, folder: Path | str | None = None) -> SloTier:
     """Resolve a tier from `S/T` (custom), `family@version/S-T`, or `family/S-T` (newest version
     of that family holding the tier). Raises TierSpecError naming the known tiers."""
     text = spec.strip()
-    m = _CUSTOM_RE.match(text)
+    m = CUSTOM_TIER_RE.match(text)
     if m:
         return custom_tier(float(m.group(1)), float(m.group(2)))
     if text.startswith("custom/"):

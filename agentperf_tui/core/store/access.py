@@ -25,7 +25,9 @@ RUN_SELECT = """
            r.heartbeat_wall,
            (SELECT count(*) FROM annotations a WHERE a.run_pk = r.pk),
            (SELECT text FROM annotations a WHERE a.run_pk = r.pk ORDER BY a.id LIMIT 1),
-           (SELECT max(n) FROM levels l WHERE l.run_pk = r.pk AND l.verdict = 'pass')
+           (SELECT max(n) FROM levels l WHERE l.run_pk = r.pk AND l.verdict = 'pass'),
+           (SELECT n FROM levels l WHERE l.run_pk = r.pk ORDER BY l.idx DESC LIMIT 1),
+           (SELECT verdict FROM levels l WHERE l.run_pk = r.pk ORDER BY l.idx DESC LIMIT 1)
     FROM runs r
 """
 
@@ -73,7 +75,8 @@ def resolve(conn: sqlite3.Connection | None, path: Path, ref: str) -> tuple[int,
 
 def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, dict[str, Any] | None]:
     (_pk, run_id, started, endpoint, model, simulated, status, summary_text, config_text, note,
-     finished_wall, pid, host, token, heartbeat, n_annotations, first_annotation, best) = row  # fmt: skip
+     finished_wall, pid, host, token, heartbeat, n_annotations, first_annotation, best, last_n,
+     last_verdict) = row  # fmt: skip
     summary = loads_json(summary_text)
     config = loads_json(config_text) or {}
     shown = status
@@ -100,6 +103,8 @@ def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, d
         finished_wall=finished_wall,
         writer_host=host,
         writer_pid=pid,
+        mode=config.get("mode") if isinstance(config.get("mode"), str) else None,
+        last_level=None if last_n is None else (int(last_n), str(last_verdict)),
     )  # fmt: skip
     return config, info, summary
 

@@ -1,4 +1,5 @@
-"""Side-by-side comparison of two runs: headline figures at N*, and the config keys that differ."""
+"""Side-by-side comparison of two runs: headline figures at N* (or a fixed run's N), and the config
+keys that differ."""
 
 from __future__ import annotations
 
@@ -23,21 +24,30 @@ class RunFigures:
     """The headline figures of one run, each None where the run cannot tell."""
 
     n_star: int | None
+    level_n: int | None
+    """The N whose level the per-level figures come from: N* after a search, the N of a fixed run."""
     gpus: int | None
     agents_per_gpu: float | None
     agents_per_mw: float | None
     mean_power_w: float | None
-    """Mean GPU power (all GPUs) over the N* level's measured window."""
+    """Mean GPU power (all GPUs) over that level's measured window."""
     power_basis: str | None
     """"measured", "simulated" or "nominal" (a profile figure) when the summary says so."""
     speed_p25: float | None
-    """P25 output speed at N* (tok/s)."""
+    """P25 output speed at that level (tok/s)."""
     ttft_p95: float | None
-    """P95 TTFT at N* (s)."""
+    """P95 TTFT at that level (s)."""
     error_rate_at_n: float | None
     error_rate: float | None
     """Failed / all requests of the whole run."""
     requests: int
+
+    @property
+    def at(self) -> str:
+        """Where the per-level figures were measured, in words: "N*" or "N=24" (a fixed run)."""
+        if self.level_n is not None and self.level_n != self.n_star:
+            return f"N={self.level_n}"
+        return "N*"
 
 
 # (field label, RunFigures attribute, which direction is better)
@@ -46,10 +56,11 @@ _FIGURES: tuple[tuple[str, str, Literal["higher", "lower"] | None], ...] = (
     ("GPUs", "gpus", None),
     ("agents/GPU", "agents_per_gpu", "higher"),
     ("agents/MW", "agents_per_mw", "higher"),
-    ("mean GPU power at N* (W)", "mean_power_w", None),
-    ("P25 speed at N* (tok/s)", "speed_p25", "higher"),
-    ("P95 TTFT at N* (s)", "ttft_p95", "lower"),
-    ("error rate at N*", "error_rate_at_n", "lower"),
+    ("level N (N*, or a fixed run's N)", "level_n", None),
+    ("mean GPU power at level N (W)", "mean_power_w", None),
+    ("P25 speed at level N (tok/s)", "speed_p25", "higher"),
+    ("P95 TTFT at level N (s)", "ttft_p95", "lower"),
+    ("error rate at level N", "error_rate_at_n", "lower"),
     ("error rate (whole run)", "error_rate", "lower"),
     ("requests", "requests", None),
 )
@@ -57,7 +68,10 @@ _FIGURES: tuple[tuple[str, str, Literal["higher", "lower"] | None], ...] = (
 
 def run_figures(run: RunData) -> RunFigures:
     n = result_n(run.summary, run.levels)
-    level = level_at(run.levels, n)
+    level_n = n
+    if not level_n and run.info.mode == "fixed" and run.info.last_level is not None:
+        level_n = run.info.last_level[0]
+    level = level_at(run.levels, level_n)
     gpus = gpu_count(run.summary, run.config, len(run.telemetry.gpus()))
     power = finite_or_none(summary_value(run.summary, "power_w")[1])
     if power is None and level is not None:
@@ -75,6 +89,7 @@ def run_figures(run: RunData) -> RunFigures:
         total, failed = sum(lv.requests for lv in run.levels), sum(lv.failed for lv in run.levels)
     return RunFigures(
         n_star=n,
+        level_n=level_n,
         gpus=gpus,
         agents_per_gpu=per_gpu,
         agents_per_mw=per_mw,
@@ -89,14 +104,15 @@ def run_figures(run: RunData) -> RunFigures:
 
 
 def compare_runs(a: RunData, b: RunData) -> list[Difference]:
-    """Context rows (run, model, endpoint, simulated, tier, status, power basis), every headline figure, then
-    one row per config key (dotted path) whose value differs between the two runs."""
+    """Context rows (run, model, endpoint, simulated, mode, tier, status, power basis), every
+    headline figure, then one row per config key (dotted path) whose value differs."""
     fa, fb = run_figures(a), run_figures(b)
     out = [
         Difference("run", a.info.id, b.info.id, None, None),
         Difference("model", a.info.model, b.info.model, None, None),
         Difference("endpoint", a.info.endpoint, b.info.endpoint, None, None),
         Difference("simulated", a.info.simulated, b.info.simulated, None, None),
+        Difference("mode", a.info.mode, b.info.mode, None, None),
         Difference("tier", tier_label(a.summary, a.config), tier_label(b.summary, b.config), None, None),
         Difference("status", a.info.status, b.info.status, None, None),
     ]

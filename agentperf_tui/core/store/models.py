@@ -48,10 +48,19 @@ class RunInfo:
     finished_wall: float | None
     writer_host: str | None
     writer_pid: int | None
+    mode: str | None = None
+    """"search", "fixed" or "sweep" as configured; None when the config does not say."""
+    last_level: tuple[int, str] | None = None
+    """(N, verdict) of the run's latest level."""
 
     @property
     def headline(self) -> str:
         tier = f" @ {self.tier}" if self.tier else ""
+        if self.mode == "fixed" and not self.result_n and self.last_level is not None:
+            # A fixed-N run has no N*: its answer is whether the tier held at that N.
+            n, verdict = self.last_level
+            so_far = "" if self.result_final else " so far"
+            return f"fixed N={n}: {verdict}{so_far}{tier}"
         if self.result_final:
             return f"N*={self.result_n}{tier}" if self.result_n else f"no passing level{tier}"
         if self.result_n is None:

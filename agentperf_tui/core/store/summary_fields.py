@@ -16,31 +16,37 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentperf_tui.core.observer import LevelView
+from agentperf_tui.core.search.tiers import CUSTOM_TIER_RE, fmt_num
 
 
 def tier_label(summary: Mapping[str, Any] | None, config: Mapping[str, Any] | None) -> str | None:
-    """A short tier name: the summary's `result.tier`, else its `tier`, else the config's `tier`."""
+    """The tier's name as the search module writes it (`custom/S-T`, `family@version/S-T`), from
+    the summary's `result.tier`, else its `tier`, else the config's `tier`; the same tier reads
+    the same whichever way it was stored, so a comparison never flags it as a difference."""
     result = (summary or {}).get("result")
     for source in (result if isinstance(result, Mapping) else None, summary, config):
         if not source or source.get("tier") is None:
             continue
         tier = source["tier"]
         if not isinstance(tier, Mapping):
-            return str(tier)
+            return _tier_name(str(tier))
         if tier.get("name"):
-            return str(tier["name"])
+            return _tier_name(str(tier["name"]))
         speed = finite_or_none(tier.get("speed_tok_s", tier.get("speed")))
         ttft = finite_or_none(tier.get("ttft_s", tier.get("ttft")))
         if speed is None or ttft is None:
             continue
-        core = f"{speed:g} tok/s, {ttft:g} s"
-        if tier.get("label"):
-            return f"{tier['label']} ({core})"
-        if tier.get("family"):
-            version = f"@{tier['version']}" if tier.get("version") else ""
-            return f"{tier['family']}{version} {core}"
-        return core
+        sd = f"{fmt_num(speed)}-{fmt_num(ttft)}"
+        family, version = tier.get("family"), tier.get("version")
+        name = f"custom/{sd}" if not family else f"{family}@{version}/{sd}" if version else f"{family}/{sd}"
+        return f"{tier['label']} ({name})" if tier.get("label") else name
     return None
+
+
+def _tier_name(text: str) -> str:
+    """`S/T` as typed becomes `custom/S-T`; names are kept as they are."""
+    m = CUSTOM_TIER_RE.match(text)
+    return f"custom/{fmt_num(float(m.group(1)))}-{fmt_num(float(m.group(2)))}" if m else text.strip()
 
 
 def summary_value(summary: Mapping[str, Any] | None, *names: str) -> tuple[bool, Any]:
