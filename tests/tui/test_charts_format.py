@@ -106,3 +106,54 @@ def test_history_keeps_the_whole_run_when_it_fills() -> None:
     assert t == sorted(t)
     assert set(h.gpu_power) == {"0", "1", "2", "3"}
     assert all(len(v) == len(h) for v in h.gpu_power.values())
+
+
+def _power_history(gpus: int, points: int = 40) -> tuple[History, object]:
+    from dataclasses import replace
+
+    from agentperf_tui.core.observer import PowerView
+
+    base = SearchScript().snapshots[0]
+    h = History()
+    snap = base
+    for i in range(points):
+        per_gpu = {str(g): 300.0 + 40.0 * g + i for g in range(gpus)}
+        power = PowerView(per_gpu_w=per_gpu, total_w=sum(per_gpu.values()), energy_j=1000.0 * i)
+        snap = replace(base, t=float(i), power=power)
+        h.add(snap)
+    return h, snap
+
+
+def _colours_drawn(text: object) -> set[str]:
+    from rich.text import Text
+
+    assert isinstance(text, Text)
+    return {str(span.style) for span in text.spans}
+
+
+def test_power_panel_draws_a_line_per_gpu_and_the_total_when_tall() -> None:
+    from agentperf_tui.tui import palette
+    from agentperf_tui.tui.widgets.power import PowerPanel
+
+    h, snap = _power_history(4)
+    panel = PowerPanel()
+    short = panel.draw(snap, h, 60, 12)  # type: ignore[arg-type]
+    lines = plain(short)
+    assert "total 1.60 kW" in lines[0]  # 4 x 300 W + 40 x (0+1+2+3) W + 4 x 39 W
+    drawn = _colours_drawn(short)
+    assert set(palette.GPU_LINES[:4]) <= drawn, "one line colour per GPU, each used"
+    assert [line.split()[0] for line in lines[-4:]] == ["0", "1", "2", "3"], "a bar per GPU under the chart"
+    tall = plain(panel.draw(snap, h, 60, 24))  # type: ignore[arg-type]
+    assert tall[1].strip().startswith("1.6kW"), "the total's own chart, on its scale, on top"
+    assert sum("┤" in line for line in tall) >= 4, "two charts, each with its axis labels"
+
+
+def test_power_panel_with_many_gpus_shows_their_spread_and_mean() -> None:
+    from agentperf_tui.tui import palette
+    from agentperf_tui.tui.widgets.power import PowerPanel
+
+    h, snap = _power_history(16)
+    text = PowerPanel().draw(snap, h, 100, 20)  # type: ignore[arg-type]
+    lines = plain(text)
+    assert any("lowest to highest of 16 GPUs" in line and "mean" in line for line in lines)
+    assert not set(palette.GPU_LINES) & _colours_drawn(text) - {palette.POWER}
