@@ -178,3 +178,40 @@ def test_skip_and_discard() -> None:
     lv = Level(2, 2, "ramp", 0.0, plan)
     rec = lv.skip(5.0)
     assert rec.requests == 0 and not rec.passed and "no request counted" in rec.reason
+
+
+def _fixed_run_cut_short(conclude: bool, ttft: float) -> tuple[object, object]:
+    from agentperf_tui.core.search.controller import SearchController
+    from agentperf_tui.core.search.energy import CounterWindow
+
+    # Fast mode would need 60 s to settle; the run ends after 30 s.
+    plan = SearchPlan(mode="fixed", fixed_n=2, tier=TIER, rigour="fast", warmup_s=1, gpu_count=2)
+    ctl = SearchController(plan)
+    assert ctl.start(0.0) == 2
+
+    def energy(t0: float, t1: float) -> CounterWindow:
+        return CounterWindow(energy_j=800.0 * (t1 - t0), mean_power_w=800.0, simulated=True)
+
+    ctl.tick(0.5, [], [], active_agents=2, energy=energy)
+    for t in range(2, 31):
+        ctl.tick(float(t), [req(a, t - 1.0 + 0.1 * a, ttft=ttft, tokens=11) for a in range(2)], [], 2)
+    assert ctl.level is not None and ctl.level.phase == "measuring", "still open when the run ends"
+    return ctl.end_run(31.0, conclude=conclude), ctl
+
+
+def test_a_fixed_run_that_reaches_its_duration_is_decided_on_what_it_measured() -> None:
+    result, ctl = _fixed_run_cut_short(conclude=True, ttft=0.5)
+    rec = ctl.records[-1]  # type: ignore[attr-defined]
+    assert rec.outcome == "ended" and rec.verdict == "pass" and rec.passed
+    assert "the run ended before the level settled" in rec.reason
+    assert rec.mean_power_w == 800.0, "the level's power is measured like any settled level's"
+    assert result is not None and result.n_star == 2  # type: ignore[attr-defined]
+    assert ctl.view().levels[-1].phase == "settled"  # type: ignore[attr-defined]
+    failing, _ = _fixed_run_cut_short(conclude=True, ttft=9.0)
+    assert failing is not None and failing.n_star is None  # type: ignore[attr-defined]
+
+
+def test_an_aborted_run_keeps_its_open_level_but_has_no_result() -> None:
+    result, ctl = _fixed_run_cut_short(conclude=False, ttft=0.5)
+    assert result is None and ctl.result() is None  # type: ignore[attr-defined]
+    assert ctl.records[-1].outcome == "ended" and ctl.records[-1].requests > 0  # type: ignore[attr-defined]

@@ -278,6 +278,8 @@ class Engine:
             ctx.stop_telemetry()
         if self.agg.error is not None:
             raise EngineError(f"aggregator failed: {self.agg.error}") from self.agg.error
+        # The aggregator has stopped: the controller is this thread's now.
+        self.controller.end_run(self.clock(), conclude=self._finish_reason == "finished")
         summary = ctx.finish(self.agg, self.controller, status=self._finish_reason, comparable=comparable)
         self.summary = summary
         self.agg.publish(self.clock())

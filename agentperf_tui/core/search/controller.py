@@ -112,6 +112,19 @@ class SearchController:
         self._begin(Step(lv.n, lv.role), now)
         return None
 
+    def end_run(self, now: float, *, conclude: bool) -> SearchResult | None:
+        """The run is ending. An open level is decided on what has finished and kept, with its
+        power; with `conclude` (a fixed-N run that reached its duration) that decides the result.
+        A search or sweep cut short has no result: its bracket was never closed."""
+        if self._result is not None or self.level is None:
+            return self._result
+        self._store(self.level.end_of_run(now))
+        self.level = None
+        if conclude and self.plan.mode == "fixed":
+            assert self._started_at is not None
+            self._result = build_result(self.plan, self.strategy.b, self.records, self._started_at, now)
+        return self._result
+
     def result(self) -> SearchResult | None:
         return self._result
 

@@ -221,7 +221,7 @@ class Level:
             else:
                 a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
                 s, t = self._judge(data, a)
-                if p.rigour == "strict" or outcome == "skipped":
+                if p.rigour == "strict" or outcome in ("skipped", "ended"):
                     speed_v, ttft_v = s.leaning, t.leaning
                 else:
                     speed_v, ttft_v = s.settled, t.settled
@@ -287,6 +287,13 @@ class Level:
             return self._record
         end = self._best_end(now)
         return self._finish(now, end, None, "ended early by the operator", outcome="skipped")
+
+    def end_of_run(self, now: float) -> LevelRecord:
+        """The run ends with this level open: decided by the point estimate of what has finished."""
+        if self._record is not None:
+            return self._record
+        end = self._best_end(now)
+        return self._finish(now, end, None, "the run ended before the level settled", outcome="ended")
 
     def discard(self, now: float) -> LevelRecord:
         """The operator restarts the level: this attempt is kept on record but does not count."""

@@ -9,9 +9,10 @@ from typing import Any, Literal
 from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.search.criteria import Verdict
 
-Outcome = Literal["measured", "skipped", "discarded"]
+Outcome = Literal["measured", "skipped", "ended", "discarded"]
 """measured: ended by the rules; skipped: ended early by the operator (decided on the data so far);
-discarded: the operator restarted the level, its data does not count."""
+ended: the run ended (its duration, or an abort) before the level settled, decided on the data so
+far; discarded: the operator restarted the level, its data does not count."""
 
 
 def _finite(x: float | None) -> float | None:
