@@ -50,6 +50,9 @@ class ResultView:
     duration_s: float | None
     levels: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    fixed_n: int | None = None
+    """A fixed-N run's N, with its level's verdict (N* is that N when the tier held)."""
+    fixed_verdict: str | None = None
 
 
 def tier_text(tier: Any) -> str | None:
@@ -146,6 +149,9 @@ def from_summary(summary: dict[str, Any]) -> ResultView:
     if conf is None and at_n is not None:
         conf = _num(at_n.get("confidence"))
 
+    fixed = levels[-1] if summary.get("mode") == "fixed" and levels else None
+    fixed_n = _num(fixed.get("n")) if fixed is not None else None
+
     return ResultView(
         run_id=summary.get("run_id"),
         status=str(summary.get("status") or "unknown"),
@@ -168,4 +174,6 @@ def from_summary(summary: dict[str, Any]) -> ResultView:
         duration_s=_num(summary.get("duration_s")),
         levels=levels,
         notes=notes,
+        fixed_n=int(fixed_n) if fixed_n is not None else None,
+        fixed_verdict=str(fixed.get("verdict") or "undecided") if fixed is not None else None,
     )

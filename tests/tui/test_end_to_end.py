@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.widgets import Digits, Static
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.store import list_runs
@@ -45,6 +46,13 @@ async def test_fixed_run_against_the_embedded_simulator(tmp_path: Path) -> None:
         assert isinstance(result, ResultScreen)
         assert result.view.simulated and result.view.status == "finished"
         assert result.view.run_id is not None
+        # a fixed run shows the N it held and whether the tier held there, decided on what was
+        # measured when its duration ran out (8 s: too short to settle)
+        assert result.view.fixed_n == 2 and result.view.fixed_verdict in ("pass", "fail")
+        assert result.view.n_star == (2 if result.view.fixed_verdict == "pass" else None)
+        assert result.view.levels[-1]["phase"] == "settled" and result.view.levels[-1]["mean_power_w"] > 0
+        assert result.query_one("#nstar", Digits).value == "2"
+        assert "fixed run" in str(result.query_one("#nstar-caption", Static).render())
         assert len(dash.history) >= 5
     runs = list_runs(store)
     assert [r.id for r in runs] == [result.view.run_id]

@@ -56,8 +56,8 @@ class RunInfo:
     @property
     def headline(self) -> str:
         tier = f" @ {self.tier}" if self.tier else ""
-        if self.mode == "fixed" and not self.result_n and self.last_level is not None:
-            # A fixed-N run has no N*: its answer is whether the tier held at that N.
+        if self.mode == "fixed" and self.last_level is not None:
+            # A fixed-N run searches nothing: its answer is whether the tier held at that N.
             n, verdict = self.last_level
             so_far = "" if self.result_final else " so far"
             return f"fixed N={n}: {verdict}{so_far}{tier}"

@@ -16,6 +16,14 @@ from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.result_view import ResultView, from_summary
 
+FIXED_VERDICT = {"pass": "tier held", "fail": "tier missed", "undecided": "undecided"}
+
+
+def _big_number(v: ResultView) -> str:
+    """N* in large digits, or the N a fixed run held."""
+    n = v.fixed_n if v.fixed_n is not None else v.n_star
+    return "—" if n is None else str(n)
+
 
 def headline(view: ResultView) -> Table:
     t = Table(box=None, show_header=False, padding=(0, 1, 0, 0), expand=True)
@@ -96,7 +104,7 @@ class ResultScreen(Screen[None]):
             with Horizontal(id="result-top"):
                 with Vertical(id="nstar-box"):
                     yield Static(self._nstar_caption(), id="nstar-caption")
-                    yield Digits(str(v.n_star) if v.n_star is not None else "—", id="nstar")
+                    yield Digits(_big_number(v), id="nstar")
                 yield Static(headline(v), id="headline")
             yield Static(notes_text(v), id="notes")
             table: DataTable[Any] = DataTable(id="levels", zebra_stripes=True, cursor_type="row")
@@ -109,8 +117,13 @@ class ResultScreen(Screen[None]):
         text = Text()
         if v.simulated:
             text.append(" SIMULATED ", style=palette.SIMULATED).append("\n")
-        text.append("N*", style="bold")
-        text.append(" highest N in tier" if v.mode == "search" else f" {v.mode} run", style="dim")
+        if v.fixed_n is not None and v.fixed_verdict is not None:
+            text.append("N", style="bold").append(" held, fixed run: ", style="dim")
+            verdict = FIXED_VERDICT.get(v.fixed_verdict, v.fixed_verdict)
+            text.append(verdict, style=palette.verdict_style(v.fixed_verdict))
+        else:
+            text.append("N*", style="bold")
+            text.append(" highest N in tier" if v.mode == "search" else f" {v.mode} run", style="dim")
         if v.status != "finished":
             text.append(f"  {v.status.upper()}", style="bold " + palette.WARN)
         return text
