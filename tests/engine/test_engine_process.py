@@ -133,6 +133,8 @@ def test_an_engine_that_dies_is_reported_with_its_exit_code_and_keeps_what_it_st
     errors = rec.of("error")
     assert len(errors) == 1 and isinstance(errors[0], EngineProcessDied)
     assert "exited with code -9" in str(errors[0]) and engine.log_path in str(errors[0])
+    assert Path(engine.log_path).exists(), "the log of an engine that died is kept"
+    Path(engine.log_path).unlink()
     assert engine.summary is None and rec.of("finish") == []
     assert engine.run_id is not None
     partial = load_run(tmp_path / "runs.sqlite3", engine.run_id)

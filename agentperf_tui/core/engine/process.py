@@ -48,11 +48,13 @@ class EngineProcess:
         self._send_lock = threading.Lock()
         self._reader: threading.Thread | None = None
         self._done = threading.Event()
-        fd, self.log_path = tempfile.mkstemp(prefix="agentperf-engine-", suffix=".log")
-        os.close(fd)
+        self.log_path = ""
+        """The engine's stdout and stderr; kept when the run fails, deleted after a clean one."""
 
     # ---- lifecycle ----
     def start(self) -> None:
+        fd, self.log_path = tempfile.mkstemp(prefix="agentperf-engine-", suffix=".log")
+        os.close(fd)
         events_r, events_w = os.pipe()
         commands_r, commands_w = os.pipe()
         try:
