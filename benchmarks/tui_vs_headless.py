@@ -59,6 +59,7 @@ async def with_console(cfg: RunConfig) -> dict[str, Any]:
             if time.monotonic() > deadline:
                 raise TimeoutError("the console run did not reach its result screen")
             await pilot.pause(0.25)
+        await pilot.pause(0.5)  # let the result screen finish mounting before the app closes
         summary = app.screen.summary
     return summary
 
