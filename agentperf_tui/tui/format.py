@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from agentperf_tui.core.search.confidence_text import confidence_text
+
 DASH = "—"
 
 
@@ -111,6 +113,14 @@ def percent(x: float | None, digits: int = 0) -> str:
         return DASH
     assert x is not None
     return f"{x * 100:.{digits}f}%"
+
+
+def confidence(x: float | None) -> str:
+    """A verdict's confidence, never "100%" (see core/search/confidence_text.py)."""
+    if _missing(x):
+        return DASH
+    assert x is not None
+    return confidence_text(x)
 
 
 def count(x: int | float | None) -> str:

@@ -28,6 +28,8 @@ def test_units_read_naturally() -> None:
     assert fmt.duration(185) == "3m05s"
     assert fmt.duration(3725) == "1h02m"
     assert fmt.watts(612) == "612 W"
+    shown = [fmt.confidence(c) for c in (0.95, 0.9949, 0.996, 0.99999, None)]
+    assert shown == ["95%", "99%", "99.6%", "99.9%", "—"], "never 100%: no finite sample makes it certain"
     assert fmt.watts(4870) == "4.87 kW"
     assert fmt.energy(3600 * 12.4) == "12.4 Wh"
     assert fmt.energy(3.6e6 * 3.21) == "3.21 kWh"

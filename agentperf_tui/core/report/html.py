@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from agentperf_tui.core.report.svg import Plot
+from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import RunData, run_figures
 
 PASS, FAIL, OPEN = "#2e7d32", "#c62828", "#b28704"
@@ -203,7 +204,7 @@ def _levels_table(run: RunData) -> str:
     rows = []
     for lv in run.levels:
         cls = {"pass": "pass", "fail": "fail"}.get(lv.verdict, "open")
-        conf = f"{lv.confidence * 100:.0f} %" if lv.confidence is not None else "—"
+        conf = confidence_text(lv.confidence) if lv.confidence is not None else "—"
         cells = [
             f'<td class="num">{lv.n}</td>',
             f'<td class="{cls}">{escape(lv.verdict)}</td>',

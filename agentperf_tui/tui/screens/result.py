@@ -40,7 +40,7 @@ def headline(view: ResultView) -> Table:
         mw.append(f", mean {fmt.watts(view.mean_power_w)}", style="dim")
     t.add_row("agents per MW", mw)
     t.add_row("bound by", Text(view.bound_by or "—"))
-    t.add_row("confidence", Text(fmt.percent(view.confidence) if view.confidence is not None else "—"))
+    t.add_row("confidence", Text(fmt.confidence(view.confidence)))
     t.add_row("tier", Text(view.tier or "none"))
     t.add_row("mode", Text(f"{view.mode or '—'} · {view.rigour or '—'} · {fmt.duration(view.duration_s)}"))
     endpoint = Text(view.endpoint or "—")
@@ -76,7 +76,7 @@ def fill_levels(table: DataTable[Any], levels: list[dict[str, Any]]) -> None:
             Text(fmt.count(lv.get("requests")), justify="right"),
             Text(fmt.count(lv.get("failed")), justify="right"),
             Text(fmt.watts(lv.get("mean_power_w")), justify="right"),
-            Text(fmt.percent(lv.get("confidence")), justify="right"),
+            Text(fmt.confidence(lv.get("confidence")), justify="right"),
             Text(str(lv.get("reason") or ""), style="dim"),
         )
 

@@ -48,7 +48,7 @@ def level_lines(levels: tuple[LevelView, ...], rows: int, now: float, width: int
         text.append(f"{fmt.ratio(lv.speed_p25, 0):>6}", style=palette.verdict_style(lv.speed_verdict))
         text.append(f" {fmt.seconds(lv.ttft_p95):>8}", style=palette.verdict_style(lv.ttft_verdict))
         if wide:
-            conf = fmt.percent(lv.confidence) if lv.confidence is not None else ""
+            conf = fmt.confidence(lv.confidence) if lv.confidence is not None else ""
             text.append(f" {fmt.count(lv.requests):>7} {conf:>5}", style="dim")
             if lv.reason:
                 text.append(f"  {lv.reason}", style="dim")
@@ -69,7 +69,7 @@ class SearchPanel(Panel):
         head.append(bracket_text(search), style="bold")
         level = snap.level
         if level is not None and level.confidence is not None and level.verdict == "undecided":
-            head.append(f"  N={level.n} {fmt.percent(level.confidence)} sure", style="dim")
+            head.append(f"  N={level.n} {fmt.confidence(level.confidence)} sure", style="dim")
         elif level is not None and level.reason:
             head.append(f"  {level.reason}", style="dim")
         parts: list[RenderableType] = [head]
