@@ -106,6 +106,29 @@ def test_a_run_in_its_own_process_reports_and_obeys_like_one_in_a_thread(tmp_pat
 
 
 @pytest.mark.slow
+def test_every_control_crosses_to_the_engine_process(tmp_path: Path) -> None:
+    rec = Recorder()
+    engine = EngineProcess(_config(tmp_path, mode="search", duration_s=None, concurrency=2), [rec])
+    engine.start()
+    _wait(lambda: engine.latest() is not None and engine.latest().agents == 2, 60, "two agents running")  # type: ignore[union-attr]
+    engine.pause()
+    _wait(lambda: engine.latest().paused, 10, "a paused snapshot")  # type: ignore[union-attr]
+    engine.resume()
+    _wait(lambda: not engine.latest().paused, 10, "a running snapshot")  # type: ignore[union-attr]
+    engine.repeat_level()
+    engine.skip_level()
+
+    def said(text: str) -> bool:
+        return any(text in e.message for e in rec.of("event"))
+
+    operator = ("level repeated by the operator", "level skipped by the operator")
+    _wait(lambda: all(said(t) for t in operator), 10, "the operator's events")
+    engine.abort()
+    assert engine.join(30) and engine.summary is not None
+    assert said("paused: agents finish their current request") and said("resumed")
+
+
+@pytest.mark.slow
 def test_abort_ends_the_run_with_its_summary_stored(tmp_path: Path) -> None:
     rec = Recorder()
     engine = EngineProcess(_config(tmp_path, duration_s=600.0), [rec])
