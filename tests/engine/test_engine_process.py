@@ -151,11 +151,14 @@ def test_an_engine_that_dies_is_reported_with_its_exit_code_and_keeps_what_it_st
     engine.start()
     _wait(lambda: engine.latest() is not None and engine.latest().requests_ok > 2, 60, "requests done")  # type: ignore[union-attr]
     assert engine.pid is not None
+    with open(engine.log_path, "a", encoding="utf-8") as log:  # as if it had said why before dying
+        log.write("MemoryError: out of memory\n")
     os.kill(engine.pid, signal.SIGKILL)  # the child this test started
     assert engine.join(30)
     errors = rec.of("error")
     assert len(errors) == 1 and isinstance(errors[0], EngineProcessDied)
-    assert "exited with code -9" in str(errors[0]) and engine.log_path in str(errors[0])
+    message = str(errors[0])
+    assert "exited with code -9" in message and engine.log_path in message and "MemoryError" in message
     assert Path(engine.log_path).exists(), "the log of an engine that died is kept"
     Path(engine.log_path).unlink()
     assert engine.summary is None and rec.of("finish") == []
@@ -174,8 +177,8 @@ def test_an_engine_error_reaches_the_console_as_itself(tmp_path: Path) -> None:
     assert len(errors) == 1 and isinstance(errors[0], EngineError)
     assert "127.0.0.1:9" in str(errors[0])
     assert engine.error is errors[0]
-    assert Path(engine.log_path).exists(), "a failed run keeps its log"
-    Path(engine.log_path).unlink()
+    # the error says it all; the engine wrote nothing else, and an empty log is not left behind
+    assert not Path(engine.log_path).exists()
 
 
 CONSOLE_THAT_VANISHES = """
@@ -187,7 +190,7 @@ engine = EngineProcess(cfg, [])
 engine.start()
 while engine.latest() is None or engine.latest().requests_ok == 0:
     time.sleep(0.05)
-print(engine.pid, engine.run_id, flush=True)
+print(engine.pid, engine.run_id, engine.log_path, flush=True)
 import os
 os._exit(0)  # no abort, no goodbye: as if the console were killed
 """
@@ -203,7 +206,7 @@ def test_when_the_console_goes_away_the_engine_aborts_and_stores_its_summary(tmp
         timeout=120,
         check=True,
     )
-    pid_text, run_id = out.stdout.split()
+    pid_text, run_id, log_path = out.stdout.split()
     pid = int(pid_text)
     try:
         _wait(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), 60, "the orphaned engine to stop")
@@ -213,6 +216,7 @@ def test_when_the_console_goes_away_the_engine_aborts_and_stores_its_summary(tmp
     run = load_run(tmp_path / "runs.sqlite3", run_id)
     assert run.summary["status"] == "aborted"
     assert len(run.requests) > 0
+    assert not Path(log_path).exists(), "an orphaned run that ended well leaves no log behind"
 
 
 def _zombie(pid: int) -> bool:

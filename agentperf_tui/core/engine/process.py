@@ -62,7 +62,7 @@ class EngineProcess:
                 # A new session: Ctrl+C or a dropped SSH session reach the console, which then
                 # aborts the run (or closes the pipe, which aborts it too), never the engine itself.
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-m", CHILD_MODULE, str(events_w), str(commands_r)],
+                    [sys.executable, "-m", CHILD_MODULE, str(events_w), str(commands_r), self.log_path],
                     pass_fds=(events_w, commands_r),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -170,10 +170,17 @@ class EngineProcess:
         if self.summary is None and self.error is None:
             how = "is still running" if code is None else f"exited with code {code}"
             self._fail(EngineProcessDied(f"the engine process {how} without a result{self._log_tail()}"))
-        elif code == 0 and self.error is None:
+        failed = code != 0 or self.error is not None
+        if not failed or self._log_is_empty():  # keep only a log that may tell what went wrong
             with contextlib.suppress(OSError):
                 os.unlink(self.log_path)
         self._done.set()
+
+    def _log_is_empty(self) -> bool:
+        try:
+            return not Path(self.log_path).read_bytes().strip()
+        except OSError:
+            return True
 
     def _fail(self, error: BaseException) -> None:
         self.error = error
@@ -188,11 +195,7 @@ class EngineProcess:
         except OSError:
             return ""
         tail = [line for line in lines if line.strip()][-LOG_TAIL_LINES:]
-        return (
-            f" (log {self.log_path}: " + " | ".join(tail) + ")"
-            if tail
-            else f" (log {self.log_path} is empty)"
-        )
+        return f" (log {self.log_path}: " + " | ".join(tail) + ")" if tail else " (its log is empty)"
 
     # ---- controls ----
     def _send(self, name: str, *args: Any) -> None:

@@ -1,6 +1,6 @@
 """The engine's side of `EngineProcess`: runs an `EngineHandle` in a child process.
 
-    python -m agentperf_tui.core.engine.process_child EVENTS_FD COMMANDS_FD
+    python -m agentperf_tui.core.engine.process_child EVENTS_FD COMMANDS_FD [LOG_PATH]
 
 Everything the engine publishes goes back to the parent through one pipe, sent by its own thread
 so the engine never waits for the parent: events, the run's summary and an error are queued in
@@ -14,6 +14,8 @@ of its own with stdout and stderr going to a log file, which it reads back if th
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
 import sys
 import threading
@@ -118,7 +120,7 @@ def portable_error(error: BaseException) -> BaseException:
         return RemoteEngineError(f"{type(error).__name__}: {error}")
 
 
-def child_main(events: Connection, commands: Connection) -> None:
+def child_main(events: Connection, commands: Connection, log_path: str | None = None) -> None:
     """Run the engine whose RunConfig (JSON) is the first thing on the command pipe."""
     outbox = Outbox(events)
     try:
@@ -127,8 +129,12 @@ def child_main(events: Connection, commands: Connection) -> None:
 
         handle = EngineHandle(config, [outbox])
         handle.start()
-        _serve(handle, outbox, commands)
+        orphaned = _serve(handle, outbox, commands)
         handle.join()
+        if orphaned and handle.error is None and log_path:
+            # Nobody is left to read the log of a run that ended well: the summary is stored.
+            with contextlib.suppress(OSError):
+                os.unlink(log_path)
     except BaseException as e:  # the parent hears of it, whatever it was
         traceback.print_exc()
         outbox.on_error(e)
@@ -137,8 +143,9 @@ def child_main(events: Connection, commands: Connection) -> None:
         events.close()
 
 
-def _serve(handle: Any, outbox: Outbox, commands: Connection) -> None:
-    """Carry out the parent's commands until the run ends; abort when the parent goes away."""
+def _serve(handle: Any, outbox: Outbox, commands: Connection) -> bool:
+    """Carry out the parent's commands until the run ends; abort when the parent goes away.
+    Returns whether it went away."""
     sent_meta: tuple[Any, Any] | None = None
     parent_gone = False
     while handle.running:
@@ -162,11 +169,13 @@ def _serve(handle: Any, outbox: Outbox, commands: Connection) -> None:
     meta = (handle.run_id, handle.store_path)
     if meta != sent_meta and meta[0] is not None:
         outbox.put(("run", *meta))
+    return parent_gone
 
 
 def main(argv: list[str]) -> None:
-    events_fd, commands_fd = (int(a) for a in argv)
-    child_main(Connection(events_fd, readable=False), Connection(commands_fd, writable=False))
+    events_fd, commands_fd = int(argv[0]), int(argv[1])
+    log_path = argv[2] if len(argv) > 2 else None
+    child_main(Connection(events_fd, readable=False), Connection(commands_fd, writable=False), log_path)
 
 
 if __name__ == "__main__":
