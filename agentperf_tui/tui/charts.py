@@ -88,6 +88,16 @@ class _Canvas:
         return out
 
 
+def append_runs(text: Text, chars: Sequence[str], styles: Sequence[str]) -> None:
+    """Append one cell per char, as one span per run of cells in the same style: a span per cell
+    would make every repaint of the chart many times slower."""
+    start = 0
+    for c in range(1, len(chars) + 1):
+        if c == len(chars) or styles[c] != styles[start]:
+            text.append("".join(chars[start:c]), style=styles[start])
+            start = c
+
+
 def _columns(xs: np.ndarray, x0: float, x1: float, dx: int) -> np.ndarray:
     if x1 <= x0:
         return np.full(xs.shape, dx - 1, dtype=np.int64)
@@ -275,11 +285,7 @@ def stacked_chart(
                 ch, style = ("▔" if frac >= 6 else "─" if frac >= 3 else "▁"), line[1]
             chars.append(ch)
             styles.append(style)
-        start = 0
-        for c in range(1, cols + 1):  # one span per run of cells in the same style
-            if c == cols or styles[c] != styles[start]:
-                text.append("".join(chars[start:c]), style=styles[start])
-                start = c
+        append_runs(text, chars, styles)
         if r < height - 1:
             text.append("\n")
     return text
@@ -334,11 +340,7 @@ def histogram(
             if fill == 0 and r == bar_rows - 1 and cols[c] > 0:
                 fill = 1
             chars.append(_EIGHTHS[fill])
-        start = 0
-        for c in range(1, width + 1):
-            if c == width or styles[c] != styles[start]:
-                text.append("".join(chars[start:c]), style=styles[start])
-                start = c
+        append_runs(text, chars, styles)
         text.append("\n")
 
     axis = [" "] * width
@@ -370,11 +372,7 @@ def histogram(
             )
     put(fmt(lo), 0, "dim")
     put(fmt(hi), width - len(fmt(hi)), "dim")
-    start = 0
-    for c in range(1, width + 1):
-        if c == width or axis_styles[c] != axis_styles[start]:
-            text.append("".join(axis[start:c]), style=axis_styles[start])
-            start = c
+    append_runs(text, axis, axis_styles)
     return text
 
 
@@ -430,11 +428,7 @@ def bracket(
         else:
             line[c], styles[c] = "•", open_style
     text = Text(no_wrap=True, overflow="crop")
-    start = 0
-    for c in range(1, width + 1):
-        if c == width or styles[c] != styles[start]:
-            text.append("".join(line[start:c]), style=styles[start])
-            start = c
+    append_runs(text, line, styles)
     text.append("\n")
     labels = [" "] * width
     lstyles = ["dim"] * width
@@ -453,9 +447,5 @@ def bracket(
         put(str(lowest_fail), col(lowest_fail) - len(str(lowest_fail)) // 2, fail_style)
     for n, _ in sorted(levels, key=lambda lv: -lv[0]):
         put(str(n), col(n) - len(str(n)) // 2, "dim")
-    start = 0
-    for c in range(1, width + 1):
-        if c == width or lstyles[c] != lstyles[start]:
-            text.append("".join(labels[start:c]), style=lstyles[start])
-            start = c
+    append_runs(text, labels, lstyles)
     return text
