@@ -75,7 +75,8 @@ class SloTier:
         sd = f"{fmt_num(self.speed_tok_s)}-{fmt_num(self.ttft_s)}"
         if self.family is None:
             return f"custom/{sd}"
-        return f"{self.family}@{self.version}/{sd}"
+        # a family without a version names the newest version holding S-T (see parse_tier)
+        return f"{self.family}@{self.version}/{sd}" if self.version else f"{self.family}/{sd}"
 
     def describe(self) -> str:
         s, t = fmt_num(self.speed_tok_s), fmt_num(self.ttft_s)

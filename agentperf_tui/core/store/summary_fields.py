@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentperf_tui.core.observer import LevelView
-from agentperf_tui.core.search.tiers import CUSTOM_TIER_RE, fmt_num
+from agentperf_tui.core.search.tiers import CUSTOM_TIER_RE, SloTier
 
 
 def tier_label(summary: Mapping[str, Any] | None, config: Mapping[str, Any] | None) -> str | None:
@@ -36,9 +36,8 @@ def tier_label(summary: Mapping[str, Any] | None, config: Mapping[str, Any] | No
         ttft = finite_or_none(tier.get("ttft_s", tier.get("ttft")))
         if speed is None or ttft is None:
             continue
-        sd = f"{fmt_num(speed)}-{fmt_num(ttft)}"
-        family, version = tier.get("family"), tier.get("version")
-        name = f"custom/{sd}" if not family else f"{family}@{version}/{sd}" if version else f"{family}/{sd}"
+        family, version = tier.get("family") or None, tier.get("version") or None
+        name = SloTier(speed, ttft, family=family, version=version).name
         return f"{tier['label']} ({name})" if tier.get("label") else name
     return None
 
@@ -46,7 +45,7 @@ def tier_label(summary: Mapping[str, Any] | None, config: Mapping[str, Any] | No
 def _tier_name(text: str) -> str:
     """`S/T` as typed becomes `custom/S-T`; names are kept as they are."""
     m = CUSTOM_TIER_RE.match(text)
-    return f"custom/{fmt_num(float(m.group(1)))}-{fmt_num(float(m.group(2)))}" if m else text.strip()
+    return SloTier(float(m.group(1)), float(m.group(2))).name if m else text.strip()
 
 
 def summary_value(summary: Mapping[str, Any] | None, *names: str) -> tuple[bool, Any]:
