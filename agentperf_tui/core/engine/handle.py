@@ -22,9 +22,9 @@ class EngineHandle:
         self.error: BaseException | None = None
 
     def start(self) -> None:
-        # The engine shares the interpreter with whatever observes it (the console draws in the
-        # main thread). A 1 ms switch interval, instead of 5 ms, bounds how long a drawing thread
-        # can hold the interpreter while a stream's chunk waits to be timestamped.
+        # The stream loop shares the interpreter with the aggregator thread and, on the embedded
+        # simulator, with the server's thread. A 1 ms switch interval, instead of 5 ms, bounds how
+        # long another thread can hold the interpreter while a stream's chunk waits to be timestamped.
         if sys.getswitchinterval() > ENGINE_SWITCH_INTERVAL_S:
             sys.setswitchinterval(ENGINE_SWITCH_INTERVAL_S)
         self._thread = threading.Thread(target=self._run, name="agentperf-engine", daemon=True)

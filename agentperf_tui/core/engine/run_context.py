@@ -79,7 +79,6 @@ class RunContext:
         self._saved_levels: dict[int, LevelView] = {}
         self.retired_levels: list[LevelView] = []
         """Levels of controllers replaced by a hand-set N."""
-        self.level_offset = 0
 
     # ---- search plan ----
     def _plan(self, mode: str, n: int) -> SearchPlan:
@@ -105,10 +104,14 @@ class RunContext:
         """A fixed-N controller replacing `previous`, whose levels stay on record."""
         self.save_levels(previous)
         self.retired_levels.extend(previous.view().levels)
-        self.level_offset = len(self.retired_levels)
         ctl = SearchController(self._plan("fixed", n))
         ctl.start(now)
         return ctl
+
+    @property
+    def level_offset(self) -> int:
+        """Run-wide index of the current controller's first level."""
+        return len(self.retired_levels)
 
     def all_levels(self, ctl: SearchController) -> list[LevelView]:
         return [*self.retired_levels, *ctl.view().levels]
