@@ -40,7 +40,6 @@ class EngineProcess:
         self.observers: list[Observer] = list(observers or [])
         self.summary: dict[str, Any] | None = None
         self.error: BaseException | None = None
-        self._run_id: str | None = None
         self._store_path: str | None = config.store
         self._latest: Snapshot | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -120,7 +119,10 @@ class EngineProcess:
     # ---- what the engine reported ----
     @property
     def run_id(self) -> str | None:
-        return self._run_id
+        """The stored run's id, as the engine's snapshots (or its summary) carry it."""
+        if self._latest is not None and self._latest.run_id:
+            return self._latest.run_id
+        return self.summary.get("run_id") if self.summary else None
 
     @property
     def store_path(self) -> str | None:
@@ -145,15 +147,13 @@ class EngineProcess:
         kind = message[0]
         if kind == "snapshot":
             self._latest = message[1]
-            if message[1].run_id and self._run_id is None:
-                self._run_id = message[1].run_id
             for o in self.observers:
                 o.on_snapshot(message[1])
         elif kind == "event":
             for o in self.observers:
                 o.on_event(message[1])
-        elif kind == "run":
-            self._run_id, self._store_path = message[1], message[2]
+        elif kind == "store":
+            self._store_path = message[1]
         elif kind == "finish":
             self.summary = message[1]
             for o in self.observers:
@@ -167,20 +167,16 @@ class EngineProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(EXIT_WAIT_S)
         code = proc.poll()
+        tail = self._log_tail()
         if self.summary is None and self.error is None:
             how = "is still running" if code is None else f"exited with code {code}"
-            self._fail(EngineProcessDied(f"the engine process {how} without a result{self._log_tail()}"))
+            said = f" (log {self.log_path}: " + " | ".join(tail) + ")" if tail else " (its log is empty)"
+            self._fail(EngineProcessDied(f"the engine process {how} without a result{said}"))
         failed = code != 0 or self.error is not None
-        if not failed or self._log_is_empty():  # keep only a log that may tell what went wrong
+        if not failed or not tail:  # keep only a log that may tell what went wrong
             with contextlib.suppress(OSError):
                 os.unlink(self.log_path)
         self._done.set()
-
-    def _log_is_empty(self) -> bool:
-        try:
-            return not Path(self.log_path).read_bytes().strip()
-        except OSError:
-            return True
 
     def _fail(self, error: BaseException) -> None:
         self.error = error
@@ -189,13 +185,13 @@ class EngineProcess:
             if failed is not None:
                 failed(error)
 
-    def _log_tail(self) -> str:
+    def _log_tail(self) -> list[str]:
+        """The last lines of the engine's log that say something (none: an empty or missing log)."""
         try:
             lines = Path(self.log_path).read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
-            return ""
-        tail = [line for line in lines if line.strip()][-LOG_TAIL_LINES:]
-        return f" (log {self.log_path}: " + " | ".join(tail) + ")" if tail else " (its log is empty)"
+            return []
+        return [line for line in lines if line.strip()][-LOG_TAIL_LINES:]
 
     # ---- controls ----
     def _send(self, name: str, *args: Any) -> None:

@@ -47,7 +47,6 @@ class Outbox:
         self._ordered: deque[tuple[Any, ...]] = deque()
         self._snapshot: Snapshot | None = None
         self._closing = False
-        self.broken = False
         self._thread = threading.Thread(target=self._send_loop, name="agentperf-outbox", daemon=True)
         self._thread.start()
 
@@ -100,7 +99,6 @@ class Outbox:
             self._conn.send(message)
             return True
         except (OSError, EOFError, ValueError):  # the parent has gone: nobody left to tell
-            self.broken = True
             return False
 
     def close(self, timeout: float = 10.0) -> None:
@@ -145,14 +143,18 @@ def child_main(events: Connection, commands: Connection, log_path: str | None = 
 
 def _serve(handle: Any, outbox: Outbox, commands: Connection) -> bool:
     """Carry out the parent's commands until the run ends; abort when the parent goes away.
-    Returns whether it went away."""
-    sent_meta: tuple[Any, Any] | None = None
+    Returns whether it went away. Tells the parent where the run is stored once that is known."""
+    sent_store: str | None = None
+
+    def tell_store() -> None:
+        nonlocal sent_store
+        if handle.store_path != sent_store:
+            sent_store = handle.store_path
+            outbox.put(("store", sent_store))
+
     parent_gone = False
     while handle.running:
-        meta = (handle.run_id, handle.store_path)
-        if meta != sent_meta and meta[0] is not None:
-            outbox.put(("run", *meta))
-            sent_meta = meta
+        tell_store()
         if parent_gone:
             time.sleep(POLL_S)
             continue
@@ -166,9 +168,7 @@ def _serve(handle: Any, outbox: Outbox, commands: Connection) -> bool:
             continue
         if name in COMMANDS:
             getattr(handle, name)(*args)
-    meta = (handle.run_id, handle.store_path)
-    if meta != sent_meta and meta[0] is not None:
-        outbox.put(("run", *meta))
+    tell_store()
     return parent_gone
 
 
