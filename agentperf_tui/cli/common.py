@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
+from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend
 from agentperf_tui.core.engine.config import RunConfig
 
 
@@ -33,9 +34,9 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--api", choices=["chat", "completions"], default="chat")
     g.add_argument(
         "--client",
-        choices=["httptools", "aiohttp", "httpx"],
-        default="httptools",
-        help="HTTP transport of the stream loop (default: httptools, the leanest)",
+        choices=get_args(Backend),
+        default=DEFAULT_BACKEND,
+        help=f"HTTP transport of the stream loop (default: {DEFAULT_BACKEND}, the leanest)",
     )
     g.add_argument(
         "--hardware", help="hardware profile (simulator deployment; GPU count for per-GPU figures)"

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend
 from agentperf_tui.core.data_paths import resolve_trajectories
 
 
@@ -54,7 +55,7 @@ class RunConfig(BaseModel):
     think_time: bool = False
     """Replay recorded human think time before user turns (off: agents never wait on a human)."""
     exact_length: bool = True
-    client: Literal["httptools", "aiohttp", "httpx"] = "httptools"
+    client: Backend = DEFAULT_BACKEND
     """HTTP transport of the stream loop (httptools is the leanest; see benchmarks/client_bench.py)."""
     max_connections: int = Field(default=8192, ge=1)
     request_timeout_s: float = Field(default=600.0, gt=0)
