@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from agentperf_tui.cli.common import ArgError, add_run_args, concurrency_list, config_from_args
+from agentperf_tui.cli.common import ArgError, add_field, add_run_args, config_from_args
 from agentperf_tui.core.engine.config import RunConfig
 
 
@@ -19,11 +19,9 @@ def register(sub: Any) -> None:
         help="the interactive console (default): set up, watch and control a run, browse stored runs",
         description="Open the console. Flags prefill the setup screen.",
     )
-    p.add_argument("--mode", choices=["search", "fixed", "sweep"], default="search")
-    p.add_argument("-n", "--concurrency", type=int, help="N for a fixed run; the starting guess for a search")
-    p.add_argument("--max", type=int, dest="max_concurrency", help="largest N a search may try")
-    p.add_argument("--sweep", type=concurrency_list, help="concurrencies for a sweep, e.g. 4,8,16,32")
-    p.add_argument("--duration", type=float, dest="duration_s", help="seconds for a fixed run")
+    add_field(p, "mode", flags=("--mode",), default="search")
+    for name in ("concurrency", "max_concurrency", "sweep", "duration_s"):
+        add_field(p, name)
     p.add_argument(
         "--start", action="store_true", help="start the run at once instead of showing setup first"
     )

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from agentperf_tui.cli.common import ArgError, add_run_args, config_from_args, launch
+from agentperf_tui.cli.common import ArgError, add_field, add_run_args, config_from_args, launch
 
 
 def register(sub: Any) -> None:
@@ -16,8 +16,8 @@ def register(sub: Any) -> None:
         description="Replay trajectories at N concurrent agents; report TTFT and output speed percentiles.",
     )
     p.add_argument("--headless", action="store_true", help="no console: progress on stderr, JSON on stdout")
-    p.add_argument("-n", "--concurrency", type=int, default=4, help="concurrent agents (N)")
-    p.add_argument("--duration", type=float, dest="duration_s", default=60.0, help="seconds to run")
+    add_field(p, "concurrency", default=4, help="concurrent agents (N)")
+    add_field(p, "duration_s", default=60.0, help="seconds to run")
     p.add_argument("--progress-every", type=float, default=5.0, help="seconds between progress lines")
     add_run_args(p)
     p.set_defaults(func=main)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from agentperf_tui.cli.common import ArgError, add_run_args, concurrency_list, config_from_args, launch
+from agentperf_tui.cli.common import ArgError, add_field, add_run_args, config_from_args, launch
 
 
 def register(sub: Any) -> None:
@@ -16,9 +16,9 @@ def register(sub: Any) -> None:
         description="Exponential ramp then bisection (or a sweep) to the highest N meeting the tier.",
     )
     p.add_argument("--headless", action="store_true", help="no console: progress on stderr, JSON on stdout")
-    p.add_argument("--start", type=int, dest="concurrency", default=4, help="starting guess for N")
-    p.add_argument("--max", type=int, dest="max_concurrency", default=4096, help="largest N to try")
-    p.add_argument("--sweep", type=concurrency_list, help="run these N instead of searching, e.g. 4,8,16,32")
+    add_field(p, "concurrency", flags=("-n", "--start"), default=4, help="starting guess for N")
+    add_field(p, "max_concurrency", default=4096)
+    add_field(p, "sweep")
     p.add_argument("--progress-every", type=float, default=5.0)
     add_run_args(p)
     p.set_defaults(func=main)

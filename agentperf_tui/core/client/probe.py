@@ -27,7 +27,7 @@ from agentperf_tui.core.client.request import CHAT_PATH, EXACT_FIELDS, chat_body
 from agentperf_tui.core.client.sse import ParsedStream, complete_reply, parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 
-Verdict = Literal["honoured", "ignored", "rejected", "unverified"]
+FieldVerdict = Literal["honoured", "ignored", "rejected", "unverified"]
 
 PROBE_MESSAGES: list[dict[str, Any]] = [
     {"role": "user", "content": "Answer with one word only: is water wet?"},
@@ -50,8 +50,8 @@ class ModelInfo:
 @dataclass(frozen=True, slots=True)
 class ExactLengthProbe:
     tokens: int
-    ignore_eos: Verdict
-    min_tokens: Verdict
+    ignore_eos: FieldVerdict
+    min_tokens: FieldVerdict
     comparable: bool
     exact_fields: tuple[str, ...]
     """The fields to send for exact lengths on this server (pass to `chat_body(exact_fields=...)`)."""
@@ -149,7 +149,7 @@ def _failed(client: StreamClient, p: ParsedStream) -> EndpointError:
     return EndpointError(client.base_url + CHAT_PATH, kind, f"probe request failed: {p.error}")
 
 
-def _verdict(p: ParsedStream, tokens: int, natural: int) -> Verdict:
+def _verdict(p: ParsedStream, tokens: int, natural: int) -> FieldVerdict:
     if _rejected(p):
         return "rejected"
     if _count(p) < tokens:
@@ -169,7 +169,7 @@ async def probe_exact_length(client: StreamClient, model: str, *, tokens: int = 
     n0 = _count(natural)
     lines = [f"without exact-length fields the model produced {n0} of {tokens} tokens"]
 
-    verdicts: dict[str, Verdict] = {}
+    verdicts: dict[str, FieldVerdict] = {}
     for name in EXACT_FIELDS:
         p = await _ask(client, model, tokens, (name,))
         if not complete_reply(p) and not _rejected(p):

@@ -52,7 +52,7 @@ def _prompt_text(messages: list[dict[str, Any]]) -> str:
     return "\n\n".join(str(m.get("content") or "") for m in messages)
 
 
-class Engine:
+class RunEngine:
     def __init__(self, config: RunConfig, observers: list[Observer] | None = None) -> None:
         self.config = config
         self.observers: list[Observer] = list(observers or [])

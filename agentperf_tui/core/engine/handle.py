@@ -7,7 +7,7 @@ import sys
 import threading
 
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.engine.engine import Engine
+from agentperf_tui.core.engine.engine import RunEngine
 from agentperf_tui.core.engine.protocol import Abort, Command, Observer
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.views import Snapshot
@@ -18,7 +18,7 @@ ENGINE_SWITCH_INTERVAL_S = 0.001
 class EngineHandle:
     def __init__(self, config: RunConfig, observers: list[Observer] | None = None) -> None:
         self.config = config
-        self.engine = Engine(config, observers)
+        self.engine = RunEngine(config, observers)
         self._thread: threading.Thread | None = None
         self.summary: RunSummary | None = None
         self.error: BaseException | None = None

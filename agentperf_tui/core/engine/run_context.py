@@ -12,7 +12,8 @@ from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.summary import build_summary
 from agentperf_tui.core.metrics.columns import RequestColumns
 from agentperf_tui.core.preflight import Preflight, start_embedded
-from agentperf_tui.core.search.controller import SearchController, SearchPlan
+from agentperf_tui.core.search.controller import SearchController
+from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.simulator.profiles import load_hardware

@@ -28,11 +28,6 @@ def count_bytes(n_bytes: int) -> int:
     return (n_bytes + BYTES_PER_TOKEN - 1) // BYTES_PER_TOKEN
 
 
-def count_text(text: str) -> int:
-    """Tokens in plain text."""
-    return count_bytes(len(text.encode("utf-8")))
-
-
 def _content_bytes(content: Any) -> bytes:
     if content is None:
         return b""

@@ -259,11 +259,6 @@ class TelemetrySampler:
         with self._lock:
             return [st.status for st in self._states]
 
-    def latest_samples(self) -> dict[str, GpuSample]:
-        """The most recent reading of every GPU (utilisation, memory, temperature, clocks too)."""
-        with self._lock:
-            return dict(self._latest)
-
     def drain_samples(self) -> list[GpuSample]:
         """Readings taken since the last drain, oldest first (for the run store)."""
         with self._lock:

@@ -84,10 +84,6 @@ class Calibration:
         return round((tokens - fixed) / self.tokens_per_word)
 
 
-UNCALIBRATED = Calibration(tokens_per_word=1.3, per_message_overhead=4.0, base_overhead=3.0)
-"""A typical English BPE tokenizer with a ChatML-like template; only for when no server can be asked."""
-
-
 class FillerText:
     """A deterministic, endless stream of filler words; `seed` picks the stream."""
 

@@ -6,7 +6,7 @@ fields the form does not show (store, seed, warm-up…) pass through untouched.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 from rich.text import Text
@@ -22,18 +22,40 @@ from textual.worker import get_current_worker
 
 from agentperf_tui.core.choices import Choices
 from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.config_fields import BY_NAME, ConfigField, field
 from agentperf_tui.core.preflight import CheckReport, Prober
 from agentperf_tui.core.tiers import TierSpecError, parse_tier
 from agentperf_tui.tui import palette
 
 CUSTOM_TIER = "__custom__"
 DEFAULT_CHOICE = "__default__"
-MODES = [
-    ("search: highest N within the tier", "search"),
-    ("fixed N", "fixed"),
-    ("sweep: a list of N", "sweep"),
-]
-RIGOURS = [("fast: stop when settled", "fast"), ("strict: published rules", "strict")]
+FORM: tuple[tuple[str, bool], ...] = (
+    ("endpoint", True),
+    ("model", True),
+    ("api_key_env", True),
+    ("hardware", False),
+    ("gpu_count", True),
+    ("sim_model", False),
+    ("tier", False),
+    ("trajectories", False),
+    ("tool_delay", False),
+    ("mode", False),
+    ("concurrency", True),
+    ("sweep", True),
+    ("duration_s", True),
+    ("rigour", False),
+    ("telemetry", False),
+)
+"""The settings the form shows, in order (indented: belongs to the row above)."""
+LABELLED_CHOICES: dict[str, list[tuple[str, str]]] = {
+    "mode": [
+        ("search: highest N within the tier", "search"),
+        ("fixed N", "fixed"),
+        ("sweep: a list of N", "sweep"),
+    ],
+    "rigour": [("fast: stop when settled", "fast"), ("strict: published rules", "strict")],
+    "tool_delay": [("as recorded", "recorded"), ("AgentPerf baseline 0.1–5 s", "baseline")],
+}
 TELEMETRY = [
     ("auto", "auto"),
     ("local NVML", "nvml"),
@@ -41,7 +63,6 @@ TELEMETRY = [
     ("simulator power model", "sim"),
     ("none", "none"),
 ]
-TOOL_DELAY = [("as recorded", "recorded"), ("AgentPerf baseline 0.1–5 s", "baseline")]
 
 
 class FormError(ValueError):
@@ -80,179 +101,16 @@ class SetupScreen(Screen[None]):
 
     # ---- layout ----
     def compose(self) -> ComposeResult:
-        c, ch = self.config, self.choices
-        tier_names = {name for _, name in ch.tiers}
-        tier_value, custom_text = self._initial_tier(c.tier, tier_names)
         yield Header(icon="◆")
         with Horizontal(id="setup-body"):
             with VerticalScroll(id="form"):
-                yield _row(
-                    "Endpoint",
-                    Select(
-                        [("embedded simulator", "sim"), ("OpenAI-compatible server", "url")],
-                        value="sim" if c.endpoint is None else "url",
-                        allow_blank=False,
-                        compact=True,
-                        id="endpoint-kind",
-                    ),
-                    "row-endpoint-kind",
-                )
-                yield _row(
-                    "  URL",
-                    Input(c.endpoint or "", placeholder="http://host:8000", compact=True, id="endpoint"),
-                    "row-endpoint",
-                )
-                yield _row(
-                    "  Model",
-                    Input(
-                        c.model or "", placeholder="first model the server lists", compact=True, id="model"
-                    ),
-                    "row-model",
-                )
-                yield _row(
-                    "  API key var",
-                    Input(
-                        c.api_key_env or "",
-                        placeholder="NAME of the variable, e.g. OPENAI_API_KEY",
-                        compact=True,
-                        id="api-key-env",
-                    ),
-                    "row-api-key-env",
-                )
-                yield _row(
-                    "Hardware",
-                    Select(
-                        [
-                            ("profile default", DEFAULT_CHOICE),
-                            *((h, h) for h in _with_names(ch.hardware, c.hardware)),
-                        ],
-                        value=c.hardware or DEFAULT_CHOICE,
-                        allow_blank=False,
-                        compact=True,
-                        id="hardware",
-                    ),
-                    "row-hardware",
-                )
-                yield _row(
-                    "  GPUs",
-                    Input(
-                        str(c.gpu_count) if c.gpu_count else "",
-                        placeholder="from the hardware profile",
-                        type="integer",
-                        compact=True,
-                        id="gpus",
-                    ),
-                    "row-gpus",
-                )
-                yield _row(
-                    "Sim model",
-                    Select(
-                        [
-                            ("simulator default", DEFAULT_CHOICE),
-                            *((m, m) for m in _with_names(ch.sim_models, c.sim_model)),
-                        ],
-                        value=c.sim_model or DEFAULT_CHOICE,
-                        allow_blank=False,
-                        compact=True,
-                        id="sim-model",
-                    ),
-                    "row-sim-model",
-                )
-                yield _row(
-                    "SLO tier",
-                    Select(
-                        [*ch.tiers, ("custom S/T…", CUSTOM_TIER)],
-                        value=tier_value,
-                        allow_blank=False,
-                        compact=True,
-                        id="tier",
-                    ),
-                    "row-tier",
-                )
-                yield _row(
-                    "  Custom S/T",
-                    Input(
-                        custom_text,
-                        placeholder="100/5 = P25 ≥ 100 tok/s, P95 TTFT ≤ 5 s",
-                        compact=True,
-                        id="tier-custom",
-                    ),
-                    "row-tier-custom",
-                )
-                yield _row(
-                    "Trajectories",
-                    Input(
-                        c.trajectories,
-                        placeholder="trajectory file or folder",
-                        suggester=SuggestFromList(ch.trajectories, case_sensitive=False),
-                        compact=True,
-                        id="trajectories",
-                    ),
-                    "row-trajectories",
-                )
-                yield _row(
-                    "Tool delay",
-                    Select(TOOL_DELAY, value=c.tool_delay, allow_blank=False, compact=True, id="tool-delay"),
-                    "row-tool-delay",
-                )
-                yield _row(
-                    "Mode",
-                    Select(MODES, value=c.mode, allow_blank=False, compact=True, id="mode"),
-                    "row-mode",
-                )
-                yield _row(
-                    "  N",
-                    Input(str(c.concurrency), type="integer", compact=True, id="concurrency"),
-                    "row-concurrency",
-                )
-                yield _row(
-                    "  Sweep N",
-                    Input(
-                        ", ".join(str(n) for n in c.sweep or []),
-                        placeholder="4, 8, 16, 32",
-                        compact=True,
-                        id="sweep",
-                    ),
-                    "row-sweep",
-                )
-                yield _row(
-                    "  Duration",
-                    Input(
-                        f"{c.duration_s:g}" if c.duration_s else "",
-                        placeholder="seconds (empty: until the verdict settles)",
-                        type="number",
-                        compact=True,
-                        id="duration",
-                    ),
-                    "row-duration",
-                )
-                yield _row(
-                    "Rigour",
-                    Select(RIGOURS, value=c.rigour, allow_blank=False, compact=True, id="rigour"),
-                    "row-rigour",
-                )
-                tele_kind, tele_arg = _split_telemetry(c.telemetry)
-                yield _row(
-                    "Telemetry",
-                    Select(
-                        _with_value(TELEMETRY, tele_kind),
-                        value=tele_kind,
-                        allow_blank=False,
-                        compact=True,
-                        id="telemetry",
-                    ),
-                    "row-telemetry",
-                )
-                yield _row(
-                    "  Source",
-                    Input(
-                        tele_arg,
-                        placeholder="dcgm: http://node:9400/metrics · nvml: 0,1",
-                        compact=True,
-                        id="telemetry-arg",
-                    ),
-                    "row-telemetry-arg",
-                )
+                yield _row("Endpoint", self._endpoint_kind(), "row-endpoint-kind")
+                for name, indent in FORM:
+                    f = field(name)
+                    yield _row(("  " if indent else "") + f.label, self._widget(f), f"row-{f.widget_id}")
+                    extra = self._after(f)
+                    if extra is not None:
+                        yield extra
                 with Horizontal(id="setup-buttons"):
                     yield Button("Check endpoint  F2", id="check", compact=True)
                     yield Button("Start run  F5", id="start", variant="primary", compact=True)
@@ -260,6 +118,78 @@ class SetupScreen(Screen[None]):
                 yield Static(id="plan")
                 yield Static(id="check-result")
         yield Footer()
+
+    def _endpoint_kind(self) -> Select[str]:
+        return Select(
+            [("embedded simulator", "sim"), ("OpenAI-compatible server", "url")],
+            value="sim" if self.config.endpoint is None else "url",
+            allow_blank=False,
+            compact=True,
+            id="endpoint-kind",
+        )
+
+    def _widget(self, f: ConfigField) -> Widget:
+        """The form's widget for one setting: a choice list, or a text box typed by the setting."""
+        c, ch = self.config, self.choices
+        value = getattr(c, f.name)
+        options = self._options(f)
+        if options is not None:
+            current = self._initial_option(f, value, options)
+            return Select(options, value=current, allow_blank=False, compact=True, id=f.widget_id)
+        kind: Literal["integer", "number", "text"] = (
+            "integer" if f.parse is int else "number" if f.parse is float else "text"
+        )
+        suggester = (
+            SuggestFromList(ch.trajectories, case_sensitive=False) if f.name == "trajectories" else None
+        )
+        return Input(
+            _text(value),
+            placeholder=f.placeholder,
+            type=kind,
+            suggester=suggester,
+            compact=True,
+            id=f.widget_id,
+        )
+
+    def _options(self, f: ConfigField) -> list[tuple[str, str]] | None:
+        ch, c = self.choices, self.config
+        if f.name == "hardware":
+            default = ("profile default", DEFAULT_CHOICE)
+            return [default, *((h, h) for h in _with_names(ch.hardware, c.hardware))]
+        if f.name == "sim_model":
+            default = ("simulator default", DEFAULT_CHOICE)
+            return [default, *((m, m) for m in _with_names(ch.sim_models, c.sim_model))]
+        if f.name == "tier":
+            return [*ch.tiers, ("custom S/T…", CUSTOM_TIER)]
+        if f.name == "telemetry":
+            return _with_value(TELEMETRY, _split_telemetry(self.config.telemetry)[0])
+        if f.name in LABELLED_CHOICES:
+            return LABELLED_CHOICES[f.name]
+        return [(v, v) for v in f.choices] if f.choices is not None else None
+
+    def _initial_option(self, f: ConfigField, value: Any, options: list[tuple[str, str]]) -> str:
+        if f.name in ("hardware", "sim_model"):
+            return value or DEFAULT_CHOICE
+        if f.name == "tier":
+            return self._initial_tier(value, {name for _, name in self.choices.tiers})[0]
+        if f.name == "telemetry":
+            return _split_telemetry(value)[0]
+        return str(value)
+
+    def _after(self, f: ConfigField) -> Horizontal | None:
+        """The free-text companion of a choice: a custom tier, a telemetry source."""
+        if f.name == "tier":
+            names = {name for _, name in self.choices.tiers}
+            custom = self._initial_tier(self.config.tier, names)[1]
+            hint = "100/5 = P25 ≥ 100 tok/s, P95 TTFT ≤ 5 s"
+            box = Input(custom, placeholder=hint, compact=True, id="tier-custom")
+            return _row("  Custom S/T", box, "row-tier-custom")
+        if f.name == "telemetry":
+            arg = _split_telemetry(self.config.telemetry)[1]
+            hint = "dcgm: http://node:9400/metrics · nvml: 0,1"
+            box = Input(arg, placeholder=hint, compact=True, id="telemetry-arg")
+            return _row("  Source", box, "row-telemetry-arg")
+        return None
 
     def on_mount(self) -> None:
         self.title = "agentperf · setup"
@@ -288,22 +218,25 @@ class SetupScreen(Screen[None]):
         assert isinstance(w, Input)
         return w.value.strip()
 
+    def _read(self, name: str) -> str:
+        return self._value(field(name).widget_id)
+
     def collect(self) -> RunConfig:
         """The RunConfig the form describes; FormError names each bad field."""
         problems: list[str] = []
         values: dict[str, Any] = self.config.model_dump()
         simulated = self._value("endpoint-kind") == "sim"
-        values["endpoint"] = None if simulated else (self._value("endpoint") or None)
+        values["endpoint"] = None if simulated else (self._read("endpoint") or None)
         if not simulated and values["endpoint"] is None:
-            problems.append("URL: give the server's base URL, or choose the embedded simulator")
-        values["model"] = self._value("model") or None if not simulated else values.get("model")
-        values["api_key_env"] = (self._value("api-key-env") or None) if not simulated else None
-        hw = self._value("hardware")
-        values["hardware"] = None if hw == DEFAULT_CHOICE else hw
-        sm = self._value("sim-model")
-        values["sim_model"] = None if sm == DEFAULT_CHOICE else sm
-        values["gpu_count"] = _int_or_none(self._value("gpus"), "GPUs", problems)
-        tier = self._value("tier")
+            label = field("endpoint").label
+            problems.append(f"{label}: give the server's base URL, or choose the embedded simulator")
+        values["model"] = self._read("model") or None if not simulated else values.get("model")
+        values["api_key_env"] = (self._read("api_key_env") or None) if not simulated else None
+        for name in ("hardware", "sim_model"):
+            chosen = self._read(name)
+            values[name] = None if chosen == DEFAULT_CHOICE else chosen
+        values["gpu_count"] = _parsed(self._read("gpu_count"), field("gpu_count"), problems)
+        tier = self._read("tier")
         if tier == CUSTOM_TIER:
             text = self._value("tier-custom")
             values["tier"] = text or None
@@ -314,20 +247,20 @@ class SetupScreen(Screen[None]):
                     problems.append(f"Custom S/T: {e}")
         else:
             values["tier"] = tier or None
-        values["trajectories"] = self._value("trajectories") or self.config.trajectories
-        values["tool_delay"] = self._value("tool-delay")
-        mode = self._value("mode")
+        values["trajectories"] = self._read("trajectories") or self.config.trajectories
+        values["tool_delay"] = self._read("tool_delay")
+        mode = self._read("mode")
         values["mode"] = mode
-        n = _int_or_none(self._value("concurrency"), "N", problems)
+        n = _parsed(self._read("concurrency"), field("concurrency"), problems)
         if n is not None:
             values["concurrency"] = n
         if mode == "sweep":
-            values["sweep"] = _int_list(self._value("sweep"), problems)
+            values["sweep"] = _parsed(self._read("sweep"), field("sweep"), problems, required=True)
         values["duration_s"] = (
-            _float_or_none(self._value("duration"), "Duration", problems) if mode == "fixed" else None
+            _parsed(self._read("duration_s"), field("duration_s"), problems) if mode == "fixed" else None
         )
-        values["rigour"] = self._value("rigour")
-        kind, arg = self._value("telemetry"), self._value("telemetry-arg")
+        values["rigour"] = self._read("rigour")
+        kind, arg = self._read("telemetry"), self._value("telemetry-arg")
         if kind == "dcgm":
             if not arg:
                 problems.append("Telemetry source: give the DCGM exporter URL, e.g. http://node:9400/metrics")
@@ -359,7 +292,7 @@ class SetupScreen(Screen[None]):
         self.query_one("#row-tier-custom").disabled = self._value("tier") != CUSTOM_TIER
         self.query_one("#row-sweep").disabled = mode != "sweep"
         self.query_one("#row-concurrency").disabled = mode == "sweep"
-        self.query_one("#row-duration").disabled = mode != "fixed"
+        self.query_one("#row-duration-s").disabled = mode != "fixed"
         label = self.query_one("#row-concurrency Label", Label)
         label.update("  Start N" if mode == "search" else "  N")
         self.query_one("#row-telemetry-arg").disabled = self._value("telemetry") not in ("dcgm", "nvml")
@@ -460,69 +393,40 @@ def _split_telemetry(spec: str) -> tuple[str, str]:
     return spec, ""
 
 
-def _int_or_none(text: str, field: str, problems: list[str]) -> int | None:
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _parsed(text: str, f: ConfigField, problems: list[str], *, required: bool = False) -> Any:
+    """The typed value of a text box, None when empty; a problem names the row when it is wrong."""
     if not text:
+        if required:
+            problems.append(f"{f.label}: {f.help}")
         return None
+    assert f.parse is not None
     try:
-        n = int(text)
-    except ValueError:
-        problems.append(f"{field}: {text!r} is not a whole number")
+        value = f.parse(text)
+    except ValueError as e:
+        if f.parse is int:
+            problems.append(f"{f.label}: {text!r} is not a whole number")
+        elif f.parse is float:
+            problems.append(f"{f.label}: {text!r} is not a number")
+        else:
+            problems.append(f"{f.label}: {e}")
         return None
-    if n < 1:
-        problems.append(f"{field}: must be at least 1")
+    if isinstance(value, int | float) and value <= 0:
+        problems.append(f"{f.label}: must be more than 0")
         return None
-    return n
-
-
-def _float_or_none(text: str, field: str, problems: list[str]) -> float | None:
-    if not text:
-        return None
-    try:
-        x = float(text)
-    except ValueError:
-        problems.append(f"{field}: {text!r} is not a number of seconds")
-        return None
-    if x <= 0:
-        problems.append(f"{field}: must be more than 0 s")
-        return None
-    return x
-
-
-def _int_list(text: str, problems: list[str]) -> list[int] | None:
-    if not text:
-        problems.append("Sweep N: list the concurrencies, e.g. 4, 8, 16, 32")
-        return None
-    out = []
-    for part in text.replace(",", " ").split():
-        try:
-            out.append(int(part))
-        except ValueError:
-            problems.append(f"Sweep N: {part!r} is not a whole number")
-            return None
-    return out
-
-
-_FORM_LABELS = {
-    "endpoint": "URL",
-    "model": "Model",
-    "api_key_env": "API key var",
-    "hardware": "Hardware",
-    "sim_model": "Sim model",
-    "gpu_count": "GPUs",
-    "tier": "SLO tier",
-    "trajectories": "Trajectories",
-    "mode": "Mode",
-    "concurrency": "N",
-    "sweep": "Sweep N",
-    "duration_s": "Duration",
-    "rigour": "Rigour",
-    "telemetry": "Telemetry",
-}
+    return value
 
 
 def _field_message(err: Any) -> str:
     loc = err.get("loc", ())
     name = str(loc[0]) if loc else ""
-    label = _FORM_LABELS.get(name, name or "settings")
+    label = BY_NAME[name].label if name in BY_NAME else (name or "settings")
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     return f"{label}: {msg}"
