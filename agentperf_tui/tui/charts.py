@@ -1,8 +1,7 @@
 """Small terminal charts drawn as Rich Text: braille line/area charts, a histogram, a bracket bar.
 
-These are cheap (numpy, no per-dot Python loops over the whole canvas) because the UI shares
-the interpreter with the engine thread: a chart that takes tens of milliseconds to draw would
-steal time from the loop that records timestamps.
+These are cheap (numpy, no per-dot Python loops over the whole canvas) so that a redraw never
+keeps a key press waiting (the engine runs in a process of its own; see docs/console.md).
 """
 
 from __future__ import annotations

@@ -1,19 +1,5 @@
-"""The lean transport of `StreamClient`: HTTP/1.1 on asyncio protocols, parsed by httptools (llhttp).
-
-The per-token work is the whole point: a received network chunk is timestamped in
-`data_received` and its body bytes appended to the exchange from the parser's callback, with no
-future, task switch or timer per chunk. The coroutine waiting for the exchange wakes once, when
-the response is complete. At 512 streams that is about a third of aiohttp's CPU per streamed
-token (a sixth in user space; the rest is the kernel's receive path, the same for both), and the
-timestamps are taken at the earliest point Python sees the data (benchmarks/client_bench.py).
-
-What it does: a keep-alive pool of HTTP/1.1 connections to one or more origins (most recently
-used first, dropped after `keepalive` idle seconds), `max_connections` in all, TLS for https,
-chunked, sized and close-delimited bodies, gzip/deflate bodies should a server ignore
-`Accept-Encoding: identity`, a connect timeout, and a read timeout enforced by one periodic
-sweep over the active connections instead of a timer per chunk. What it does not: proxies,
-redirects, HTTP/2, pipelining, `Expect: 100-continue` (none is needed to talk to an inference
-server).
+"""The lean transport of `StreamClient`: HTTP/1.1 on asyncio protocols, parsed by httptools
+(llhttp), with no future, task switch or timer per chunk. See docs/client.md.
 """
 
 from __future__ import annotations

@@ -1,19 +1,5 @@
-"""Questions asked of a server before a run: is it there, does it serve the model, and does it
-generate exactly the number of tokens asked for.
-
-`probe_exact_length` sends a few short streamed requests at `max_tokens = tokens`:
-
-  natural     neither field: does the model stop early on its own here?
-  ignore_eos  only `ignore_eos`
-  min_tokens  only `min_tokens = max_tokens`
-  exact       the fields that were not rejected, as the run will send them
-
-A field is "rejected" when the server answers its request with HTTP 4xx, "ignored" when the
-output falls short of `tokens`, "honoured" when the output is exact although the model stopped
-early without it, and "unverified" when the model ran to `max_tokens` on its own (nothing could be
-told apart). A server can honour one field and ignore the other: llama.cpp honours `ignore_eos` and
-silently ignores `min_tokens`. `comparable` is True only when the exact request produced exactly
-`tokens` output tokens.
+"""Questions asked of a server before a run: which models it serves, and whether it generates
+exactly the number of tokens asked for (`probe_exact_length`; the method is in docs/client.md).
 """
 
 from __future__ import annotations

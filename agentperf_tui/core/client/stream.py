@@ -1,16 +1,5 @@
-"""`StreamClient`: POST a request and record the streamed reply as bytes and timestamps, nothing more.
-
-The stream loop is the hot path of a run: per received network chunk it appends the bytes and one
-clock reading. Parsing (`sse.parse_stream`) happens afterwards, off the loop. Transport failures
-(connect error, reset, timeout) are recorded in `RawExchange.error`, never raised.
-
-Reused keep-alive connections: some servers (llama.cpp's) close the connection after each streamed
-response while advertising keep-alive, and every server closes connections idle for a while. A
-request that fails on a reused connection before any response byte arrived was never processed,
-so it is retried once on a fresh connection (RFC 9112 §9.3.1). When such failures are frequent
-(the server closes every connection), the client stops reusing connections to that server (a new
-connection per request, `Connection: close`), so later requests pay no failed attempt. Idle
-connections are dropped after `KEEPALIVE_S`. `stats` counts requests and retries.
+"""`StreamClient`: POST a request and record the streamed reply as bytes and timestamps, nothing
+more; failures are recorded, never raised. Connection reuse and retries: docs/client.md.
 """
 
 from __future__ import annotations

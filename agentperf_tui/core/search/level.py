@@ -1,17 +1,6 @@
-"""One concurrency level's lifecycle: transition -> warm-up -> measuring -> settled.
-
-- transition: N was changed (agents joining or retiring) and not all N agents are active yet.
-- warm-up: all N agents have been active since `held_at`; requests do not count yet.
-- measuring: requests sent from `measure_from = held_at + warm-up` count.
-  strict: the window closes once it has lasted `min_steady_s` and holds the required completed
-  trajectories (in total and per agent); the level ends when every request sent before the close
-  has finished. fast: the verdict is re-examined each time the window's complete prefix has
-  grown by `look_growth`; the level ends as soon as the order-statistic confidence bounds settle
-  it, or at the time cap.
-
-Fast-mode error control: look k uses alpha_k = alpha / (k (k + 1)), split between the two
-criteria; these sum to alpha over all looks, so the chance that an early-stopped level carries
-the wrong verdict is at most alpha (= 1 - confidence), with requests taken as independent.
+"""One concurrency level's lifecycle: transition -> warm-up -> measuring -> settled, with strict
+mode's closing rules and fast mode's early stopping (docs/search.md explains both and the error
+control of the looks).
 """
 
 from __future__ import annotations

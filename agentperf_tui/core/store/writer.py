@@ -1,14 +1,5 @@
-"""RunStore: the crash-safe writer. Callers enqueue; one thread commits batches to SQLite.
-
-Every `add_*`/`put_level`/`annotate`/`finish_run` call only puts a tuple on an unbounded queue
-and returns: no caller ever waits for the disk. A writer thread takes what has queued up over
-at most `batch_window_s` (0.2 s by default), writes it in one transaction and commits it with a
-full sync (WAL, `synchronous=FULL`), so a finished request is on disk well within a second of
-being handed over, and a killed process leaves every committed batch readable.
-
-A batch that fails is retried op by op so one bad row loses only itself; transient failures
-(database locked by another process, disk full, I/O error) are retried for a while first.
-Failures are counted in `status()` and raised by `flush()`/`close()` as StoreWriteError.
+"""RunStore: the crash-safe writer. Callers enqueue and never wait for the disk; one thread commits
+batches to SQLite with a full sync. Guarantees and failure handling: docs/run-store.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,6 @@
-"""Energy of one GPU over a window [t0, t1], from its readings (pure arithmetic, no threads).
-
-Two methods:
-- counter: the cumulative energy counter, read at the window edges by linear interpolation
-  between readings. Exact across gaps in sampling. Repeated identical values (an exporter
-  that refreshes less often than it is scraped) are collapsed to the first time each value
-  was seen, so interpolation spreads energy over the real refresh period. A counter that goes
-  backwards was reset (driver reload, GPU reset; a 64-bit wrap looks the same): the segments on
-  either side are summed and the reset gap is bridged with the trapezoid of the power readings
-  around it, or, without power, with the new counter value (it restarted from zero).
-- integrated: the trapezoid of power readings, with power interpolated at the window edges.
-  A gap between readings longer than `max_gap_s` is not bridged and does not count as covered.
-
-Both return the energy over the covered part of the window and how long that part is; the
-caller extrapolates to the whole window at the covered part's mean power and reports coverage.
+"""Energy of one GPU over a window [t0, t1], from its readings: the energy counter, or the
+integrated power (pure arithmetic, no threads). The rules are in docs/telemetry.md, "Window
+energy".
 """
 
 from __future__ import annotations

@@ -1,14 +1,5 @@
-"""Samples every telemetry source in threads of its own and answers power questions about the run.
-
-One daemon thread per source (a stalled exporter never delays a local NVML read, and nothing
-here ever runs on the engine's or the UI's event loop). Readings go to a bounded numpy ring per
-GPU for window energy, to a latest-reading table for the live view, and to a pending list the
-run store drains. All public methods are thread-safe and cheap except `window_energy`, which
-copies the window's readings (milliseconds for hours of 2 Hz readings).
-
-A source never brings the run down: a failing `open` is retried every `reopen_s`; a failing
-`sample` turns the source's status to "unavailable: reason" and it is asked again next tick
-(and re-opened after failing for `reopen_s`).
+"""Samples every telemetry source in a thread of its own and answers power questions about the run
+(live view, window energy, readings for the store). See docs/telemetry.md, "The sampler".
 """
 
 from __future__ import annotations

@@ -1,16 +1,5 @@
-"""Inference servers' own /metrics, normalised to one vocabulary (pure functions, no I/O).
-
-Normalised names (ServerView.values):
-  running          requests being processed (in the batch)
-  waiting          requests queued
-  kv_cache_usage   fraction of the KV cache in use, 0..1
-  prefix_hit_rate  prefix-cache hits / queries over the recent window, 0..1
-  prompt_tok_s     prompt (prefill) tokens per second over the recent window
-  gen_tok_s        generated tokens per second over the recent window
-
-Counts and counters are summed over label sets (model_name, engine, ...); fractions are averaged
-over them (data-parallel engines each report their own cache). Counter names are written
-without `_total` (see promtext).
+"""Inference servers' own /metrics, normalised to one vocabulary (pure functions, no I/O): the
+names and how each server's metrics map to them are in docs/telemetry.md.
 """
 
 from __future__ import annotations
