@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+import os
 import signal
 import sys
 import threading
 from typing import Any, TextIO
 
+from agentperf_tui.cli import exit_codes
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
 from agentperf_tui.core.engine.protocol import Abort
+from agentperf_tui.core.summary.headline import summary_notes
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.views import Event, Snapshot
 
@@ -60,29 +63,53 @@ class HeadlessPrinter:
 
 
 def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
-    """Run to the end; print the summary JSON on stdout. Ctrl+C ends the run cleanly (measured data kept)."""
+    """Run to the end; print the summary JSON on stdout and what to know about it on stderr.
+
+    SIGINT, SIGTERM and SIGHUP end the run cleanly (agents stop, what was measured is stored and
+    printed, status "aborted"); a second one exits at once, the store left consistent."""
     printer = HeadlessPrinter(every_s=progress_every_s)
     handle = EngineHandle(config, [printer])
-    previous = signal.getsignal(signal.SIGINT)
+    signals = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.getsignal(s) for s in signals}
+    received: list[str] = []
 
-    def on_sigint(signum: int, frame: Any) -> None:
-        print("interrupted: stopping agents, saving what was measured", file=sys.stderr, flush=True)
-        handle.submit(Abort("interrupted (SIGINT)"))
+    def on_signal(signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        received.append(name)
+        if len(received) == 1:
+            print(f"{name}: stopping agents, saving what was measured", file=sys.stderr, flush=True)
+            handle.submit(Abort(f"{name} received"))
+            return
+        print(f"{name} again: exiting now; the store keeps what was written", file=sys.stderr, flush=True)
+        handle.emergency_stop(f"{received[0]} received, then {name}")
+        os._exit(exit_codes.ABORTED)
 
-    signal.signal(signal.SIGINT, on_sigint)
+    for s in signals:
+        signal.signal(s, on_signal)
     try:
         handle.start()
         while not handle.join(timeout=0.5):
             pass
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
     if handle.error is not None:
         e = handle.error
-        kind = "configuration error" if isinstance(e, ConfigError | ValueError) else "run failed"
-        print(f"agentperf-tui: {kind}: {e}", file=sys.stderr)
-        return 2
+        config_error = isinstance(e, ConfigError | ValueError)
+        what = "configuration error" if config_error else "run failed"
+        print(f"agentperf-tui: {what}: {e}", file=sys.stderr)
+        return exit_codes.CONFIG_ERROR if config_error else exit_codes.RUN_FAILED
     summary = handle.summary
     assert summary is not None
-    sys.stdout.buffer.write(summary.to_json(indent=True) + b"\n")
-    sys.stdout.flush()
-    return 0 if summary.status == "finished" else 1
+    try:
+        sys.stdout.buffer.write(summary.to_json(indent=True) + b"\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    for note in summary_notes(summary):
+        print(f"note: {note}", file=sys.stderr)
+    code = exit_codes.exit_code(summary)
+    if code == exit_codes.NOT_TRUSTWORTHY:
+        for reason in exit_codes.untrustworthy(summary):
+            print(f"not trustworthy as it is: {reason}", file=sys.stderr)
+    return code

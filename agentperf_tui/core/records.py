@@ -9,6 +9,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+FAILURE_KINDS: tuple[str, ...] = (
+    "connect",
+    "reset",
+    "timeout",
+    "stalled",
+    "rate_limited",
+    "http",
+    "server_error",
+    "malformed",
+    "truncated",
+    "no_output",
+    "open_at_end",
+)
+"""How a request can fail. connect: no connection; reset: the connection broke; timeout: the
+request outlived --request-timeout; stalled: no byte for the stall timeout; rate_limited: HTTP
+429; http: any other HTTP error status; server_error: an error object in the stream; malformed:
+not SSE or not JSON; truncated: the stream ended without `data: [DONE]`; no_output: a complete
+stream without an output token; open_at_end: still open when the run stopped."""
+
 
 @dataclass(slots=True)
 class RawExchange:
@@ -22,6 +41,10 @@ class RawExchange:
     t_end: float = math.nan
     error: str | None = None
     """Transport-level failure (connect error, reset, timeout), None when the stream ended normally."""
+    failure: str | None = None
+    """The failure kind the client decided itself ("stalled", "timeout"), else None."""
+    retry_after: str | None = None
+    """The response's Retry-After header, when it had one."""
 
 
 @dataclass(slots=True)
@@ -51,6 +74,8 @@ class RequestResult:
     """Output deltas counted by the client (reasoning, content and tool-call deltas)."""
     requested_output_tokens: int = 0
     reasoning_tokens: int | None = None
+    failure: str | None = None
+    """Why it failed, as one of FAILURE_KINDS; None when ok."""
 
     @property
     def ttft(self) -> float:
@@ -79,8 +104,10 @@ class RequestResult:
 
     @property
     def usage_mismatch(self) -> bool:
-        """Server usage and the client's own delta count disagree (flagged, not fatal)."""
-        return self.output_tokens is not None and self.output_tokens != self.client_output_tokens
+        """The stream carried more output deltas than the server's usage counts tokens: its usage
+        cannot be right. (Fewer deltas than tokens is normal: a delta may carry several tokens,
+        or none when a model emits empty deltas.)"""
+        return self.output_tokens is not None and self.client_output_tokens > self.output_tokens
 
     @property
     def length_mismatch(self) -> bool:

@@ -93,3 +93,5 @@ class Snapshot:
     server: ServerView | None = None
     paused: bool = False
     finished: bool = False
+    not_comparable: str | None = None
+    """Why the run cannot be compared with others (None: it can, so far)."""

@@ -48,10 +48,12 @@ def test_a_reply_read_in_one_piece_is_fast_not_failed() -> None:
     assert sum(st.speed_hist) == 1  # the histogram shows what could be timed
 
 
-def test_usage_beats_client_count_and_mismatch_is_flagged() -> None:
+def test_usage_beats_client_count_and_only_an_impossible_usage_is_flagged() -> None:
     r = _req(0.0, 0.1, 1.0, 51)
-    r.client_output_tokens = 50
+    r.client_output_tokens = 50  # one delta carried two tokens: normal
     assert r.output_speed == pytest.approx(50.0)
+    assert not r.usage_mismatch
+    r.client_output_tokens = 52  # more deltas than the usage counts tokens: the usage is wrong
     assert r.usage_mismatch
     r.requested_output_tokens = 64
     assert r.length_mismatch

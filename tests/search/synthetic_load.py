@@ -22,6 +22,7 @@ from statistics import NormalDist
 import numpy as np
 
 from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.search.window import OpenRequest
 
 Z = NormalDist()
 
@@ -34,6 +35,8 @@ class _Agent:
     traj_start: float = 0.0
     turn: int = 0
     replay: int = 0
+    pending: RequestResult | None = None
+    """The request in flight (its future figures; only what has happened by `now` is visible)."""
 
 
 @dataclass
@@ -56,6 +59,11 @@ class SyntheticLoad:
     saturation_n: float = 64.0
     degrade: Callable[[int, int], float] | None = None
     """(N, visit) -> TTFT multiplier for requests sent during that visit of that N."""
+    hang_prob: float = 0.0
+    """Share of requests that hang: no first token for `hang_s` (then they fail)."""
+    hang_s: float = 1e9
+    hang_from: float = math.inf
+    """From this time on every request hangs (the server stops answering)."""
     now: float = 0.0
     energy_j: float = 0.0
     _agents: dict[int, _Agent] = field(default_factory=dict)
@@ -137,6 +145,17 @@ class SyntheticLoad:
                 self._active += 1
                 self._push(self.now + self._uniform(), a.id, "send")
 
+    def open_requests(self) -> list[OpenRequest]:
+        """The requests in flight now, as far as they have got."""
+        out = []
+        for a in self._agents.values():
+            r = a.pending
+            if r is not None:
+                seen = r.t_first_token is not None and r.t_first_token <= self.now
+                first = r.t_first_token if seen else None
+                out.append(OpenRequest(a.id, r.t_intended, first, r.requested_output_tokens))
+        return out
+
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
         out, self._done_traj = self._done_traj, []
         return out
@@ -177,6 +196,8 @@ class SyntheticLoad:
         ttft = self.ttft_median(n) * mult * math.exp(self.ttft_sigma * self._normal())
         speed = self.speed_median(n) * math.exp(self.speed_sigma * self._normal())
         ok = self.fail_prob == 0.0 or self._uniform() >= self.fail_prob
+        if t >= self.hang_from or (self.hang_prob and self._uniform() < self.hang_prob):
+            ok, ttft = False, self.hang_s
         t_first = t + ttft
         t_last = t_first + (self.output_tokens - 1) / speed
         r = RequestResult(
@@ -196,11 +217,13 @@ class SyntheticLoad:
             requested_output_tokens=self.output_tokens,
         )
         a.busy = True
+        a.pending = r
         self._in_flight += 1
         self._push(r.t_end, a.id, r)
 
     def _finish(self, a: _Agent, r: RequestResult, t: float) -> None:
         a.busy = False
+        a.pending = None
         self._in_flight -= 1
         if a.retiring:
             del self._agents[a.id]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.level import Level
 from agentperf_tui.core.search.plan import SearchPlan
+from agentperf_tui.core.search.window import OpenRequest
 from agentperf_tui.core.tiers import custom_tier
 
 TIER = custom_tier(50, 4)
@@ -44,8 +45,8 @@ def test_phases_and_only_requests_sent_after_warmup_count() -> None:
     assert lv.view().requests == 0
 
 
-def test_verdict_waits_for_every_request_sent_in_the_window() -> None:
-    """A slow request still in flight must hold the decision back (no survivor bias)."""
+def test_verdict_waits_for_every_request_sent_in_the_window_when_open_requests_are_unknown() -> None:
+    """Without knowing the requests in flight, a slow one must hold the decision back."""
     plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=1000)
     lv = Level(0, 2, "ramp", 0.0, plan)
     lv.feed(0.0, [], [], active_agents=2)
@@ -60,6 +61,52 @@ def test_verdict_waits_for_every_request_sent_in_the_window() -> None:
     # the slow request is inside the window the verdict was taken on
     assert rec.window_end is not None and rec.window_end > 0.5
     assert rec.requests == 1 + sum(1 for r in fed if r.t_intended < rec.window_end)
+
+
+def test_a_request_still_open_counts_as_the_miss_it_already_is() -> None:
+    """The same stuck request, seen in flight: it is judged at once as a censored TTFT miss
+    (TTFT at least its 619.5 s so far), and the window runs up to now."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(0, 2, "ramp", 0.0, plan)
+    stuck = OpenRequest(agent_id=1, t_intended=0.5, t_first_token=None, requested_tokens=101)
+    lv.feed(0.0, [], [], active_agents=2, opens=lambda: [stuck])
+    fed = [req(0, 0.1 + i * 2.5) for i in range(250)]
+    rec = lv.feed(620.0, fed, [], active_agents=2)
+    assert rec is not None and rec.open_counted == 1 and rec.window_end == 620.0
+    assert rec.requests == 1 + sum(1 for r in fed if r.t_intended < 620.0)
+    assert rec.verdict == "pass", "1 miss in 249 is within the P95 limit"
+    # with 20 of 40 agents stuck the level fails, at once, on requests it never saw finish
+    lv = Level(0, 40, "ramp", 0.0, plan)
+    stuck_many = [OpenRequest(a, 0.5, None, 101) for a in range(20, 40)]
+    lv.feed(0.0, [], [], active_agents=40, opens=lambda: stuck_many)
+    rec = lv.feed(60.0, [req(a % 20, 1.0 + a * 0.1) for a in range(200)], [], active_agents=40)
+    assert rec is not None and rec.verdict == "fail" and rec.ttft_verdict == "fail"
+    assert rec.open_counted == 20 and rec.failed == 0
+
+
+def test_an_open_stream_too_slow_to_reach_the_floor_counts_against_speed() -> None:
+    """A stream whose first token came 10 s ago and that must still deliver 101 tokens can reach at
+    most 10 tok/s: below a 50 tok/s floor whatever the rest of the stream does."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(0, 40, "ramp", 0.0, plan)
+    dripping = [OpenRequest(a, 1.0, 2.0, 101) for a in range(10, 40)]
+    lv.feed(0.0, [], [], active_agents=40, opens=lambda: dripping)
+    rec = lv.feed(12.0, [req(a % 10, 1.0 + 0.01 * a) for a in range(30)], [], active_agents=40)
+    assert rec is not None and rec.speed_verdict == "fail" and rec.open_counted == 30
+
+
+def test_the_window_ends_where_a_request_that_may_still_meet_the_tier_was_sent() -> None:
+    """Requests in flight that may still meet the tier cannot be judged yet: the window the level
+    is judged on ends at the send time of the oldest of them, so every request sent before its end
+    is accounted for."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(0, 40, "ramp", 0.0, plan)
+    fresh = [OpenRequest(a, 59.0, None, 101) for a in range(20, 39)]  # sent 1 s ago, no token yet
+    long_stream = OpenRequest(39, 30.0, 30.5, 10_000)  # can still reach 339 tok/s
+    lv.feed(0.0, [], [], active_agents=40, opens=lambda: [*fresh, long_stream])
+    rec = lv.feed(60.0, [req(a % 20, 1.0 + a * 0.1) for a in range(200)], [], active_agents=40)
+    assert rec is not None and rec.window_end == 30.0 and rec.open_counted == 0
+    assert rec.verdict == "pass" and rec.requests == 200
 
 
 def test_failed_requests_count_against_both_criteria() -> None:

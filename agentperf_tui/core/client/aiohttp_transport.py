@@ -97,6 +97,7 @@ class AiohttpTransport:
         try:
             async with session.post(url, data=body, headers=headers, trace_request_ctx=attempt) as resp:
                 ex.status = resp.status
+                ex.retry_after = resp.headers.get("Retry-After")
                 read = resp.content.readany
                 while True:
                     data = await read()

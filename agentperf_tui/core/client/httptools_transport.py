@@ -95,6 +95,8 @@ class _Connection(asyncio.Protocol):
         key = name.lower()
         if key in (b"content-length", b"transfer-encoding"):
             self.framed = True
+        elif key == b"retry-after" and self.ex is not None:
+            self.ex.retry_after = value.decode("latin-1").strip()
         elif key == b"content-encoding":
             encoding = value.strip().lower()
             if encoding in (b"gzip", b"x-gzip"):

@@ -131,6 +131,7 @@ class HttpxTransport:
                 "POST", url, content=body, headers=headers, extensions={"trace": attempt.trace}
             ) as resp:
                 ex.status = resp.status_code
+                ex.retry_after = resp.headers.get("retry-after")
                 encoded = resp.headers.get("content-encoding", "identity").lower() != "identity"
                 async for data in resp.aiter_bytes() if encoded else resp.aiter_raw():
                     times.append(clock())

@@ -37,4 +37,5 @@ def build_result(
         client_output_tokens=p.client_output_tokens,
         requested_output_tokens=requested_output_tokens,
         reasoning_tokens=p.reasoning_tokens,
+        failure=p.failure,
     )

@@ -51,6 +51,8 @@ class ParsedStream:
     client_output_tokens: int = 0
     """Events holding a non-empty output delta (reasoning, content, tool call or completion text)."""
     finish_reason: str | None = None
+    failure: str | None = None
+    """The failure kind (records.FAILURE_KINDS) when not ok."""
     done: bool = False
     """`data: [DONE]` arrived."""
     events: int = 0
@@ -119,12 +121,25 @@ def _error_message(obj: Any) -> str:
     return str(obj)
 
 
-def _http_error(status: int, body: bytes) -> str:
+def _http_error(status: int, body: bytes, retry_after: str | None) -> str:
     try:
         message = _error_message(orjson.loads(body))
     except orjson.JSONDecodeError:
         message = excerpt(body)
-    return f"HTTP {status}: {excerpt(message.encode()) or '(empty body)'}"
+    text = f"HTTP {status}: {excerpt(message.encode()) or '(empty body)'}"
+    return text + (f" (Retry-After: {retry_after})" if retry_after else "")
+
+
+def _transport_failure(error: str) -> str:
+    """The kind of a transport-level error (the transports word them the same way)."""
+    low = error.lower()
+    if low.startswith("connect") or low == "no response":
+        return "connect"
+    if "timeout" in low:
+        return "timeout"
+    if low.startswith("bad http response"):
+        return "malformed"
+    return "reset"
 
 
 def _has_output(choice: dict[str, Any]) -> bool:
@@ -139,6 +154,21 @@ def _has_output(choice: dict[str, Any]) -> bool:
     return bool(choice.get("text"))
 
 
+def first_output_time(chunks: Sequence[bytes], times: Sequence[float]) -> float | None:
+    """When the first output delta of a stream (possibly still going) arrived; None: not yet."""
+    for t, _event, data in iter_events(chunks, times):
+        if not data or data == b"[DONE]":
+            continue
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        choices = obj.get("choices") if isinstance(obj, dict) else None
+        if choices and any(_has_output(c) for c in choices if isinstance(c, dict)):
+            return t
+    return None
+
+
 def complete_reply(p: ParsedStream) -> bool:
     """A complete reply; one with no output at all counts (the model stopped at once)."""
     return p.ok or p.error == NO_OUTPUT
@@ -148,7 +178,8 @@ def parse_stream(raw: RawExchange) -> ParsedStream:
     """Figures of one recorded request; never raises on bad server output, reports it in `error`."""
     out = ParsedStream(ok=False, error=None, http_status=raw.status)
     if raw.status is not None and raw.status != 200:
-        out.error = _http_error(raw.status, b"".join(raw.chunks))
+        out.error = _http_error(raw.status, b"".join(raw.chunks), raw.retry_after)
+        out.failure = "rate_limited" if raw.status == 429 else "http"
         return out
     problem: str | None = None
     data_events = 0
@@ -193,16 +224,19 @@ def parse_stream(raw: RawExchange) -> ParsedStream:
             out.reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
     if raw.error is not None:
         out.error = raw.error
+        out.failure = raw.failure or _transport_failure(raw.error)
     elif raw.status is None:
-        out.error = "no response"
+        out.error, out.failure = "no response", "connect"
     elif problem is not None:
         out.error = problem
+        out.failure = "server_error" if problem.startswith("error in stream") else "malformed"
     elif data_events == 0:
         body = b"".join(raw.chunks)
         out.error = f"not an SSE stream: {excerpt(body, 120) or '(empty body)'}"
+        out.failure = "malformed"
     elif not out.done:
-        out.error = "stream ended without data: [DONE]"
+        out.error, out.failure = "stream ended without data: [DONE]", "truncated"
     elif out.t_first_token is None:
-        out.error = NO_OUTPUT
+        out.error, out.failure = NO_OUTPUT, "no_output"
     out.ok = out.error is None
     return out

@@ -4,6 +4,8 @@ more; failures are recorded, never raised. Connection reuse and retries: docs/cl
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -50,6 +52,21 @@ class Transport(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """How long a streamed request may take: in all, before its first output byte, and between
+    output bytes. A request that exceeds one ends as "timeout" or "stalled"."""
+
+    request_s: float
+    stall_first_s: float
+    stall_gap_s: float
+
+    @property
+    def sweep_s(self) -> float:
+        """How often the stall watch looks (a stall is detected within this of its limit)."""
+        return max(0.05, min(0.5, self.stall_first_s / 4, self.stall_gap_s / 4))
+
+
 @dataclass(slots=True)
 class ClientStats:
     requests: int = 0
@@ -59,37 +76,28 @@ class ClientStats:
     """True once the client stopped reusing connections (the server closes them after each reply)."""
 
 
+_TRANSPORTS: dict[str, tuple[str, str]] = {
+    "httptools": ("agentperf_tui.core.client.httptools_transport", "HttptoolsTransport"),
+    "aiohttp": ("agentperf_tui.core.client.aiohttp_transport", "AiohttpTransport"),
+    "httpx": ("agentperf_tui.core.client.httpx_transport", "HttpxTransport"),
+}
+"""Each transport's module, imported only when chosen."""
+
+
 def make_transport(
     backend: Backend, *, max_connections: int, connect_timeout: float, read_timeout: float
 ) -> Transport:
-    if backend == "aiohttp":
-        from agentperf_tui.core.client.aiohttp_transport import AiohttpTransport
-
-        return AiohttpTransport(
-            max_connections=max_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            keepalive=KEEPALIVE_S,
-        )
-    if backend == "httptools":
-        from agentperf_tui.core.client.httptools_transport import HttptoolsTransport
-
-        return HttptoolsTransport(
-            max_connections=max_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            keepalive=KEEPALIVE_S,
-        )
-    if backend == "httpx":
-        from agentperf_tui.core.client.httpx_transport import HttpxTransport
-
-        return HttpxTransport(
-            max_connections=max_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            keepalive=KEEPALIVE_S,
-        )
-    raise ValueError(f"unknown client backend {backend!r}: use 'httptools', 'aiohttp' or 'httpx'")
+    if backend not in _TRANSPORTS:
+        raise ValueError(f"unknown client backend {backend!r}: use 'httptools', 'aiohttp' or 'httpx'")
+    module, name = _TRANSPORTS[backend]
+    cls = getattr(importlib.import_module(module), name)
+    transport: Transport = cls(
+        max_connections=max_connections,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        keepalive=KEEPALIVE_S,
+    )
+    return transport
 
 
 class StreamClient:
@@ -110,11 +118,15 @@ class StreamClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 600.0,
         backend: Backend = DEFAULT_BACKEND,
+        limits: RequestLimits | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         if connect_timeout <= 0 or read_timeout <= 0:
             raise ValueError("connect_timeout and read_timeout must be positive seconds")
+        self.limits = limits
+        self._watched: dict[int, tuple[RawExchange, asyncio.Timeout, Callable[[], float]]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
         self.base_url = normalise_base_url(base_url)
         self.backend = backend
         auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -148,10 +160,57 @@ class StreamClient:
         the request while it is in flight (e.g. whether a first chunk has arrived).
         """
         ex = into if into is not None else RawExchange(t_intended=t_intended)
+        ex.t_sent = clock()
+        if self.limits is None:
+            await self._exchange(path, body, ex, clock)
+        else:
+            await self._watched_exchange(path, body, ex, clock, self.limits)
+        ex.t_end = clock()
+        return ex
+
+    async def _watched_exchange(
+        self, path: str, body: bytes, ex: RawExchange, clock: Callable[[], float], limits: RequestLimits
+    ) -> None:
+        """The exchange under the request timeout and the stall watch (one sweep for all requests,
+        nothing per chunk)."""
+        loop = asyncio.get_running_loop()
+        key = id(ex)
+        try:
+            async with asyncio.timeout(loop.time() + limits.request_s) as cm:
+                self._watched[key] = (ex, cm, clock)
+                self._arm(loop, limits)
+                await self._exchange(path, body, ex, clock)
+        except TimeoutError:
+            if ex.failure is None:
+                ex.failure = "timeout"
+                ex.error = f"request timeout: not finished {limits.request_s:g} s after it was sent"
+        finally:
+            self._watched.pop(key, None)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, limits: RequestLimits) -> None:
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(limits.sweep_s, self._sweep, loop, limits)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop, limits: RequestLimits) -> None:
+        """End the requests that received nothing for the stall timeout."""
+        self._sweeper = None
+        for ex, cm, clock in list(self._watched.values()):
+            now = clock()
+            if ex.times:
+                idle, limit, where = now - ex.times[-1], limits.stall_gap_s, "mid-stream"
+            else:
+                idle, limit, where = now - ex.t_sent, limits.stall_first_s, "before the first output"
+            if idle > limit and ex.failure is None:
+                ex.failure = "stalled"
+                ex.error = f"stalled: no data for {limit:g} s {where}"
+                cm.reschedule(loop.time())
+        if self._watched:
+            self._arm(loop, limits)
+
+    async def _exchange(self, path: str, body: bytes, ex: RawExchange, clock: Callable[[], float]) -> None:
         url = self.base_url + path
         stats = self.stats
         stats.requests += 1
-        ex.t_sent = clock()
         if await self._transport.exchange(url, body, self._post_headers, ex, clock, stats.closes_connections):
             stats.reuse_retries += 1
             if (
@@ -161,8 +220,6 @@ class StreamClient:
                 stats.closes_connections = True
             ex.error = None
             await self._transport.exchange(url, body, self._post_headers, ex, clock, fresh=True)
-        ex.t_end = clock()
-        return ex
 
     async def get_json(self, path: str) -> Any:
         """GET base_url + path and decode the JSON body; raises `EndpointError`."""
@@ -176,6 +233,9 @@ class StreamClient:
             raise EndpointError(url, "invalid", f"not JSON: {excerpt(body) or '(empty body)'}") from exc
 
     async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         await self._transport.aclose()
 
     async def __aenter__(self) -> StreamClient:

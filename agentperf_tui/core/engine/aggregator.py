@@ -51,6 +51,7 @@ class Aggregator:
         self.last_snapshot: Snapshot | None = None
         # hooks filled in by the engine
         self.on_results: Callable[[list[RequestResult], list[TrajectoryDone]], None] = lambda r, d: None
+        self.before_drain: Callable[[], None] = lambda: None
         self.build_extra: Callable[[], dict[str, Any]] = dict
         self.level_index: Callable[[], int] = lambda: -1
         self.error: BaseException | None = None
@@ -95,6 +96,7 @@ class Aggregator:
             self.publish(now)
 
     def drain(self) -> None:
+        self.before_drain()
         results: list[RequestResult] = []
         done: list[TrajectoryDone] = []
         while True:

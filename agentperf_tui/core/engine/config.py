@@ -8,10 +8,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend
+from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend, RequestLimits
 from agentperf_tui.core.data_paths import resolve_trajectories
-from agentperf_tui.core.endpoint import normalise_base_url
+from agentperf_tui.core.endpoint import is_loopback, normalise_base_url
 from agentperf_tui.core.tiers import SloProfileError, SloTier, TierSpecError, parse_tier
+
+MIN_STALL_FIRST_S = 30.0
+MIN_STALL_GAP_S = 5.0
+NO_TIER_STALL_FIRST_S = 60.0
+NO_TIER_STALL_GAP_S = 30.0
 
 
 class ConfigError(ValueError):
@@ -27,6 +32,8 @@ class RunConfig(BaseModel):
     """Served model name; None takes the first model the endpoint lists."""
     api_key_env: str | None = None
     """Name of the environment variable holding the API key (never the key itself)."""
+    allow_insecure_key: bool = False
+    """Send the API key over plain http to a host that is not this machine (a trusted network)."""
     api: Literal["chat", "completions"] = "chat"
     hardware: str | None = None
     """Hardware profile (the simulator's deployment, and the GPU count for per-GPU figures)."""
@@ -61,6 +68,10 @@ class RunConfig(BaseModel):
     """HTTP transport of the stream loop (httptools is the leanest; see benchmarks/client_bench.py)."""
     max_connections: int = Field(default=8192, ge=1)
     request_timeout_s: float = Field(default=600.0, gt=0)
+    """A request not finished this long after it was sent ends as "timeout"."""
+    stall_timeout_s: float | None = Field(default=None, gt=0)
+    """No byte for this long ends a request as "stalled". None: derived from the tier (see
+    `request_limits`)."""
     window_s: float = Field(default=30.0, gt=0)
     """Window of the live percentiles."""
     snapshot_hz: float = Field(default=3.0, gt=0, le=20)
@@ -104,14 +115,47 @@ class RunConfig(BaseModel):
         return self.endpoint is None
 
     def api_key(self) -> str | None:
+        """The API key from the variable named by `api_key_env`, checked: printable, one line, and
+        never sent in clear text to another machine unless `allow_insecure_key`."""
         if self.api_key_env is None:
             return None
-        key = os.environ.get(self.api_key_env)
+        name = self.api_key_env
+        key = os.environ.get(name)
         if key is None:
             raise ConfigError(
-                f"api_key_env: environment variable {self.api_key_env} is not set; export it before the run"
+                f"--api-key-env: environment variable {name} is not set; export it before the run"
             )
+        if not key or not key.isprintable() or any(c in key for c in "\r\n"):
+            raise ConfigError(
+                f"--api-key-env: the key in {name} is empty or holds a line break or another character "
+                "that cannot go in an HTTP header; set it to the key alone"
+            )
+        endpoint = self.endpoint
+        clear = endpoint is not None and endpoint.startswith("http://") and not is_loopback(endpoint)
+        if clear and not self.allow_insecure_key:
+            raise ConfigError(
+                    f"--api-key-env: the key in {name} would cross the network unencrypted to {endpoint}; "
+                    "use https://, or pass --allow-insecure-key if this network is trusted"
+                )
         return key
+
+    def request_limits(self) -> RequestLimits:
+        """The request timeout and the stall timeouts of this run. Without --stall-timeout: before
+        the first output, 3 x the tier's TTFT limit and at least 30 s; between output bytes, the
+        TTFT limit and at least 5 s; without a tier, 60 s and 30 s."""
+        if self.stall_timeout_s is not None:
+            first = gap = self.stall_timeout_s
+        else:
+            tier = self.slo_tier()
+            if tier is None:
+                first, gap = NO_TIER_STALL_FIRST_S, NO_TIER_STALL_GAP_S
+            else:
+                first = max(MIN_STALL_FIRST_S, 3.0 * tier.ttft_s)
+                gap = max(MIN_STALL_GAP_S, tier.ttft_s)
+        request = self.request_timeout_s
+        return RequestLimits(
+            request_s=request, stall_first_s=min(first, request), stall_gap_s=min(gap, request)
+        )
 
     def slo_tier(self) -> SloTier | None:
         """The tier this run is judged against (profile files are read once and cached)."""

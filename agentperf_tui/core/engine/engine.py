@@ -9,13 +9,14 @@ when no endpoint is given, runs on its own thread and loop. See docs/console.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import time
 from collections.abc import Callable
 from typing import Any
 
 from agentperf_tui.core.client.request import CHAT_PATH, COMPLETIONS_PATH, chat_body, completion_body
-from agentperf_tui.core.client.sse import complete_reply, parse_stream
+from agentperf_tui.core.client.sse import complete_reply, first_output_time, parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.aggregator import Aggregator
 from agentperf_tui.core.engine.config import RunConfig
@@ -38,6 +39,7 @@ from agentperf_tui.core.event_loop import new_loop_runner
 from agentperf_tui.core.preflight import Preflight, PreflightError, preflight
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.controller import Decision, Finished, RunAt, SearchController
+from agentperf_tui.core.search.window import OpenRequest
 from agentperf_tui.core.summary.model import RunSummary, Status
 from agentperf_tui.core.workload.calibrate import CalibrationError, calibrate
 from agentperf_tui.core.workload.filler import Calibration
@@ -79,6 +81,8 @@ class RunEngine:
         self._paused = False
         self._manual = False
         self._failures = FailureLog()
+        self._first_outputs: dict[int, float] = {}
+        self._open_snapshot: list[Exchange] = []
         self._handlers: dict[type, Callable[[Any], None]] = {
             SetConcurrency: self._set_concurrency,
             Pause: self._pause,
@@ -151,6 +155,31 @@ class RunEngine:
         self.agg.event("warn", reason)
         self._on_loop(stop)
 
+    def emergency_stop(self, reason: str) -> None:
+        """Leave at once (a second signal): record the run as aborted with the levels it has, and
+        give the store a moment to commit. Whatever was committed stays readable."""
+        ctx, ctl, run_id = self.ctx, self.controller, self.run_id
+        if ctx is None or ctl is None or run_id is None or ctx.preflight is None:
+            return
+        summary = RunSummary(
+            run_id=run_id,
+            status="aborted",
+            status_reason=reason,
+            final=False,
+            started_wall=self.t0_wall,
+            endpoint=ctx.base_url,
+            model=ctx.preflight.model,
+            simulated=ctx.preflight.simulated,
+            mode=self.config.mode,
+            rigour=self.config.rigour,
+            duration_s=self.clock(),
+            levels=tuple(ctl.records),
+            store=ctx.store_path,
+        )
+        ctx.store.finish_run(run_id, status="aborted", summary=summary)
+        with contextlib.suppress(Exception):
+            ctx.store.flush(timeout=2.0)
+
     # ---- the run ----
     def run(self) -> RunSummary:
         """Run to the end on a fresh event loop in the calling thread; returns the summary."""
@@ -169,12 +198,19 @@ class RunEngine:
         self.agg.event("info", "starting: checking the endpoint")
         ctx = self.ctx = RunContext(cfg, self.clock, self.agg.event)
         try:
+            limits = cfg.request_limits()
             client = StreamClient(
                 ctx.base_url,
                 api_key=ctx.api_key,
                 max_connections=cfg.max_connections,
                 read_timeout=cfg.request_timeout_s,
                 backend=cfg.client,
+                limits=limits,
+            )
+            self.agg.event(
+                "info",
+                f"a request fails as stalled after {limits.stall_first_s:g} s without output "
+                f"({limits.stall_gap_s:g} s between outputs), as timed out after {limits.request_s:g} s",
             )
             try:
                 return await self._measure(ctx, client, trajectories)
@@ -209,6 +245,7 @@ class RunEngine:
             think_time=cfg.think_time,
         )
         self.agg.on_results = self._on_results
+        self.agg.before_drain = self._snapshot_open
         self.agg.build_extra = self._extra
         self.agg.level_index = self._level_index
         ctx.start_telemetry()
@@ -312,6 +349,9 @@ class RunEngine:
             ctx.store.add_requests(self.run_id, results, self._level_index())
             for message in self._failures.new_kinds(results):
                 self.agg.event("warn", message)
+            lost = ctx.comparability.check(self.agg.columns)
+            if lost is not None:
+                self.agg.event("warn", f"run marked NOT COMPARABLE: {lost}")
         ctx.drain_telemetry(self.run_id)
         if self._paused:
             return
@@ -321,10 +361,32 @@ class RunEngine:
             [(d.agent_id, d.t_start, d.t_end) for d in done],
             fleet.active(),
             ctx.window_energy,
+            self._open_requests,
         )
         ctx.save_levels(ctl)
         if decision is not None:
             self._apply(decision)
+
+    def _snapshot_open(self) -> None:
+        """Before finished requests are handed over: which were in flight. Taken first, a request
+        that finishes meanwhile is seen twice (the level counts it once), never zero times."""
+        self._open_snapshot = self.fleet.open_requests() if self.fleet is not None else []
+
+    def _open_requests(self) -> list[OpenRequest]:
+        """The requests in flight, with when their first output arrived (found once, then kept)."""
+        seen: dict[int, float] = {}
+        out = []
+        for ex in self._open_snapshot:
+            raw = ex.raw
+            key = id(raw)
+            t_first = self._first_outputs.get(key)
+            if t_first is None and raw.chunks:
+                t_first = first_output_time(list(raw.chunks), list(raw.times))
+            if t_first is not None:
+                seen[key] = t_first
+            out.append(OpenRequest(ex.agent_id, raw.t_intended, t_first, ex.requested_output_tokens))
+        self._first_outputs = seen
+        return out
 
     def _level_index(self) -> int:
         """Index (in the run) of the level now being measured: requests are stored under it."""
@@ -367,5 +429,6 @@ class RunEngine:
             "server": ctx.server_view() if ctx else None,
             "paused": self._paused,
             "finished": self.summary is not None,
+            "not_comparable": "; ".join(ctx.comparability.reasons) if ctx and ctx.preflight else None,
         }
 

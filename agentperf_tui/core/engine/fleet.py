@@ -64,6 +64,9 @@ class Agent:
     state: AgentState = AgentState.JOINING
     retiring: bool = False
     raw: RawExchange | None = None
+    """The request in flight, recorded as it streams."""
+    open: Exchange | None = None
+    """That request with where it belongs, until it is handed over."""
     replays: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -136,11 +139,27 @@ class Fleet:
         return not self._running.is_set()
 
     async def stop(self) -> None:
-        tasks = [a.task for a in self._agents.values() if a.task is not None]
+        """Stop every agent. A request still open is handed over as such ("open_at_end"): it is
+        stored and counted, never silently dropped."""
+        agents = list(self._agents.values())
+        tasks = [a.task for a in agents if a.task is not None]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        now = self._clock()
+        for a in agents:
+            ex = a.open
+            if ex is not None:
+                a.open = None
+                ex.raw.t_end = now
+                ex.raw.failure = "open_at_end"
+                ex.raw.error = "still open when the run stopped"
+                self._out.put(ex)
         self._agents.clear()
+
+    def open_requests(self) -> list[Exchange]:
+        """The requests in flight now (any thread: their chunks grow while they stream)."""
+        return [ex for a in list(self._agents.values()) if (ex := a.open) is not None]
 
     # ---- observation (any thread; plain reads of small ints) ----
     def counts(self) -> tuple[int, int, int, int]:
@@ -208,10 +227,12 @@ class Fleet:
                         t_start = t_next
                     body = self._body(req)
                     raw = agent.raw = RawExchange(t_intended=t_next)
+                    exchange = Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens)
+                    agent.open = exchange
                     await self._client.stream(self._path, body, t_next, self._clock, into=raw)
-                    agent.raw = None
+                    agent.raw = agent.open = None
                     first = False
-                    self._out.put(Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens))
+                    self._out.put(exchange)
                     agent.state = AgentState.IN_TOOL
                     delay = (
                         req.tool_delay_s if self._tool_delay == "recorded" else tool_delay_baseline(agent.rng)

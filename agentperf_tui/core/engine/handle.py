@@ -69,3 +69,7 @@ class EngineHandle:
 
     def submit(self, command: Command) -> None:
         self.engine.submit(command)
+
+    def emergency_stop(self, reason: str) -> None:
+        """Record the run as aborted now (the caller is about to exit)."""
+        self.engine.emergency_stop(reason)

@@ -8,6 +8,7 @@ import platform
 from collections.abc import Callable
 from typing import Any
 
+from agentperf_tui.core.engine.comparability import Comparability
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.summary import build_summary
 from agentperf_tui.core.metrics.columns import RequestColumns
@@ -85,6 +86,7 @@ class RunContext:
     # ---- run lifecycle ----
     def start_run(self, pf: Preflight, *, trajectories: list[Trajectory], started_wall: float) -> str:
         self.preflight = pf
+        self.comparability = Comparability(pf)
         config = self.cfg.model_dump() | {
             "model": pf.model,
             "endpoint": self.base_url,
@@ -196,8 +198,8 @@ class RunContext:
             model=pf.model,
             simulated=pf.simulated,
             simulator=self.sim.describe() if self.sim is not None else None,
-            comparable=pf.comparable,
-            comparability=() if pf.comparable else (pf.comparability.strip().splitlines()[-1],),
+            comparable=self.comparability.comparable,
+            comparability=tuple(self.comparability.reasons),
             mode=self.cfg.mode,
             rigour=self.cfg.rigour,
             published_rules=ctl.plan.published_rules,

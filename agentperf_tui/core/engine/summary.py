@@ -66,7 +66,9 @@ def build_summary(
             "published_rules": published_rules,
             "gpu_count": gpu_count,
             "duration_s": round(duration_s, 3),
-            "requests": RequestCounts(ok=cols.ok, failed=cols.failed),
+            "requests": RequestCounts(
+                ok=cols.ok, failed=cols.failed, open_at_end=cols.open_at_end, by_kind=dict(cols.failures)
+            ),
             "output_tokens": cols.output_tokens,
             "usage_mismatches": cols.usage_mismatches,
             "length_mismatches": cols.length_mismatches,

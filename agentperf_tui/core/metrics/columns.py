@@ -7,6 +7,7 @@ one record is a row across fixed-width numpy columns rather than a Python object
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
@@ -42,6 +43,10 @@ class RequestColumns:
         self._cols: dict[str, NDArray] = {k: np.empty(self._cap, dtype=dt) for k, dt in _SCHEMA.items()}
         self.ok = 0
         self.failed = 0
+        """Failed requests, not counting those still open when the run stopped."""
+        self.open_at_end = 0
+        self.failures: Counter[str] = Counter()
+        """Failed requests by kind (records.FAILURE_KINDS), open_at_end included."""
         self.output_tokens = 0
         self.usage_mismatches = 0
         self.length_mismatches = 0
@@ -82,7 +87,12 @@ class RequestColumns:
                 flags |= FLAG_OK
                 self.ok += 1
             else:
-                self.failed += 1
+                kind = r.failure or "reset"
+                self.failures[kind] += 1
+                if kind == "open_at_end":
+                    self.open_at_end += 1
+                else:
+                    self.failed += 1
             if r.usage_mismatch:
                 flags |= FLAG_USAGE_MISMATCH
                 self.usage_mismatches += 1

@@ -12,6 +12,7 @@ from agentperf_tui.core.search.level import Level
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult, build_result
 from agentperf_tui.core.search.strategy import Step, Strategy
+from agentperf_tui.core.search.window import OpenFn
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.views import SearchView
 
@@ -64,12 +65,13 @@ class SearchController:
         trajectories_done: Sequence[tuple[int, float, float]],
         active_agents: int,
         energy: EnergyFn | None = None,
+        opens: OpenFn | None = None,
     ) -> Decision | None:
         if energy is not None:
             self._energy = energy
         if self._result is not None or self.level is None:
             return None
-        rec = self.level.feed(now, results, trajectories_done, active_agents)
+        rec = self.level.feed(now, results, trajectories_done, active_agents, opens)
         if rec is None:
             return None
         return self._advance(rec, now)

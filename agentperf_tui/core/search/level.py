@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.criteria import (
@@ -18,7 +19,7 @@ from agentperf_tui.core.search.criteria import (
     judge_window,
 )
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.window import LevelWindow, WindowData
+from agentperf_tui.core.search.window import LevelWindow, OpenFn, WindowData
 from agentperf_tui.core.summary.level import LevelRecord, Outcome, Phase, Role, Verdict
 from agentperf_tui.core.tiers import fmt_num
 
@@ -54,6 +55,8 @@ class Level:
         self._now = started_at
         self._record: LevelRecord | None = None
         self._rules_note = ""
+        self._opens: OpenFn | None = None
+        """The requests in flight; without it, a level is judged on its complete prefix only."""
 
     # ---- progress ---------------------------------------------------------------------------
     @property
@@ -78,10 +81,14 @@ class Level:
         results: Sequence[RequestResult],
         trajectories: Sequence[tuple[int, float, float]],
         active_agents: int,
+        opens: OpenFn | None = None,
     ) -> LevelRecord | None:
-        """Advance the level; returns its record when it has just ended."""
+        """Advance the level; returns its record when it has just ended. `opens` gives the
+        requests in flight now (asked only when the level is judged)."""
         if self.done:
             return self._record
+        if opens is not None:
+            self._opens = opens
         dt, self._last_now, self._now = now - self._last_now, now, now
         w = self.win
         if self.phase == "transition" and active_agents == self.n:
@@ -102,17 +109,31 @@ class Level:
             else:
                 self._fast_step(now)
         if not self.done and now - self.started_at >= self.plan.timeout:
-            end = self._best_end(now)
+            end = self.close_at if self.close_at is not None else self._best_end(now)
             self._finish(now, end, None, f"level timeout after {self.plan.timeout:.0f} s")
         return self._record
 
     def _best_end(self, now: float) -> float | None:
+        """The end of the window a level is judged on now: every request sent before it is
+        accounted for (see LevelWindow.accounted_through)."""
         if self.measure_from is None:
             return None
-        c = self.win.complete_through()
-        if c is None:
-            c = self.win.oldest_report()
-        return max(self.measure_from, c) if c is not None else self.measure_from
+        if self._opens is None:
+            # Without the requests in flight only the complete prefix is known (nothing, while an
+            # agent has not reported since the level held).
+            c = self.win.complete_through()
+            return max(self.measure_from, c) if c is not None else self.measure_from
+        end = self.win.accounted_through(self._opens(), now, self._thresholds())
+        return max(self.measure_from, end)
+
+    def _thresholds(self) -> tuple[float, float]:
+        tier = self.plan.tier
+        return (tier.speed_tok_s, tier.ttft_s) if tier is not None else (0.0, math.inf)
+
+    def _data(self, end: float, now: float) -> WindowData:
+        """The window up to `end`, open requests sent inside it counted as censored values."""
+        opens = self._opens() if self._opens is not None else ()
+        return self.win.data(end, opens, now, self._thresholds())
 
     def _strict_step(self, now: float) -> None:
         p, w = self.plan, self.win
@@ -136,14 +157,14 @@ class Level:
                 elif not p.published_rules:
                     self._rules_note += "; settings below the published rules"
         if self.close_at is not None:
-            c = w.complete_through()
+            c = self._best_end(now)
             if c is not None and c >= self.close_at:
                 self._finish(now, self.close_at, None, "strict: " + self._rules_note)
 
     def _fast_step(self, now: float) -> None:
         p, w = self.plan, self.win
         assert w.measure_from is not None
-        c = w.complete_through()
+        c = self._best_end(now)
         capped = now - w.measure_from >= p.fast_cap_s
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
@@ -152,8 +173,8 @@ class Level:
                 and c - w.measure_from >= p.fast_min_s
                 and w.trajectory_counts(c)[0] >= p.fast_min_trajectories_per_agent * self.n
             )
-            if due or (capped and n_req > 0):
-                d = w.data(c)
+            if due or capped:
+                d = self._data(c, now)
                 self.looks += 1
                 a = look_alpha(p.alpha, self.looks)
                 if p.tier is not None:
@@ -167,12 +188,22 @@ class Level:
             self._finish(now, end, None, f"time cap {p.fast_cap_s:.0f} s reached")
 
     def _judge(self, d: WindowData, alpha: float) -> tuple[CriterionEval, CriterionEval]:
+        """Both criteria. With open requests in the window, a pass must hold with every one that
+        may still miss counted as a miss, and a fail with every one counted as meeting the tier."""
         tier = self.plan.tier
         assert tier is not None
-        return judge_window(
+        s, t = judge_window(
             d.speeds, d.ttfts, d.t, d.speed_raw, d.ttft_raw, tier.speed_tok_s, tier.ttft_s, alpha,
             self.plan.block_s,
         )
+        if d.open and d.speeds_hi is not None and d.ttfts_lo is not None:
+            assert d.speed_raw_hi is not None and d.ttft_raw_lo is not None
+            s_best, t_best = judge_window(
+                d.speeds_hi, d.ttfts_lo, d.t, d.speed_raw_hi, d.ttft_raw_lo, tier.speed_tok_s, tier.ttft_s,
+                alpha, self.plan.block_s,
+            )
+            s, t = replace(s, p_fail=s_best.p_fail), replace(t, p_fail=t_best.p_fail)
+        return s, t
 
     # ---- endings ----------------------------------------------------------------------------
     def _finish(
@@ -185,7 +216,7 @@ class Level:
     ) -> LevelRecord:
         p = self.plan
         mf = self.measure_from
-        data: WindowData | None = self.win.data(end) if (end is not None and mf is not None) else None
+        data: WindowData | None = self._data(end, now) if (end is not None and mf is not None) else None
         n_req = data.n if data is not None else 0
         failed = data.failed if data is not None else 0
         total, per_agent = self.win.trajectory_counts(end if end is not None else -math.inf)
@@ -259,6 +290,7 @@ class Level:
             confidence=confidence,
             failing_criterion=failing,
             reason=reason,
+            open_counted=data.open if data is not None else 0,
             trajectories_completed=total,
             agents_with_min_trajectories=agents_ok,
             meets_rules=self.rules_met if p.rigour == "strict" else None,

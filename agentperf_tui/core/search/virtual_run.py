@@ -14,6 +14,7 @@ from agentperf_tui.core.search.controller import Finished, RunAt, SearchControll
 from agentperf_tui.core.search.energy import CounterLog
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult
+from agentperf_tui.core.search.window import OpenRequest
 
 
 class VirtualLoadLike(Protocol):
@@ -34,6 +35,10 @@ class VirtualLoadLike(Protocol):
 
     def trajectories_completed(self) -> Sequence[tuple[int, float, float]]:
         """Trajectories finished since the previous call: (agent_id, t_start, t_end)."""
+        ...
+
+    def open_requests(self) -> Sequence[OpenRequest]:
+        """The requests in flight now."""
         ...
 
 
@@ -65,7 +70,7 @@ def run_search_virtual(
         now = load.now
         energy.add(now, load.energy_j)
         done = list(load.trajectories_completed())
-        decision = ctl.tick(now, results, done, load.active_agents, energy.window)
+        decision = ctl.tick(now, results, done, load.active_agents, energy.window, load.open_requests)
         if on_tick is not None:
             on_tick(ctl)
         if isinstance(decision, RunAt):

@@ -1,17 +1,16 @@
-"""The requests of one level's measured window, and which of them are known to be complete.
+"""The requests of one level's measured window: those reported, and those still open.
 
-Agents are sequential: an agent's next request is sent only after its previous one finished.
-So once agent a has reported a request that ended at e_a, every request a sent before e_a has
-been reported. Over the level's N agents, every request sent before min(e_a) is known: that is
-the window's complete prefix, and verdicts are taken on it only, so slow requests still in
-flight can never be left out of a percentile.
+Agents are sequential, so once every agent of the level has reported, every request sent before
+the oldest of their latest ends is known (the window's complete prefix). When a level must be
+judged before that (an agent has not reported since the level held), the requests still open are
+counted too, as right-censored values: docs/search.md, "Open requests count".
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,18 +20,69 @@ from agentperf_tui.core.search.order_stats import FloatArray
 
 
 @dataclass(frozen=True, slots=True)
+class OpenRequest:
+    """A request in flight, as far as it has got."""
+
+    agent_id: int
+    t_intended: float
+    t_first_token: float | None
+    """When its first output token arrived; None: not yet."""
+    requested_tokens: int
+
+
+OpenFn = Callable[[], Sequence[OpenRequest]]
+"""The requests in flight now (asked only when a level is judged)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Censored:
+    """What an open request's figures are known to be at `now`: a value on the failing side of a
+    criterion when it has certainly missed it, else the most optimistic value it can still reach.
+    `*_known` says whether the value is certain to be on its side of the threshold."""
+
+    ttft: float
+    ttft_known: bool
+    speed: float
+    speed_known: bool
+
+
+def censor(o: OpenRequest, now: float, speed_floor: float, ttft_limit: float) -> Censored:
+    """TTFT is at least the time since it was due while no token has come; output speed is at most
+    (requested - 1) / (now - first token), whatever the rest of the stream does."""
+    if o.t_first_token is None:
+        waited = now - o.t_intended
+        return Censored(waited, waited > ttft_limit, math.inf, False)
+    ttft = o.t_first_token - o.t_intended
+    elapsed = now - o.t_first_token
+    top = (o.requested_tokens - 1) / elapsed if elapsed > 0 and o.requested_tokens > 1 else math.inf
+    if o.requested_tokens <= 1:
+        top = 0.0
+    return Censored(ttft, True, top, top < speed_floor)
+
+
+@dataclass(frozen=True, slots=True)
 class WindowData:
     end: float
     n: int
+    """Requests in the window: reported, and open ones counted as censored values."""
     failed: int
     speeds: FloatArray
-    """Sorted ascending; a failed request has speed 0."""
+    """Sorted ascending; a failed request has speed 0; an open one its censored value, 0 when it
+    may still miss (pessimistic)."""
     ttfts: FloatArray
-    """Sorted ascending; a failed request has TTFT = inf."""
+    """Sorted ascending; a failed request has TTFT = inf; an open one inf when it may still miss."""
     t: FloatArray
     """Intended send times, in the order of `speed_raw` and `ttft_raw` (not sorted)."""
     speed_raw: FloatArray
     ttft_raw: FloatArray
+    open: int = 0
+    """Open requests among the n."""
+    speeds_hi: FloatArray | None = None
+    """With open requests: sorted speeds with each open one at the best it can still reach."""
+    ttfts_lo: FloatArray | None = None
+    """With open requests: sorted TTFTs with each open one at the best it can still reach."""
+    speed_raw_hi: FloatArray | None = None
+    ttft_raw_lo: FloatArray | None = None
 
 
 class LevelWindow:
@@ -42,6 +92,8 @@ class LevelWindow:
         self.measure_from: float | None = None
         self._agents: set[int] = set()
         self._last_end: dict[int, float] = {}
+        self._last_sent: dict[int, float] = {}
+        """Per agent, the send time of its latest reported request."""
         self._k = 0
         self._buf = np.empty((4, 1024), dtype=np.float64)
         """Rows: intended send time, output speed, TTFT, 1.0 if ok else 0.0; columns [0, _k) in use."""
@@ -60,6 +112,8 @@ class LevelWindow:
             a = r.agent_id
             if math.isfinite(r.t_end) and r.t_end > self._last_end.get(a, -math.inf):
                 self._last_end[a] = r.t_end
+            if r.t_intended > self._last_sent.get(a, -math.inf):
+                self._last_sent[a] = r.t_intended
             if self.held_at is not None and r.t_intended >= self.held_at:
                 self._agents.add(a)
             if self.measure_from is not None and r.t_intended >= self.measure_from:
@@ -89,6 +143,27 @@ class LevelWindow:
         """How many window requests were sent before `end`."""
         return int(np.count_nonzero(self._buf[0, : self._k] < end))
 
+    def unreported(self, opens: Iterable[OpenRequest]) -> list[OpenRequest]:
+        """The open requests not reported yet (a request may finish between the snapshot of the
+        requests in flight and the hand-over of the finished ones: it is counted once)."""
+        return [o for o in opens if o.t_intended > self._last_sent.get(o.agent_id, -math.inf)]
+
+    def accounted_through(
+        self, opens: Sequence[OpenRequest], now: float, thresholds: tuple[float, float]
+    ) -> float:
+        """Every request sent before this time is accounted for: reported, or open and already a
+        miss on a criterion (it counts as one). It is now, unless a request still in flight may
+        yet meet the tier: then its send time, so a level is never judged on the requests that
+        happened to finish first, nor on a convenient early stretch of its window."""
+        floor, limit = thresholds
+        pending = [
+            o.t_intended
+            for o in self.unreported(opens)
+            if not ((c := censor(o, now, floor, limit)).ttft_known and c.ttft > limit)
+            and not (c.speed_known and c.speed < floor)
+        ]
+        return min([now, *pending])
+
     def complete_through(self) -> float | None:
         """Every request of the level's agents sent before this time has been reported.
 
@@ -98,27 +173,44 @@ class LevelWindow:
         ends = sorted((self._last_end[a] for a in self._agents), reverse=True)
         return ends[self.n - 1]
 
-    def oldest_report(self) -> float | None:
-        """A fallback end when not all agents have reported: the stalest reporting agent's last end."""
-        if not self._agents:
-            return None
-        return min(self._last_end[a] for a in self._agents)
-
-    def data(self, end: float) -> WindowData:
-        """Requests sent in [measure_from, end)."""
+    def data(
+        self,
+        end: float,
+        opens: Sequence[OpenRequest] = (),
+        now: float = math.nan,
+        thresholds: tuple[float, float] = (0.0, math.inf),
+    ) -> WindowData:
+        """Requests sent in [measure_from, end): the reported ones, and the `opens` (still in
+        flight at `now`) censored against `thresholds` = (speed floor, TTFT limit)."""
+        mf = self.measure_from if self.measure_from is not None else -math.inf
+        inside = [o for o in self.unreported(opens) if mf <= o.t_intended < end]
         key = (self._k, end)
-        if self._cache is not None and self._cache[0] == key:
+        if not inside and self._cache is not None and self._cache[0] == key:
             return self._cache[1]
         b = self._buf[:, : self._k]
         mask = b[0] < end
         t, sp, tt = b[0, mask], b[1, mask], b[2, mask]
         n = int(mask.sum())
-        d = WindowData(
-            end=end, n=n, failed=n - int(b[3, mask].sum()), speeds=np.sort(sp), ttfts=np.sort(tt),
-            t=t, speed_raw=sp, ttft_raw=tt,
-        )
-        self._cache = (key, d)
-        return d
+        failed = n - int(b[3, mask].sum())
+        if not inside:
+            d = WindowData(
+                end=end, n=n, failed=failed, speeds=np.sort(sp), ttfts=np.sort(tt),
+                t=t, speed_raw=sp, ttft_raw=tt,
+            )  # fmt: skip
+            self._cache = (key, d)
+            return d
+        floor, limit = thresholds
+        cs = [censor(o, now, floor, limit) for o in inside]
+        t_all = np.concatenate([t, [o.t_intended for o in inside]])
+        sp_lo = np.concatenate([sp, [c.speed if c.speed_known else 0.0 for c in cs]])
+        sp_hi = np.concatenate([sp, [c.speed for c in cs]])
+        tt_hi = np.concatenate([tt, [c.ttft if c.ttft_known else math.inf for c in cs]])
+        tt_lo = np.concatenate([tt, [c.ttft for c in cs]])
+        return WindowData(
+            end=end, n=n + len(inside), failed=failed, speeds=np.sort(sp_lo), ttfts=np.sort(tt_hi),
+            t=t_all, speed_raw=sp_lo, ttft_raw=tt_hi, open=len(inside),
+            speeds_hi=np.sort(sp_hi), ttfts_lo=np.sort(tt_lo), speed_raw_hi=sp_hi, ttft_raw_lo=tt_lo,
+        )  # fmt: skip
 
     def trajectory_counts(self, until: float) -> tuple[int, Sequence[int]]:
         """Trajectories completed in [measure_from, until], and the count per reporting agent."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.search.window import OpenRequest
 from agentperf_tui.core.simulator.engine import Engine, RequestRejected, SimRequest
 from agentperf_tui.core.simulator.profiles import Deployment, load_deployment
 from agentperf_tui.core.simulator.tokenizer import GEN_PROMPT, count_bytes, render_chat, render_message
@@ -248,6 +249,16 @@ class VirtualLoad:
         self._energy_mark = (e1, until)
         self.now = until
         out, self._results = self._results, []
+        return out
+
+    def open_requests(self) -> list[OpenRequest]:
+        """The requests in flight now, with their first token if it has come."""
+        out = []
+        for a in self._agents.values():
+            req = a.in_flight
+            if req is not None:
+                first = req.t_first if req.t_first <= self.now else None
+                out.append(OpenRequest(a.agent_id, req.t_arrival, first, req.target))
         return out
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentperf_tui.core.store.errors import UnknownRunError
+from agentperf_tui.core.store.errors import StoreUnreadableError, UnknownRunError
 from agentperf_tui.core.store.liveness import writer_alive
 from agentperf_tui.core.store.models import INCOMPLETE, RunInfo
 from agentperf_tui.core.store.partial import configured_tier
@@ -36,10 +36,19 @@ RUN_SELECT = """
 
 @contextlib.contextmanager
 def open_store(path: str | Path) -> Iterator[sqlite3.Connection | None]:
-    """A reading connection (None for a file with no schema yet), closed on exit."""
+    """A reading connection (None for a file with no schema yet), closed on exit. A damaged page
+    met while reading is reported as an unreadable store, never as a raw SQLite error."""
     conn = connect_reader(Path(path).expanduser())
     try:
         yield conn
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            raise
+        raise StoreUnreadableError(
+            Path(path),
+            f"not a readable SQLite run store ({exc}); the file is damaged: choose another store with "
+            "--store or AGENTPERF_TUI_STORE",
+        ) from exc
     finally:
         if conn is not None:
             conn.close()

@@ -24,11 +24,12 @@ SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41505455  # "APTU"
 BUSY_TIMEOUT_MS = 5000
 
-RUN_STATUSES = ("running", "finished", "aborted", "crashed")
+RUN_STATUSES_V1 = ("running", "finished", "aborted", "crashed")
+RUN_STATUSES = ("running", "finished", "aborted", "crashed", "failed")
+"""failed: the run could not go on (its store could not be written, the engine failed)."""
 
-_SCHEMA_V1 = (
-    f"""
-    CREATE TABLE runs (
+_RUNS_TABLE = """
+    CREATE TABLE {name} (
         pk INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
         started_wall REAL NOT NULL,
@@ -36,7 +37,7 @@ _SCHEMA_V1 = (
         endpoint TEXT NOT NULL,
         model TEXT NOT NULL,
         simulated INTEGER NOT NULL,
-        status TEXT NOT NULL CHECK (status IN {RUN_STATUSES!r}),
+        status TEXT NOT NULL CHECK (status IN {statuses!r}),
         summary TEXT,
         note TEXT,
         finished_wall REAL,
@@ -46,7 +47,10 @@ _SCHEMA_V1 = (
         heartbeat_wall REAL,
         program_version TEXT
     ) STRICT
-    """,
+"""
+
+_SCHEMA_V1 = (
+    _RUNS_TABLE.format(name="runs", statuses=RUN_STATUSES_V1),
     """
     CREATE TABLE levels (
         run_pk INTEGER NOT NULL REFERENCES runs(pk) ON DELETE CASCADE,
@@ -139,14 +143,21 @@ _SCHEMA_V1 = (
 )
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    # 2: a level row keeps its whole record (role, outcome and every figure) as JSON.
+    # 2: a level row keeps its whole record (role, outcome and every figure) as JSON; a request
+    # keeps its failure kind; a run can be "failed" (the runs table is rebuilt for its CHECK).
     1: (
         "ALTER TABLE levels ADD COLUMN role TEXT",
         "ALTER TABLE levels ADD COLUMN outcome TEXT",
         "ALTER TABLE levels ADD COLUMN record TEXT",
+        "ALTER TABLE requests ADD COLUMN failure TEXT",
+        _RUNS_TABLE.format(name="runs_v2", statuses=RUN_STATUSES),
+        "INSERT INTO runs_v2 SELECT * FROM runs",
+        "DROP TABLE runs",
+        "ALTER TABLE runs_v2 RENAME TO runs",
     ),
 }
-"""Statements that take a store from version k to k + 1."""
+"""Statements that take a store from version k to k + 1 (applied with foreign keys off, checked
+after)."""
 
 
 def _register_numpy_adapters() -> None:
@@ -212,7 +223,16 @@ def _schema_state(conn: sqlite3.Connection, path: Path) -> int:
 
 
 def _install_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create or migrate the schema inside one write transaction (safe against racing writers)."""
+    """Create or migrate the schema inside one write transaction (safe against racing writers).
+    Foreign keys are off meanwhile, so rebuilding a parent table never cascades to its children."""
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        _install_schema_tx(conn, path)
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _install_schema_tx(conn: sqlite3.Connection, path: Path) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = _schema_state(conn, path)
@@ -224,12 +244,29 @@ def _install_schema(conn: sqlite3.Connection, path: Path) -> None:
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
             version += 1
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise StoreUnreadableError(
+                path, f"migration left {len(broken)} rows without their run; nothing was changed"
+            )
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _check_pages(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse to write into a file with damaged pages (`PRAGMA quick_check`: every page read once;
+    benchmarks/store_bench.py measures its cost)."""
+    problems = [str(r[0]) for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    if problems != ["ok"]:
+        raise StoreUnreadableError(
+            path,
+            "not a readable SQLite run store (damaged: " + "; ".join(problems)[:300] + "); keep the file "
+            "for what can be read, and choose another store with --store or AGENTPERF_TUI_STORE",
+        )
 
 
 def connect_writer(path: Path) -> sqlite3.Connection:
@@ -250,6 +287,8 @@ def connect_writer(path: Path) -> sqlite3.Connection:
             raise StoreUnreadableError(path, f"cannot switch the store to WAL mode (got {mode!r})")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        if version > 0:
+            _check_pages(conn, path)
         if version < SCHEMA_VERSION:
             _install_schema(conn, path)
     except sqlite3.DatabaseError as exc:

@@ -22,6 +22,7 @@ from agentperf_tui import __version__
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.store.errors import StoreClosedError, StoreWriteError, UnknownRunError
 from agentperf_tui.core.store.liveness import HEARTBEAT_INTERVAL_S, current_writer
+from agentperf_tui.core.store.pending import apply_pending_finishes, keep_pending_finishes
 from agentperf_tui.core.store.rows import (
     LEVEL_COLUMNS,
     REQUEST_COLUMNS,
@@ -40,7 +41,7 @@ from agentperf_tui.core.telemetry.base import GpuSample
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUSES = ("finished", "aborted", "crashed")
+FINAL_STATUSES = ("finished", "aborted", "crashed", "failed")
 _TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_PROTOCOL")
 _TRANSIENT_RETRIES = 6
 _MAX_BATCH_ROWS = 20_000
@@ -72,6 +73,9 @@ class StoreStatus:
     failed_writes: int
     """Operations that could not be written (their rows are lost)."""
     last_error: str | None
+    failing: bool = False
+    """The latest write failed (disk full, I/O error...): later ones are likely to fail too."""
+    first_error: str | None = None
 
 
 class RunStore:
@@ -85,6 +89,7 @@ class RunStore:
     ) -> None:
         self.path = Path(path).expanduser()
         self._conn = connect_writer(self.path)
+        apply_pending_finishes(self._conn, self.path)
         self._window = batch_window_s
         self._heartbeat_s = heartbeat_s
         self._queue: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
@@ -100,6 +105,10 @@ class RunStore:
         self._failed = 0
         self._reported_failed = 0
         self._last_error: str | None = None
+        self._first_error: str | None = None
+        self._failing = False
+        self._unwritten_finish: dict[str, tuple[str, str, float]] = {}
+        """Finish records that could not be written: kept beside the store at close."""
         self._thread = threading.Thread(target=self._run, name=f"run-store {self.path.name}", daemon=True)
         self._thread.start()
         ref = weakref.ref(self)
@@ -187,7 +196,11 @@ class RunStore:
         self._queue.put(("stop",))
         self._thread.join(timeout)
         if self._thread.is_alive():
-            raise TimeoutError(f"{self.path}: writer still busy after {timeout:g} s; some rows may be lost")
+            why = f" (writes failing: {self._first_error})" if self._failing else ""
+            raise StoreWriteError(
+                self.path, f"the writer had not committed everything {timeout:g} s after close{why}"
+            )
+        keep_pending_finishes(self.path, self._unwritten_finish)
         self._raise_failures()
 
     def status(self) -> StoreStatus:
@@ -198,6 +211,8 @@ class RunStore:
             commits=self._commits,
             failed_writes=self._failed,
             last_error=self._last_error,
+            failing=self._failing,
+            first_error=self._first_error,
         )
 
     def __enter__(self) -> RunStore:
@@ -284,12 +299,15 @@ class RunStore:
         return bool(self._open_runs) and time.time() - self._last_heartbeat >= self._heartbeat_s / 2
 
     def _commit(self, batch: list[tuple[Any, ...]]) -> None:
-        for attempt in range(_TRANSIENT_RETRIES + 1):
+        # While writes fail (a full disk), each batch is tried once: retrying would only stall the
+        # queue; a later batch that goes through ends the failing state.
+        retries = 0 if self._failing else _TRANSIENT_RETRIES
+        for attempt in range(retries + 1):
             try:
                 done = self._transaction(batch)
             except sqlite3.OperationalError as exc:
                 transient = getattr(exc, "sqlite_errorname", "").startswith(_TRANSIENT)
-                if transient and attempt < _TRANSIENT_RETRIES:
+                if transient and attempt < retries:
                     self._last_error = f"{exc} (retried)"
                     time.sleep(0.5 * (attempt + 1))
                     continue
@@ -300,12 +318,30 @@ class RunStore:
                 return
             for callback in done:
                 callback()
+            if self._failing:
+                self._failing = False
+                log.warning("run store %s: writes succeed again (%d lost before)", self.path, self._failed)
+                self._write_lost_finishes()
             return
 
+    def _write_lost_finishes(self) -> None:
+        """Finish records lost while writes failed, written now that they go through again."""
+        for run_id, (status, summary, wall) in list(self._unwritten_finish.items()):
+            try:
+                self._transaction([("finish", run_id, status, summary, wall)])
+            except Exception:
+                return
+            del self._unwritten_finish[run_id]
+
     def _isolate(self, batch: list[tuple[Any, ...]], exc: Exception) -> None:
-        """Retry the ops of a failed batch one by one so only the bad ones are lost."""
-        if len(batch) <= 1:
-            self._fail(batch[0] if batch else None, exc)
+        """Retry the ops of a failed batch one by one so only the bad ones are lost (not while every
+        write fails: then the batch is lost whole)."""
+        if not batch:
+            self._fail(None, exc)
+            return
+        if len(batch) == 1 or self._failing:
+            for op in batch:
+                self._fail(op, exc)
             return
         for op in batch:
             try:
@@ -317,12 +353,19 @@ class RunStore:
                 callback()
 
     def _fail(self, op: tuple[Any, ...] | None, exc: Exception) -> None:
+        """A lost write: counted; logged once while writes keep failing (not once per batch)."""
         what = op[0] if op else "heartbeat"
         self._failed += 1
         self._last_error = f"{what}: {type(exc).__name__}: {exc}"
-        log.error("run store %s: lost a %s write: %s", self.path, what, exc)
+        if not self._failing:
+            self._failing = True
+            self._first_error = self._first_error or self._last_error
+            log.error("run store %s: writes failing: %s", self.path, self._last_error)
         if op is not None and op[0] == "create":
             op[-1].set_exception(exc)
+        elif op is not None and op[0] == "finish":
+            _, run_id, status, summary, wall = op
+            self._unwritten_finish[run_id] = (status, summary, wall)
 
     def _transaction(self, batch: list[tuple[Any, ...]]) -> list[Callable[[], None]]:
         """Apply `batch` in one committed transaction; returns callbacks to run after the commit."""

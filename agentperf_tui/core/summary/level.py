@@ -40,7 +40,11 @@ class LevelRecord(BaseModel):
     """Requests sent before this count; each was finished or accounted for when the level ended."""
     ended_at: float | None = None
     requests: int = 0
+    """Requests in the window, open ones counted (see `open_counted`)."""
     failed: int = 0
+    open_counted: int = 0
+    """Requests still in flight when the level was judged, counted as censored values: a pass had
+    to hold with each of them counted as a miss when it could still miss."""
     speed_p25: Figure = NAN
     speed_p25_bounds: tuple[Figure, Figure] = (NAN, NAN)
     ttft_p95: Figure = NAN

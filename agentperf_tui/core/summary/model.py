@@ -27,8 +27,11 @@ class _Shape(BaseModel):
 class RequestCounts(_Shape):
     ok: int = 0
     failed: int = 0
+    """Failed requests (each counted against the SLO), those open at the end not included."""
     open_at_end: int = 0
-    """Requests still open when the run stopped (abandoned, counted nowhere else)."""
+    """Requests still open when the run stopped: stored, counted here and nowhere else."""
+    by_kind: dict[str, int] = {}
+    """Failed and open-at-end requests by kind (see records.FAILURE_KINDS)."""
 
     @property
     def total(self) -> int:

@@ -44,6 +44,8 @@ FORM: tuple[tuple[str, bool], ...] = (
     ("sweep", True),
     ("duration_s", True),
     ("rigour", False),
+    ("stall_timeout_s", True),
+    ("request_timeout_s", True),
     ("telemetry", False),
 )
 """The settings the form shows, in order (indented: belongs to the row above)."""
@@ -260,6 +262,9 @@ class SetupScreen(Screen[None]):
             _parsed(self._read("duration_s"), field("duration_s"), problems) if mode == "fixed" else None
         )
         values["rigour"] = self._read("rigour")
+        values["stall_timeout_s"] = _parsed(self._read("stall_timeout_s"), field("stall_timeout_s"), problems)
+        timeout = _parsed(self._read("request_timeout_s"), field("request_timeout_s"), problems)
+        values["request_timeout_s"] = timeout if timeout is not None else self.config.request_timeout_s
         kind, arg = self._read("telemetry"), self._value("telemetry-arg")
         if kind == "dcgm":
             if not arg:

@@ -1,0 +1,39 @@
+"""What the exit status of `run --headless` and `search --headless` tells a script.
+
+| code | meaning |
+|---|---|
+| 0 | the run finished and its figures can be trusted |
+| 1 | the run could not be done (endpoint unreachable, store unwritable, engine error) |
+| 2 | configuration or argument error: nothing was run |
+| 3 | the run finished, but its figures are not to be trusted as they are: not comparable, or |
+|   | more than 5% of its requests failed (stderr and the summary say which) |
+| 4 | the run was aborted (signal, operator): what was measured is stored and printed |
+"""
+
+from __future__ import annotations
+
+from agentperf_tui.core.summary.model import RunSummary
+
+OK = 0
+RUN_FAILED = 1
+CONFIG_ERROR = 2
+NOT_TRUSTWORTHY = 3
+ABORTED = 4
+
+FAILURE_SHARE_LIMIT = 0.05
+
+
+def untrustworthy(summary: RunSummary) -> list[str]:
+    """Why a finished run's figures cannot be taken as they are (empty: they can)."""
+    reasons = [f"not comparable: {r}" for r in summary.comparability] if not summary.comparable else []
+    done = summary.requests.ok + summary.requests.failed
+    if done and summary.requests.failed / done > FAILURE_SHARE_LIMIT:
+        share = summary.requests.failed / done
+        reasons.append(f"{share:.1%} of the requests failed (more than {FAILURE_SHARE_LIMIT:.0%})")
+    return reasons
+
+
+def exit_code(summary: RunSummary) -> int:
+    if summary.status != "finished":
+        return ABORTED
+    return NOT_TRUSTWORTHY if untrustworthy(summary) else OK
