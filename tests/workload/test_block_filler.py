@@ -12,8 +12,9 @@ from agentperf_tui.core.simulator.tokenizer import block_hashes, render_chat
 from agentperf_tui.core.workload.block_filler import block_messages, block_prompt_text, block_words
 from agentperf_tui.core.workload.filler import Calibration, dynamic_prefix
 from agentperf_tui.core.workload.trajectory import Trajectory, load_trajectory
-from agentperf_tui.core.workload.tree import timeline, tree_of
+from agentperf_tui.core.workload.tree import tree_of
 from agentperf_tui.core.workload.tree_plan import plan_tree
+from agentperf_tui.core.workload.tree_replay import timeline
 from agentperf_tui.core.workload.tree_stats import tree_stats
 
 from .test_filler_calibration import COUNTERS, Counter, _calibrate

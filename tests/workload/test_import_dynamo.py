@@ -12,7 +12,8 @@ import pytest
 from agentperf_tui.cli import main
 from agentperf_tui.core.workload.importers.dynamo import import_dynamo
 from agentperf_tui.core.workload.trajectory import TokenTurn, TrajectoryError, load_set, load_trajectory
-from agentperf_tui.core.workload.tree import timeline, tree_of
+from agentperf_tui.core.workload.tree import tree_of
+from agentperf_tui.core.workload.tree_replay import timeline
 from agentperf_tui.core.workload.tree_stats import tree_stats
 
 TRACE = Path(__file__).parent / "data" / "dynamo" / "request-trace.jsonl"

@@ -20,7 +20,8 @@ from agentperf_tui.core.workload.trajectory import (
     load_trajectory,
     write_trajectory,
 )
-from agentperf_tui.core.workload.tree import timeline, tree_of
+from agentperf_tui.core.workload.tree import tree_of
+from agentperf_tui.core.workload.tree_replay import timeline
 
 V2 = {"format": "agentperf-traj/2", "id": "tree", "kind": "tokens"}
 

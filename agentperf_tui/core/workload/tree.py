@@ -15,12 +15,13 @@ A replayer walks it like this (see docs/trajectory-format.md, "Replaying a tree"
         the node is finished once its last turn is complete (node.joins_before(len(turns)))
 
 A tree replay is finished when every node has finished (detached sub-agents included).
-`timeline` computes that schedule for known request durations (the recorded ones, say).
+tree_replay.TreeReplay runs these rules for a driver (wall clock or virtual), and
+tree_replay.timeline lays a tree out for known request durations (the recorded ones, say).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .trajectory import ROOT, SubagentSpec, TextTurn, TokenTurn, Trajectory
@@ -108,50 +109,3 @@ def tree_of(traj: Trajectory) -> Node:
         return Node(node_id, turns_of[node_id], spec, depth, forks, after, before)
 
     return build(ROOT, None, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class TimedRequest:
-    node: str
-    turn: int
-    start: float
-    end: float
-    depth: int
-
-
-DurationFn = Callable[[Node, int], float]
-
-
-def recorded_duration(node: Node, k: int) -> float:
-    """A turn's recorded request duration (0 when the recording has none)."""
-    return node.turns[k].recorded_duration_s or 0.0
-
-
-def timeline(root: Node, duration: DurationFn = recorded_duration, *, think_time: bool = True
-             ) -> list[TimedRequest]:
-    """When every request of one tree replay starts and ends, given each request's duration.
-
-    Follows the replay rules in the module docstring with no contention between requests (what
-    the recording did, when `duration` gives the recorded durations). Sorted by start.
-    """
-    out: list[TimedRequest] = []
-
-    def run(node: Node, t0: float) -> float:
-        """Replay `node` from t0; return when it finished."""
-        t = t0 + node.start_offset_s
-        fork_end: dict[int, float] = {}
-        for k, turn in enumerate(node.turns):
-            if think_time:
-                t += turn.think_time_s
-            end = t + duration(node, k)
-            out.append(TimedRequest(node.id, k, t, end, node.depth))
-            for f in node.forks_after(k):
-                ends = [run(c, end) for c in f.children]
-                fork_end[id(f)] = max(ends)
-            complete = max([end, *(fork_end[id(f)] for f in node.joins_before(k + 1))])
-            t = complete + turn.tool_delay_s if k + 1 < len(node.turns) else complete
-        return t
-
-    run(root, 0.0)
-    out.sort(key=lambda r: (r.start, r.depth))
-    return out

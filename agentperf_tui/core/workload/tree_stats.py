@@ -18,8 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .trajectory import TextTurn, TokenTurn, Trajectory
-from .tree import Node, TimedRequest, timeline, tree_of
+from .tree import Node, tree_of
 from .tree_plan import TreePlan, plan_tree
+from .tree_replay import TimedRequest, timeline
 
 
 @dataclass(frozen=True)
