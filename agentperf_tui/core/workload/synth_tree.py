@@ -54,7 +54,7 @@ TREE_PRESETS: dict[str, TreePreset] = {
             output=PRESETS["default"].output,
             max_context=PRESETS["default"].max_context,
         ),
-        fork_probability=0.058,
+        fork_probability=0.055,
         fanout_weights=(0.5, 0.3, 0.2),
         result_tokens=LogNormal(median=500, sigma=0.8, lo=50, hi=8000),
     ),
