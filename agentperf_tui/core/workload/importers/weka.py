@@ -86,12 +86,6 @@ class WekaTrace(_Model):
 
 WekaSubagent.model_rebuild()
 
-_CARRIED = {
-    "trace": set(WekaTrace.model_fields) - {"totals"},
-    "call": {"t", "type", "in", "out", "hash_ids", "input_types", "stop", "api_time", "think_time"},
-    "subagent": {"t", "type", "agent_id", "subagent_type", "status", "requests"},
-}
-
 
 def _files(src: Path) -> list[Path]:
     if src.is_dir():
@@ -157,7 +151,7 @@ class _Converter:
         self.extra: set[str] = set()
 
     def _call(self, c: WekaCall, base: float, prev: WekaCall | None) -> RecRequest:
-        self.extra.update(k for k in (c.model_extra or {}) if k not in _CARRIED["call"])
+        self.extra.update(c.model_extra or {})
         if c.ttft is not None:
             self.extra.add("ttft")
         if c.input_types:
@@ -185,7 +179,7 @@ class _Converter:
             return
         rec = RecNode(id=node_id, parent=parent, requests=reqs, at_turn=at_turn)
         if marker is not None:
-            self.extra.update(k for k in (marker.model_extra or {}) if k not in _CARRIED["subagent"])
+            self.extra.update(marker.model_extra or {})
             rec.spawn_t = base if self.relative else marker.t
             rec.detached = marker.status == "async_launched"
             rec.label = marker.subagent_type or None
@@ -221,7 +215,7 @@ def import_weka(src: Path | str, out_dir: Path | str, *, overwrite: bool = False
         seen[trace.id] = where
         conv = _Converter(trace, notes)
         relative += conv.relative
-        extra.update(k for k in (trace.model_extra or {}))
+        extra.update(trace.model_extra or {})
         if trace.totals is not None:
             extra.add("totals")
         conv.node(ROOT, None, trace.requests, 0.0, None, None)
