@@ -10,6 +10,7 @@ import pytest
 from agentperf_tui.cli import main
 from agentperf_tui.core.workload.text_replay import build_text_turn_messages
 from agentperf_tui.core.workload.trajectory import TextTurn, load_set, load_trajectory
+from agentperf_tui.core.workload.tree import tree_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +69,20 @@ def test_format_doc_examples_load(tmp_path: Path) -> None:
     # the reminder of turn 0 was dropped, the recorded reply and tool result appended
     assert [m["role"] for m in second] == ["system", "user", "assistant", "tool", "user"]
     assert second[-1]["content"] == "Tool-call turn 2 of 100."
+
+
+def test_format_doc_tree_example_loads(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "trajectory-format.md").read_text()
+    section = text.split("## Version 2: agent trees", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```json\n(.*?)```", section, flags=re.S)
+    path = tmp_path / "tree.jsonl"
+    path.write_text(block)
+    traj = load_trajectory(path)
+    assert traj.header.format == "agentperf-traj/2"
+    assert [s.id for s in traj.subagents] == ["explore", "tests", "lint"]
+    root = tree_of(traj)
+    (fork,) = root.forks_after(0)
+    assert [c.id for c in fork.children] == ["explore", "tests"] and fork.joins_before == 1
+    assert root.forks_after(1)[0].detached
+    # what the joined sub-agents returned is part of turn 1's new input, as the text says
+    assert sum(c.spec.result_tokens or 0 for c in fork.children if c.spec) == 200

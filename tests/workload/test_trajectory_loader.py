@@ -85,7 +85,7 @@ def test_line_that_is_not_an_object(tmp_path: Path) -> None:
     assert "JSON object" in err.reason
 
 
-@pytest.mark.parametrize("fmt", ["agentperf-traj/2", "something-else", None])
+@pytest.mark.parametrize("fmt", ["agentperf-traj/3", "something-else", None])
 def test_wrong_format_or_version(tmp_path: Path, fmt: str | None) -> None:
     header = dict(HEADER)
     if fmt is None:

@@ -135,21 +135,40 @@ def trajectory_id(preset: SynthPreset, seed: int, index: int) -> str:
     return f"synth-{preset.name}-s{seed}-{index:04d}"
 
 
-def synth_trajectory(seed: int, index: int, preset: SynthPreset) -> tuple[TrajectoryHeader, list[TokenTurn]]:
-    """Trajectory `index` of the set generated from `seed`."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+@dataclass(frozen=True)
+class ChainDraw:
+    """The random draws of one linear chain of turns (a trajectory, or one sub-agent of a tree)."""
+
+    first: int
+    growth: np.ndarray
+    outputs: np.ndarray
+    delays: np.ndarray
+
+
+def draw_chain(rng: np.random.Generator, preset: SynthPreset) -> ChainDraw:
     n = round(float(preset.turns.sample(rng, 1)[0]))
     first = round(float(preset.first_prompt.sample(rng, 1)[0]))
     scale = float(preset.growth_scale.sample(rng, 1)[0])
     growth = LogNormal(scale, preset.growth_sigma, *preset.growth_bounds).sample(rng, n)
     outputs = np.rint(preset.output.sample(rng, n)).astype(np.int64)
     delays = tool_delays_baseline(rng, n) * preset.tool_delay_scale
+    return ChainDraw(first, growth, outputs, delays)
+
+
+def chain_turns(draw: ChainDraw, preset: SynthPreset, extra_input: dict[int, int] | None = None
+                ) -> list[TokenTurn]:
+    """The turns of a drawn chain: each prompt is the whole previous context plus new input.
+
+    `extra_input` adds tokens to the new input of given turns (what joined sub-agents returned).
+    The chain ends at the turn that would exceed the preset's context; the last turn has no delay.
+    """
+    extra = extra_input or {}
     turns: list[TokenTurn] = []
-    prompt, prev_context = first, 0
-    for k in range(n):
+    prompt, prev_context = draw.first, 0
+    for k in range(len(draw.growth)):
         if k:
-            prompt = prev_context + round(float(growth[k]))
-        out = int(max(outputs[k], 1))
+            prompt = prev_context + round(float(draw.growth[k])) + extra.get(k, 0)
+        out = int(max(draw.outputs[k], 1))
         if prompt + out > preset.max_context:
             break
         turns.append(
@@ -158,14 +177,22 @@ def synth_trajectory(seed: int, index: int, preset: SynthPreset) -> tuple[Trajec
                 new_input_tokens=prompt - prev_context,
                 cached_prefix_tokens=prev_context,
                 output_tokens=out,
-                tool_delay_s=round(float(delays[k]), 3),
+                tool_delay_s=round(float(draw.delays[k]), 3),
             )
         )
         prev_context = prompt + out
     if not turns:  # only when turn 0 alone does not fit: keep it, shortened to fit
-        out = min(int(max(outputs[0], 1)), max(1, preset.max_context - first))
-        turns.append(TokenTurn(i=0, new_input_tokens=min(first, preset.max_context - out), output_tokens=out))
+        out = min(int(max(draw.outputs[0], 1)), max(1, preset.max_context - draw.first))
+        turns.append(TokenTurn(i=0, new_input_tokens=min(draw.first, preset.max_context - out),
+                               output_tokens=out))
     turns[-1] = turns[-1].model_copy(update={"tool_delay_s": 0.0})
+    return turns
+
+
+def synth_trajectory(seed: int, index: int, preset: SynthPreset) -> tuple[TrajectoryHeader, list[TokenTurn]]:
+    """Trajectory `index` of the set generated from `seed`."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
+    turns = chain_turns(draw_chain(rng, preset), preset)
     header = TrajectoryHeader(
         format="agentperf-traj/1",
         id=trajectory_id(preset, seed, index),

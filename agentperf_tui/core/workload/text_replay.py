@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from .trajectory import TextTurn, TrajectoryHeader
+from .trajectory import ROOT, TextTurn, Trajectory, TrajectoryHeader
+from .tree import tree_of
 
 ChatMessage = dict[str, Any]
 
@@ -55,7 +56,39 @@ def build_text_turn_messages(turns: Iterable[TextTurn], *, prefix: str = "") -> 
     context: list[ChatMessage] = []
     for turn in turns:
         context = apply_text_turn(context, turn)
-        if prefix and context:
-            yield [with_prefix(context[0], prefix), *context[1:]]
-        else:
-            yield list(context)
+        yield _prefixed(context, prefix)
+
+
+def _prefixed(context: list[ChatMessage], prefix: str) -> list[ChatMessage]:
+    if prefix and context:
+        return [with_prefix(context[0], prefix), *context[1:]]
+    return list(context)
+
+
+def tree_text_messages(traj: Trajectory, *, prefix: str = "") -> dict[str, list[list[ChatMessage]]]:
+    """The messages to send for every turn of every node of a text trajectory (tree or linear).
+
+    A sub-agent's context starts from what its node line names: the parent's conversation as sent
+    at the forking turn ("parent"), the main agent's leading system/developer messages of its
+    first turn ("system"), or nothing ("none"); its own turns then apply as usual. The dynamic
+    prefix goes at the very start of every context, so all nodes of one replay share it.
+    """
+    sent: dict[str, list[list[ChatMessage]]] = {}
+    contexts: dict[str, list[list[ChatMessage]]] = {}
+    for node in tree_of(traj).walk():
+        start: list[ChatMessage] = []
+        if node.spec is not None and node.spec.context == "parent":
+            start = contexts[node.spec.parent][node.spec.at_turn]
+        elif node.spec is not None and node.spec.context == "system":
+            first = contexts[ROOT][0]
+            lead = [m.get("role") in ("system", "developer") for m in first]
+            start = first[: lead.index(False) if False in lead else len(first)]
+        context = list(start)
+        mine: list[list[ChatMessage]] = []
+        for turn in node.turns:
+            assert isinstance(turn, TextTurn)
+            context = apply_text_turn(context, turn)
+            mine.append(context)
+        contexts[node.id] = mine
+        sent[node.id] = [_prefixed(c, prefix) for c in mine]
+    return sent
