@@ -263,5 +263,6 @@ def test_a_server_that_stops_answering_never_yields_a_passing_level() -> None:
     assert level.failing_criterion is not None and "ttft" in level.failing_criterion
     assert res.primary.n_star is None
     # a search on the same server never passes a level started after the hang
-    res = run_search_virtual(SearchPlan(tier=tier, start_n=8), SyntheticLoad(seed=1, hang_from=150.0, **kwargs))
+    load = SyntheticLoad(seed=1, hang_from=150.0, **kwargs)
+    res = run_search_virtual(SearchPlan(tier=tier, start_n=8), load)
     assert not [lv for lv in res.levels if lv.started_at >= 150.0 and lv.passed]
