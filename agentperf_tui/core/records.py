@@ -76,6 +76,8 @@ class RequestResult:
     reasoning_tokens: int | None = None
     failure: str | None = None
     """Why it failed, as one of FAILURE_KINDS; None when ok."""
+    node: str = "root"
+    """The agent of the trajectory tree that sent it ("root": the main agent)."""
 
     @property
     def ttft(self) -> float:

@@ -113,14 +113,14 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("fast_min_s", ("--fast-min",), "Fast minimum",
                 "fast mode: shortest measured window of a level, in seconds (default 60)", "measurement",
                 parse=float),
-    ConfigField("request_timeout_s", ("--request-timeout",), "Request timeout",
+    ConfigField("request_timeout_s", ("--request-timeout",), "Timeout",
                 "seconds a request may take in all before it ends as failed (timeout)", "measurement",
-                parse=float, metavar="SECONDS", placeholder="600"),
-    ConfigField("stall_timeout_s", ("--stall-timeout",), "Stall timeout",
+                parse=float, metavar="SECONDS", placeholder="s a request may take (600)"),
+    ConfigField("stall_timeout_s", ("--stall-timeout",), "Stall",
                 "seconds without a byte before a request ends as failed (stalled); default from the tier: "
                 "3 x its TTFT limit (at least 30 s) before the first output, its TTFT limit (at least 5 s) "
                 "between outputs", "measurement", parse=float, metavar="SECONDS",
-                placeholder="from the tier"),
+                placeholder="s without a byte (from the tier)"),
     ConfigField("telemetry", ("--telemetry",), "Telemetry",
                 "GPU power source: auto | none | sim | nvml[:0,1] | dcgm:URL[,URL]", "measurement"),
     ConfigField("scrape_server_metrics", ("--no-server-metrics",), "Server metrics",

@@ -22,7 +22,7 @@ from agentperf_tui.core.engine.aggregator import Aggregator
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.conversation import TurnRequest
 from agentperf_tui.core.engine.failures import FailureLog
-from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
+from agentperf_tui.core.engine.fleet import AgentCounts, Exchange, Fleet, TrajectoryDone
 from agentperf_tui.core.engine.protocol import (
     Abort,
     Annotate,
@@ -414,15 +414,16 @@ class RunEngine:
 
     def _extra(self) -> dict[str, Any]:
         ctx, fleet, ctl = self.ctx, self.fleet, self.controller
-        agents, waiting, streaming, tool = fleet.counts() if fleet else (0, 0, 0, 0)
+        counts = fleet.counts() if fleet else AgentCounts(0, 0, 0, 0)
         return {
             "run_id": self.run_id or "",
             "simulated_endpoint": bool(ctx and ctx.simulated),
             "target_n": fleet.target if fleet else 0,
-            "agents": agents,
-            "agents_waiting": waiting,
-            "agents_streaming": streaming,
-            "agents_in_tool": tool,
+            "agents": counts.agents,
+            "agents_waiting": counts.waiting,
+            "agents_streaming": counts.streaming,
+            "agents_in_tool": counts.in_tool,
+            "requests_in_flight": counts.in_flight,
             "level": ctl.level_view() if ctl else None,
             "search": ctl.view() if ctl else None,
             "power": ctx.power_view() if ctx else None,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from agentperf_tui.core.metrics.columns import FLAG_OK, RequestColumns
+from agentperf_tui.core.metrics.columns import FLAG_OK, FLAG_OPEN_AT_END, RequestColumns
 from agentperf_tui.core.views import Percentiles
 
 SPEED_BINS = 12
@@ -41,8 +41,10 @@ class WindowStats:
 
 
 def window_stats(cols: RequestColumns, now: float, window_s: float) -> WindowStats:
-    """Statistics of the requests that finished in (now - window_s, now]."""
+    """Statistics of the requests that finished in (now - window_s, now] (those still open when
+    the run stopped are not finished requests: left out)."""
     idx = cols.since_end(now - window_s)
+    idx = idx[(cols.col("flags")[idx] & FLAG_OPEN_AT_END) == 0]
     ttft = cols.col("ttft")[idx].astype(np.float64)
     speed = cols.col("speed")[idx].astype(np.float64)
     lag = cols.col("lag")[idx].astype(np.float64)
