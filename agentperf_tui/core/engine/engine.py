@@ -194,7 +194,7 @@ class RunEngine:
         self.loop = asyncio.get_running_loop()
         self._done = asyncio.Event()
         # Read the workload first: a bad trajectory file is reported before any request is sent.
-        trajectories = load_set(cfg.trajectories_path())
+        trajectories = load_set(cfg.trajectories_path(), trees=True)
         self.agg.event("info", "starting: checking the endpoint")
         ctx = self.ctx = RunContext(cfg, self.clock, self.agg.event)
         try:
