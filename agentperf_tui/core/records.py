@@ -21,12 +21,14 @@ FAILURE_KINDS: tuple[str, ...] = (
     "truncated",
     "no_output",
     "open_at_end",
+    "worker_lost",
 )
 """How a request can fail. connect: no connection; reset: the connection broke; timeout: the
 request outlived --request-timeout; stalled: no byte for the stall timeout; rate_limited: HTTP
 429; http: any other HTTP error status; server_error: an error object in the stream; malformed:
 not SSE or not JSON; truncated: the stream ended without `data: [DONE]`; no_output: a complete
-stream without an output token; open_at_end: still open when the run stopped."""
+stream without an output token; open_at_end: still open when the run stopped; worker_lost: open
+in a load worker that ended (its process died, its node went away)."""
 
 
 @dataclass(slots=True)

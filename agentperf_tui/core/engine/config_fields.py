@@ -90,6 +90,15 @@ FIELDS: tuple[ConfigField, ...] = (
                 "endpoint"),
     ConfigField("gpu_count", ("--gpus",), "GPUs", "GPUs behind the endpoint (default: from --hardware)",
                 "endpoint", parse=int, placeholder="from the hardware profile"),
+    ConfigField("workers", ("--workers",), "Workers",
+                "load worker processes on this machine (default: one per ~1,000 agents, at most "
+                "cores - 1; 1: the agents run in the engine's own process)", "endpoint", parse=int,
+                placeholder="from the agent count and the cores"),
+    ConfigField("ray", ("--ray",), "Ray",
+                "run the load workers as Ray actors on the nodes of this Ray cluster (ADDRESS or auto); "
+                "needs `pip install agentperf-tui[ray]`", "endpoint", metavar="ADDRESS"),
+    ConfigField("workers_per_node", ("--workers-per-node",), "Per node",
+                "with --ray: load workers per Ray node", "endpoint", parse=int),
     # workload
     ConfigField("trajectories", ("--trajectories",), "Trajectories", "trajectory file or directory",
                 "workload", placeholder="trajectory file or folder"),
