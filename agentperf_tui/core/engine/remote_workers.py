@@ -13,6 +13,8 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from agentperf_tui.core.endpoint import is_loopback
+from agentperf_tui.core.engine.config import ConfigError
 from agentperf_tui.core.engine.fleet import AgentCounts, TrajectoryDone
 from agentperf_tui.core.engine.load import ClockOffset, LoadReport, join_spread
 from agentperf_tui.core.engine.protocol import (
@@ -98,6 +100,8 @@ class RemoteWorkers:
         self._last_sync = 0.0
         self._stopped = False
         self.incidents: list[str] = []
+        self.elsewhere: list[str] = []
+        """Other machines some workers run on (Ray nodes away from the coordinator)."""
 
     # ---- rounds of one command to every live worker ----
     def _round(
@@ -136,10 +140,18 @@ class RemoteWorkers:
 
     # ---- Load ----
     async def start(self, spec: WorkerSpec) -> None:
-        with self._lock:
-            replies = self._round(
-                lambda i: StartWorker(dataclasses.replace(spec, index=i, count=self.workers)), START_TIMEOUT_S
+        away = [h for h in self.elsewhere if not is_loopback(f"http://{h}")]
+        if away and is_loopback(spec.base_url):
+            raise ConfigError(
+                f"the endpoint {spec.base_url} is reachable from this machine only, but load workers run on "
+                f"{', '.join(away)}: give an --endpoint every node can reach (for the simulator, "
+                "`agentperf-tui sim --host 0.0.0.0` on a host the nodes reach)"
             )
+        with self._lock:
+            # a worker on another machine keeps its clock's own zero; its offset is measured
+            zero = spec.clock_zero if self._shared else None
+            own = dataclasses.replace(spec, count=self.workers, clock_zero=zero)
+            replies = self._round(lambda i: StartWorker(dataclasses.replace(own, index=i)), START_TIMEOUT_S)
             if not replies:
                 raise WorkerLost(f"no load worker started ({'; '.join(self.incidents) or 'no reply'})")
             self._measure_offsets()
