@@ -205,3 +205,46 @@ def test_bad_file_inside_set_names_that_file(tmp_path: Path) -> None:
     with pytest.raises(TrajectoryError) as info:
         load_set(tmp_path)
     assert info.value.path == str(tmp_path / "b.jsonl") and info.value.line == 2
+
+
+def test_giant_line_is_refused_with_its_line_number(tmp_path: Path) -> None:
+    from agentperf_tui.core.workload.lines import MAX_LINE_BYTES
+
+    path = tmp_path / "giant.jsonl"
+    with path.open("wb") as fh:
+        fh.write(orjson.dumps(HEADER | {"turns": 1}) + b"\n")
+        fh.write(b'{"i": 0, "pad": "' + b"x" * (MAX_LINE_BYTES + 1024) + b'"}\n')
+    err = _error(path)
+    assert err.line == 2 and err.path == str(path)
+    assert "longer than 32 MiB" in err.reason and "one line per turn" in err.reason
+
+
+def test_giant_line_is_not_read_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    from agentperf_tui.core.workload.lines import bounded_lines
+
+    limit = 1024 * 1024
+    path = tmp_path / "giant.jsonl"
+    path.write_bytes(b"{}\n" + b"x" * (24 * limit) + b"\n")
+    tracemalloc.start()
+    try:
+        with path.open("rb") as fh, pytest.raises(TrajectoryError) as info:
+            list(bounded_lines(fh, path, limit=limit))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.line == 2
+    assert peak < 4 * limit, f"peak {peak} bytes while refusing a {24 * limit}-byte line"
+
+
+def test_line_exactly_at_the_limit_is_read(tmp_path: Path) -> None:
+    import io
+
+    from agentperf_tui.core.workload.lines import bounded_lines
+
+    data = b"a" * 10 + b"\n" + b"b" * 10 + b"\n" + b"c" * 10
+    assert [n for n, _ in bounded_lines(io.BytesIO(data), "x", limit=10)] == [1, 2, 3]
+    with pytest.raises(TrajectoryError) as info:
+        list(bounded_lines(io.BytesIO(data + b"c"), "x", limit=10))
+    assert info.value.line == 3

@@ -25,6 +25,9 @@ from pydantic import (
     model_validator,
 )
 
+from agentperf_tui.core.workload.errors import TrajectoryError
+from agentperf_tui.core.workload.lines import bounded_lines
+
 FORMAT = "agentperf-traj/1"
 FORMAT_V2 = "agentperf-traj/2"
 FORMATS = (FORMAT, FORMAT_V2)
@@ -33,22 +36,6 @@ ROOT = "root"
 
 NonNeg = Annotated[int, Field(ge=0)]
 NonNegF = Annotated[float, Field(ge=0.0)]
-
-
-class TrajectoryError(ValueError):
-    """A trajectory file (or set) is unusable. The message names file, line and field."""
-
-    def __init__(self, path: Path | str, line: int | None, field: str | None, message: str) -> None:
-        self.path = str(path)
-        self.line = line
-        self.field = field
-        self.reason = message
-        where = self.path
-        if line is not None:
-            where += f":{line}"
-        if field:
-            where += f" (field '{field}')"
-        super().__init__(f"{where}: {message}")
 
 
 class _Strict(BaseModel):
@@ -277,7 +264,7 @@ def _lines(p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
     def gen() -> Iterator[tuple[int, dict[str, Any]]]:
         with fh:
-            for lineno, raw in enumerate(fh, start=1):
+            for lineno, raw in bounded_lines(fh, p):
                 if not raw.strip():
                     continue
                 try:

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from ..lines import bounded_lines
 from ..trajectory import ROOT, TrajectoryError, write_trajectory
 from .common import ImportReport, prepare_out_dir, safe_filename
 from .tree_build import Notes, RecNode, RecRequest, TreeBuilder, unique_id
@@ -64,7 +65,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            yield from enumerate(fh, start=1)
+            yield from bounded_lines(fh, path)
     except FileNotFoundError as e:
         raise TrajectoryError(path, None, None, f"cannot open: {e.strerror or e}") from e
     except (EOFError, OSError) as e:
