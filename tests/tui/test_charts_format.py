@@ -6,7 +6,8 @@ import math
 
 from rich.console import Console
 
-from agentperf_tui.tui import format as fmt
+from agentperf_tui.core import fmt
+from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.tui.charts import Line, Threshold, bar, bracket, histogram, line_chart, stacked_chart
 from agentperf_tui.tui.history import History
 
@@ -28,7 +29,7 @@ def test_units_read_naturally() -> None:
     assert fmt.duration(185) == "3m05s"
     assert fmt.duration(3725) == "1h02m"
     assert fmt.watts(612) == "612 W"
-    shown = [fmt.confidence(c) for c in (0.95, 0.9949, 0.996, 0.99999, None)]
+    shown = [fmt.optional(c, confidence_text) for c in (0.95, 0.9949, 0.996, 0.99999, None)]
     assert shown == ["95%", "99%", "99.6%", "99.9%", "—"], "never 100%: no finite sample makes it certain"
     assert fmt.watts(4870) == "4.87 kW"
     assert fmt.energy(3600 * 12.4) == "12.4 Wh"

@@ -54,6 +54,8 @@ class Aggregator:
         self.before_drain: Callable[[], None] = lambda: None
         self.build_extra: Callable[[], dict[str, Any]] = dict
         self.level_index: Callable[[], int] = lambda: -1
+        self.speed_floor: float | None = None
+        """The tier's speed floor: the live speed histogram always shows it."""
         self.error: BaseException | None = None
 
     # ---- thread ----
@@ -132,7 +134,7 @@ class Aggregator:
                     o.on_event(warning)
 
     def publish(self, now: float) -> Snapshot:
-        stats = window_stats(self.columns, now, self.window_s)
+        stats = window_stats(self.columns, now, self.window_s, speed_floor=self.speed_floor)
         extra = self.build_extra()
         c = self.columns
         snap = Snapshot(

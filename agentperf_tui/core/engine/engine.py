@@ -248,6 +248,7 @@ class RunEngine:
         self.agg.before_drain = self._snapshot_open
         self.agg.build_extra = self._extra
         self.agg.level_index = self._level_index
+        self.agg.speed_floor = ctx.tier.speed_tok_s if ctx.tier is not None else None
         ctx.start_telemetry()
         # The controller starts before the aggregator thread, which may at once carry out an
         # operator command queued during start-up (N set by hand).
@@ -363,7 +364,7 @@ class RunEngine:
             ctx.window_energy,
             self._open_requests,
         )
-        ctx.save_levels(ctl)
+        ctx.save_levels(ctl, self.agg.columns)
         if decision is not None:
             self._apply(decision)
 

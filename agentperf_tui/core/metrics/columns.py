@@ -18,6 +18,8 @@ from agentperf_tui.core.records import RequestResult
 FLAG_OK = 1
 FLAG_USAGE_MISMATCH = 2
 FLAG_LENGTH_MISMATCH = 4
+FLAG_OPEN_AT_END = 8
+"""Still in flight when the run stopped: stored and counted, but not a finished request."""
 
 _SCHEMA: dict[str, np.dtype] = {
     "t_sent": np.dtype(np.float64),
@@ -90,6 +92,7 @@ class RequestColumns:
                 kind = r.failure or "reset"
                 self.failures[kind] += 1
                 if kind == "open_at_end":
+                    flags |= FLAG_OPEN_AT_END
                     self.open_at_end += 1
                 else:
                     self.failed += 1

@@ -56,11 +56,20 @@ class LagFigures(_Shape):
 
 class WholeRunFigures(_Shape):
     """Every finished request since the run started, warm-ups and transitions included: context,
-    not the decision (levels are decided on their measured windows)."""
+    not the decision (levels are decided on their measured windows, whose figures each level
+    carries)."""
 
     ttft_s: TtftPercentiles = TtftPercentiles()
     output_speed_tok_s: SpeedPercentiles = SpeedPercentiles()
     client_lag_s: LagFigures = LagFigures()
+    output_tok_s: float | None = None
+    """Output tokens per second of run time."""
+    input_tok_s: float | None = None
+    """Prompt tokens per second of run time, from the server's usage."""
+    requests_per_s: float | None = None
+    cache_hit_ratio: float | None = None
+    """Cached prompt tokens / prompt tokens (usage.prompt_tokens_details.cached_tokens); None when
+    the server reports no cached tokens."""
 
 
 class RunSummary(_Shape):
@@ -88,7 +97,10 @@ class RunSummary(_Shape):
     requests: RequestCounts = RequestCounts()
     output_tokens: int = 0
     usage_mismatches: int = 0
+    """Requests whose stream carried more output deltas than their usage counts tokens: the
+    server's token count (the output speed's numerator) cannot be right for them."""
     length_mismatches: int = 0
+    """Finished requests that did not generate the exact number of tokens asked for."""
     whole_run: WholeRunFigures = WholeRunFigures()
     levels: tuple[LevelRecord, ...] = ()
     results: tuple[TierResult, ...] = ()

@@ -15,8 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.store import Difference, RunData, compare_runs, load_run
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 
 

@@ -29,9 +29,9 @@ from agentperf_tui.core.engine.protocol import (
     SetConcurrency,
     SkipLevel,
 )
+from agentperf_tui.core.fmt import duration
 from agentperf_tui.core.views import Event, Snapshot
 from agentperf_tui.tui import palette
-from agentperf_tui.tui.format import duration
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.screens.prompt import PromptScreen
 from agentperf_tui.tui.widgets.agents import AgentsPanel

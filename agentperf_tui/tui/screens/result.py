@@ -13,10 +13,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Header, Static
 
+from agentperf_tui.core import fmt
+from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.summary.headline import Headline, headline, summary_notes
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 
 FIXED_VERDICT = {"pass": "tier held", "fail": "tier missed", "undecided": "undecided"}
@@ -41,7 +42,7 @@ def headline_table(summary: RunSummary, head: Headline) -> Table:
         mw.append(f", mean {fmt.watts(head.mean_power_w)}", style="dim")
     t.add_row("agents per MW", mw)
     t.add_row("bound by", Text(head.bound_by() or "—"))
-    t.add_row("confidence", Text(fmt.confidence(head.confidence)))
+    t.add_row("confidence", Text(fmt.optional(head.confidence, confidence_text)))
     tier = head.result.tier if head.result is not None else None
     t.add_row("tier", Text(f"{tier.name} ({tier.criteria()})" if tier is not None else "none"))
     t.add_row(
@@ -78,7 +79,7 @@ def fill_levels(table: DataTable[Any], levels: Sequence[LevelRecord]) -> None:
             Text(fmt.count(lv.requests), justify="right"),
             Text(fmt.count(lv.failed), justify="right"),
             Text(fmt.watts(lv.mean_power_w), justify="right"),
-            Text(fmt.confidence(lv.confidence), justify="right"),
+            Text(fmt.optional(lv.confidence, confidence_text), justify="right"),
             Text(lv.reason, style="dim"),
         )
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from agentperf_tui.core import fmt
+from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.views import SearchView, Snapshot
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import bracket
 from agentperf_tui.tui.history import History
@@ -49,7 +50,7 @@ def level_lines(levels: tuple[LevelRecord, ...], rows: int, now: float, width: i
         text.append(f"{fmt.ratio(lv.speed_p25, 0):>6}", style=palette.verdict_style(lv.speed_verdict))
         text.append(f" {fmt.seconds(lv.ttft_p95):>8}", style=palette.verdict_style(lv.ttft_verdict))
         if wide:
-            conf = fmt.confidence(lv.confidence) if lv.confidence is not None else ""
+            conf = fmt.optional(lv.confidence, confidence_text) if lv.confidence is not None else ""
             text.append(f" {fmt.count(lv.requests):>7} {conf:>5}", style="dim")
             if lv.reason:
                 text.append(f"  {lv.reason}", style="dim")
@@ -70,7 +71,7 @@ class SearchPanel(Panel):
         head.append(bracket_text(search), style="bold")
         level = snap.level
         if level is not None and level.confidence is not None and level.verdict == "undecided":
-            head.append(f"  N={level.n} {fmt.confidence(level.confidence)} sure", style="dim")
+            head.append(f"  N={level.n} {fmt.optional(level.confidence, confidence_text)} sure", style="dim")
         elif level is not None and level.reason:
             head.append(f"  {level.reason}", style="dim")
         parts: list[RenderableType] = [head]
