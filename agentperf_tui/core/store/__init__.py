@@ -5,7 +5,7 @@ Write with `RunStore`; read with `list_runs`, `load_run`, `export_json`, `export
 """
 
 from agentperf_tui.core.store.annotate import annotate_run
-from agentperf_tui.core.store.compare import RunFigures, compare_runs, run_figures
+from agentperf_tui.core.store.compare import RunFigures, comparability, compare_runs, material, run_figures
 from agentperf_tui.core.store.errors import (
     SchemaVersionError,
     StoreClosedError,
@@ -53,12 +53,14 @@ __all__ = [
     "TelemetryTable",
     "UnknownRunError",
     "annotate_run",
+    "comparability",
     "compare_runs",
     "default_store_path",
     "export_csv",
     "export_json",
     "list_runs",
     "load_run",
+    "material",
     "resolve_run_id",
     "run_figures",
 ]
