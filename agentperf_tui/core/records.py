@@ -27,6 +27,8 @@ request outlived --request-timeout; stalled: no byte for the stall timeout; rate
 429; http: any other HTTP error status; server_error: an error object in the stream; malformed:
 not SSE or not JSON; truncated: the stream ended without `data: [DONE]`; no_output: a complete
 stream without an output token; open_at_end: still open when the run stopped."""
+OPEN_AT_END_ERROR = "still open when the run stopped"
+"""The stored error text of an open_at_end request (the store keeps the text, not the kind)."""
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.conversation import TurnRequest, replay_turns
-from agentperf_tui.core.records import RawExchange
+from agentperf_tui.core.records import OPEN_AT_END_ERROR, RawExchange
 from agentperf_tui.core.workload.filler import Calibration, dynamic_prefix
 from agentperf_tui.core.workload.synth import tool_delay_baseline
 from agentperf_tui.core.workload.trajectory import Trajectory
@@ -153,7 +153,7 @@ class Fleet:
                 a.open = None
                 ex.raw.t_end = now
                 ex.raw.failure = "open_at_end"
-                ex.raw.error = "still open when the run stopped"
+                ex.raw.error = OPEN_AT_END_ERROR
                 self._out.put(ex)
         self._agents.clear()
 

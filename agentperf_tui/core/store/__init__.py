@@ -26,7 +26,7 @@ from agentperf_tui.core.store.models import (
     ServerMetricsTable,
     TelemetryTable,
 )
-from agentperf_tui.core.store.paths import STORE_ENV, default_store_path
+from agentperf_tui.core.store.paths import STORE_ENV, default_store_path, export_dir
 from agentperf_tui.core.store.reader import list_runs, load_run, resolve_run_id
 from agentperf_tui.core.store.schema import SCHEMA_VERSION
 from agentperf_tui.core.store.writer import RunStore, StoreStatus
@@ -57,6 +57,7 @@ __all__ = [
     "compare_runs",
     "default_store_path",
     "export_csv",
+    "export_dir",
     "export_json",
     "list_runs",
     "load_run",
