@@ -102,7 +102,7 @@ def seconds(x: float | None, *, limit: float | None = None) -> str:
     assert x is not None
     if math.isinf(x):
         return _inf(x)
-    if abs(x) < 1.0:
+    if abs(x) < 0.9995:
         scale, unit, digits = 1000.0, "ms", 0
     elif abs(x) < 100:
         scale, unit, digits = 1.0, "s", 2

@@ -4,6 +4,7 @@ on, what bound it, and the notes an operator must read before trusting it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from agentperf_tui.core import fmt
@@ -182,24 +183,23 @@ def zero_reason(summary: RunSummary) -> str | None:
         return None
     lv = min(failed, key=lambda x: (x.n, -x.index))
     tier = result.tier
-    at = "a single agent" if lv.n == 1 else f"N={lv.n}, the lowest N tried"
+    at = "a single agent" if lv.n == 1 else f"N={lv.n} (the lowest N tried)"
+    if lv.requests and lv.failed == lv.requests:
+        return f"N*=0: every request at {at} failed: the server did not serve the load (see the failures)"
     why: list[str] = []
     p25, p95 = finite_or_none(lv.speed_p25), lv.ttft_p95
-    if lv.requests and lv.failed == lv.requests:
-        why.append(f"every request at {at} failed")
-    else:
-        if p25 is not None and p25 < tier.speed_tok_s:
-            who = "the single-agent speed" if lv.n == 1 else f"the speed at {at}"
-            why.append(
-                f"{who} is {fmt.speed(p25, floor=tier.speed_tok_s)} (P25), below the "
-                f"{fmt.limit_text(tier.speed_tok_s)} tok/s floor"
-            )
-        if p95 == p95 and p95 > tier.ttft_s:
-            who = "the single-agent" if lv.n == 1 else f"at {at}, the"
-            why.append(
-                f"{who} P95 TTFT is {fmt.seconds(p95, limit=tier.ttft_s)}, above the "
-                f"{fmt.limit_text(tier.ttft_s)} s limit"
-            )
+    if p25 is not None and p25 < tier.speed_tok_s:
+        who = "the single-agent speed" if lv.n == 1 else f"the speed at {at}"
+        why.append(
+            f"{who} is {fmt.speed(p25, floor=tier.speed_tok_s)} (P25), below the "
+            f"{fmt.limit_text(tier.speed_tok_s)} tok/s floor"
+        )
+    if not math.isnan(p95) and p95 > tier.ttft_s:
+        who = "the single-agent" if lv.n == 1 else f"at {at} the"
+        why.append(
+            f"{who} P95 TTFT is {fmt.seconds(p95, limit=tier.ttft_s)}, above the "
+            f"{fmt.limit_text(tier.ttft_s)} s limit"
+        )
     if not why:
         return None
     return "N*=0: " + " and ".join(why) + ": pick a lower tier or a faster deployment"
