@@ -287,3 +287,18 @@ def test_the_summary_says_what_each_window_and_the_whole_run_moved(
     assert whole.cache_hit_ratio is not None and 0 < whole.cache_hit_ratio < 1
     # the stored level carries the same figures
     assert stored.levels[0].output_tok_s == level.output_tok_s
+
+
+def test_a_server_without_a_gpu_count_is_warned_about_at_the_start(tmp_path: Path) -> None:
+    from agentperf_tui.core.engine.run_context import NO_GPU_COUNT, RunContext
+
+    events: list[tuple[str, str]] = []
+    cfg = RunConfig(endpoint="http://127.0.0.1:9", store=str(tmp_path / "r.sqlite3"), telemetry="none")
+    ctx = RunContext(cfg, time.perf_counter, lambda kind, text: events.append((kind, text)))
+    ctx.close()
+    assert ("warn", NO_GPU_COUNT) in events and "--gpus" in NO_GPU_COUNT
+    events.clear()
+    with_gpus = cfg.model_copy(update={"gpu_count": 8})
+    ctx = RunContext(with_gpus, time.perf_counter, lambda kind, text: events.append((kind, text)))
+    ctx.close()
+    assert not [e for e in events if e[0] == "warn"]

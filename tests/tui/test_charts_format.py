@@ -160,3 +160,19 @@ def test_power_panel_with_many_gpus_shows_their_spread_and_mean() -> None:
     lines = plain(text)
     assert any("lowest to highest of 16 GPUs" in line and "mean" in line for line in lines)
     assert not set(palette.GPU_LINES) & _colours_drawn(text) - {palette.POWER}
+
+
+def test_a_log_scale_shows_typical_values_and_a_far_limit_together() -> None:
+    xs = list(range(60))
+    typical = [0.03 + 0.01 * math.sin(i / 5) for i in xs]  # tens of milliseconds
+    rows = plain(
+        line_chart(xs, [Line(typical, "cyan")], 40, 10, thresholds=[Threshold(5.0, "red")], log_y=True,
+                   y_format=lambda v: f"{v:.3g}")
+    )  # fmt: skip
+    limit_row = next(i for i, r in enumerate(rows) if r.strip().startswith("5"))
+    dots = [any(0x2800 < ord(ch) <= 0x28FF for ch in r[7:]) for r in rows]
+    drawn = [i for i, has in enumerate(dots) if has and i != limit_row]
+    assert limit_row <= 2, "the limit is near the top"
+    assert drawn and min(drawn) > limit_row + 2 and max(drawn) < len(rows) - 1, (
+        "the typical values sit well inside the chart, not flattened on its floor"
+    )
