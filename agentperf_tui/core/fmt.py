@@ -192,9 +192,8 @@ def rate(x: float | None, unit: str = "tok/s") -> str:
     if missing(x):
         return DASH
     assert x is not None
-    if math.isinf(x):
-        return f"{_inf(x)} {unit}"
-    return f"{si(x)} {unit}"
+    text = _inf(x) if math.isinf(x) else si(x)
+    return f"{text} {unit}" if unit else text
 
 
 def watts(x: float | None) -> str:

@@ -67,7 +67,7 @@ def test_a_standalone_simulator_is_labelled_simulated_everywhere(
     handle.start()
     assert handle.join(60) and handle.error is None
     summary = handle.summary
-    assert summary is not None and summary.simulated
+    assert summary is not None and summary.simulated and summary.simulated_by == "the server says so"
     assert summary.simulator is not None and "llama-3.1-8b" in summary.simulator
     assert "simulated" in summary.simulator
 

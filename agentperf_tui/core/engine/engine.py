@@ -170,6 +170,7 @@ class RunEngine:
             endpoint=ctx.base_url,
             model=ctx.preflight.model,
             simulated=ctx.preflight.simulated,
+            simulated_by=ctx.preflight.simulated_by,
             mode=self.config.mode,
             rigour=self.config.rigour,
             duration_s=self.clock(),

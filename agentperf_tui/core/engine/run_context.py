@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.engine.comparability import Comparability
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.summary import build_summary
@@ -80,7 +81,7 @@ class RunContext:
     def simulator(self) -> str | None:
         """The simulated deployment: the embedded one, or what a simulator server says it models."""
         if self.sim is not None:
-            return self.sim.describe()
+            return self.sim.deployment.label
         pf = self.preflight
         if pf is not None and pf.simulated:
             return (pf.model_info.deployment if pf.model_info is not None else None) or "simulator server"
@@ -122,7 +123,9 @@ class RunContext:
             "tier_resolved": self.tier.to_dict() if self.tier else None,
             "host": platform.node(),
         }
-        if self.simulator is not None:
+        if self.sim is not None:
+            config["simulator"] = self.sim.describe()
+        elif self.simulator is not None:
             config["simulator"] = self.simulator
         self.run_id = self.store.create_run(
             config=config,
@@ -158,7 +161,7 @@ class RunContext:
             if st.available:
                 self.event(
                     "info",
-                    f"telemetry {st.source}: {len(st.gpus)} GPU(s)"
+                    f"telemetry {st.source}: {fmt.plural(len(st.gpus), 'GPU')}"
                     + (" (simulated)" if st.simulated else ""),
                 )
             else:
@@ -246,6 +249,7 @@ class RunContext:
             endpoint=self.base_url,
             model=pf.model,
             simulated=pf.simulated,
+            simulated_by=pf.simulated_by,
             simulator=self.simulator,
             comparable=self.comparability.comparable,
             comparability=tuple(self.comparability.reasons),

@@ -147,4 +147,5 @@ def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _number(x: Any) -> float | None:
-    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+    """A number as it is (an int stays an int: its difference is a whole number too)."""
+    return x if isinstance(x, int | float) and not isinstance(x, bool) else None

@@ -86,6 +86,9 @@ class RunSummary(_Shape):
     endpoint: str = ""
     model: str = ""
     simulated: bool = False
+    simulated_by: str | None = None
+    """Why the run counts as simulated: "embedded simulator" (its random port means nothing) or
+    "the server says so" (a standalone `agentperf-tui sim`)."""
     comparable: bool = True
     comparability: tuple[str, ...] = ()
     """Why the run is not comparable (empty when it is)."""
@@ -118,6 +121,11 @@ class RunSummary(_Shape):
     def result(self) -> TierResult | None:
         """The result for the run's first tier (the only one unless several were asked for)."""
         return self.results[0] if self.results else None
+
+    @property
+    def endpoint_label(self) -> str:
+        """The endpoint as a person reads it: "embedded simulator" rather than its random port."""
+        return "embedded simulator" if self.simulated_by == "embedded simulator" else self.endpoint
 
     def level(self, index: int | None) -> LevelRecord | None:
         if index is None:

@@ -39,6 +39,8 @@ def cell(value: Any, field: str) -> str:
             return fmt.watts(value)
         if "rate" in field or "hits" in field:
             return fmt.percent(value, 1)
+        if "speed" in field:
+            return fmt.speed(value, unit=False)
         if "tok/s" in field:
             return fmt.rate(value, "")
         return fmt.number(value)
@@ -57,7 +59,8 @@ def delta_text(d: Difference) -> Text:
         return Text("±0", style="dim")
     sign = "+" if d.delta > 0 else ""
     text = f"{sign}{shown}"
-    if d.a not in (None, 0) and isinstance(d.a, int | float) and "rate" not in d.field:
+    fraction = "rate" in d.field or "hits" in d.field  # a change of a fraction is in points, not %
+    if d.a not in (None, 0) and isinstance(d.a, int | float) and not fraction:
         rel = fmt.number(d.delta / abs(float(d.a)) * 100, 0)
         if _nonzero(rel):
             text += f" ({sign}{rel}%)"

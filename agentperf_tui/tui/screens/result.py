@@ -100,7 +100,7 @@ def headline_table(summary: RunSummary, head: Headline) -> Table:
     t.add_row(
         "mode", Text(f"{summary.mode} · {summary.rigour} · {fmt.duration(summary.duration_s)}")
     )
-    endpoint = Text(summary.endpoint or "—")
+    endpoint = Text(summary.endpoint_label or "—")
     if summary.model:
         endpoint.append(f"  {summary.model}", style="dim")
     if summary.simulator:

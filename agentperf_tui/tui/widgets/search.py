@@ -61,9 +61,14 @@ OUTCOMES = {"measured": "done", "skipped": "skipped", "ended": "ended", "discard
 
 
 def level_clock(lv: LevelRecord, now: float) -> float:
-    """The one clock of a level, the same on every face: time since it started (to its end)."""
-    end = lv.ended_at if lv.ended_at is not None else now
-    return max(0.0, end - lv.started_at)
+    """The one clock of a level, the same on every line that shows it: while it measures, how
+    long its measured window has run (the figure its live reason counts too); before that, time
+    since it started; once ended, how long it took in all."""
+    if lv.ended_at is not None:
+        return max(0.0, lv.ended_at - lv.started_at)
+    if lv.phase == "measuring" and lv.measure_from is not None and now >= lv.measure_from:
+        return now - lv.measure_from
+    return max(0.0, now - lv.started_at)
 
 
 def level_lines(
