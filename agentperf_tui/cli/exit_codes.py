@@ -5,8 +5,8 @@
 | 0 | the run finished and its figures can be trusted |
 | 1 | the run could not be done (endpoint unreachable, store unwritable, engine error) |
 | 2 | configuration or argument error: nothing was run |
-| 3 | the run finished, but its figures are not to be trusted as they are: not comparable, or |
-|   | more than 5% of its requests failed (stderr and the summary say which) |
+| 3 | the run finished, but its figures are not to be trusted as they are: not comparable, more |
+|   | than 5% of its requests failed, or an incident (a load worker ended...); stderr says which |
 | 4 | the run was aborted (signal, operator): what was measured is stored and printed |
 """
 
@@ -26,6 +26,7 @@ FAILURE_SHARE_LIMIT = 0.05
 def untrustworthy(summary: RunSummary) -> list[str]:
     """Why a finished run's figures cannot be taken as they are (empty: they can)."""
     reasons = [f"not comparable: {r}" for r in summary.comparability] if not summary.comparable else []
+    reasons += list(summary.incidents)
     done = summary.requests.ok + summary.requests.failed
     if done and summary.requests.failed / done > FAILURE_SHARE_LIMIT:
         share = summary.requests.failed / done

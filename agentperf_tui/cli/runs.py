@@ -14,7 +14,6 @@ from typing import Any
 import orjson
 
 from agentperf_tui.core import fmt
-from agentperf_tui.core.records import OPEN_AT_END_ERROR
 from agentperf_tui.core.report.html import write_report
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import (
@@ -216,16 +215,17 @@ def _describe(run: RunData) -> str:
     if info.writer_host:
         field("written by", f"{info.writer_host} pid {info.writer_pid}")
     req = run.requests
-    open_at_end = int(sum(1 for e in req.error[~req.ok] if e == OPEN_AT_END_ERROR))
-    failed = int((~req.ok).sum()) - open_at_end
+    cut_off = req.failure == "open_at_end"
+    open_at_end = int(cut_off.sum())
+    failed_rows = ~req.ok & ~cut_off
+    failed = int(failed_rows.sum())
     cut = f", {fmt.count(open_at_end)} still open at the end" if open_at_end else ""
     field("requests", f"{fmt.count(len(req))} ({fmt.count(len(req) - failed - open_at_end)} ok, "
                       f"{fmt.count(failed)} failed{cut})")
     if summary.requests.failed:
         field("failed by", failures_text(summary))
     if failed:
-        kinds = Counter(str(e) if e is not None else "no error text" for e in req.error[~req.ok]
-                        if e != OPEN_AT_END_ERROR)
+        kinds = Counter(str(e) if e is not None else "no error text" for e in req.error[failed_rows])
         for text, count in kinds.most_common(5):
             lines.append(f"{'':<12}{count:>6} × {text[:90]}")
     for note in summary_notes(summary):

@@ -21,14 +21,14 @@ FAILURE_KINDS: tuple[str, ...] = (
     "truncated",
     "no_output",
     "open_at_end",
+    "worker_lost",
 )
 """How a request can fail. connect: no connection; reset: the connection broke; timeout: the
 request outlived --request-timeout; stalled: no byte for the stall timeout; rate_limited: HTTP
 429; http: any other HTTP error status; server_error: an error object in the stream; malformed:
 not SSE or not JSON; truncated: the stream ended without `data: [DONE]`; no_output: a complete
-stream without an output token; open_at_end: still open when the run stopped."""
-OPEN_AT_END_ERROR = "still open when the run stopped"
-"""The stored error text of an open_at_end request (the store keeps the text, not the kind)."""
+stream without an output token; open_at_end: still open when the run stopped; worker_lost: open
+in a load worker that ended (its process died, its node went away)."""
 
 
 @dataclass(slots=True)
@@ -78,6 +78,8 @@ class RequestResult:
     reasoning_tokens: int | None = None
     failure: str | None = None
     """Why it failed, as one of FAILURE_KINDS; None when ok."""
+    node: str = "root"
+    """The agent of the trajectory tree that sent it ("root": the main agent)."""
 
     @property
     def ttft(self) -> float:

@@ -69,10 +69,13 @@ class Snapshot:
     simulated_endpoint: bool
     target_n: int
     agents: int
+    """Agent slots (a trajectory tree is one agent, whatever its sub-agents)."""
     agents_waiting: int
-    """Request sent, no first token yet."""
+    """Requests sent, no byte of the reply yet (an agent running a tree may have several)."""
     agents_streaming: int
+    """Requests whose reply is arriving."""
     agents_in_tool: int
+    """Agents with no request in flight (tool call, think time, joining)."""
     requests_ok: int
     requests_failed: int
     output_tokens: int
@@ -93,5 +96,6 @@ class Snapshot:
     server: ServerView | None = None
     paused: bool = False
     finished: bool = False
+    requests_in_flight: int = 0
     not_comparable: str | None = None
     """Why the run cannot be compared with others (None: it can, so far)."""

@@ -88,13 +88,14 @@ def test_fixed_run_on_a_real_http_server_reports_per_request_figures(
     assert max(sn.agents_streaming for sn in rec.snaps) > 0
     assert max(sn.agents_in_tool for sn in rec.snaps) > 0
     assert all(sn.agents_waiting + sn.agents_streaming + sn.agents_in_tool <= sn.agents for sn in rec.snaps)
-    # every finished request is in the store with its timings
+    # every request is in the store: finished ones with their timings, those still open when the
+    # run stopped as such (nothing is dropped)
     assert h.run_id is not None
     stored = load_run(store, h.run_id)
     req = stored.requests
-    assert len(req) == s.requests.total, "finished requests and those cut off by the end are stored"
+    assert len(req) == s.requests.ok + s.requests.failed + s.requests.open_at_end
+    assert s.requests.open_at_end == int((req.failure == "open_at_end").sum()) <= 6
     done = req.select(req.ok)
-    assert len(done) == s.requests.ok
     assert np.all(done.t_first_token >= done.t_intended)
     assert np.all(done.output_tokens == done.requested_output_tokens)
     assert stored.summary.status == "finished"

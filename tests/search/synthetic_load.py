@@ -153,7 +153,12 @@ class SyntheticLoad:
             if r is not None:
                 seen = r.t_first_token is not None and r.t_first_token <= self.now
                 first = r.t_first_token if seen else None
-                out.append(OpenRequest(a.id, r.t_intended, first, r.requested_output_tokens))
+                out.append(
+                    OpenRequest(
+                        a.id, r.t_intended, first, r.requested_output_tokens, r.trajectory_id, r.replay,
+                        r.node, r.turn,
+                    )
+                )
         return out
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:

@@ -56,6 +56,7 @@ def test_json_export_content(db: Path, filled: str, tmp_path: Path) -> None:
         "t_sent": 0.002, "t_first_token": 0.3, "t_last_token": 1.3, "t_end": 1.4, "ok": True, "error": None,
         "http_status": 200, "prompt_tokens": 1000, "cached_tokens": 800, "output_tokens": 101,
         "client_output_tokens": 101, "requested_output_tokens": 101, "reasoning_tokens": 7,
+        "failure": None, "node": "root",
     }  # fmt: skip
     assert reqs[2]["ok"] is False and reqs[2]["http_status"] == 503 and reqs[2]["t_first_token"] is None
     assert reqs[5]["level"] is None and reqs[5]["output_tokens"] is None

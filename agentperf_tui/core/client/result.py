@@ -14,6 +14,7 @@ def build_result(
     replay: int,
     turn: int,
     requested_output_tokens: int,
+    node: str = "root",
     parsed: ParsedStream | None = None,
 ) -> RequestResult:
     """Parse `raw` (unless already `parsed`) and fill a `RequestResult`; failures keep their error."""
@@ -38,4 +39,5 @@ def build_result(
         requested_output_tokens=requested_output_tokens,
         reasoning_tokens=p.reasoning_tokens,
         failure=p.failure,
+        node=node,
     )

@@ -1,8 +1,8 @@
 """The aggregator thread: everything the stream loop must not do.
 
-A few times a second it drains the fleet's queue, parses the raw exchanges, appends them to the
-metric columns and the run store, ticks the concurrency controller, and publishes one Snapshot
-to every observer. Operator commands run here too, so the controller has a single owner.
+A few times a second it takes what the agents handed over (parsed off their event loop), appends
+it to the metric columns and the run store, ticks the concurrency controller, and publishes one
+Snapshot to every observer. Operator commands run here too, so the controller has a single owner.
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentperf_tui.core.engine.fleet import Exchange, TrajectoryDone
+from agentperf_tui.core.engine.load import LoadReport
 from agentperf_tui.core.engine.protocol import Observer
-from agentperf_tui.core.engine.results import to_result
 from agentperf_tui.core.metrics.columns import RequestColumns
 from agentperf_tui.core.metrics.window import window_stats
-from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.views import Event, Snapshot
 
 log = logging.getLogger(__name__)
@@ -30,14 +28,12 @@ class Aggregator:
     def __init__(
         self,
         *,
-        inbox: queue.SimpleQueue[Exchange | TrajectoryDone],
         clock: Callable[[], float],
         observers: list[Observer],
         window_s: float,
         snapshot_hz: float,
         tick_s: float = 0.25,
     ) -> None:
-        self.inbox = inbox
         self.clock = clock
         self.observers = observers
         self.window_s = window_s
@@ -50,8 +46,9 @@ class Aggregator:
         self._last_snapshot = -1e9
         self.last_snapshot: Snapshot | None = None
         # hooks filled in by the engine
-        self.on_results: Callable[[list[RequestResult], list[TrajectoryDone]], None] = lambda r, d: None
-        self.before_drain: Callable[[], None] = lambda: None
+        self.poll: Callable[[], LoadReport] = LoadReport
+        """What the agents handed over since the last tick (parsed, on the run clock)."""
+        self.on_report: Callable[[LoadReport], None] = lambda report: None
         self.build_extra: Callable[[], dict[str, Any]] = dict
         self.level_index: Callable[[], int] = lambda: -1
         self.speed_floor: float | None = None
@@ -98,21 +95,10 @@ class Aggregator:
             self.publish(now)
 
     def drain(self) -> None:
-        self.before_drain()
-        results: list[RequestResult] = []
-        done: list[TrajectoryDone] = []
-        while True:
-            try:
-                item = self.inbox.get_nowait()
-            except queue.Empty:
-                break
-            if isinstance(item, Exchange):
-                results.append(to_result(item))
-            else:
-                done.append(item)
-        if results:
-            self.columns.extend(results, level=self.level_index())
-        self.on_results(results, done)
+        report = self.poll()
+        if report.results:
+            self.columns.extend(report.results, level=self.level_index())
+        self.on_report(report)
 
     # ---- events and snapshots ----
     def event(self, kind: str, message: str) -> None:

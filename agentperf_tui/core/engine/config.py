@@ -67,6 +67,13 @@ class RunConfig(BaseModel):
     exact_length: bool = True
     client: Backend = DEFAULT_BACKEND
     """HTTP transport of the stream loop (httptools is the leanest; see benchmarks/client_bench.py)."""
+    workers: int | None = Field(default=None, ge=1)
+    """Load worker processes on this machine (None: one per ~1,000 agents, at most cores - 1; 1:
+    the agents run in the engine's own process)."""
+    ray: str | None = None
+    """A Ray cluster's address ("auto": the one this machine belongs to): load workers become Ray
+    actors on its nodes."""
+    workers_per_node: int = Field(default=1, ge=1)
     max_connections: int = Field(default=8192, ge=1)
     request_timeout_s: float = Field(default=600.0, gt=0)
     """A request not finished this long after it was sent ends as "timeout"."""

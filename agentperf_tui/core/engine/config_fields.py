@@ -92,6 +92,15 @@ FIELDS: tuple[ConfigField, ...] = (
                 f"model profile for the embedded simulator (default {defaults.SIM_MODEL})", "endpoint"),
     ConfigField("gpu_count", ("--gpus",), "GPUs", "GPUs behind the endpoint (default: from --hardware)",
                 "endpoint", parse=int, placeholder="from the hardware profile"),
+    ConfigField("workers", ("--workers",), "Workers",
+                "load worker processes on this machine (default: one per ~1,000 agents, at most "
+                "cores - 1; 1: the agents run in the engine's own process)", "endpoint", parse=int,
+                placeholder="from the agent count and the cores"),
+    ConfigField("ray", ("--ray",), "Ray",
+                "run the load workers as Ray actors on the nodes of this Ray cluster (ADDRESS or auto); "
+                "needs `pip install agentperf-tui[ray]`", "endpoint", metavar="ADDRESS"),
+    ConfigField("workers_per_node", ("--workers-per-node",), "Per node",
+                "with --ray: load workers per Ray node", "endpoint", parse=int),
     # workload
     ConfigField("trajectories", ("--trajectories",), "Trajectories", "trajectory file or directory",
                 "workload", placeholder="trajectory file or folder"),
@@ -115,14 +124,14 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("fast_min_s", ("--fast-min",), "Fast minimum",
                 "fast mode: shortest measured window of a level, in seconds (default 60)", "measurement",
                 parse=float),
-    ConfigField("request_timeout_s", ("--request-timeout",), "Request timeout",
+    ConfigField("request_timeout_s", ("--request-timeout",), "Timeout",
                 "seconds a request may take in all before it ends as failed (timeout)", "measurement",
-                parse=float, metavar="SECONDS", placeholder="600"),
-    ConfigField("stall_timeout_s", ("--stall-timeout",), "Stall timeout",
+                parse=float, metavar="SECONDS", placeholder="s a request may take (600)"),
+    ConfigField("stall_timeout_s", ("--stall-timeout",), "Stall",
                 "seconds without a byte before a request ends as failed (stalled); default from the tier: "
                 "3 x its TTFT limit (at least 30 s) before the first output, its TTFT limit (at least 5 s) "
                 "between outputs", "measurement", parse=float, metavar="SECONDS",
-                placeholder="from the tier"),
+                placeholder="s without a byte (from the tier)"),
     ConfigField("telemetry", ("--telemetry",), "Telemetry",
                 "GPU power source: auto | none | sim | nvml[:0,1] | dcgm:URL[,URL] (a head node without "
                 "GPUs: dcgm:http://NODE:9400/metrics)", "measurement"),

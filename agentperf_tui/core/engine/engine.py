@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
 import time
 from collections.abc import Callable
 from typing import Any
 
-from agentperf_tui.core.client.request import CHAT_PATH, COMPLETIONS_PATH, chat_body, completion_body
-from agentperf_tui.core.client.sse import complete_reply, first_output_time, parse_stream
+from agentperf_tui.core.client.request import CHAT_PATH, chat_body
+from agentperf_tui.core.client.sse import complete_reply, parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.aggregator import Aggregator
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.engine.conversation import TurnRequest
 from agentperf_tui.core.engine.failures import FailureLog
-from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
+from agentperf_tui.core.engine.load import Load, LoadReport
+from agentperf_tui.core.engine.load_choice import make_load
 from agentperf_tui.core.engine.protocol import (
     Abort,
     Annotate,
@@ -33,13 +32,12 @@ from agentperf_tui.core.engine.protocol import (
     Resume,
     SetConcurrency,
     SkipLevel,
+    WorkerSpec,
 )
 from agentperf_tui.core.engine.run_context import RunContext
 from agentperf_tui.core.event_loop import new_loop_runner
 from agentperf_tui.core.preflight import Preflight, PreflightError, preflight
-from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.controller import Decision, Finished, RunAt, SearchController
-from agentperf_tui.core.search.window import OpenRequest
 from agentperf_tui.core.summary.model import RunSummary, Status
 from agentperf_tui.core.workload.calibrate import CalibrationError, calibrate
 from agentperf_tui.core.workload.filler import Calibration
@@ -62,9 +60,7 @@ class RunEngine:
         self._t0 = time.perf_counter()
         self.t0_wall = time.time()
         self.clock: Callable[[], float] = lambda: time.perf_counter() - self._t0
-        self.inbox: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
         self.agg = Aggregator(
-            inbox=self.inbox,
             clock=self.clock,
             observers=self.observers,
             window_s=config.window_s,
@@ -72,7 +68,9 @@ class RunEngine:
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ctx: RunContext | None = None
-        self.fleet: Fleet | None = None
+        self.load: Load | None = None
+        self._report = LoadReport()
+        """The latest report of the agents (their counts for the snapshot)."""
         self.run_id: str | None = None
         self.summary: RunSummary | None = None
         self._done: asyncio.Event | None = None
@@ -81,8 +79,7 @@ class RunEngine:
         self._paused = False
         self._manual = False
         self._failures = FailureLog()
-        self._first_outputs: dict[int, float] = {}
-        self._open_snapshot: list[Exchange] = []
+        self._store_failed = False
         self._handlers: dict[type, Callable[[Any], None]] = {
             SetConcurrency: self._set_concurrency,
             Pause: self._pause,
@@ -121,14 +118,16 @@ class RunEngine:
     def _pause(self, _: Pause) -> None:
         self._paused = True
         self.agg.event("info", "paused: agents finish their current request, then wait")
-        self._on_loop(lambda: self.fleet.pause() if self.fleet else None)
+        if self.load is not None:
+            self.load.pause()
 
     def _resume(self, _: Resume) -> None:
         self._paused = False
         self.agg.event("info", "resumed: the current level is measured again from now")
         if self.controller is not None:
             self.controller.repeat_level(self.clock())
-        self._on_loop(lambda: self.fleet.resume() if self.fleet else None)
+        if self.load is not None:
+            self.load.resume()
 
     def _skip_level(self, _: SkipLevel) -> None:
         if self.controller is not None:
@@ -145,9 +144,10 @@ class RunEngine:
             self.ctx.store.annotate(self.run_id, self.clock(), cmd.text)
         self.agg.event("annotation", cmd.text)
 
-    def _abort(self, reason: str) -> None:
+    def _abort(self, reason: str, *, status: Status = "aborted") -> None:
         def stop() -> None:
-            self._finish_reason = "aborted"
+            if self._finish_reason == "finished":
+                self._finish_reason = status
             self._abort_reason = self._abort_reason or reason
             if self._done is not None:
                 self._done.set()
@@ -195,7 +195,7 @@ class RunEngine:
         self.loop = asyncio.get_running_loop()
         self._done = asyncio.Event()
         # Read the workload first: a bad trajectory file is reported before any request is sent.
-        trajectories = load_set(cfg.trajectories_path())
+        trajectories = load_set(cfg.trajectories_path(), trees=True)
         self.agg.event("info", "starting: checking the endpoint")
         ctx = self.ctx = RunContext(cfg, self.clock, self.agg.event)
         try:
@@ -233,20 +233,34 @@ class RunEngine:
             calibration = await self._calibrate(client, pf.model)
         self.run_id = ctx.start_run(pf, trajectories=trajectories, started_wall=self.t0_wall)
         controller = ctx.controller
-        fleet = self.fleet = Fleet(
-            client=client,
-            path=CHAT_PATH if cfg.api == "chat" else COMPLETIONS_PATH,
-            body=self._body_fn(pf),
-            trajectories=trajectories,
-            calibration=calibration,
-            clock=self.clock,
-            out=self.inbox,
-            seed=cfg.seed,
-            tool_delay=cfg.tool_delay,
-            think_time=cfg.think_time,
+        load = self.load = make_load(cfg, client, self.clock, self.agg.event)
+        ctx.load = load
+        await load.start(
+            WorkerSpec(
+                index=0,
+                count=load.workers,
+                base_url=ctx.base_url,
+                api_key=ctx.api_key,
+                api=cfg.api,
+                model=pf.model,
+                exact=cfg.exact_length,
+                exact_fields=pf.exact_fields,
+                trajectories=tuple(trajectories),
+                calibration=calibration,
+                seed=cfg.seed,
+                tool_delay=cfg.tool_delay,
+                think_time=cfg.think_time,
+                limits=cfg.request_limits(),
+                backend=cfg.client,
+                max_connections=cfg.max_connections,
+                clock_zero=self._t0,
+            )
         )
-        self.agg.on_results = self._on_results
-        self.agg.before_drain = self._snapshot_open
+        if load.workers > 1:
+            where = "Ray actors" if load.kind == "ray" else "processes on this machine"
+            self.agg.event("info", f"load: {load.workers} workers ({where})")
+        self.agg.poll = load.poll
+        self.agg.on_report = self._on_report
         self.agg.build_extra = self._extra
         self.agg.level_index = self._level_index
         self.agg.speed_floor = ctx.tier.speed_tok_s if ctx.tier is not None else None
@@ -254,7 +268,7 @@ class RunEngine:
         # The controller starts before the aggregator thread, which may at once carry out an
         # operator command queued during start-up (N set by hand).
         first = controller.start(self.clock())
-        fleet.set_target(first)
+        load.set_target(first)
         self.agg.event("level", f"level 1: N={first}")
         self.agg.start()
         done = self._done
@@ -268,11 +282,17 @@ class RunEngine:
             else:
                 await done.wait()
         finally:
-            await fleet.stop()
+            await load.stop()
             self.agg.stop()
             ctx.stop_telemetry()
         if self.agg.error is not None:
             raise EngineError(f"aggregator failed: {self.agg.error}") from self.agg.error
+        if self.agg.columns.open_at_end:
+            self.agg.event(
+                "info",
+                f"{self.agg.columns.open_at_end} requests were still open when the run stopped: stored "
+                "as open at the end, counted apart from finished and failed ones",
+            )
         # The aggregator has stopped: the controller is this thread's now.
         result = controller.end_run(self.clock(), conclude=self._finish_reason == "finished")
         summary = ctx.finish(
@@ -301,22 +321,6 @@ class RunEngine:
                 + ("" if pf.comparable else " -- run marked NOT COMPARABLE"),
             )
 
-    def _body_fn(self, pf: Preflight) -> Callable[[TurnRequest], bytes]:
-        cfg, model, exact, fields = self.config, pf.model, self.config.exact_length, pf.exact_fields
-
-        def body(req: TurnRequest) -> bytes:
-            if cfg.api == "chat":
-                return chat_body(
-                    model, req.messages, max_tokens=req.output_tokens, tools=req.tools, exact=exact,
-                    exact_fields=fields,
-                )
-            return completion_body(
-                model, _prompt_text(req.messages), max_tokens=req.output_tokens, exact=exact,
-                exact_fields=fields,
-            )
-
-        return body
-
     async def _calibrate(self, client: StreamClient, model: str) -> Calibration:
         async def count(messages: list[dict[str, Any]]) -> int:
             raw = await client.stream(
@@ -343,10 +347,12 @@ class RunEngine:
         return cal
 
     # ---- aggregator-thread hooks ----
-    def _on_results(self, results: list[RequestResult], done: list[TrajectoryDone]) -> None:
-        ctx, ctl, fleet = self.ctx, self.controller, self.fleet
-        if ctx is None or ctl is None or fleet is None or self.run_id is None:
+    def _on_report(self, report: LoadReport) -> None:
+        ctx, ctl = self.ctx, self.controller
+        self._report = report
+        if ctx is None or ctl is None or self.run_id is None:
             return
+        results = report.results
         if results:
             ctx.store.add_requests(self.run_id, results, self._level_index())
             for message in self._failures.new_kinds(results):
@@ -354,41 +360,30 @@ class RunEngine:
             lost = ctx.comparability.check(self.agg.columns)
             if lost is not None:
                 self.agg.event("warn", f"run marked NOT COMPARABLE: {lost}")
+        self._watch_store(ctx)
         ctx.drain_telemetry(self.run_id)
         if self._paused:
             return
         decision = ctl.tick(
             self.clock(),
             results,
-            [(d.agent_id, d.t_start, d.t_end) for d in done],
-            fleet.active(),
+            [(d.agent_id, d.t_start, d.t_end) for d in report.done],
+            report.active,
             ctx.window_energy,
-            self._open_requests,
+            lambda: report.opens,
         )
         ctx.save_levels(ctl, self.agg.columns)
         if decision is not None:
             self._apply(decision)
 
-    def _snapshot_open(self) -> None:
-        """Before finished requests are handed over: which were in flight. Taken first, a request
-        that finishes meanwhile is seen twice (the level counts it once), never zero times."""
-        self._open_snapshot = self.fleet.open_requests() if self.fleet is not None else []
-
-    def _open_requests(self) -> list[OpenRequest]:
-        """The requests in flight, with when their first output arrived (found once, then kept)."""
-        seen: dict[int, float] = {}
-        out = []
-        for ex in self._open_snapshot:
-            raw = ex.raw
-            key = id(raw)
-            t_first = self._first_outputs.get(key)
-            if t_first is None and raw.chunks:
-                t_first = first_output_time(list(raw.chunks), list(raw.times))
-            if t_first is not None:
-                seen[key] = t_first
-            out.append(OpenRequest(ex.agent_id, raw.t_intended, t_first, ex.requested_output_tokens))
-        self._first_outputs = seen
-        return out
+    def _watch_store(self, ctx: RunContext) -> None:
+        """A store that cannot be written ends the run (status failed), said once."""
+        st = ctx.store.status()
+        if st.failing and not self._store_failed:
+            self._store_failed = True
+            why = f"run store {ctx.store_path}: writes failing ({st.first_error})"
+            self.agg.event("error", f"{why}: stopping the run; the summary is still printed")
+            self._abort(why, status="failed")
 
     def _level_index(self) -> int:
         """Index (in the run) of the level now being measured: requests are stored under it."""
@@ -399,7 +394,8 @@ class RunEngine:
         if isinstance(decision, RunAt):
             n = decision.n
             self.agg.event("level", f"level {self._level_index() + 1}: N={n}")
-            self._on_loop(lambda: self.fleet.set_target(n) if self.fleet else None)
+            if self.load is not None:
+                self.load.set_target(n)
         elif isinstance(decision, Finished):
             res = decision.result
             if self._manual:
@@ -415,16 +411,17 @@ class RunEngine:
                 self._on_loop(lambda: self._done.set() if self._done else None)
 
     def _extra(self) -> dict[str, Any]:
-        ctx, fleet, ctl = self.ctx, self.fleet, self.controller
-        agents, waiting, streaming, tool = fleet.counts() if fleet else (0, 0, 0, 0)
+        ctx, load, ctl = self.ctx, self.load, self.controller
+        counts = self._report.counts
         return {
             "run_id": self.run_id or "",
             "simulated_endpoint": bool(ctx and ctx.simulated),
-            "target_n": fleet.target if fleet else 0,
-            "agents": agents,
-            "agents_waiting": waiting,
-            "agents_streaming": streaming,
-            "agents_in_tool": tool,
+            "target_n": load.target if load else 0,
+            "agents": counts.agents,
+            "agents_waiting": counts.waiting,
+            "agents_streaming": counts.streaming,
+            "agents_in_tool": counts.in_tool,
+            "requests_in_flight": counts.in_flight,
             "level": ctl.level_view() if ctl else None,
             "search": ctl.view() if ctl else None,
             "power": ctx.power_view() if ctx else None,

@@ -1,13 +1,13 @@
-"""The agents: N asyncio tasks in a closed loop, each walking trajectories turn by turn.
+"""The agents: N slots in a closed loop, each replaying trajectories (a tree is one agent: its
+sub-agents' requests run in parallel inside the slot).
 
-Runs on the engine's event loop and does nothing there but schedule sends and await streams.
-Every finished exchange goes, unparsed, onto a thread-safe queue for the aggregator.
+Runs on an event loop and does nothing there but schedule sends and await streams. Every finished
+exchange goes, unparsed, onto a thread-safe queue; parsing happens elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import math
 import queue
 import secrets
@@ -17,27 +17,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agentperf_tui.core.client.stream import StreamClient
-from agentperf_tui.core.engine.conversation import TurnRequest, replay_turns
-from agentperf_tui.core.records import OPEN_AT_END_ERROR, RawExchange
+from agentperf_tui.core.engine.conversation import TurnRequest
+from agentperf_tui.core.engine.replay_source import ReplaySource, Shapes
+from agentperf_tui.core.records import RawExchange
 from agentperf_tui.core.workload.filler import Calibration, dynamic_prefix
 from agentperf_tui.core.workload.synth import tool_delay_baseline
-from agentperf_tui.core.workload.trajectory import Trajectory
+from agentperf_tui.core.workload.trajectory import ROOT, Trajectory
+from agentperf_tui.core.workload.tree import Node
+from agentperf_tui.core.workload.tree_replay import Due, TreeReplay
 
 BodyFn = Callable[[TurnRequest], bytes]
 
 
-class AgentState(enum.IntEnum):
-    JOINING = 0
-    WAITING = 1
-    """Request sent (or due), no first token yet."""
-    STREAMING = 2
-    IN_TOOL = 3
-    """Between turns: the tool-call delay (or human think time)."""
-
-
 @dataclass(slots=True)
 class Exchange:
-    """One finished request, as the fleet hands it over: raw bytes plus where it belongs."""
+    """One request, as the fleet hands it over: raw bytes plus where it belongs."""
 
     raw: RawExchange
     agent_id: int
@@ -45,6 +39,7 @@ class Exchange:
     replay: int
     turn: int
     requested_output_tokens: int
+    node: str = ROOT
 
 
 @dataclass(slots=True)
@@ -54,25 +49,40 @@ class TrajectoryDone:
     t_end: float
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
+class AgentCounts:
+    agents: int
+    """Agent slots (a tree is one agent)."""
+    waiting: int
+    """Requests sent (or due), no byte of the reply yet."""
+    streaming: int
+    """Requests whose reply is arriving."""
+    in_tool: int
+    """Agents with no request in flight (tool call, think time, joining)."""
+
+    @property
+    def in_flight(self) -> int:
+        return self.waiting + self.streaming
+
+
+@dataclass(slots=True, eq=False)
 class Agent:
     id: int
     rng: np.random.Generator
     """Workload choices (tool delays, filler): reproducible from the run's seed."""
     prefix_rng: np.random.Generator
     """Dynamic prefixes: fresh entropy every run, so no cache entry survives from an earlier run."""
-    state: AgentState = AgentState.JOINING
+    joined: bool = False
     retiring: bool = False
-    raw: RawExchange | None = None
-    """The request in flight, recorded as it streams."""
-    open: Exchange | None = None
-    """That request with where it belongs, until it is handed over."""
+    open: dict[int, Exchange] = field(default_factory=dict)
+    """The requests in flight, recorded as they stream."""
     replays: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    requests: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
 
 class Fleet:
-    """Owns the agent tasks; `set_target(n)` adds agents (staggered) or retires them at a turn boundary."""
+    """Owns the agent slots; `set_target(n)` adds agents (staggered) or retires them at a turn boundary."""
 
     def __init__(
         self,
@@ -88,6 +98,7 @@ class Fleet:
         tool_delay: str = "recorded",
         think_time: bool = False,
         join_spread_s: float = 1.0,
+        agent_ids: Callable[[int], int] = lambda k: k,
     ) -> None:
         self._client = client
         self._path = path
@@ -100,30 +111,33 @@ class Fleet:
         self._tool_delay = tool_delay
         self._think = think_time
         self._join_spread = join_spread_s
+        self._agent_id = agent_ids
+        """The k-th agent this fleet starts gets this id (workers number theirs apart)."""
         self._agents: dict[int, Agent] = {}
         self._run_entropy = secrets.randbits(64)
-        self._next_id = 0
+        self._spawned = 0
         self._target = 0
         self._running = asyncio.Event()
         self._running.set()
+        self._shapes = Shapes()
 
     # ---- control (engine loop only) ----
     @property
     def target(self) -> int:
         return self._target
 
-    def set_target(self, n: int) -> None:
+    def set_target(self, n: int, spread_s: float | None = None) -> None:
+        """Run n agents: new ones join spread over `spread_s` (default: 0.1 s per agent added, at
+        least the fleet's join spread, at most 10 s), retiring ones leave at a turn boundary."""
         n = max(0, n)
         self._target = n
         live = [a for a in self._agents.values() if not a.retiring]
         if n > len(live):
             add = n - len(live)
             now = self._clock()
-            # spread joins (0.1 s per agent, up to 10 s) so new agents do not move in step
-            spread = min(10.0, max(self._join_spread, 0.1 * add))
+            spread = spread_s if spread_s is not None else min(10.0, max(self._join_spread, 0.1 * add))
             for k in range(add):
-                delay = spread * k / add
-                self._spawn(now + delay)
+                self._spawn(now + spread * k / add)
         elif n < len(live):
             for a in sorted(live, key=lambda a: a.id, reverse=True)[: len(live) - n]:
                 a.retiring = True
@@ -142,110 +156,134 @@ class Fleet:
         """Stop every agent. A request still open is handed over as such ("open_at_end"): it is
         stored and counted, never silently dropped."""
         agents = list(self._agents.values())
-        tasks = [a.task for a in agents if a.task is not None]
+        tasks = [t for a in agents for t in (*a.requests, a.task) if t is not None]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         now = self._clock()
         for a in agents:
-            ex = a.open
-            if ex is not None:
-                a.open = None
+            for ex in a.open.values():
                 ex.raw.t_end = now
                 ex.raw.failure = "open_at_end"
-                ex.raw.error = OPEN_AT_END_ERROR
+                ex.raw.error = "still open when the run stopped"
                 self._out.put(ex)
+            a.open.clear()
         self._agents.clear()
 
-    def open_requests(self) -> list[Exchange]:
-        """The requests in flight now (any thread: their chunks grow while they stream)."""
-        return [ex for a in list(self._agents.values()) if (ex := a.open) is not None]
-
-    # ---- observation (any thread; plain reads of small ints) ----
-    def counts(self) -> tuple[int, int, int, int]:
-        """(agents, waiting for first token, streaming, in tool call)."""
-        waiting = streaming = tool = 0
+    # ---- observation (any thread; plain reads) ----
+    def counts(self) -> AgentCounts:
+        waiting = streaming = idle = 0
         agents = list(self._agents.values())
         for a in agents:
-            st = a.state
-            if st == AgentState.WAITING:
-                raw = a.raw
-                if raw is not None and raw.chunks:
+            exchanges = list(a.open.values())
+            if not exchanges:
+                idle += 1
+            for ex in exchanges:
+                if ex.raw.chunks:
                     streaming += 1
                 else:
                     waiting += 1
-            elif st == AgentState.IN_TOOL:
-                tool += 1
-        return len(agents), waiting, streaming, tool
+        return AgentCounts(len(agents), waiting, streaming, idle)
 
     def active(self) -> int:
         """Agents that have joined and are not retiring."""
-        return sum(1 for a in list(self._agents.values()) if not a.retiring and a.state != AgentState.JOINING)
+        return sum(1 for a in list(self._agents.values()) if a.joined and not a.retiring)
+
+    def open_requests(self) -> list[Exchange]:
+        """The requests in flight now (their chunks grow while they stream)."""
+        return [ex for a in list(self._agents.values()) for ex in list(a.open.values())]
 
     # ---- agents ----
     def _spawn(self, t_join: float) -> None:
-        aid = self._next_id
-        self._next_id += 1
+        aid = self._agent_id(self._spawned)
+        self._spawned += 1
         agent = Agent(
             id=aid,
             rng=np.random.default_rng([self._seed, aid]),
             prefix_rng=np.random.default_rng([self._run_entropy, aid]),
         )
         self._agents[aid] = agent
-        agent.task = asyncio.get_running_loop().create_task(
-            self._run_agent(agent, t_join), name=f"agent-{aid}"
-        )
+        loop = asyncio.get_running_loop()
+        agent.task = loop.create_task(self._run_agent(agent, t_join), name=f"agent-{aid}")
 
     async def _sleep_until(self, t: float) -> None:
         d = t - self._clock()
         if d > 0:
             await asyncio.sleep(d)
 
+    def _delay(self, agent: Agent) -> Callable[[Node, int], float]:
+        if self._tool_delay == "recorded":
+            return lambda node, k: node.turns[k].tool_delay_s
+        return lambda node, k: tool_delay_baseline(agent.rng)
+
     async def _run_agent(self, agent: Agent, t_join: float) -> None:
         try:
             await self._sleep_until(t_join)
+            agent.joined = True
             t_next = t_join
-            first = True
             while not agent.retiring:
                 # each agent starts at a different trajectory, then walks the set in order
                 traj = self._trajs[(agent.id + agent.replays) % len(self._trajs)]
                 replay = agent.replays
                 agent.replays += 1
-                prefix = dynamic_prefix(agent.prefix_rng)
-                t_start = math.nan
-                completed = True
-                for req in replay_turns(traj, prefix, self._cal, seed=int(agent.rng.integers(2**32))):
-                    if self._think and req.think_time_s > 0 and not first:
-                        t_next += req.think_time_s
-                    if not self._running.is_set():
-                        agent.state = AgentState.IN_TOOL
-                        await self._running.wait()
-                        t_next = max(t_next, self._clock())
-                    await self._sleep_until(t_next)
-                    agent.state = AgentState.WAITING
-                    if t_start != t_start:  # nan: first request of this replay
-                        t_start = t_next
-                    body = self._body(req)
-                    raw = agent.raw = RawExchange(t_intended=t_next)
-                    exchange = Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens)
-                    agent.open = exchange
-                    await self._client.stream(self._path, body, t_next, self._clock, into=raw)
-                    agent.raw = agent.open = None
-                    first = False
-                    self._out.put(exchange)
-                    agent.state = AgentState.IN_TOOL
-                    delay = (
-                        req.tool_delay_s if self._tool_delay == "recorded" else tool_delay_baseline(agent.rng)
-                    )
-                    end = raw.t_end if raw.t_end == raw.t_end else self._clock()
-                    t_next = end + delay
-                    if agent.retiring:
-                        completed = False
-                        break
-                if completed:
-                    self._out.put(TrajectoryDone(agent.id, t_start, self._clock()))
-                    await self._sleep_until(t_next)
-        except asyncio.CancelledError:
-            raise
+                root = self._shapes.tree(traj)
+                tree = await self._play(agent, traj, replay, root, t_next)
+                if not tree.finished:
+                    break
+                self._out.put(TrajectoryDone(agent.id, t_next, self._clock()))
+                assert tree.finished_at is not None
+                t_next = tree.finished_at + self._delay(agent)(root, len(root.turns) - 1)
+                await self._sleep_until(t_next)
         finally:
             self._agents.pop(agent.id, None)
+
+    async def _play(self, agent: Agent, traj: Trajectory, replay: int, root: Node, t0: float) -> TreeReplay:
+        """One replay of `traj` from t0: every request it holds, several at once in a tree. An
+        agent retiring sends nothing new and lets what is in flight end."""
+        prefix = dynamic_prefix(agent.prefix_rng)
+        source = ReplaySource(traj, prefix, self._cal, int(agent.rng.integers(2**32)), self._shapes)
+        tree = TreeReplay(root, think_time=self._think, tool_delay=self._delay(agent))
+        loop = asyncio.get_running_loop()
+
+        def schedule(dues: list[Due]) -> None:
+            if agent.retiring:
+                return
+            for due in dues:
+                task = loop.create_task(self._request(agent, traj, replay, source, tree, due, schedule))
+                agent.requests.add(task)
+                task.add_done_callback(agent.requests.discard)
+
+        schedule(tree.start(t0))
+        while agent.requests:
+            done, _ = await asyncio.wait(set(agent.requests))
+            for task in done:
+                if not task.cancelled() and (error := task.exception()) is not None:
+                    raise error
+        return tree
+
+    async def _request(
+        self,
+        agent: Agent,
+        traj: Trajectory,
+        replay: int,
+        source: ReplaySource,
+        tree: TreeReplay,
+        due: Due,
+        schedule: Callable[[list[Due]], None],
+    ) -> None:
+        t_intended = due.at
+        await self._sleep_until(t_intended)
+        if not self._running.is_set():
+            await self._running.wait()
+            t_intended = max(t_intended, self._clock())
+        req = source.request(due.node, due.turn)
+        body = self._body(req)
+        raw = RawExchange(t_intended=t_intended)
+        ex = Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens, due.node.id)
+        key = id(raw)
+        agent.open[key] = ex
+        await self._client.stream(self._path, body, t_intended, self._clock, into=raw)
+        del agent.open[key]
+        self._out.put(ex)
+        end = raw.t_end if math.isfinite(raw.t_end) else self._clock()
+        schedule(tree.reply_done(due.node.id, due.turn, end))

@@ -141,3 +141,96 @@ class EngineControl(Protocol):
 
     def terminate(self) -> None:
         """Stop the engine at once when an abort was not enough (the store keeps what it has)."""
+
+
+# ---- coordinator -> load workers, and their replies ----------------------------------------------
+# A worker (a process on this machine, or a Ray actor on another) runs agents for the coordinator.
+# Every command gets one reply; the coordinator asks for a report a few times a second.
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """Everything a worker needs to run its share of the agents."""
+
+    index: int
+    count: int
+    """Workers in all; agent ids are index + count * k, unique across workers."""
+    base_url: str
+    api_key: str | None
+    api: str
+    model: str
+    exact: bool
+    exact_fields: tuple[str, ...]
+    trajectories: tuple[Any, ...]
+    """The trajectory set (loaded once by the coordinator, sent once)."""
+    calibration: Any
+    """The filler calibration (computed once by the coordinator), or None."""
+    seed: int
+    tool_delay: str
+    think_time: bool
+    limits: Any
+    """RequestLimits of the run."""
+    backend: str
+    max_connections: int
+    clock_zero: float | None
+    """The coordinator's `perf_counter()` at its run clock's zero when the worker shares its
+    machine (one monotonic clock: offset 0); None on another machine (its own zero, offset
+    measured)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartWorker:
+    spec: WorkerSpec
+
+
+@dataclass(frozen=True, slots=True)
+class SetShare:
+    """Run n agents; new ones join spread over `spread_s`."""
+
+    n: int
+    spread_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """Hand over what finished since the last poll."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """For the clock offset: the reply carries the worker's clock."""
+
+
+@dataclass(frozen=True, slots=True)
+class StopWorker:
+    """Stop every agent; requests still open are handed over as open at the end."""
+
+
+WorkerCommand = StartWorker | SetShare | Pause | Resume | Poll | Ping | StopWorker
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerReport:
+    """What a worker hands over: finished requests and trajectories, the requests in flight, and
+    its agents. Times are on the worker's clock."""
+
+    clock: float
+    results: tuple[Any, ...]
+    """RequestResult records, parsed in the worker (never anything per token)."""
+    done: tuple[Any, ...]
+    """TrajectoryDone records."""
+    opens: tuple[Any, ...]
+    """OpenRequest records, taken before the finished ones were drained."""
+    counts: Any
+    """AgentCounts."""
+    active: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFailed:
+    """The command could not be carried out; the text says why."""
+
+    error: str
+
+
+WorkerReply = WorkerReport | WorkerFailed

@@ -15,4 +15,5 @@ def to_result(ex: Exchange) -> RequestResult:
         replay=ex.replay,
         turn=ex.turn,
         requested_output_tokens=ex.requested_output_tokens,
+        node=ex.node,
     )

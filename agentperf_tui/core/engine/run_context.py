@@ -4,6 +4,7 @@ concurrency controller. Opened before the agents start, closed after the last on
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 from agentperf_tui.core import fmt
 from agentperf_tui.core.engine.comparability import Comparability
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
+from agentperf_tui.core.engine.load import Load
 from agentperf_tui.core.engine.summary import build_summary
 from agentperf_tui.core.metrics.columns import RequestColumns
 from agentperf_tui.core.metrics.throughput import window_throughput
@@ -21,10 +23,11 @@ from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.simulator.profiles import load_hardware
+from agentperf_tui.core.store.errors import StoreWriteError
 from agentperf_tui.core.store.paths import default_store_path
 from agentperf_tui.core.store.writer import RunStore
 from agentperf_tui.core.summary.level import LevelRecord
-from agentperf_tui.core.summary.model import RunSummary, Status
+from agentperf_tui.core.summary.model import ClockOffsetInfo, LoadInfo, RunSummary, Status
 from agentperf_tui.core.telemetry.base import TelemetrySource
 from agentperf_tui.core.telemetry.sampler import NOT_STARTED, TelemetrySampler
 from agentperf_tui.core.telemetry.select import make_sources
@@ -39,6 +42,9 @@ why a source gives nothing rather than "not started"."""
 NO_GPU_COUNT = (
     "GPU count unknown: agents per GPU will be missing; give --gpus N (or --hardware PROFILE)"
 )
+
+CLOCK_TOLERANCE = 0.01
+"""A worker clock offset uncertain by more than this share of the TTFT limit is an incident."""
 
 
 class RunContext:
@@ -72,6 +78,8 @@ class RunContext:
         self._measured: dict[tuple[int, float | None, float | None], dict[str, float | None]] = {}
         self._server_hits: list[tuple[float, float]] = []
         """(t, prefix hit rate) of each server metrics scrape that reported one."""
+        self.load: Load | None = None
+        self.incidents: list[str] = []
 
     @property
     def simulated(self) -> bool:
@@ -241,6 +249,12 @@ class RunContext:
         self.save_levels(ctl, cols)
         pf = self.preflight
         assert pf is not None
+        store = self.store.status()
+        if store.failed_writes:
+            self.incidents.append(
+                f"run store {self.store_path}: {store.failed_writes} writes lost ({store.first_error}); "
+                "what they held is missing from the store, not from this summary"
+            )
         summary = build_summary(
             run_id=self.run_id,
             status=status,
@@ -262,15 +276,46 @@ class RunContext:
             levels=self.measured_levels(ctl, cols),
             result=result,
             store=self.store_path,
+            load=self._load_info(),
+            incidents=tuple(self.incidents),
         )
         if self.run_id is not None:
             self.store.finish_run(self.run_id, status=status, summary=summary)
-            self.store.flush()
+            try:
+                self.store.flush(timeout=10.0)
+            except (StoreWriteError, TimeoutError) as e:
+                self.event(
+                    "error",
+                    f"{e}; the run is marked {status} in the store once it can be written again "
+                    "(or when a run next opens it)",
+                )
         return summary
+
+    def _load_info(self) -> LoadInfo:
+        """Where the agents ran; a clock offset too uncertain for the tier becomes an incident."""
+        load = self.load
+        if load is None:
+            return LoadInfo()
+        offsets = tuple(
+            ClockOffsetInfo(
+                worker=o.worker, offset_s=o.offset_s, uncertainty_s=o.uncertainty_s, shared=o.shared
+            )
+            for o in load.offsets()
+        )
+        self.incidents.extend(getattr(load, "incidents", ()))
+        worst = max((o.uncertainty_s for o in offsets if not o.shared), default=0.0)
+        if self.tier is not None and worst > CLOCK_TOLERANCE * self.tier.ttft_s:
+            self.incidents.append(
+                f"clock offset of a load worker known to {worst * 1e3:.1f} ms only, more than "
+                f"{CLOCK_TOLERANCE:.0%} of the {self.tier.ttft_s:g} s TTFT limit: requests near a level's "
+                "window edges may be counted in the wrong level"
+            )
+        return LoadInfo(kind=load.kind, workers=load.workers, clock_offsets=offsets)  # type: ignore[arg-type]
 
     def close(self) -> None:
         try:
-            self.store.close()
+            with contextlib.suppress(StoreWriteError):  # already reported, once
+                self.store.close()
         finally:
             if self.sim is not None:
                 self.sim.close()

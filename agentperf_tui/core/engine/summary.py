@@ -9,6 +9,7 @@ from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import (
     LagFigures,
+    LoadInfo,
     RequestCounts,
     RunSummary,
     SpeedPercentiles,
@@ -51,6 +52,8 @@ def build_summary(
     levels: list[LevelRecord],
     result: SearchResult | None,
     store: str | None,
+    load: LoadInfo,
+    incidents: tuple[str, ...],
 ) -> RunSummary:
     return RunSummary.model_validate(
         {
@@ -80,5 +83,7 @@ def build_summary(
             "levels": tuple(levels),
             "results": result.results if result is not None else (),
             "store": store,
+            "load": load,
+            "incidents": incidents,
         }
     )

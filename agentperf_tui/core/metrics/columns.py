@@ -19,7 +19,7 @@ FLAG_OK = 1
 FLAG_USAGE_MISMATCH = 2
 FLAG_LENGTH_MISMATCH = 4
 FLAG_OPEN_AT_END = 8
-"""Still in flight when the run stopped: stored and counted, but not a finished request."""
+"""Still open when the run stopped: stored and counted, not a finished request."""
 
 _SCHEMA: dict[str, np.dtype] = {
     "t_sent": np.dtype(np.float64),

@@ -60,8 +60,8 @@ def speed_range(speeds: NDArray, floor: float | None) -> tuple[float, float]:
 def window_stats(
     cols: RequestColumns, now: float, window_s: float, *, speed_floor: float | None = None
 ) -> WindowStats:
-    """Statistics of the requests that finished in (now - window_s, now] (requests cut off by
-    the end of the run are not finished requests and are left out)."""
+    """Statistics of the requests that finished in (now - window_s, now] (those still open when
+    the run stopped are not finished requests: left out)."""
     idx = cols.since_end(now - window_s)
     idx = idx[(cols.col("flags")[idx] & FLAG_OPEN_AT_END) == 0]
     ttft = cols.col("ttft")[idx].astype(np.float64)

@@ -89,7 +89,7 @@ def tier_result(plan: SearchPlan, bracket: Bracket, records: list[LevelRecord]) 
         nominal_gpu_power_w=plan.nominal_gpu_power_w,
     )
     confs = [r.confidence for r in (star_rec, first_fail) if r is not None and r.confidence is not None]
-    if any(r.verdict == "undecided" for r in counted):
+    if tier is not None and any(r.verdict == "undecided" for r in counted):
         notes.append("some levels ended undecided; the search took their point estimates" if
                      plan.undecided_as == "estimate" else "some levels ended undecided and counted as fails")
     return TierResult(

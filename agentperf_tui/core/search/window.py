@@ -18,6 +18,13 @@ import numpy as np
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.order_stats import FloatArray
 
+RequestKey = tuple[int, str, int, str, int]
+"""agent, trajectory, replay, node, turn: one request of a run."""
+
+
+def key_of(r: RequestResult) -> RequestKey:
+    return (r.agent_id, r.trajectory_id, r.replay, r.node, r.turn)
+
 
 @dataclass(frozen=True, slots=True)
 class OpenRequest:
@@ -28,6 +35,14 @@ class OpenRequest:
     t_first_token: float | None
     """When its first output token arrived; None: not yet."""
     requested_tokens: int
+    trajectory_id: str = ""
+    replay: int = 0
+    node: str = "root"
+    turn: int = 0
+
+    @property
+    def key(self) -> RequestKey:
+        return (self.agent_id, self.trajectory_id, self.replay, self.node, self.turn)
 
 
 OpenFn = Callable[[], Sequence[OpenRequest]]
@@ -92,8 +107,8 @@ class LevelWindow:
         self.measure_from: float | None = None
         self._agents: set[int] = set()
         self._last_end: dict[int, float] = {}
-        self._last_sent: dict[int, float] = {}
-        """Per agent, the send time of its latest reported request."""
+        self._reported: set[RequestKey] = set()
+        """The requests reported since the level held (an open one among them is counted once)."""
         self._k = 0
         self._buf = np.empty((4, 1024), dtype=np.float64)
         """Rows: intended send time, output speed, TTFT, 1.0 if ok else 0.0; columns [0, _k) in use."""
@@ -112,8 +127,8 @@ class LevelWindow:
             a = r.agent_id
             if math.isfinite(r.t_end) and r.t_end > self._last_end.get(a, -math.inf):
                 self._last_end[a] = r.t_end
-            if r.t_intended > self._last_sent.get(a, -math.inf):
-                self._last_sent[a] = r.t_intended
+            if self.held_at is not None and r.t_intended >= self.held_at:
+                self._reported.add(key_of(r))
             if self.held_at is not None and r.t_intended >= self.held_at:
                 self._agents.add(a)
             if self.measure_from is not None and r.t_intended >= self.measure_from:
@@ -146,7 +161,7 @@ class LevelWindow:
     def unreported(self, opens: Iterable[OpenRequest]) -> list[OpenRequest]:
         """The open requests not reported yet (a request may finish between the snapshot of the
         requests in flight and the hand-over of the finished ones: it is counted once)."""
-        return [o for o in opens if o.t_intended > self._last_sent.get(o.agent_id, -math.inf)]
+        return [o for o in opens if o.key not in self._reported]
 
     def accounted_through(
         self, opens: Sequence[OpenRequest], now: float, thresholds: tuple[float, float]

@@ -13,7 +13,13 @@ from agentperf_tui.core.store.errors import StoreUnreadableError, UnknownRunErro
 from agentperf_tui.core.store.liveness import writer_alive
 from agentperf_tui.core.store.models import INCOMPLETE, RunInfo
 from agentperf_tui.core.store.partial import configured_tier
-from agentperf_tui.core.store.rows import LEVEL_COLUMNS, LEVEL_COLUMNS_V1, loads_json
+from agentperf_tui.core.store.rows import (
+    LEVEL_COLUMNS,
+    LEVEL_COLUMNS_V1,
+    REQUEST_COLUMNS,
+    REQUEST_COLUMNS_V1,
+    loads_json,
+)
 from agentperf_tui.core.store.schema import connect_reader
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.summary.upgrade import read_summary
@@ -84,10 +90,20 @@ def resolve(conn: sqlite3.Connection | None, path: Path, ref: str) -> tuple[int,
     raise UnknownRunError(path, ref, tuple(str(m[1]) for m in matches))
 
 
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
 def level_columns(conn: sqlite3.Connection) -> tuple[str, ...]:
     """The level columns this store has (a version 1 store has no whole-record column)."""
-    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    return LEVEL_COLUMNS if version >= 2 else LEVEL_COLUMNS_V1
+    return LEVEL_COLUMNS if _version(conn) >= 2 else LEVEL_COLUMNS_V1
+
+
+def request_columns(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """What to select for REQUEST_COLUMNS (a version 1 store reads NULL for the newer columns)."""
+    if _version(conn) >= 2:
+        return REQUEST_COLUMNS
+    return (*REQUEST_COLUMNS_V1, *("NULL" for _ in REQUEST_COLUMNS[len(REQUEST_COLUMNS_V1) :]))
 
 
 def tier_label(summary: RunSummary | None, config: dict[str, Any]) -> str | None:

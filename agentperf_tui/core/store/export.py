@@ -19,7 +19,14 @@ from typing import Any, TextIO
 
 import orjson
 
-from agentperf_tui.core.store.access import level_columns, load_info, open_store, resolve, snapshot
+from agentperf_tui.core.store.access import (
+    level_columns,
+    load_info,
+    open_store,
+    request_columns,
+    resolve,
+    snapshot,
+)
 from agentperf_tui.core.store.rows import (
     ANNOTATION_COLUMNS,
     REQUEST_COLUMNS,
@@ -57,7 +64,8 @@ def export_json(path: str | Path, run_id: str, out: Path) -> Path:
             ]
             doc["annotations"] = _dicts(conn, "annotations", ANNOTATION_COLUMNS, pk, "id")
             doc["requests"] = [
-                {**d, "ok": bool(d["ok"])} for d in _dicts(conn, "requests", REQUEST_COLUMNS, pk, "rowid")
+                {**d, "ok": bool(d["ok"])}
+                for d in _dicts(conn, "requests", request_columns(conn), pk, "rowid", REQUEST_COLUMNS)
             ]
             doc["telemetry"] = _dicts(conn, "telemetry", TELEMETRY_COLUMNS, pk, _BY_T)
             doc["server_metrics"] = _dicts(conn, "server_metrics", SERVER_METRIC_COLUMNS, pk, _BY_T)
@@ -88,7 +96,7 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
             _write_atomic(target, lambda f: f.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode()))
             written.append(target)
             request_rows = (
-                (*row, *_derived(row)) for row in _rows(conn, "requests", REQUEST_COLUMNS, pk, "rowid")
+                (*row, *_derived(row)) for row in _rows(conn, "requests", request_columns(conn), pk, "rowid")
             )
             tables: list[tuple[str, Sequence[str], Iterable[Sequence[Any]]]] = [
                 ("requests.csv", (*REQUEST_COLUMNS, *DERIVED_REQUEST_COLUMNS), request_rows),
@@ -112,9 +120,16 @@ def _rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], pk: int,
 
 
 def _dicts(
-    conn: sqlite3.Connection, table: str, columns: Sequence[str], pk: int, order: str
+    conn: sqlite3.Connection,
+    table: str,
+    columns: Sequence[str],
+    pk: int,
+    order: str,
+    names: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    return [dict(zip(columns, row, strict=True)) for row in _rows(conn, table, columns, pk, order)]
+    """Rows as dicts keyed by `names` (default: the selected columns)."""
+    keys = names or columns
+    return [dict(zip(keys, row, strict=True)) for row in _rows(conn, table, columns, pk, order)]
 
 
 def _run_document(conn: sqlite3.Connection, pk: int) -> dict[str, Any]:

@@ -116,6 +116,10 @@ class RequestTable:
     client_output_tokens: IntArray
     requested_output_tokens: IntArray
     reasoning_tokens: FloatArray
+    failure: ObjArray
+    """The failure kind (records.FAILURE_KINDS), None when ok (and in a version 1 store)."""
+    node: ObjArray
+    """The tree node that sent it (None in a version 1 store: the main agent)."""
 
     def __len__(self) -> int:
         return int(self.agent.shape[0])
@@ -172,6 +176,8 @@ class RequestTable:
                     client_output_tokens=int(self.client_output_tokens[i]),
                     requested_output_tokens=int(self.requested_output_tokens[i]),
                     reasoning_tokens=_opt_int(self.reasoning_tokens[i]),
+                    failure=self.failure[i],
+                    node=self.node[i] or "root",
                 )
             )
         return out

@@ -19,6 +19,7 @@ from agentperf_tui.core.store.access import (
     level_columns,
     load_info,
     open_store,
+    request_columns,
     resolve,
     run_info,
     snapshot,
@@ -36,7 +37,7 @@ from agentperf_tui.core.store.partial import rebuilt_summary
 from agentperf_tui.core.store.rows import REQUEST_COLUMNS, TELEMETRY_COLUMNS, level_from_row
 
 # Column kinds in REQUEST_COLUMNS / TELEMETRY_COLUMNS order: f float (NaN = missing), i int, b bool, o text.
-_REQUEST_KINDS = "fioiifffffboffffiif"
+_REQUEST_KINDS = "fioiifffffboffffiifoo"
 _TELEMETRY_KINDS = "fofffffffo"
 assert len(_REQUEST_KINDS) == len(REQUEST_COLUMNS) and len(_TELEMETRY_KINDS) == len(TELEMETRY_COLUMNS)
 _DTYPES = {"f": np.float64, "i": np.int64, "b": np.bool_, "o": object}
@@ -91,7 +92,7 @@ def _load(conn: sqlite3.Connection, pk: int, with_requests: bool, with_telemetry
     req_rows = []
     if with_requests:
         req_rows = conn.execute(
-            f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE run_pk = ? ORDER BY rowid", (pk,)
+            f"SELECT {', '.join(request_columns(conn))} FROM requests WHERE run_pk = ? ORDER BY rowid", (pk,)
         ).fetchall()
     tel_rows, srv_rows = [], []
     if with_telemetry:

@@ -34,7 +34,11 @@ REQUEST_COLUMNS = (
     "client_output_tokens",
     "requested_output_tokens",
     "reasoning_tokens",
+    "failure",
+    "node",
 )
+REQUEST_COLUMNS_V1 = REQUEST_COLUMNS[:-2]
+"""A version 1 store has no failure kind and no node per request."""
 
 LEVEL_COLUMNS = (
     "idx",
@@ -112,6 +116,8 @@ def request_row(run_pk: int, level: int | None, r: RequestResult) -> tuple[Any, 
         r.client_output_tokens,
         r.requested_output_tokens,
         r.reasoning_tokens,
+        r.failure,
+        r.node,
     )
 
 
@@ -223,9 +229,11 @@ def loads_json(text: str | None) -> Any:
 
 
 def result_from_row(row: Sequence[Any]) -> RequestResult:
-    """A RequestResult from a row in REQUEST_COLUMNS order (the level column is dropped)."""
+    """A RequestResult from a row in REQUEST_COLUMNS (or REQUEST_COLUMNS_V1) order (the level
+    column is dropped)."""
     (_level, agent, trajectory, replay, turn, t_intended, t_sent, t_first, t_last, t_end, ok, error,
-     http_status, prompt, cached, output, client_output, requested, reasoning) = row  # fmt: skip
+     http_status, prompt, cached, output, client_output, requested, reasoning) = row[:19]  # fmt: skip
+    failure, node = (row[19], row[20]) if len(row) > 19 else (None, None)
     return RequestResult(
         agent_id=agent,
         trajectory_id=trajectory,
@@ -245,4 +253,6 @@ def result_from_row(row: Sequence[Any]) -> RequestResult:
         client_output_tokens=client_output,
         requested_output_tokens=requested,
         reasoning_tokens=reasoning,
+        failure=failure,
+        node=node or "root",
     )

@@ -150,6 +150,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE levels ADD COLUMN outcome TEXT",
         "ALTER TABLE levels ADD COLUMN record TEXT",
         "ALTER TABLE requests ADD COLUMN failure TEXT",
+        "ALTER TABLE requests ADD COLUMN node TEXT",
         _RUNS_TABLE.format(name="runs_v2", statuses=RUN_STATUSES),
         "INSERT INTO runs_v2 SELECT * FROM runs",
         "DROP TABLE runs",

@@ -135,6 +135,7 @@ def summary_notes(summary: RunSummary) -> list[str]:
         )
     if not summary.final:
         notes.append("rebuilt from the store: the run never wrote its summary")
+    notes.extend(summary.incidents)
     lag = finite_or_none(summary.whole_run.client_lag_s.p99)
     if lag is not None and lag > LAG_WARN_S:
         notes.append(f"client lag p99 {lag * 1000:.0f} ms: the load generator may have shaped the numbers")

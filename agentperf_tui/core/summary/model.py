@@ -72,6 +72,24 @@ class WholeRunFigures(_Shape):
     the server reports no cached tokens."""
 
 
+class ClockOffsetInfo(_Shape):
+    worker: str
+    offset_s: float
+    """Coordinator time = worker time + offset."""
+    uncertainty_s: float
+    shared: bool
+    """On the coordinator's machine: one monotonic clock, offset 0 by construction."""
+
+
+class LoadInfo(_Shape):
+    """Where the agents ran."""
+
+    kind: Literal["local", "process", "ray"] = "local"
+    """local: in the engine's own process; process: worker processes on its machine; ray: Ray actors."""
+    workers: int = 1
+    clock_offsets: tuple[ClockOffsetInfo, ...] = ()
+
+
 class RunSummary(_Shape):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -112,6 +130,10 @@ class RunSummary(_Shape):
     store: str | None = None
     simulator: str | None = None
     """The simulated deployment, when the endpoint is a simulator."""
+    load: LoadInfo = LoadInfo()
+    incidents: tuple[str, ...] = ()
+    """What happened to the run that a reader must know: a load worker that ended, a clock offset
+    too uncertain for the tier, the store failing."""
     clock: Literal["real", "virtual"] = "real"
     """virtual: a capacity plan on the simulator's virtual clock (`duration_s` is virtual time)."""
     wall_time_s: float | None = None

@@ -46,6 +46,7 @@ FORM: tuple[tuple[str, bool], ...] = (
     ("sweep", True),
     ("duration_s", True),
     ("rigour", False),
+    ("workers", False),
     ("stall_timeout_s", True),
     ("request_timeout_s", True),
     ("telemetry", False),
@@ -271,6 +272,7 @@ class SetupScreen(Screen[None]):
             _parsed(self._read("duration_s"), field("duration_s"), problems) if mode == "fixed" else None
         )
         values["rigour"] = self._read("rigour")
+        values["workers"] = _parsed(self._read("workers"), field("workers"), problems)
         values["stall_timeout_s"] = _parsed(self._read("stall_timeout_s"), field("stall_timeout_s"), problems)
         timeout = _parsed(self._read("request_timeout_s"), field("request_timeout_s"), problems)
         values["request_timeout_s"] = timeout if timeout is not None else self.config.request_timeout_s

@@ -1,0 +1,158 @@
+"""Where the agents run, behind one interface: in the engine's own process (`LocalLoad`), in worker
+processes on this machine (`ProcessWorkers`), or in Ray actors across machines (`RayWorkers`).
+
+The coordinator (the engine) owns the controller, the statistics, the store and telemetry; a
+load runs agents, hands over finished requests (parsed, on the coordinator's clock) and reports
+its agents a few times a second. See docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agentperf_tui.core.client.stream import StreamClient
+from agentperf_tui.core.engine.bodies import body_fn, request_path
+from agentperf_tui.core.engine.fleet import AgentCounts, Exchange, Fleet, TrajectoryDone
+from agentperf_tui.core.engine.open_requests import OpenRequests
+from agentperf_tui.core.engine.protocol import WorkerSpec
+from agentperf_tui.core.engine.results import to_result
+from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.search.window import OpenRequest
+
+EventFn = Callable[[str, str], None]
+
+
+@dataclass(slots=True)
+class LoadReport:
+    results: list[RequestResult] = field(default_factory=list)
+    done: list[TrajectoryDone] = field(default_factory=list)
+    opens: list[OpenRequest] = field(default_factory=list)
+    """The requests in flight, taken before the finished ones were handed over."""
+    counts: AgentCounts = field(default_factory=lambda: AgentCounts(0, 0, 0, 0))
+    active: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOffset:
+    """A worker's clock against the coordinator's: coordinator time = worker time + offset."""
+
+    worker: str
+    offset_s: float
+    uncertainty_s: float
+    """Half the shortest round trip the offset was measured over (0 on a shared clock)."""
+    shared: bool
+    """Same machine, same monotonic clock: the offset is 0 by construction."""
+
+
+class Load(Protocol):
+    """Agents somewhere. `start`, `stop` run on the engine's loop; the rest on the aggregator
+    thread."""
+
+    kind: str
+    """"local", "process" or "ray"."""
+    workers: int
+
+    async def start(self, spec: WorkerSpec) -> None: ...
+
+    def set_target(self, n: int) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def poll(self) -> LoadReport: ...
+
+    async def stop(self) -> None:
+        """Stop the agents; the next poll hands over what was still open, as such."""
+
+    def offsets(self) -> list[ClockOffset]: ...
+
+    @property
+    def target(self) -> int: ...
+
+
+def join_spread(add: int, minimum: float = 1.0) -> float:
+    """Over how long `add` new agents join: 0.1 s each, at least `minimum`, at most 10 s (so new
+    agents do not move in step)."""
+    return min(10.0, max(minimum, 0.1 * add))
+
+
+class LocalLoad:
+    """The agents on the engine's own event loop (one process: `--workers 1`)."""
+
+    kind = "local"
+    workers = 1
+
+    def __init__(self, client: StreamClient, clock: Callable[[], float]) -> None:
+        self._client = client
+        self._clock = clock
+        self._queue: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fleet: Fleet | None = None
+        self._open = OpenRequests()
+
+    async def start(self, spec: WorkerSpec) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._fleet = Fleet(
+            client=self._client,
+            path=request_path(spec.api),
+            body=body_fn(spec.api, spec.model, spec.exact, spec.exact_fields),
+            trajectories=list(spec.trajectories),
+            calibration=spec.calibration,
+            clock=self._clock,
+            out=self._queue,
+            seed=spec.seed,
+            tool_delay=spec.tool_delay,
+            think_time=spec.think_time,
+        )
+
+    def _on_loop(self, fn: Callable[[], None]) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(fn)
+
+    @property
+    def target(self) -> int:
+        return self._fleet.target if self._fleet is not None else 0
+
+    def set_target(self, n: int) -> None:
+        self._on_loop(lambda: self._fleet.set_target(n) if self._fleet else None)
+
+    def pause(self) -> None:
+        self._on_loop(lambda: self._fleet.pause() if self._fleet else None)
+
+    def resume(self) -> None:
+        self._on_loop(lambda: self._fleet.resume() if self._fleet else None)
+
+    def poll(self) -> LoadReport:
+        fleet = self._fleet
+        if fleet is None:
+            return LoadReport()
+        report = LoadReport(opens=self._open.of(fleet.open_requests()))
+        drain_into(self._queue, report)
+        report.counts = fleet.counts()
+        report.active = fleet.active()
+        return report
+
+    async def stop(self) -> None:
+        if self._fleet is not None:
+            await self._fleet.stop()
+
+    def offsets(self) -> list[ClockOffset]:
+        return []
+
+
+def drain_into(q: queue.SimpleQueue[Exchange | TrajectoryDone], report: LoadReport) -> None:
+    """Parse what the agents handed over (off their event loop) into `report`."""
+    while True:
+        try:
+            item = q.get_nowait()
+        except queue.Empty:
+            return
+        if isinstance(item, Exchange):
+            report.results.append(to_result(item))
+        else:
+            report.done.append(item)
