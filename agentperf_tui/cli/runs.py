@@ -222,7 +222,7 @@ def _describe(run: RunData) -> str:
     cut = f", {fmt.count(open_at_end)} still open at the end" if open_at_end else ""
     field("requests", f"{fmt.count(len(req))} ({fmt.count(len(req) - failed - open_at_end)} ok, "
                       f"{fmt.count(failed)} failed{cut})")
-    if summary.requests.failed:
+    if summary.requests.failed and failures_text(summary):
         field("failed by", failures_text(summary))
     if failed:
         kinds = Counter(str(e) if e is not None else "no error text" for e in req.error[failed_rows])

@@ -400,6 +400,9 @@ def histogram(
     if floor is not None and math.isfinite(floor):
         label = "▲" + fmt(floor)
         at = col(floor)
+        if axis[at] != " ":  # the marker sits there: the floor's arrow goes beside it, on its side
+            step = 1 if marker is None or not math.isfinite(marker) or floor >= marker else -1
+            at = min(width - 1, max(0, at + step))
         if axis[at] == " ":
             put(
                 label

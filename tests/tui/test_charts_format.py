@@ -176,3 +176,12 @@ def test_a_log_scale_shows_typical_values_and_a_far_limit_together() -> None:
     assert drawn and min(drawn) > limit_row + 2 and max(drawn) < len(rows) - 1, (
         "the typical values sit well inside the chart, not flattened on its floor"
     )
+
+
+def test_the_floor_keeps_its_arrow_when_the_p25_marker_falls_in_its_column() -> None:
+    edges = [float(e) for e in range(0, 321, 20)]
+    counts = [0, 0, 1, 3, 5, 8, 9, 6, 3, 1, 0, 0, 0, 0, 0, 0]
+    below = plain(histogram(counts, edges, 35, 5, floor=100.0, marker=92.0))[-1]
+    assert "◆▲100" in below, "P25 just under the floor: the arrow right beside it"
+    above = plain(histogram(counts, edges, 35, 5, floor=100.0, marker=104.0))[-1]
+    assert "▲◆" in above

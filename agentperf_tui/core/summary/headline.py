@@ -140,9 +140,10 @@ def summary_notes(summary: RunSummary) -> list[str]:
     if lag is not None and lag > LAG_WARN_S:
         notes.append(f"client lag p99 {lag * 1000:.0f} ms: the load generator may have shaped the numbers")
     if summary.requests.failed:
+        kinds = failures_text(summary)
         notes.append(
-            f"{fmt.plural(summary.requests.failed, 'failed request')} (counted against the SLO): "
-            + failures_text(summary)
+            f"{fmt.plural(summary.requests.failed, 'failed request')} (counted against the SLO)"
+            + (f": {kinds}" if kinds else "")
         )
     if summary.usage_mismatches:
         notes.append(

@@ -79,15 +79,18 @@ def headline_table(summary: RunSummary, head: Headline) -> Table:
         mw.append(f", mean {fmt.watts(head.mean_power_w)}", style="dim")
     t.add_row("agents per MW", mw)
     lv = head.level
-    if lv is not None:
+    if lv is not None and lv.output_tok_s is not None:  # none: a plan, or a run stored before them
         t.add_row(f"window at {head.at}", moved_text(lv.output_tok_s, lv.input_tok_s, lv.requests_per_s,
                                                      lv.cache_hit_ratio, lv.server_prefix_hit_ratio))
     w = summary.whole_run
-    t.add_row("whole run", moved_text(w.output_tok_s, w.input_tok_s, w.requests_per_s, w.cache_hit_ratio))
+    if w.output_tok_s is not None:
+        t.add_row("whole run", moved_text(w.output_tok_s, w.input_tok_s, w.requests_per_s, w.cache_hit_ratio))
     req = summary.requests
     requests = Text(f"{fmt.count(req.total)}  ({fmt.count(req.ok)} ok")
     if req.failed:
-        requests.append(f", {fmt.count(req.failed)} failed: {failures_text(summary)}", style=palette.WARN)
+        kinds = failures_text(summary)
+        failed = f", {fmt.count(req.failed)} failed" + (f": {kinds}" if kinds else "")
+        requests.append(failed, style=palette.WARN)
     if req.open_at_end:
         requests.append(f", {fmt.count(req.open_at_end)} still open at the end", style="dim")
     requests.append(")")
