@@ -10,20 +10,13 @@ import threading
 from typing import Any, TextIO
 
 from agentperf_tui.cli import exit_codes
+from agentperf_tui.core import fmt
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
 from agentperf_tui.core.engine.protocol import Abort
 from agentperf_tui.core.summary.headline import summary_notes
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.views import Event, Snapshot
-
-
-def _f(x: float | None, fmt: str = ".2f", unit: str = "") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if isinstance(x, float) and math.isinf(x):
-        return "inf"
-    return f"{x:{fmt}}{unit}"
 
 
 class HeadlessPrinter:
@@ -34,6 +27,8 @@ class HeadlessPrinter:
         self.every_s = every_s
         self._last = -1e9
         self._lock = threading.Lock()
+        self.errors: list[Event] = []
+        """Error events, held back: the run's end says each once (see run_headless)."""
 
     def on_snapshot(self, s: Snapshot) -> None:
         if s.t - self._last < self.every_s and not s.finished:
@@ -42,19 +37,29 @@ class HeadlessPrinter:
         sim = " SIMULATED" if s.simulated_endpoint else ""
         power = ""
         if s.power is not None and s.power.total_w is not None:
-            power = f" power {s.power.total_w:.0f} W" + (" (sim)" if s.power.simulated else "")
+            power = f" | power {fmt.watts(s.power.total_w)}" + (" (sim)" if s.power.simulated else "")
+        search = s.search
+        floor = search.speed_floor if search is not None and math.isfinite(search.speed_floor) else None
+        limit = search.ttft_limit if search is not None and math.isfinite(search.ttft_limit) else None
         line = (
             f"[{s.t:7.1f}s{sim}] N={s.target_n} agents={s.agents} (wait {s.agents_waiting}, stream "
-            f"{s.agents_streaming}, tool {s.agents_in_tool}) ok={s.requests_ok} failed={s.requests_failed} | "
-            f"TTFT p50 {_f(s.ttft.p50)} p95 {_f(s.ttft.p95)} p99 {_f(s.ttft.p99)} s | speed P25 "
-            f"{_f(s.speed_p25, '.1f')} P50 {_f(s.speed_p50, '.1f')} tok/s | {s.throughput_tok_s:.0f} tok/s | "
-            f"lag p99 {_f(s.client_lag_p99 * 1e3, '.1f')} ms"
+            f"{s.agents_streaming}, tool {s.agents_in_tool}) ok={fmt.count(s.requests_ok)} "
+            f"failed={fmt.count(s.requests_failed)} | TTFT p50 {fmt.seconds(s.ttft.p50)} "
+            f"p95 {fmt.seconds(s.ttft.p95, limit=limit)} p99 {fmt.seconds(s.ttft.p99)} | speed P25 "
+            f"{fmt.speed(s.speed_p25, floor=floor, unit=False)} P50 {fmt.speed(s.speed_p50)} | "
+            f"{fmt.rate(s.throughput_tok_s)} | lag p99 {fmt.seconds(s.client_lag_p99)}"
             f"{power}"
         )
         with self._lock:
             print(line, file=self.out, flush=True)
 
     def on_event(self, e: Event) -> None:
+        if e.kind == "error":
+            self.errors.append(e)
+            return
+        self.say(e)
+
+    def say(self, e: Event) -> None:
         with self._lock:
             print(f"[{e.t:7.1f}s] {e.kind}: {e.message}", file=self.out, flush=True)
 
@@ -93,6 +98,9 @@ def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+    if handle.error is None:
+        for held in printer.errors:  # an error the run survived: said here, once
+            printer.say(held)
     if handle.error is not None:
         e = handle.error
         config_error = isinstance(e, ConfigError | ValueError)

@@ -35,7 +35,8 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--hardware", required=True, help="hardware profile (profiles/hardware), e.g. h200-sxm")
-    p.add_argument("--model", required=True, help="model profile name (profiles/models), e.g. gpt-oss-120b")
+    p.add_argument("--sim-model", dest="model", required=True,
+                   help="model profile name (profiles/models), e.g. gpt-oss-120b")
     p.add_argument("--tier", required=True,
                    help="SLO tier: a name such as deepseek-v4-pro@2026-06/100-5, or S/T for a custom one")
     p.add_argument("--trajectories", default="trajectories/quick", help="trajectory file or directory")
@@ -46,7 +47,7 @@ def register(sub: Any) -> None:
                    help="GPUs per replica (default: the fewest that hold the model)")
     p.add_argument("--tool-delay", choices=["recorded", "baseline"], default="recorded",
                    help="tool-call delay: as recorded, or the AgentPerf baseline (0.1-5 s, median ~1 s)")
-    p.add_argument("--start", type=int, default=4, help="starting guess for N")
+    p.add_argument("-n", "--start", type=int, default=4, help="starting guess for N")
     p.add_argument("--max", type=int, dest="max_n", default=4096, help="largest N to try")
     p.add_argument("--sweep", type=concurrency_list, help="run these N instead of searching, e.g. 4,8,16")
     p.add_argument("--fixed", type=int, help="run one level at this N")

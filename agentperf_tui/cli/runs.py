@@ -13,21 +13,27 @@ from typing import Any
 
 import orjson
 
+from agentperf_tui.core import fmt
+from agentperf_tui.core.report.html import write_report
+from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import (
     Difference,
     RunData,
     RunInfo,
     StoreError,
     annotate_run,
+    comparability,
     compare_runs,
     default_store_path,
     export_csv,
+    export_dir,
     export_json,
     list_runs,
     load_run,
     resolve_run_id,
 )
-from agentperf_tui.core.summary.headline import headline
+from agentperf_tui.core.store.compare import MATERIAL
+from agentperf_tui.core.summary.headline import failures_text, headline, summary_notes
 
 PROG = "agentperf-tui runs"
 RUN_HELP = "run id, a unique prefix of one, or 'latest'"
@@ -56,12 +62,16 @@ def register(sub: Any) -> None:
     a.add_argument("run", help=RUN_HELP)
     a.set_defaults(func=cmd_show)
 
-    a = action("export", "export one run as JSON (one file) or CSV (one file per table)")
+    a = action(
+        "export",
+        "export one run as JSON (one file), CSV (one file per table) or an HTML report (one page). By "
+        "default the files go to exports/RUN/ next to the run store; -o . puts them in this folder.",
+    )
     a.add_argument("run", help=RUN_HELP)
-    a.add_argument("--format", choices=("json", "csv"), default="json")
+    a.add_argument("--format", choices=("json", "csv", "html"), default="json")
     a.add_argument(
         "-o", "--out", type=Path, default=None,
-        help="JSON: output file or folder (default ./RUN.json); CSV: output folder (default ./RUN-csv)",
+        help="output file or folder (default: exports/RUN/ next to the store: RUN.json, csv/, report.html)",
     )  # fmt: skip
     a.set_defaults(func=cmd_export)
 
@@ -121,7 +131,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             _when(r.started_wall),
             r.status,
             r.model or "—",
-            r.endpoint + (" (SIMULATED)" if r.simulated else ""),
+            r.endpoint_label + (" (SIMULATED)" if r.simulated else ""),
             r.headline,
             _notes(r),
         ]
@@ -134,7 +144,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             clip=(0, 0, 0, 24, 40, 0, 40),
         )
     )
-    print(f"\n{len(runs)} run(s) in {store}")
+    print(f"\n{fmt.plural(len(runs), 'run')} in {store}")
     return 0
 
 
@@ -143,7 +153,8 @@ def _info_dict(r: RunInfo) -> dict[str, Any]:
         "id": r.id, "started_wall": r.started_wall, "status": r.status, "stored_status": r.stored_status,
         "endpoint": r.endpoint, "model": r.model, "simulated": r.simulated, "result_n": r.result_n,
         "result_final": r.result_final, "tier": r.tier, "headline": r.headline, "note": r.note,
-        "annotations": r.annotations, "first_annotation": r.first_annotation,
+        "annotations": r.annotations, "first_annotation": r.first_annotation, "best_pass": r.best_pass,
+        "simulated_by": r.simulated_by,
     }  # fmt: skip
 
 
@@ -165,7 +176,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _describe(run: RunData) -> str:
-    info = run.info
+    info, summary = run.info, run.summary
     lines: list[str] = []
 
     def field(name: str, value: str) -> None:
@@ -179,49 +190,68 @@ def _describe(run: RunData) -> str:
         )
     field("status", f"{info.status}{ended}")
     field("started", _when(info.started_wall))
-    field("endpoint", info.endpoint + ("  SIMULATED" if info.simulated else ""))
+    what = summary.simulator or info.simulated_by or "simulator"
+    simulated = f"  SIMULATED ({what})" if info.simulated else ""
+    field("endpoint", info.endpoint_label + simulated)
     field("model", info.model or "—")
     field("result", info.headline)
-    head = headline(run.summary)
-    field("per GPU", f"{_num(head.agents_per_gpu)} agents/GPU ({_num(head.gpus)} GPUs)")
-    power = f"GPU power {_num(head.mean_power_w)} W at {head.at}"
-    field("per MW", f"{_num(head.agents_per_mw)} agents/MW ({power})")
+    head = headline(summary)
+    gpus = fmt.plural(head.gpus, "GPU") if head.gpus else "GPU count unknown: give --gpus or --hardware"
+    field("per GPU", f"{fmt.per_gpu(head.agents_per_gpu)} agents/GPU ({gpus})")
+    if head.agents_per_mw is not None:
+        power = f"{head.power_text()}, mean {fmt.watts(head.mean_power_w)} at {head.at}"
+        field("per MW", f"{fmt.per_mw(head.agents_per_mw)} agents/MW ({power})")
+    else:
+        field("per MW", f"— ({head.power_text()})")
+    lv = head.level
+    if lv is not None and lv.output_tok_s is not None:
+        field(f"at {head.at}", _moved(lv.output_tok_s, lv.input_tok_s, lv.requests_per_s, lv.cache_hit_ratio,
+                                     lv.server_prefix_hit_ratio) + " (measured window)")
+    w = summary.whole_run
+    if w.output_tok_s is not None:
+        field("whole run", _moved(w.output_tok_s, w.input_tok_s, w.requests_per_s, w.cache_hit_ratio))
     if info.note:
         field("note", info.note)
     if info.writer_host:
         field("written by", f"{info.writer_host} pid {info.writer_pid}")
     req = run.requests
-    failed = int((~req.ok).sum())
-    field("requests", f"{len(req)} ({len(req) - failed} ok, {failed} failed)")
+    cut_off = req.failure == "open_at_end"
+    open_at_end = int(cut_off.sum())
+    failed_rows = ~req.ok & ~cut_off
+    failed = int(failed_rows.sum())
+    cut = f", {fmt.count(open_at_end)} still open at the end" if open_at_end else ""
+    field("requests", f"{fmt.count(len(req))} ({fmt.count(len(req) - failed - open_at_end)} ok, "
+                      f"{fmt.count(failed)} failed{cut})")
+    if summary.requests.failed and failures_text(summary):
+        field("failed by", failures_text(summary))
     if failed:
-        kinds = Counter(str(e) if e is not None else "no error text" for e in req.error[~req.ok])
+        kinds = Counter(str(e) if e is not None else "no error text" for e in req.error[failed_rows])
         for text, count in kinds.most_common(5):
             lines.append(f"{'':<12}{count:>6} × {text[:90]}")
+    for note in summary_notes(summary):
+        lines.append(f"{'note':<12}! {note}")
     if run.levels:
+        tier = summary.result.tier if summary.result is not None else None
+        judged = info.tier is not None
+        floor = tier.speed_tok_s if tier is not None else None
+        limit = tier.ttft_s if tier is not None else None
         lines.append("\nlevels")
         rows = [
             [
-                str(lv.index), str(lv.n), lv.phase, lv.verdict, str(lv.requests), str(lv.failed),
-                _with_bounds(lv.speed_p25, lv.speed_p25_bounds),
-                _with_bounds(lv.ttft_p95, lv.ttft_p95_bounds),
-                _num(lv.confidence), _num(lv.mean_power_w), lv.reason or lv.power_note or "",
+                str(lv.index), str(lv.n), lv.role, lv.shown_verdict(judged=judged), fmt.count(lv.requests),
+                fmt.count(lv.failed), _with_bounds(lv.speed_p25, lv.speed_p25_bounds, floor, True),
+                _with_bounds(lv.ttft_p95, lv.ttft_p95_bounds, limit, False),
+                fmt.rate(lv.output_tok_s, ""), fmt.percent(lv.cache_hit_ratio),
+                fmt.optional(lv.confidence, confidence_text) if judged and lv.decided else "—",
+                fmt.watts(lv.mean_power_w), lv.reason or lv.power_note or "",
             ]
             for lv in run.levels
         ]  # fmt: skip
         header = [
-            "#",
-            "N",
-            "PHASE",
-            "VERDICT",
-            "REQS",
-            "FAIL",
-            "P25 SPEED",
-            "P95 TTFT",
-            "CONF",
-            "POWER W",
-            "REASON",
-        ]
-        lines.append(_table(header, rows, clip=(0,) * 10 + (60,)))
+            "#", "N", "ROLE", "VERDICT", "REQS", "FAIL", "P25 SPEED", "P95 TTFT", "OUT TOK/S", "CACHE",
+            "CONF", "POWER", "REASON",
+        ]  # fmt: skip
+        lines.append(_table(header, rows, clip=(0,) * 12 + (60,)))
     if run.annotations:
         lines.append("\nannotations")
         for a in run.annotations:
@@ -230,22 +260,35 @@ def _describe(run: RunData) -> str:
     tel = run.telemetry
     if len(tel):
         sources = ", ".join(sorted({str(s) for s in tel.source}))
-        lines.append(f"\ntelemetry   {len(tel)} samples, GPUs {', '.join(tel.gpus())} ({sources})")
+        samples = fmt.plural(len(tel), "sample")
+        lines.append(f"\ntelemetry   {samples}, GPUs {', '.join(tel.gpus())} ({sources})")
     else:
         lines.append("\ntelemetry   none recorded")
     srv = run.server_metrics
     if len(srv):
-        lines.append(f"server      {len(srv)} readings: {', '.join(srv.names())}")
+        lines.append(f"server      {fmt.plural(len(srv), 'reading')}: {', '.join(srv.names())}")
     return "\n".join(lines)
 
 
-def _with_bounds(value: float, bounds: tuple[float, float]) -> str:
+def _moved(output: float | None, input_: float | None, rps: float | None, cache: float | None,
+           server_cache: float | None = None) -> str:
+    server = f" (server {fmt.percent(server_cache)})" if server_cache is not None else ""
+    return (
+        f"{fmt.rate(output)} out, {fmt.rate(input_)} in, {fmt.number(rps)} requests/s, "
+        f"prefix cache hits {fmt.percent(cache)}{server}"
+    )
+
+
+def _with_bounds(value: float, bounds: tuple[float, float], limit: float | None, speed: bool) -> str:
+    def one(x: float) -> str:
+        return fmt.speed(x, floor=limit, unit=False) if speed else fmt.seconds(x, limit=limit)
+
     if math.isnan(value):
-        return "—"
+        return fmt.DASH
     lo, hi = bounds
     if math.isnan(lo) and math.isnan(hi):
-        return _num(value)
-    return f"{_num(value)} [{_num(lo)}, {_num(hi)}]"
+        return one(value)
+    return f"{one(value)} [{one(lo)}, {one(hi)}]"
 
 
 # ---------------------------------------------------------------- export / annotate / compare
@@ -255,13 +298,26 @@ def _with_bounds(value: float, bounds: tuple[float, float]) -> str:
 def cmd_export(args: argparse.Namespace) -> int:
     store = _store(args)
     run_id = resolve_run_id(store, args.run)
+    folder = export_dir(store, run_id)
+    out: Path | None = args.out
     if args.format == "json":
-        written = [export_json(store, run_id, args.out or Path(f"{run_id}.json"))]
+        written = [export_json(store, run_id, _ready(out or folder))]
+    elif args.format == "csv":
+        written = export_csv(store, run_id, out or folder / "csv")
     else:
-        written = export_csv(store, run_id, args.out or Path(f"{run_id}-csv"))
+        written = [write_report(load_run(store, run_id), _ready(out or folder / "report.html"))]
     for path in written:
         print(path)
     return 0
+
+
+def _ready(target: Path) -> Path:
+    """A folder target (one that exists, or the default folder) is created; a file's folder too."""
+    if target.suffix:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+    return target
 
 
 @_guarded
@@ -277,7 +333,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     store = _store(args)
     a = load_run(store, args.a, with_telemetry=False)
     b = load_run(store, args.b, with_telemetry=False)
+    for problem in comparability(a, b):
+        print(f"! {problem}")
     print(format_comparison(compare_runs(a, b)))
+    print(f"\nBETTER marks a difference of more than {fmt.percent(MATERIAL)} (error rates: one point)")
     return 0
 
 
@@ -285,7 +344,7 @@ def format_comparison(diffs: Sequence[Difference]) -> str:
     rows = []
     for d in diffs:
         mark = {"a": "A", "b": "B"}.get(d.better or "", "")
-        rows.append([d.field, _value(d.a), _value(d.b), "" if d.delta is None else _signed(d.delta), mark])
+        rows.append([d.field, _value(d.a), _value(d.b), "" if d.delta is None else fmt.signed(d.delta), mark])
     return _table(["", "A", "B", "B - A", "BETTER"], rows, clip=(40, 40, 40, 0, 0))
 
 
@@ -293,30 +352,11 @@ def format_comparison(diffs: Sequence[Difference]) -> str:
 
 
 def _value(x: Any) -> str:
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, float):
-        return _num(x)
-    if x is None:
-        return "—"
     if isinstance(x, dict | list):
         return orjson.dumps(x).decode()
-    return str(x)
-
-
-def _num(x: float | int | None) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    if isinstance(x, int):
-        return str(x)
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.4g}" if abs(x) < 1e6 else f"{x:.3e}"
-
-
-def _signed(x: float) -> str:
-    text = _num(x)
-    return text if text.startswith("-") else f"+{text}"
+    if isinstance(x, str):
+        return x
+    return fmt.number(x)
 
 
 def _when(wall: float) -> str:

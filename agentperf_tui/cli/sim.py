@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from agentperf_tui.core.simulator.embedded import DEFAULT_HARDWARE, DEFAULT_MODEL, new_event_loop
+from agentperf_tui.core import defaults
+from agentperf_tui.core.simulator.embedded import new_event_loop
 from agentperf_tui.core.simulator.profiles import (
     ProfileError,
     list_profiles,
@@ -25,10 +26,11 @@ def register(subparsers: Any) -> None:
         "from a model of a serving engine (continuous batching, chunked prefill, paged KV cache with prefix "
         "caching) on the chosen hardware and model profiles. See docs/simulator.md.",
     )
-    p.add_argument("--hardware", default=DEFAULT_HARDWARE,
-                   help=f"hardware profile name or .toml path (default {DEFAULT_HARDWARE})")
-    p.add_argument("--model", default=DEFAULT_MODEL,
-                   help=f"model profile name or .toml path (default {DEFAULT_MODEL})")
+    p.add_argument("--hardware", default=defaults.SIM_HARDWARE,
+                   help=f"hardware profile name or .toml path (default {defaults.SIM_HARDWARE})")
+    p.add_argument("--sim-model", dest="sim_model", default=defaults.SIM_MODEL,
+                   help=f"model profile name or .toml path (default {defaults.SIM_MODEL}); the server "
+                   "serves it as sim-NAME")
     p.add_argument("--replicas", type=int, default=None, help="number of replicas (default 1)")
     p.add_argument("--gpus-per-replica", type=int, default=None,
                    help="GPUs per replica (default: the smallest power of two that holds the weights)")
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         return _list()
     try:
-        dep = load_deployment(args.hardware, args.model, replicas=args.replicas,
+        dep = load_deployment(args.hardware, args.sim_model, replicas=args.replicas,
                               gpus_per_replica=args.gpus_per_replica)
     except ProfileError as e:
         print(f"agentperf-tui sim: {e}", file=sys.stderr)

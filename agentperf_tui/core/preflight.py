@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from agentperf_tui.core import defaults
 from agentperf_tui.core.client.errors import EndpointError
 from agentperf_tui.core.client.probe import ExactLengthProbe, ModelInfo, check_served, probe_exact_length
 from agentperf_tui.core.client.request import EXACT_FIELDS
@@ -47,10 +48,10 @@ class Preflight:
 
 def start_embedded(config: RunConfig) -> EmbeddedSimulator:
     """The embedded simulator for `config` (its hardware and model profiles), started."""
-    from agentperf_tui.core.simulator.embedded import DEFAULT_HARDWARE, DEFAULT_MODEL, EmbeddedSimulator
+    from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 
     sim = EmbeddedSimulator(
-        config.hardware or DEFAULT_HARDWARE, config.sim_model or DEFAULT_MODEL, seed=config.seed
+        config.hardware or defaults.SIM_HARDWARE, config.sim_model or defaults.SIM_MODEL, seed=config.seed
     )
     sim.start()
     return sim

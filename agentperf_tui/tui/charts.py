@@ -143,8 +143,14 @@ def line_chart(
     y_format: Callable[[float], str] = _default_fmt,
     gutter: int = 6,
     x_range: tuple[float, float] | None = None,
+    log_y: bool = False,
 ) -> Text:
-    """A braille chart `width` x `height` cells with a y-axis gutter; values above y_max are clipped."""
+    """A braille chart `width` x `height` cells with a y-axis gutter; values above y_max are clipped.
+
+    `log_y`: a logarithmic y axis from just under the smallest positive value to the largest value
+    or threshold, so typical values and a limit far above them both show (y_min/y_max ignored)."""
+    if log_y:
+        series, thresholds, y_min, y_max, y_format = _log_axis(series, thresholds, y_format)
     width, height = max(width, gutter + 3), max(height, 2)
     cols = width - gutter - 1
     canvas = _Canvas(cols, height)
@@ -207,6 +213,39 @@ def line_chart(
         if r < height - 1:
             text.append("\n")
     return text
+
+
+def _log10(values: Sequence[float]) -> list[float]:
+    arr = np.asarray(values, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(np.isinf(arr) & (arr > 0), np.inf, np.where(arr > 0, np.log10(arr), np.nan))
+    return out.tolist()
+
+
+def _log_axis(
+    series: Sequence[Line | Band], thresholds: Sequence[Threshold], y_format: Callable[[float], str]
+) -> tuple[list[Line | Band], list[Threshold], float, float, Callable[[float], str]]:
+    """The chart's series, thresholds, range and labels on a log10 axis."""
+    logged: list[Line | Band] = [
+        Band(_log10(s.lower), _log10(s.upper), s.color, s.label)
+        if isinstance(s, Band)
+        else Line(_log10(s.values), s.color, s.label)
+        for s in series
+    ]
+    marks = [
+        Threshold(math.log10(t.y), t.color, t.label) for t in thresholds if t.y > 0 and math.isfinite(t.y)
+    ]
+    finite = [
+        v
+        for s in logged
+        for v in (s.upper if isinstance(s, Band) else s.values)
+        if math.isfinite(v)
+    ] + [t.y for t in marks]
+    lo = math.floor(min(finite) - 0.05) if finite else 0.0
+    hi = max(finite) + 0.1 if finite else lo + 1.0
+    if hi - lo < 1.0:
+        hi = lo + 1.0
+    return logged, marks, lo, hi, lambda v: y_format(10.0**v)
 
 
 def _last_per_column(cols: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -361,6 +400,9 @@ def histogram(
     if floor is not None and math.isfinite(floor):
         label = "▲" + fmt(floor)
         at = col(floor)
+        if axis[at] != " ":  # the marker sits there: the floor's arrow goes beside it, on its side
+            step = 1 if marker is None or not math.isfinite(marker) or floor >= marker else -1
+            at = min(width - 1, max(0, at + step))
         if axis[at] == " ":
             put(
                 label

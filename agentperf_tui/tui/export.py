@@ -8,7 +8,7 @@ from typing import Any
 from textual.app import App
 
 from agentperf_tui.core.report.html import write_report
-from agentperf_tui.core.store import export_csv, export_json, load_run
+from agentperf_tui.core.store import export_csv, export_dir, export_json, load_run
 from agentperf_tui.tui.screens.prompt import PromptScreen
 
 
@@ -22,7 +22,7 @@ def export_all(store: Path, run_id: str, out_dir: Path) -> list[Path]:
 
 
 def ask_export(app: App[Any], run_id: str, store: Path) -> None:
-    default = str(Path.cwd() / "agentperf-exports" / run_id)
+    default = str(export_dir(store, run_id))
 
     def chosen(value: str | None) -> None:
         if not value:

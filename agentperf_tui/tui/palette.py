@@ -22,9 +22,19 @@ WARN = "#d7af5f"
 GPU_LINES = ("#d7875f", "#87afd7", "#afd787", "#d787af", "#87d7d7", "#d7d787", "#af87ff", "#ff8787")
 
 
+def _base(word: str) -> str:
+    """ "~pass (skipped)" -> "pass": the verdict a shown word stands for."""
+    return word.lstrip("~").split(" ", 1)[0]
+
+
 def verdict_style(verdict: str) -> str:
-    return {"pass": PASS, "fail": FAIL}.get(verdict, OPEN)
+    """The colour of a verdict, or of what a level shows instead (LevelRecord.shown_verdict):
+    open levels in amber, discarded or unjudged ones dim."""
+    base = _base(verdict)
+    return {"pass": PASS, "fail": FAIL, "open": OPEN, "undecided": OPEN}.get(base, DIM)
 
 
 def verdict_mark(verdict: str) -> str:
-    return {"pass": "✓", "fail": "✗"}.get(verdict, "…")
+    return {"pass": "✓", "fail": "✗", "open": "…", "undecided": "…", "discarded": "⟲"}.get(
+        _base(verdict), "·"
+    )

@@ -1,11 +1,12 @@
 """Write screenshots/*.svg of every console screen from real runs against the embedded simulator.
 
-    python -m agentperf_tui.tui.screenshots [--out screenshots] [--tier 40/3]
+    python -m agentperf_tui.tui.screenshots [--out screenshots] [--tier gpt-oss-120b@rev1/250-3]
 
-Runs the console headless (the same `make_app` as the CLI): setup with the endpoint checked, the
-dashboard in the middle of a concurrency search (at 80x24 and 160x48), the result, a second,
-shorter run, the stored-runs list and the comparison of the two. Takes several minutes: the
-simulator serves in real time.
+Runs the console headless (the same `make_app` as the CLI) on the defaults a first run gets (the
+embedded simulator's default deployment and tier): setup with the endpoint checked, the dashboard
+in the middle of a concurrency search (at 80x24 and 160x48), the result, a second, fixed-N run,
+the stored-runs list and the comparison of the two (each at 160x48 and 80x24). Takes several
+minutes: the simulator serves in real time.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from agentperf_tui.core import defaults
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.tui.app import AgentPerfApp, make_app
 from agentperf_tui.tui.screens.compare import CompareScreen
@@ -106,6 +108,10 @@ async def shoot(config: RunConfig, second: RunConfig, out: Path, mid_levels: int
             pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.screen.runs) >= 2, 30, "runs"
         )
         save(app, out, "runs")
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause(0.5)
+        save(app, out, "runs-80x24")
+        await pilot.resize_terminal(*WIDE)
         await pilot.press("space", "down", "space", "c")
         await until(
             pilot,
@@ -114,6 +120,9 @@ async def shoot(config: RunConfig, second: RunConfig, out: Path, mid_levels: int
             "compare",
         )
         save(app, out, "compare")
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause(0.5)
+        save(app, out, "compare-80x24")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,16 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m agentperf_tui.tui.screenshots", description=__doc__.split("\n")[0]
     )
     p.add_argument("--out", type=Path, default=Path("screenshots"))
-    p.add_argument("--tier", default="41.2/3", help="SLO tier of the search (S/T or a profile name)")
-    p.add_argument("--model", default="sim-llama-3.3-70b", help="served model name of the simulator")
+    p.add_argument("--tier", default=defaults.TIER, help="SLO tier of the search (S/T or a profile name)")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds a level holds before requests count")
-    p.add_argument("--mid-levels", type=int, default=3, help="settled levels before the mid-search shot")
+    p.add_argument("--mid-levels", type=int, default=2, help="settled levels before the mid-search shot")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each stage")
     p.add_argument("--store", type=Path, help="run store (default: a fresh temporary one)")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     store = args.store or Path(tempfile.mkdtemp(prefix="agentperf-shots-")) / "runs.sqlite3"
-    common: dict[str, Any] = {"model": args.model, "store": str(store), "warmup_s": args.warmup}
+    common: dict[str, Any] = {"store": str(store), "warmup_s": args.warmup}
     search = RunConfig(mode="search", tier=args.tier, rigour="fast", concurrency=4, **common)
     fixed = RunConfig(mode="fixed", tier=args.tier, concurrency=8, duration_s=45.0, **common)
     log(f"store {store}")

@@ -246,3 +246,60 @@ def test_no_cache_entry_survives_from_an_earlier_run_with_the_same_seed(
         later = (req.turn > 0) & req.ok
         if later.any():  # while inside a replay the growing prefix is reused
             assert np.median(req.cached_tokens[later] / req.prompt_tokens[later]) > 0.5
+
+
+def test_the_summary_says_what_each_window_and_the_whole_run_moved(
+    sim: EmbeddedSimulator, tmp_path: Path
+) -> None:
+    store = tmp_path / "r.sqlite3"
+    cfg = RunConfig(
+        endpoint=sim.base_url,
+        trajectories=str(QUICK),
+        concurrency=4,
+        duration_s=7.0,
+        warmup_s=0.5,
+        store=str(store),
+        telemetry="none",
+        tier="5/10",
+    )
+    h, rec = _run(cfg)
+    s = rec.summary
+    assert s is not None and h.run_id is not None
+    (level,) = s.levels
+    assert level.measure_from is not None and level.window_end is not None
+    stored = load_run(store, h.run_id)
+    req = stored.requests
+    # the level's figures are those of the requests sent in its measured window, per second of it
+    sent = np.where(np.isnan(req.t_sent), req.t_intended, req.t_sent)
+    in_window = (sent >= level.measure_from) & (sent < level.window_end) & req.ok
+    span = level.window_s
+    assert level.output_tok_s == pytest.approx(req.output_tokens[in_window].sum() / span, rel=1e-6)
+    assert level.input_tok_s == pytest.approx(req.prompt_tokens[in_window].sum() / span, rel=1e-6)
+    assert level.requests_per_s == pytest.approx(in_window.sum() / span, rel=1e-6)
+    hits = req.cached_tokens[in_window].sum() / req.prompt_tokens[in_window].sum()
+    assert level.cache_hit_ratio == pytest.approx(hits, rel=1e-6) and 0 < hits < 1
+    # the simulator reports its own prefix hit rate on /metrics
+    assert level.server_prefix_hit_ratio is not None and 0 <= level.server_prefix_hit_ratio <= 1
+    # the whole run: every finished request over the run's duration
+    whole = s.whole_run
+    done = req.ok
+    assert whole.output_tok_s == pytest.approx(req.output_tokens[done].sum() / s.duration_s, rel=1e-3)
+    assert whole.requests_per_s == pytest.approx(done.sum() / s.duration_s, rel=1e-3)
+    assert whole.cache_hit_ratio is not None and 0 < whole.cache_hit_ratio < 1
+    # the stored level carries the same figures
+    assert stored.levels[0].output_tok_s == level.output_tok_s
+
+
+def test_a_server_without_a_gpu_count_is_warned_about_at_the_start(tmp_path: Path) -> None:
+    from agentperf_tui.core.engine.run_context import NO_GPU_COUNT, RunContext
+
+    events: list[tuple[str, str]] = []
+    cfg = RunConfig(endpoint="http://127.0.0.1:9", store=str(tmp_path / "r.sqlite3"), telemetry="none")
+    ctx = RunContext(cfg, time.perf_counter, lambda kind, text: events.append((kind, text)))
+    ctx.close()
+    assert ("warn", NO_GPU_COUNT) in events and "--gpus" in NO_GPU_COUNT
+    events.clear()
+    with_gpus = cfg.model_copy(update={"gpu_count": 8})
+    ctx = RunContext(with_gpus, time.perf_counter, lambda kind, text: events.append((kind, text)))
+    ctx.close()
+    assert not [e for e in events if e[0] == "warn"]

@@ -37,3 +37,9 @@ def test_known_causes_carry_a_hint() -> None:
     assert hint_for("connection reset by peer") is None
     [msg] = FailureLog().new_kinds([_failed(vllm)])
     assert msg.endswith("or replay token-only trajectories")
+
+
+def test_a_request_cut_off_by_the_end_of_the_run_is_not_told_as_a_failure() -> None:
+    cut = _failed("still open when the run stopped")
+    cut.failure = "open_at_end"
+    assert FailureLog().new_kinds([cut]) == []

@@ -97,3 +97,29 @@ def test_quantile_is_empirical() -> None:
     assert quantile(v, 0.25) == 1.0
     assert quantile(v, 0.5) == 2.0
     assert math.isnan(quantile(np.array([]), 0.5))
+
+
+def test_speed_histogram_range_ignores_outliers_and_always_shows_the_floor() -> None:
+    cols = RequestColumns()
+    # 200 requests at 40-60 tok/s and one at 2,000 tok/s (a reply read in a burst)
+    cols.extend([_req(0.0, 0.1, 1.0, 41 + i % 21) for i in range(200)] + [_req(0.0, 0.1, 0.01, 21)])
+    st = window_stats(cols, now=2.0, window_s=30.0, speed_floor=100.0)
+    lo, hi = st.speed_hist_edges[0], st.speed_hist_edges[-1]
+    assert hi < 200, "one outlier does not stretch the range to 2,000 tok/s"
+    assert lo <= 40 and hi >= 100, "the data and the floor above it are both in range"
+    assert sum(st.speed_hist) == 201, "values beyond the range land in the end bins"
+    # the histogram spreads the body of the data over several bins instead of one
+    assert sum(1 for c in st.speed_hist if c) >= 4
+    below = window_stats(cols, now=2.0, window_s=30.0, speed_floor=10.0)
+    assert below.speed_hist_edges[0] <= 10
+
+
+def test_requests_cut_off_by_the_end_of_the_run_are_not_finished_requests() -> None:
+    cols = RequestColumns()
+    done = [_req(0.0, 0.1, 1.0, 11) for _ in range(10)]
+    cut = _req(0.0, 0.1, 1.0, 11, ok=False)
+    cut.failure = "open_at_end"
+    cols.extend([*done, cut])
+    st = window_stats(cols, now=2.0, window_s=30.0)
+    assert st.requests == 10 and math.isfinite(st.ttft.p99)
+    assert cols.open_at_end == 1 and cols.failed == 0

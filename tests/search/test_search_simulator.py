@@ -43,7 +43,7 @@ def run_plan(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_file = tmp_path / "plan.json"
     rc, out, err = run_plan(
-        ["--hardware", "h200-sxm", "--model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1/100-5",
+        ["--hardware", "h200-sxm", "--sim-model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1/100-5",
          "--trajectories", str(quick_dir), "--seed", "3", "--tick", "2", "--start", "8",
          "--out", str(out_file)],
         capsys,
@@ -82,7 +82,7 @@ def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[
 def test_plan_command_errors_name_the_culprit(
     argv: list[str], needle: str, quick_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = {"--hardware": "h200-sxm", "--model": "gpt-oss-120b", "--trajectories": str(quick_dir)}
+    base = {"--hardware": "h200-sxm", "--sim-model": "gpt-oss-120b", "--trajectories": str(quick_dir)}
     for k, v in zip(argv[::2], argv[1::2], strict=True):
         base[k] = v
     rc, out, err = run_plan([x for kv in base.items() for x in kv], capsys)

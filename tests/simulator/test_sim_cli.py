@@ -23,13 +23,13 @@ def test_list_shows_every_profile(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_profile_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sim", "--model", "no-such-model"]) == 2
+    assert main(["sim", "--sim-model", "no-such-model"]) == 2
     err = capsys.readouterr().err
     assert "no-such-model" in err and "llama-3.3-70b" in err
 
 
 def test_standalone_server_serves_and_stops_on_ctrl_c() -> None:
-    cmd = [sys.executable, "-m", "agentperf_tui", "sim", "--port", "0", "--model", "llama-3.1-8b"]
+    cmd = [sys.executable, "-m", "agentperf_tui", "sim", "--port", "0", "--sim-model", "llama-3.1-8b"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:

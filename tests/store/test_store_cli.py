@@ -50,7 +50,7 @@ def test_list_show_and_json(db: Path, filled: tuple[str, str], capsys: pytest.Ca
     out = capsys.readouterr().out
     assert out.index(b) < out.index(a)  # newest first
     assert "N*=8 @ deepseek-v4/100-5" in out and "N*=16" in out and "(SIMULATED)" in out
-    assert "2 run(s)" in out
+    assert "2 runs in" in out
 
     assert cli("runs", "list", "--json", "--store", db) == 0
     listed = orjson.loads(capsys.readouterr().out)
@@ -60,9 +60,10 @@ def test_list_show_and_json(db: Path, filled: tuple[str, str], capsys: pytest.Ca
     out = capsys.readouterr().out
     assert f"run         {a}" in out and "SIMULATED" in out
     assert "6 (5 ok, 1 failed)" in out and "HTTP 503: overloaded" in out
-    assert "120.5 [110, 130]" in out and "2.25 [2, 2.5]" in out  # level with its bounds
-    assert "1 agents/GPU (8 GPUs)" in out and "2000 agents/MW" in out
-    assert "telemetry   1 samples, GPUs 0 (nvml)" in out
+    # a level with its bounds, in the console's formats
+    assert "120 [110, 130]" in out and "2.25 s [2.00 s, 2.50 s]" in out
+    assert "1.00 agents/GPU (8 GPUs)" in out and "2,000 agents/MW" in out  # separators, never 2e+03
+    assert "telemetry   1 sample, GPUs 0 (nvml)" in out  # one sample, not "1 samples"
 
 
 def test_export_json_and_csv(db: Path, filled: tuple[str, str], tmp_path: Path,
@@ -130,3 +131,29 @@ def test_list_marks_a_killed_run_incomplete(db: Path, capsys: pytest.CaptureFixt
     assert "incomplete (no finish record)" in capsys.readouterr().out
     assert cli("runs", "show", "latest", "--store", db) == 0
     assert "status      incomplete (no finish record)" in capsys.readouterr().out
+
+
+def test_exports_go_next_to_the_store_unless_told_where(
+    db: Path, filled: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    a, _ = filled
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the folder a command runs in is never written to unasked
+    folder = db.resolve().parent / "exports" / a
+    assert cli("runs", "export", a, "--store", db) == 0
+    assert capsys.readouterr().out.strip() == str(folder / f"{a}.json")
+    assert cli("runs", "export", a, "--format", "csv", "--store", db) == 0
+    assert str(folder / "csv" / "levels.csv") in capsys.readouterr().out.split()
+    with (folder / "csv" / "levels.csv").open() as f:
+        row = next(csv.DictReader(f))
+    assert (row["role"], row["outcome"]) == ("ramp", "measured") and "output_tok_s" in row
+    assert cli("runs", "export", a, "--format", "html", "--store", db) == 0
+    report = folder / "report.html"
+    assert capsys.readouterr().out.strip() == str(report)
+    assert "<!DOCTYPE html>" in report.read_text() and a in report.read_text()
+    assert list(elsewhere.iterdir()) == []
+    # asked for the current folder: there it goes
+    assert cli("runs", "export", a, "--format", "html", "-o", ".", "--store", db) == 0
+    assert (elsewhere / f"report-{a}.html").exists()

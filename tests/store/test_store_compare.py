@@ -9,7 +9,7 @@ import orjson
 import pytest
 from store_factories import make_level, make_result, make_summary, new_run
 
-from agentperf_tui.core.store import Difference, RunStore, compare_runs, load_run, run_figures
+from agentperf_tui.core.store import Difference, RunStore, comparability, compare_runs, load_run, run_figures
 from agentperf_tui.core.tiers import SloTier, custom_tier
 
 DEEPSEEK = SloTier(100.0, 5.0, family="deepseek-v4", version="2026-06")
@@ -158,3 +158,37 @@ def test_fixed_runs_compare_at_their_n_and_the_same_tier_reads_the_same(store: R
     assert d["P95 TTFT at level N (s)"].better == "a"
     assert run_figures(a).head.at == "N*" and run_figures(b).head.at == "N=24"
     assert "config.tier" in d, "the config rows still show how each was typed"
+
+
+def test_differences_within_noise_are_not_marked_and_the_simulators_port_is_not_a_difference(
+    store: RunStore, db: Path
+) -> None:
+    embedded = {"tier": "deepseek-v4/100-5", "simulated_by": "embedded simulator", "seed": 1}
+    a = new_run(store, config={**embedded, "endpoint": "http://127.0.0.1:40123"}, endpoint="http://127.0.0.1:40123")
+    b = new_run(store, config={**embedded, "endpoint": "http://127.0.0.1:51777"}, endpoint="http://127.0.0.1:51777")
+    for run_id, speed, n in ((a, 120.5, 8), (b, 118.0, 9)):
+        level = make_level(n, speed_p25=speed, mean_power_w=4000.0)
+        store.put_level(run_id, level)
+        store.finish_run(run_id, status="finished", summary=make_summary([level], n_star=n, tier=DEEPSEEK))
+    store.flush()
+    ra, rb = load_run(db, a), load_run(db, b)
+    d = _by_field(compare_runs(ra, rb))
+    assert d["endpoint"].a == d["endpoint"].b == "embedded simulator"
+    assert "config.endpoint" not in d, "two embedded runs differ in nothing but a random port there"
+    speed = d["P25 speed at level N (tok/s)"]
+    assert speed.delta == pytest.approx(-2.5) and speed.better is None, "2% is within what runs differ by"
+    assert d["N*"].better == "b", "8 to 9 agents is 11%: it matters"
+    assert comparability(ra, rb) == []
+
+
+def test_a_simulated_run_is_never_comparable_with_a_real_one(store: RunStore, db: Path) -> None:
+    sim = new_run(store, config={"tier": "deepseek-v4/100-5"}, simulated=True)
+    real = new_run(store, config={"tier": "deepseek-v4/60-5"}, simulated=False)
+    for run_id in (sim, real):
+        level = make_level(8)
+        store.put_level(run_id, level)
+        store.finish_run(run_id, status="finished", summary=make_summary([level], n_star=8))
+    store.flush()
+    problems = comparability(load_run(db, sim), load_run(db, real))
+    assert any(p.startswith("A is SIMULATED and B a real server") for p in problems)
+    assert any("different tiers" in p for p in problems)

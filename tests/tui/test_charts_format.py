@@ -6,7 +6,8 @@ import math
 
 from rich.console import Console
 
-from agentperf_tui.tui import format as fmt
+from agentperf_tui.core import fmt
+from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.tui.charts import Line, Threshold, bar, bracket, histogram, line_chart, stacked_chart
 from agentperf_tui.tui.history import History
 
@@ -28,7 +29,7 @@ def test_units_read_naturally() -> None:
     assert fmt.duration(185) == "3m05s"
     assert fmt.duration(3725) == "1h02m"
     assert fmt.watts(612) == "612 W"
-    shown = [fmt.confidence(c) for c in (0.95, 0.9949, 0.996, 0.99999, None)]
+    shown = [fmt.optional(c, confidence_text) for c in (0.95, 0.9949, 0.996, 0.99999, None)]
     assert shown == ["95%", "99%", "99.6%", "99.9%", "—"], "never 100%: no finite sample makes it certain"
     assert fmt.watts(4870) == "4.87 kW"
     assert fmt.energy(3600 * 12.4) == "12.4 Wh"
@@ -159,3 +160,28 @@ def test_power_panel_with_many_gpus_shows_their_spread_and_mean() -> None:
     lines = plain(text)
     assert any("lowest to highest of 16 GPUs" in line and "mean" in line for line in lines)
     assert not set(palette.GPU_LINES) & _colours_drawn(text) - {palette.POWER}
+
+
+def test_a_log_scale_shows_typical_values_and_a_far_limit_together() -> None:
+    xs = list(range(60))
+    typical = [0.03 + 0.01 * math.sin(i / 5) for i in xs]  # tens of milliseconds
+    rows = plain(
+        line_chart(xs, [Line(typical, "cyan")], 40, 10, thresholds=[Threshold(5.0, "red")], log_y=True,
+                   y_format=lambda v: f"{v:.3g}")
+    )  # fmt: skip
+    limit_row = next(i for i, r in enumerate(rows) if r.strip().startswith("5"))
+    dots = [any(0x2800 < ord(ch) <= 0x28FF for ch in r[7:]) for r in rows]
+    drawn = [i for i, has in enumerate(dots) if has and i != limit_row]
+    assert limit_row <= 2, "the limit is near the top"
+    assert drawn and min(drawn) > limit_row + 2 and max(drawn) < len(rows) - 1, (
+        "the typical values sit well inside the chart, not flattened on its floor"
+    )
+
+
+def test_the_floor_keeps_its_arrow_when_the_p25_marker_falls_in_its_column() -> None:
+    edges = [float(e) for e in range(0, 321, 20)]
+    counts = [0, 0, 1, 3, 5, 8, 9, 6, 3, 1, 0, 0, 0, 0, 0, 0]
+    below = plain(histogram(counts, edges, 35, 5, floor=100.0, marker=92.0))[-1]
+    assert "◆▲100" in below, "P25 just under the floor: the arrow right beside it"
+    above = plain(histogram(counts, edges, 35, 5, floor=100.0, marker=104.0))[-1]
+    assert "▲◆" in above

@@ -27,7 +27,7 @@ async def test_fixed_run_against_the_embedded_simulator(tmp_path: Path) -> None:
         duration_s=8.0,
         warmup_s=1.0,
         tier="5/30",
-        model="sim-llama-3.3-70b",
+        model="sim-gpt-oss-120b",
         store=str(store),
     )
     app = make_app(cfg, prober=fixed_report, choices=CHOICES)

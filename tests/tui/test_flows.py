@@ -26,7 +26,7 @@ from agentperf_tui.tui.app import AgentPerfApp
 from agentperf_tui.tui.screens import dashboard as dashboard_module
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.help import HelpScreen
-from agentperf_tui.tui.screens.prompt import PromptScreen
+from agentperf_tui.tui.screens.prompt import ConfirmScreen, PromptScreen
 from agentperf_tui.tui.screens.result import ResultScreen
 from agentperf_tui.tui.screens.setup import SetupScreen
 from agentperf_tui.tui.widgets.panel import Panel
@@ -89,6 +89,13 @@ async def test_live_controls_reach_the_engine(make_console: Console) -> None:
         assert isinstance(dash, DashboardScreen)
         assert dash.latest is engine.script.snapshots[119]
         await pilot.press("space")
+        # pausing restarts the level: the prompt says so before anything happens
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        said = " ".join(str(w.render()) for w in app.screen.query(Static))
+        assert "starts over" in said and "discarded" in said
+        assert engine.commands == []
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await pilot.press("s", "r")
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))

@@ -31,6 +31,8 @@ class ModelInfo:
     owned_by: str | None = None
     simulated: bool = False
     """The server says this model is simulated (agentperf-tui's own simulator marks its models)."""
+    deployment: str | None = None
+    """What a simulated server says it models (e.g. "gpt-oss-120b on 1 x 1 b200 (simulated)")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,10 @@ async def list_models(client: StreamClient) -> list[ModelInfo]:
         if ctx is None and owned_by == "llamacpp":
             ctx = await _llama_props_ctx(client)
             source = "/props n_ctx" if ctx is not None else None
-        models.append(ModelInfo(entry["id"], ctx, source, owned_by, entry.get("simulated") is True))
+        simulated = entry.get("simulated") is True
+        deployment = entry.get("deployment")
+        deployment = deployment if simulated and isinstance(deployment, str) else None
+        models.append(ModelInfo(entry["id"], ctx, source, owned_by, simulated, deployment))
     return models
 
 

@@ -51,6 +51,8 @@ class Aggregator:
         self.on_report: Callable[[LoadReport], None] = lambda report: None
         self.build_extra: Callable[[], dict[str, Any]] = dict
         self.level_index: Callable[[], int] = lambda: -1
+        self.speed_floor: float | None = None
+        """The tier's speed floor: the live speed histogram always shows it."""
         self.error: BaseException | None = None
 
     # ---- thread ----
@@ -118,7 +120,7 @@ class Aggregator:
                     o.on_event(warning)
 
     def publish(self, now: float) -> Snapshot:
-        stats = window_stats(self.columns, now, self.window_s)
+        stats = window_stats(self.columns, now, self.window_s, speed_floor=self.speed_floor)
         extra = self.build_extra()
         c = self.columns
         snap = Snapshot(

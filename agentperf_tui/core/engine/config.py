@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agentperf_tui.core import defaults
 from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend, RequestLimits
 from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.endpoint import is_loopback, normalise_base_url
@@ -113,7 +114,8 @@ class RunConfig(BaseModel):
             raise ValueError("mode 'sweep' needs a list of concurrencies (sweep=[4, 8, 16])")
         if self.mode in ("search", "sweep") and self.tier is None:
             raise ValueError(
-                f"mode '{self.mode}' needs an SLO tier (tier='deepseek-v4-pro@2026-06/100-5' or '100/5')"
+                f"mode '{self.mode}' needs an SLO tier, e.g. {defaults.TIER} (fits the embedded "
+                "simulator's default deployment) or S/T such as 100/5"
             )
         return self
 

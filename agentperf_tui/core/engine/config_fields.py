@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from agentperf_tui.core import defaults
 from agentperf_tui.core.engine.config import RunConfig
 
 Group = Literal["endpoint", "workload", "measurement", "run"]
@@ -85,9 +86,10 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("client", ("--client",), "Client",
                 "HTTP transport of the stream loop (default: httptools, the leanest)", "endpoint"),
     ConfigField("hardware", ("--hardware",), "Hardware",
-                "hardware profile (simulator deployment; GPU count for per-GPU figures)", "endpoint"),
-    ConfigField("sim_model", ("--sim-model",), "Sim model", "model profile for the embedded simulator",
-                "endpoint"),
+                "hardware profile (simulator deployment; GPU count for per-GPU figures); default for the "
+                f"embedded simulator: {defaults.SIM_HARDWARE}", "endpoint"),
+    ConfigField("sim_model", ("--sim-model",), "Sim model",
+                f"model profile for the embedded simulator (default {defaults.SIM_MODEL})", "endpoint"),
     ConfigField("gpu_count", ("--gpus",), "GPUs", "GPUs behind the endpoint (default: from --hardware)",
                 "endpoint", parse=int, placeholder="from the hardware profile"),
     ConfigField("workers", ("--workers",), "Workers",
@@ -113,8 +115,8 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("seed", ("--seed",), "Seed", "seed of the workload's choices", "workload", parse=int),
     # measurement
     ConfigField("tier", ("--tier",), "SLO tier",
-                "SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s)",
-                "measurement"),
+                "SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s); "
+                f"{defaults.TIER} fits the embedded simulator's default deployment", "measurement"),
     ConfigField("rigour", ("--rigour",), "Rigour", "fast: stop a level when settled; strict: published rules",
                 "measurement"),
     ConfigField("warmup_s", ("--warmup",), "Warm-up", "seconds a level holds before requests count",
@@ -131,7 +133,8 @@ FIELDS: tuple[ConfigField, ...] = (
                 "between outputs", "measurement", parse=float, metavar="SECONDS",
                 placeholder="s without a byte (from the tier)"),
     ConfigField("telemetry", ("--telemetry",), "Telemetry",
-                "GPU power source: auto | none | sim | nvml[:0,1] | dcgm:URL[,URL]", "measurement"),
+                "GPU power source: auto | none | sim | nvml[:0,1] | dcgm:URL[,URL] (a head node without "
+                "GPUs: dcgm:http://NODE:9400/metrics)", "measurement"),
     ConfigField("scrape_server_metrics", ("--no-server-metrics",), "Server metrics",
                 "do not scrape the server's /metrics", "measurement", action="store_false"),
     ConfigField("store", ("--store",), "Store",

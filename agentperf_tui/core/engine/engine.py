@@ -170,6 +170,7 @@ class RunEngine:
             endpoint=ctx.base_url,
             model=ctx.preflight.model,
             simulated=ctx.preflight.simulated,
+            simulated_by=ctx.preflight.simulated_by,
             mode=self.config.mode,
             rigour=self.config.rigour,
             duration_s=self.clock(),
@@ -262,6 +263,7 @@ class RunEngine:
         self.agg.on_report = self._on_report
         self.agg.build_extra = self._extra
         self.agg.level_index = self._level_index
+        self.agg.speed_floor = ctx.tier.speed_tok_s if ctx.tier is not None else None
         ctx.start_telemetry()
         # The controller starts before the aggregator thread, which may at once carry out an
         # operator command queued during start-up (N set by hand).
@@ -370,7 +372,7 @@ class RunEngine:
             ctx.window_energy,
             lambda: report.opens,
         )
-        ctx.save_levels(ctl)
+        ctx.save_levels(ctl, self.agg.columns)
         if decision is not None:
             self._apply(decision)
 

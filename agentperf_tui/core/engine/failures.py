@@ -48,7 +48,8 @@ class FailureLog:
         self.counts: Counter[str] = Counter()
 
     def new_kinds(self, results: Iterable[RequestResult]) -> list[str]:
-        """Event messages for failures of a kind not seen before in this run."""
+        """Event messages for failures of a kind not seen before in this run (a request cut off
+        by the end of the run is not a failure)."""
         out: list[str] = []
         for r in results:
             if r.ok or r.failure == "open_at_end":

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import platform
+import time
 from collections.abc import Callable
 from typing import Any
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.engine.comparability import Comparability
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.load import Load
 from agentperf_tui.core.engine.summary import build_summary
 from agentperf_tui.core.metrics.columns import RequestColumns
+from agentperf_tui.core.metrics.throughput import window_throughput
 from agentperf_tui.core.preflight import Preflight, start_embedded
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import SearchPlan
@@ -26,13 +29,19 @@ from agentperf_tui.core.store.writer import RunStore
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import ClockOffsetInfo, LoadInfo, RunSummary, Status
 from agentperf_tui.core.telemetry.base import TelemetrySource
-from agentperf_tui.core.telemetry.sampler import TelemetrySampler
+from agentperf_tui.core.telemetry.sampler import NOT_STARTED, TelemetrySampler
 from agentperf_tui.core.telemetry.select import make_sources
 from agentperf_tui.core.telemetry.server_metrics import ServerMetricsScraper
 from agentperf_tui.core.views import PowerView, ServerView
 from agentperf_tui.core.workload.trajectory import Trajectory
 
 EventFn = Callable[[str, str], None]
+TELEMETRY_OPEN_WAIT_S = 3.0
+"""How long the start of a run waits for each telemetry source's first answer, so the log says
+why a source gives nothing rather than "not started"."""
+NO_GPU_COUNT = (
+    "GPU count unknown: agents per GPU will be missing; give --gpus N (or --hardware PROFILE)"
+)
 
 CLOCK_TOLERANCE = 0.01
 """A worker clock offset uncertain by more than this share of the TTFT limit is an incident."""
@@ -56,6 +65,8 @@ class RunContext:
             self.base_url = cfg.endpoint
             if self.gpu_count is None and cfg.hardware:
                 self.gpu_count = load_hardware(cfg.hardware).gpu_count
+            if self.gpu_count is None:
+                event("warn", NO_GPU_COUNT)
         self.store_path = cfg.store or str(default_store_path())
         self.store = RunStore(self.store_path)
         self.tier = cfg.slo_tier()
@@ -64,12 +75,25 @@ class RunContext:
         self.scraper: ServerMetricsScraper | None = None
         self.run_id: str | None = None
         self._saved_levels: dict[int, LevelRecord] = {}
+        self._measured: dict[tuple[int, float | None, float | None], dict[str, float | None]] = {}
+        self._server_hits: list[tuple[float, float]] = []
+        """(t, prefix hit rate) of each server metrics scrape that reported one."""
         self.load: Load | None = None
         self.incidents: list[str] = []
 
     @property
     def simulated(self) -> bool:
         return self.preflight.simulated if self.preflight is not None else self.sim is not None
+
+    @property
+    def simulator(self) -> str | None:
+        """The simulated deployment: the embedded one, or what a simulator server says it models."""
+        if self.sim is not None:
+            return self.sim.deployment.label
+        pf = self.preflight
+        if pf is not None and pf.simulated:
+            return (pf.model_info.deployment if pf.model_info is not None else None) or "simulator server"
+        return None
 
     def _plan(self) -> SearchPlan:
         cfg = self.cfg
@@ -109,6 +133,8 @@ class RunContext:
         }
         if self.sim is not None:
             config["simulator"] = self.sim.describe()
+        elif self.simulator is not None:
+            config["simulator"] = self.simulator
         self.run_id = self.store.create_run(
             config=config,
             endpoint=self.base_url,
@@ -134,11 +160,16 @@ class RunContext:
             sources = make_sources(spec)
         self.sampler = TelemetrySampler(sources, clock=self.clock)
         self.sampler.start()
+        deadline = time.monotonic() + TELEMETRY_OPEN_WAIT_S
+        while time.monotonic() < deadline and any(
+            not st.available and st.reason == NOT_STARTED for st in self.sampler.statuses()
+        ):
+            time.sleep(0.05)
         for st in self.sampler.statuses():
             if st.available:
                 self.event(
                     "info",
-                    f"telemetry {st.source}: {len(st.gpus)} GPU(s)"
+                    f"telemetry {st.source}: {fmt.plural(len(st.gpus), 'GPU')}"
                     + (" (simulated)" if st.simulated else ""),
                 )
             else:
@@ -166,6 +197,9 @@ class RunContext:
             rows = self.scraper.drain()
             if rows:
                 self.store.add_server_metrics(run_id, rows)
+                self._server_hits.extend(
+                    (t, values["prefix_hit_rate"]) for t, values in rows if "prefix_hit_rate" in values
+                )
 
     def window_energy(self, t0: float, t1: float) -> Any:
         return self.sampler.window_energy(t0, t1) if self.sampler is not None else None
@@ -176,10 +210,28 @@ class RunContext:
     def server_view(self) -> ServerView | None:
         return self.scraper.view() if self.scraper is not None else None
 
-    def save_levels(self, ctl: SearchController) -> None:
+    def measured_levels(self, ctl: SearchController, cols: RequestColumns) -> list[LevelRecord]:
+        """The controller's levels, each finished one with what its measured window moved
+        (throughput, requests/s, cache hits: see core/metrics/throughput.py)."""
+        return [self._with_figures(lv, cols) for lv in ctl.levels()]
+
+    def _with_figures(self, lv: LevelRecord, cols: RequestColumns) -> LevelRecord:
+        t0, t1 = lv.measure_from, lv.window_end
+        if lv.outcome is None or t0 is None or t1 is None or t1 <= t0:
+            return lv
+        key = (lv.index, t0, t1)
+        figures = self._measured.get(key)
+        if figures is None:
+            figures = window_throughput(cols, t0, t1).as_fields()
+            hits = [h for t, h in self._server_hits if t0 <= t < t1]
+            figures["server_prefix_hit_ratio"] = sum(hits) / len(hits) if hits else None
+            self._measured[key] = figures
+        return lv.model_copy(update=figures)
+
+    def save_levels(self, ctl: SearchController, cols: RequestColumns) -> None:
         if self.run_id is None:
             return
-        for lv in ctl.levels():
+        for lv in self.measured_levels(ctl, cols):
             if self._saved_levels.get(lv.index) != lv:
                 self._saved_levels[lv.index] = lv
                 self.store.put_level(self.run_id, lv)
@@ -194,7 +246,7 @@ class RunContext:
         reason: str | None,
         duration_s: float,
     ) -> RunSummary:
-        self.save_levels(ctl)
+        self.save_levels(ctl, cols)
         pf = self.preflight
         assert pf is not None
         store = self.store.status()
@@ -211,7 +263,8 @@ class RunContext:
             endpoint=self.base_url,
             model=pf.model,
             simulated=pf.simulated,
-            simulator=self.sim.describe() if self.sim is not None else None,
+            simulated_by=pf.simulated_by,
+            simulator=self.simulator,
             comparable=self.comparability.comparable,
             comparability=tuple(self.comparability.reasons),
             mode=self.cfg.mode,
@@ -220,7 +273,7 @@ class RunContext:
             gpu_count=self.gpu_count,
             duration_s=duration_s,
             cols=cols,
-            levels=ctl.levels(),
+            levels=self.measured_levels(ctl, cols),
             result=result,
             store=self.store_path,
             load=self._load_info(),

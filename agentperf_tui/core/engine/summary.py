@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agentperf_tui.core.metrics.columns import RequestColumns
+from agentperf_tui.core.metrics.throughput import run_throughput
 from agentperf_tui.core.metrics.window import window_stats
 from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.summary.level import LevelRecord
@@ -19,12 +20,13 @@ from agentperf_tui.core.summary.model import (
 
 
 def whole_run_figures(cols: RequestColumns, now: float) -> WholeRunFigures:
-    """Percentiles over every finished request since the run started."""
+    """Percentiles, throughput and cache hits over every finished request since the run started."""
     s = window_stats(cols, now, now + 1.0)
     return WholeRunFigures(
         ttft_s=TtftPercentiles(p50=s.ttft.p50, p95=s.ttft.p95, p99=s.ttft.p99),
         output_speed_tok_s=SpeedPercentiles(p25=s.speed_p25, p50=s.speed_p50),
         client_lag_s=LagFigures(p99=s.client_lag_p99, max=s.client_lag_max),
+        **run_throughput(cols, now).as_fields(),
     )
 
 
@@ -37,6 +39,7 @@ def build_summary(
     endpoint: str,
     model: str,
     simulated: bool,
+    simulated_by: str | None,
     simulator: str | None,
     comparable: bool,
     comparability: tuple[str, ...],
@@ -61,6 +64,7 @@ def build_summary(
             "endpoint": endpoint,
             "model": model,
             "simulated": simulated,
+            "simulated_by": simulated_by,
             "simulator": simulator,
             "comparable": comparable,
             "comparability": comparability,

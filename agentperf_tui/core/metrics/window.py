@@ -16,6 +16,9 @@ from agentperf_tui.core.metrics.columns import FLAG_OK, FLAG_OPEN_AT_END, Reques
 from agentperf_tui.core.views import Percentiles
 
 SPEED_BINS = 12
+HIST_TAIL = 0.01
+"""The speed histogram spans the 1st to the 99th percentile (and the floor): a few outliers do
+not squash the distribution; values beyond the range are counted in the end bins."""
 
 
 def quantile(values: NDArray, q: float) -> float:
@@ -40,7 +43,23 @@ class WindowStats:
     client_lag_max: float
 
 
-def window_stats(cols: RequestColumns, now: float, window_s: float) -> WindowStats:
+def speed_range(speeds: NDArray, floor: float | None) -> tuple[float, float]:
+    """The histogram's range: the 1st to the 99th percentile of `speeds`, widened to show `floor`,
+    from 0 when the data starts near it."""
+    lo = float(np.quantile(speeds, HIST_TAIL))
+    hi = float(np.quantile(speeds, 1.0 - HIST_TAIL))
+    if floor is not None and math.isfinite(floor) and floor > 0:
+        lo, hi = min(lo, floor), max(hi, floor)
+    pad = 0.05 * (hi - lo) if hi > lo else 0.05 * max(hi, 1.0)
+    lo, hi = lo - pad, hi + pad
+    if lo < 0.25 * hi:
+        lo = 0.0
+    return lo, hi if hi > lo else lo + 1.0
+
+
+def window_stats(
+    cols: RequestColumns, now: float, window_s: float, *, speed_floor: float | None = None
+) -> WindowStats:
     """Statistics of the requests that finished in (now - window_s, now] (those still open when
     the run stopped are not finished requests: left out)."""
     idx = cols.since_end(now - window_s)
@@ -53,8 +72,8 @@ def window_stats(cols: RequestColumns, now: float, window_s: float) -> WindowSta
     failed = int(np.count_nonzero((flags & FLAG_OK) == 0))
     ok_speed = speed[((flags & FLAG_OK) != 0) & np.isfinite(speed)]
     if ok_speed.size:
-        hi = float(np.max(ok_speed))
-        hist, edges = np.histogram(ok_speed, bins=SPEED_BINS, range=(0.0, hi if hi > 0 else 1.0))
+        lo, hi = speed_range(ok_speed, speed_floor)
+        hist, edges = np.histogram(np.clip(ok_speed, lo, hi), bins=SPEED_BINS, range=(lo, hi))
         hist_t = tuple(int(h) for h in hist)
         edges_t = tuple(float(e) for e in edges)
     else:

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.report.svg import Plot
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import RunData, run_figures
 from agentperf_tui.core.store.partial import configured_tier
-from agentperf_tui.core.summary.headline import summary_notes
+from agentperf_tui.core.summary.headline import failures_text, summary_notes
+from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.tiers import SloTier
 
 PASS, FAIL, OPEN = "#2e7d32", "#c62828", "#b28704"
@@ -30,6 +33,7 @@ h1 { font-size: 1.5em; margin-bottom: 0.2em; }
 h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 .sim { background: #b28704; color: #fff; padding: 0.15em 0.5em; border-radius: 3px; font-weight: 600; }
 .warn { color: #b28704; } .pass { color: #2e7d32; } .fail { color: #c62828; } .open { color: #b28704; }
+.other { color: #777; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.92em; }
 td, th { padding: 0.25em 0.8em; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
 th { color: #555; font-weight: 600; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -37,14 +41,6 @@ th { color: #555; font-weight: 600; } td.num { text-align: right; font-variant-n
 .plots svg { display: block; margin: 1em 0; max-width: 100%; height: auto; }
 code { font-size: 0.9em; }
 """
-
-
-def _f(x: Any, digits: int = 1, unit: str = "") -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "—"
-    if isinstance(x, float):
-        return f"{x:,.{digits}f}{unit}"
-    return f"{x}{unit}"
 
 
 def _run_tier(run: RunData) -> SloTier | None:
@@ -65,8 +61,18 @@ def _tier_text(run: RunData) -> str:
     return f"{tier.name} — {tier.describe()}" if tier is not None else "none"
 
 
-def _verdict_color(v: str) -> str:
-    return {"pass": PASS, "fail": FAIL}.get(v, OPEN)
+def _judged(run: RunData) -> bool:
+    return _run_tier(run) is not None
+
+
+def _shown(run: RunData, lv: LevelRecord) -> str:
+    return lv.shown_verdict(judged=_judged(run))
+
+
+def _verdict_color(shown: str) -> str:
+    """The colour of what a level shows: pass, fail, open, or grey (discarded, no tier)."""
+    base = shown.lstrip("~").split(" ", 1)[0]
+    return {"pass": PASS, "fail": FAIL, "open": OPEN}.get(base, GREY)
 
 
 def _sample(n: int) -> np.ndarray:
@@ -80,7 +86,7 @@ def plot_levels(run: RunData) -> str:
     xs, ys = [], []
     for lv in run.levels:
         end = lv.ended_at if lv.ended_at is not None else lv.started_at
-        p.segment(lv.started_at, max(end, lv.started_at), lv.n, _verdict_color(lv.verdict), 5)
+        p.segment(lv.started_at, max(end, lv.started_at), lv.n, _verdict_color(_shown(run, lv)), 5)
         xs += [lv.started_at, end]
         ys += [lv.n, lv.n]
     if xs:
@@ -91,18 +97,21 @@ def plot_levels(run: RunData) -> str:
 def plot_level_metric(
     run: RunData, attr: str, limit: float, title: str, y_label: str, limit_label: str
 ) -> str:
-    p = Plot(title, "agents N (levels in the order tried)", y_label)
-    levels = sorted(run.levels, key=lambda lv: lv.n)
+    """One bar per level, in the order tried, at evenly spaced places labelled with its N (so a
+    level at N=2 is as wide as one at N=512, and a repeated N gets a bar of its own)."""
+    levels = list(run.levels)
+    p = Plot(title, "levels in the order tried, labelled N", y_label)
     if levels:
-        ns = [float(lv.n) for lv in levels]
-        width = max(0.6, (max(ns) - min(ns)) / max(8, len(ns) * 2)) if len(ns) > 1 else 1.0
+        places = [float(i) for i in range(len(levels))]
         vals = [getattr(lv, attr) for lv in levels]
         p.bars(
-            ns,
+            places,
             [v if math.isfinite(v) else 0.0 for v in vals],
-            [_verdict_color(lv.verdict) for lv in levels],
-            width,
+            [_verdict_color(_shown(run, lv)) for lv in levels],
+            0.7,
         )
+        p.x_range = (-0.6, len(levels) - 0.4)
+        p.x_ticks = [(float(i), str(lv.n)) for i, lv in enumerate(levels)]
     p.hline(limit, FAIL, limit_label)
     return p.svg()
 
@@ -146,7 +155,7 @@ def plot_speed_hist(run: RunData, n_star: int | None, floor: float) -> str:
             colors = [FAIL if math.isfinite(floor) and c < floor else BLUE for c in centers]
             p.bars(centers.tolist(), counts.astype(float).tolist(), colors, float(edges[1] - edges[0]))
             p25 = float(np.percentile(speed, 25))
-            p.points([p25], [0.0], "#000", f"P25 {p25:.0f} tok/s", r=4)
+            p.points([p25], [0.0], "#000", f"P25 {fmt.speed(p25, floor=floor)}", r=4)
     p.vline(floor, FAIL, "floor")
     return p.svg()
 
@@ -168,23 +177,49 @@ def plot_power(run: RunData) -> str:
     return p.svg()
 
 
+def _moved(output: float | None, input_: float | None, rps: float | None, cache: float | None,
+           server_cache: float | None = None) -> str:
+    server = f" (server: {fmt.percent(server_cache)})" if server_cache is not None else ""
+    return (
+        f"{fmt.rate(output)} out · {fmt.rate(input_)} in · {fmt.number(rps)} requests/s · "
+        f"prefix cache hits {fmt.percent(cache)}{server}"
+    )
+
+
 def _headline(run: RunData) -> str:
     fig = run_figures(run)
     h = fig.head
+    summary = run.summary
+    gpus = fmt.plural(h.gpus, "GPU") if h.gpus else "GPU count unknown"
+    n_star = h.n_star if summary.mode != "fixed" else h.level_n
     rows = [
-        ("N*", f'<span class="big">{_f(h.n_star)}</span>'),
-        ("agents per GPU", f"{_f(h.agents_per_gpu, 2)} <span class='muted'>({_f(h.gpus)} GPUs)</span>"),
+        ("N*" if summary.mode != "fixed" else "N held", f'<span class="big">{fmt.number(n_star)}</span>'),
+        ("agents per GPU", f"{fmt.per_gpu(h.agents_per_gpu)} <span class='muted'>({escape(gpus)})</span>"),
         (
             "agents per MW",
-            f"{_f(h.agents_per_mw, 0)} <span class='muted'>mean GPU power at {h.at} "
-            f"{_f(h.mean_power_w, 0, ' W')} ({escape(h.power_text())})</span>"
+            f"{fmt.per_mw(h.agents_per_mw)} <span class='muted'>mean GPU power at {h.at} "
+            f"{fmt.watts(h.mean_power_w)} ({escape(h.power_text())})</span>"
             if h.agents_per_mw is not None
-            else f"<span class='warn'>{escape(h.power_text())}</span>",
+            else f"— <span class='warn'>{escape(h.power_text())}</span>",
         ),
-        (f"P25 output speed at {h.at}", _f(h.speed_p25, 1, " tok/s")),
-        (f"P95 TTFT at {h.at}", _f(h.ttft_p95, 2, " s")),
-        ("error rate", _f(None if fig.error_rate is None else fig.error_rate * 100, 2, " %")),
-        ("requests", _f(fig.requests)),
+        (f"P25 output speed at {h.at}", fmt.speed(h.speed_p25)),
+        (f"P95 TTFT at {h.at}", fmt.seconds(h.ttft_p95)),
+    ]
+    lv = h.level
+    if lv is not None and lv.output_tok_s is not None:
+        rows.append((f"measured window at {h.at}", escape(_moved(
+            lv.output_tok_s, lv.input_tok_s, lv.requests_per_s, lv.cache_hit_ratio, lv.server_prefix_hit_ratio
+        ))))
+    w = summary.whole_run
+    if w.output_tok_s is not None:
+        rows.append(("whole run", escape(_moved(w.output_tok_s, w.input_tok_s, w.requests_per_s,
+                                                w.cache_hit_ratio))))
+    failed = ""
+    if summary.requests.failed:
+        failed = f" <span class='warn'>failed: {escape(failures_text(summary))}</span>"
+    rows += [
+        ("error rate", fmt.percent(fig.error_rate, 2)),
+        ("requests", fmt.count(fig.requests) + failed),
         ("tier", escape(_tier_text(run))),
         ("status", escape(run.info.status)),
     ]
@@ -193,28 +228,29 @@ def _headline(run: RunData) -> str:
 
 def _levels_table(run: RunData) -> str:
     head = (
-        "N",
-        "verdict",
-        "P25 speed (tok/s)",
-        "P95 TTFT (s)",
-        "requests",
-        "failed",
-        "mean power (W)",
-        "confidence",
-        "why",
-    )
+        "N", "role", "verdict", "P25 speed (tok/s)", "P95 TTFT", "requests", "failed", "output tok/s",
+        "prefix cache hits", "mean power", "confidence", "why",
+    )  # fmt: skip
+    tier = _run_tier(run)
+    floor = tier.speed_tok_s if tier is not None else None
+    limit = tier.ttft_s if tier is not None else None
     rows = []
     for lv in run.levels:
-        cls = {"pass": "pass", "fail": "fail"}.get(lv.verdict, "open")
-        conf = confidence_text(lv.confidence) if lv.confidence is not None else "—"
+        shown = _shown(run, lv)
+        base = shown.lstrip("~").split(" ", 1)[0]
+        cls = {"pass": "pass", "fail": "fail", "open": "open"}.get(base, "other")
+        conf = fmt.optional(lv.confidence, confidence_text) if tier is not None and lv.decided else "—"
         cells = [
             f'<td class="num">{lv.n}</td>',
-            f'<td class="{cls}">{escape(lv.verdict)}</td>',
-            f'<td class="num">{_f(lv.speed_p25, 1)}</td>',
-            f'<td class="num">{_f(lv.ttft_p95, 2)}</td>',
-            f'<td class="num">{lv.requests}</td>',
-            f'<td class="num">{lv.failed}</td>',
-            f'<td class="num">{_f(lv.mean_power_w, 0)}</td>',
+            f"<td>{escape(lv.role)}</td>",
+            f'<td class="{cls}">{escape(shown)}</td>',
+            f'<td class="num">{fmt.speed(lv.speed_p25, floor=floor, unit=False)}</td>',
+            f'<td class="num">{fmt.seconds(lv.ttft_p95, limit=limit)}</td>',
+            f'<td class="num">{fmt.count(lv.requests)}</td>',
+            f'<td class="num">{fmt.count(lv.failed)}</td>',
+            f'<td class="num">{fmt.rate(lv.output_tok_s, "")}</td>',
+            f'<td class="num">{fmt.percent(lv.cache_hit_ratio)}</td>',
+            f'<td class="num">{fmt.watts(lv.mean_power_w)}</td>',
             f'<td class="num">{conf}</td>',
             f"<td>{escape(lv.reason or '')}</td>",
         ]
@@ -222,12 +258,33 @@ def _levels_table(run: RunData) -> str:
     return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(rows) + "</table>"
 
 
-def _config_table(config: dict[str, Any]) -> str:
-    rows = []
+def config_rows(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """The configuration as (key, value) rows a person reads: nested settings as dotted keys,
+    lists as comma-separated values, yes/no, and "—" for a setting left at its default (None)."""
+    out: list[tuple[str, str]] = []
     for key in sorted(config):
         value = config[key]
-        text = escape(str(value)) if not isinstance(value, dict | list) else escape(repr(value))
-        rows.append(f"<tr><th><code>{escape(key)}</code></th><td><code>{text}</code></td></tr>")
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.extend(config_rows(value, f"{name}."))
+        elif isinstance(value, list | tuple):
+            out.append((name, ", ".join(str(v) for v in value) if value else "—"))
+        elif isinstance(value, bool):
+            out.append((name, "yes" if value else "no"))
+        elif isinstance(value, int | float):
+            out.append((name, f"{value:g}" if isinstance(value, float) else str(value)))
+        elif value is None or value == {}:
+            out.append((name, "—"))
+        else:
+            out.append((name, str(value)))
+    return out
+
+
+def _config_table(config: dict[str, Any]) -> str:
+    rows = [
+        f"<tr><th><code>{escape(key)}</code></th><td>{escape(value)}</td></tr>"
+        for key, value in config_rows(config)
+    ]
     return "<table>" + "".join(rows) + "</table>"
 
 
@@ -237,6 +294,7 @@ def render_report(run: RunData) -> str:
     n_star = run.summary.result.n_star if run.summary.result is not None else None
     started = dt.datetime.fromtimestamp(info.started_wall).strftime("%Y-%m-%d %H:%M:%S")
     sim = '<span class="sim">SIMULATED ENDPOINT</span> ' if info.simulated else ""
+    simulator = f" ({escape(run.summary.simulator)})" if run.summary.simulator else ""
     warnings = [escape(note) for note in summary_notes(run.summary)]
     notes = "".join(
         f"<li>{escape(a.text)} <span class='muted'>{'' if a.t is None else f'at {a.t:.0f} s'}</span></li>"
@@ -259,7 +317,8 @@ def render_report(run: RunData) -> str:
         f"<title>agentperf run {escape(info.id)}</title>",
         f"<style>{CSS}</style></head><body>",
         f"<h1>{sim}Run {escape(info.id)}</h1>",
-        f"<p class='muted'>{escape(info.model)} at {escape(info.endpoint)} · started {started}</p>",
+        f"<p class='muted'>{escape(info.model)} at {escape(info.endpoint_label)}{simulator} · "
+        f"started {started}</p>",
         "".join(f"<p class='warn'>{w}</p>" for w in warnings),
         "<h2>Result</h2>",
         _headline(run),

@@ -74,6 +74,8 @@ class Plot:
     """top, right, bottom, left."""
     x_range: tuple[float, float] | None = None
     y_range: tuple[float, float] | None = None
+    x_ticks: list[tuple[float, str]] | None = None
+    """Labelled positions on the x axis (categories); None: round numbers over the range."""
     _items: list[Item] = field(default_factory=list)
     _xs: list[float] = field(default_factory=list)
     _ys: list[float] = field(default_factory=list)
@@ -217,11 +219,14 @@ class Plot:
                 f'<text x="{f.left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="#555">{fmt_tick(t)}</text>'
             )
         base = f.top + f.ph
-        for t in nice_ticks(f.x0, f.x1, 6):
+        ticks = self.x_ticks
+        if ticks is None:
+            ticks = [(t, fmt_tick(t)) for t in nice_ticks(f.x0, f.x1, 6)]
+        for t, label in ticks:
             x = f.sx(t)
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{base}" y2="{base + 4}" stroke="#999"/>')
             out.append(
-                f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" fill="#555">{fmt_tick(t)}</text>'
+                f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle" fill="#555">{escape(label)}</text>'
             )
         if self.x_label:
             out.append(

@@ -5,7 +5,7 @@ Write with `RunStore`; read with `list_runs`, `load_run`, `export_json`, `export
 """
 
 from agentperf_tui.core.store.annotate import annotate_run
-from agentperf_tui.core.store.compare import RunFigures, compare_runs, run_figures
+from agentperf_tui.core.store.compare import RunFigures, comparability, compare_runs, material, run_figures
 from agentperf_tui.core.store.errors import (
     SchemaVersionError,
     StoreClosedError,
@@ -26,7 +26,7 @@ from agentperf_tui.core.store.models import (
     ServerMetricsTable,
     TelemetryTable,
 )
-from agentperf_tui.core.store.paths import STORE_ENV, default_store_path
+from agentperf_tui.core.store.paths import STORE_ENV, default_store_path, export_dir
 from agentperf_tui.core.store.reader import list_runs, load_run, resolve_run_id
 from agentperf_tui.core.store.schema import SCHEMA_VERSION
 from agentperf_tui.core.store.writer import RunStore, StoreStatus
@@ -53,12 +53,15 @@ __all__ = [
     "TelemetryTable",
     "UnknownRunError",
     "annotate_run",
+    "comparability",
     "compare_runs",
     "default_store_path",
     "export_csv",
+    "export_dir",
     "export_json",
     "list_runs",
     "load_run",
+    "material",
     "resolve_run_id",
     "run_figures",
 ]

@@ -128,7 +128,17 @@ def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, R
         shown = INCOMPLETE
     # A summary means the run ended: its N* is final (from the summary, else the best pass).
     final = summary is not None
-    n = (summary.result.n_star if summary.result is not None else None) if summary is not None else best
+    last_level = None if last_n is None else (int(last_n), str(last_verdict))
+    if summary is not None:
+        n = summary.result.n_star if summary.result is not None else None
+        judged = tier_label(summary, config) is not None
+        passing = [lv.n for lv in summary.levels if lv.decided and lv.passed and judged]
+        best = max(passing, default=None)
+        if summary.levels:
+            lv = summary.levels[-1]
+            last_level = (lv.n, lv.shown_verdict(judged=judged).split(" (", 1)[0])
+    else:
+        n = best
     info = RunInfo(
         id=run_id,
         started_wall=started,
@@ -147,7 +157,9 @@ def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, R
         writer_host=host,
         writer_pid=pid,
         mode=config.get("mode") if isinstance(config.get("mode"), str) else None,
-        last_level=None if last_n is None else (int(last_n), str(last_verdict)),
+        last_level=last_level,
+        best_pass=None if best is None else int(best),
+        simulated_by=config.get("simulated_by") if isinstance(config.get("simulated_by"), str) else None,
     )  # fmt: skip
     return config, info, summary
 

@@ -1,5 +1,10 @@
 """Side-by-side comparison of two runs: headline figures at N* (or a fixed run's N), and the config
-keys that differ."""
+keys that differ.
+
+A figure marks one side better only when the difference matters: more than MATERIAL (5%) of the
+larger value, or more than MATERIAL_RATE (one percentage point) for an error rate. Smaller
+differences are within what two runs of the same deployment differ by, and are left unmarked.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,16 @@ class RunFigures:
     error_rate: float | None
     """Failed / all requests of the whole run."""
     requests: int
+    output_tok_s: float | None = None
+    """Output tokens per second over the whole run."""
 
+
+MATERIAL = 0.05
+"""Relative difference from which a figure marks one run better."""
+MATERIAL_RATE = 0.01
+"""Absolute difference of an error rate (a fraction) from which one run is marked better."""
+VOLATILE_CONFIG = ("endpoint",)
+"""Config keys that differ between two runs of the embedded simulator only by its random port."""
 
 Figure = Callable[[RunFigures], float | None]
 # (field label, the figure, which direction is better)
@@ -36,7 +50,10 @@ _FIGURES: tuple[tuple[str, Figure, Literal["higher", "lower"] | None], ...] = (
     ("P25 speed at level N (tok/s)", lambda f: f.head.speed_p25, "higher"),
     ("P95 TTFT at level N (s)", lambda f: f.head.ttft_p95, "lower"),
     ("error rate at level N", lambda f: f.head.error_rate_at_n, "lower"),
+    ("output tok/s at level N", lambda f: f.head.level.output_tok_s if f.head.level else None, "higher"),
+    ("prefix cache hits at level N", lambda f: f.head.level.cache_hit_ratio if f.head.level else None, None),
     ("error rate (whole run)", lambda f: f.error_rate, "lower"),
+    ("output tok/s (whole run)", lambda f: f.output_tok_s, None),
     ("requests", lambda f: f.requests, None),
 )
 
@@ -47,7 +64,28 @@ def run_figures(run: RunData) -> RunFigures:
     else:
         total, failed = run.summary.requests.ok + run.summary.requests.failed, run.summary.requests.failed
     rate = failed / total if total else None
-    return RunFigures(head=headline(run.summary), error_rate=rate, requests=total)
+    return RunFigures(
+        head=headline(run.summary),
+        error_rate=rate,
+        requests=total,
+        output_tok_s=run.summary.whole_run.output_tok_s,
+    )
+
+
+def comparability(a: RunData, b: RunData) -> list[str]:
+    """Why the two runs' figures cannot be compared as they stand (empty: they can)."""
+    out: list[str] = []
+    if a.info.simulated != b.info.simulated:
+        sim, real = ("A", "B") if a.info.simulated else ("B", "A")
+        out.append(f"{sim} is SIMULATED and {real} a real server: a model's figures are not measurements")
+    for side, run in (("A", a), ("B", b)):
+        if not run.summary.comparable:
+            why = "; ".join(run.summary.comparability) or "output lengths were not exact"
+            out.append(f"{side} is not comparable: {why}")
+    ta, tb = tier_label(a.summary, a.config), tier_label(b.summary, b.config)
+    if ta is not None and tb is not None and ta != tb:
+        out.append(f"judged against different tiers ({ta} and {tb}): N* means a different thing")
+    return out
 
 
 def compare_runs(a: RunData, b: RunData) -> list[Difference]:
@@ -57,7 +95,7 @@ def compare_runs(a: RunData, b: RunData) -> list[Difference]:
     out = [
         Difference("run", a.info.id, b.info.id, None, None),
         Difference("model", a.info.model, b.info.model, None, None),
-        Difference("endpoint", a.info.endpoint, b.info.endpoint, None, None),
+        Difference("endpoint", a.info.endpoint_label, b.info.endpoint_label, None, None),
         Difference("simulated", a.info.simulated, b.info.simulated, None, None),
         Difference("mode", a.info.mode, b.info.mode, None, None),
         Difference("tier", tier_label(a.summary, a.config), tier_label(b.summary, b.config), None, None),
@@ -67,7 +105,10 @@ def compare_runs(a: RunData, b: RunData) -> list[Difference]:
     for label, figure, direction in _FIGURES:
         out.append(_numeric(label, figure(fa), figure(fb), direction))
     ca, cb = _flatten(a.config), _flatten(b.config)
+    embedded = a.info.endpoint_label == b.info.endpoint_label == "embedded simulator"
     for key in sorted(ca.keys() | cb.keys()):
+        if embedded and key in VOLATILE_CONFIG:
+            continue
         va, vb = ca.get(key), cb.get(key)
         if va != vb:
             na, nb = _number(va), _number(vb)
@@ -76,12 +117,19 @@ def compare_runs(a: RunData, b: RunData) -> list[Difference]:
     return out
 
 
+def material(label: str, a: float, b: float) -> bool:
+    """The difference between a and b is more than two runs of one deployment differ by."""
+    if "rate" in label:
+        return abs(b - a) > MATERIAL_RATE
+    return abs(b - a) > MATERIAL * max(abs(a), abs(b))
+
+
 def _numeric(label: str, a: float | None, b: float | None, direction: str | None) -> Difference:
     if a is None or b is None:
         return Difference(label, a, b, None, None)
     delta = b - a
     better: Literal["a", "b"] | None = None
-    if direction and not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
+    if direction and not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) and material(label, a, b):
         b_higher = b > a
         better = "b" if b_higher == (direction == "higher") else "a"
     return Difference(label, a, b, delta, better)
@@ -99,4 +147,5 @@ def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _number(x: Any) -> float | None:
-    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+    """A number as it is (an int stays an int: its difference is a whole number too)."""
+    return x if isinstance(x, int | float) and not isinstance(x, bool) else None

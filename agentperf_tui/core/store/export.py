@@ -39,6 +39,11 @@ from agentperf_tui.core.store.rows import (
 EXPORT_FORMAT = "agentperf-run-export/1"
 DERIVED_REQUEST_COLUMNS = ("ttft_s", "output_speed_tok_s", "client_lag_s")
 """Extra CSV columns computed exactly as RequestResult.ttft / .output_speed / .client_lag."""
+LEVEL_FIGURE_COLUMNS = (
+    "output_tok_s", "input_tok_s", "requests_per_s", "cache_hit_ratio", "server_prefix_hit_ratio",
+)  # fmt: skip
+"""What each level's measured window moved, from the level's whole record (empty when a store
+written before levels carried them)."""
 _BY_T = "t, rowid"
 
 
@@ -81,7 +86,12 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
         assert conn is not None
         with snapshot(conn):
             meta = _run_document(conn, pk)
-            level_csv = tuple(c for c in level_columns(conn) if c != "record")
+            stored = level_columns(conn)
+            level_csv = tuple(c for c in stored if c != "record")
+            level_rows = (
+                (*row[: len(level_csv)], *_level_figures(row[len(level_csv)] if "record" in stored else None))
+                for row in _rows(conn, "levels", stored, pk, "idx")
+            )
             target = out_dir / "run.json"
             _write_atomic(target, lambda f: f.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode()))
             written.append(target)
@@ -90,7 +100,7 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
             )
             tables: list[tuple[str, Sequence[str], Iterable[Sequence[Any]]]] = [
                 ("requests.csv", (*REQUEST_COLUMNS, *DERIVED_REQUEST_COLUMNS), request_rows),
-                ("levels.csv", level_csv, _rows(conn, "levels", level_csv, pk, "idx")),
+                ("levels.csv", (*level_csv, *LEVEL_FIGURE_COLUMNS), level_rows),
                 ("telemetry.csv", TELEMETRY_COLUMNS, _rows(conn, "telemetry", TELEMETRY_COLUMNS, pk, _BY_T)),
                 ("server_metrics.csv", SERVER_METRIC_COLUMNS,
                  _rows(conn, "server_metrics", SERVER_METRIC_COLUMNS, pk, _BY_T)),
@@ -128,6 +138,11 @@ def _run_document(conn: sqlite3.Connection, pk: int) -> dict[str, Any]:
     run["started_utc"] = datetime.fromtimestamp(info.started_wall, tz=UTC).isoformat()
     stored = summary.model_dump(mode="json", by_alias=True) if summary is not None else None
     return {"format": EXPORT_FORMAT, "run": run, "config": config, "summary": stored}
+
+
+def _level_figures(record: str | None) -> tuple[Any, ...]:
+    fields = orjson.loads(record) if record else {}
+    return tuple(fields.get(name) for name in LEVEL_FIGURE_COLUMNS)
 
 
 def _derived(row: Sequence[Any]) -> tuple[float, float, float | None]:

@@ -52,7 +52,19 @@ class RunInfo:
     mode: str | None = None
     """"search", "fixed" or "sweep" as configured; None when the config does not say."""
     last_level: tuple[int, str] | None = None
-    """(N, verdict) of the run's latest level."""
+    """(N, verdict) of the run's latest level: its verdict once decided, else what it shows
+    instead ("open", "discarded", "measured" without a tier; see LevelRecord.shown_verdict)."""
+    best_pass: int | None = None
+    """The highest N of a decided level that met the tier (an ended run without an N*)."""
+    simulated_by: str | None = None
+    """Why the run counts as simulated: "embedded simulator" or "the server says so"."""
+
+    @property
+    def endpoint_label(self) -> str:
+        """The endpoint as a person compares it: the embedded simulator's random port is noise."""
+        if self.simulated_by == "embedded simulator":
+            return "embedded simulator"
+        return self.endpoint
 
     @property
     def headline(self) -> str:
@@ -60,10 +72,16 @@ class RunInfo:
         if self.mode == "fixed" and self.last_level is not None:
             # A fixed-N run searches nothing: its answer is whether the tier held at that N.
             n, verdict = self.last_level
+            if verdict == "measured":
+                return f"fixed N={n}: measured, no tier"
             so_far = "" if self.result_final else " so far"
             return f"fixed N={n}: {verdict}{so_far}{tier}"
         if self.result_final:
-            return f"N*={self.result_n}{tier}" if self.result_n else f"no passing level{tier}"
+            if self.result_n:
+                return f"N*={self.result_n}{tier}"
+            if self.result_n is None and self.best_pass:
+                return f"N>={self.best_pass} passed, {self.status} before N*{tier}"
+            return f"no passing level{tier}"
         if self.result_n is None:
             return f"measuring{tier}" if self.status == "running" else f"no passing level, unfinished{tier}"
         return f"N>={self.result_n} so far{tier}"

@@ -1,4 +1,4 @@
-"""Where the run store lives by default."""
+"""Where the run store lives by default, and where exports of its runs go."""
 
 from __future__ import annotations
 
@@ -20,3 +20,12 @@ def default_store_path() -> Path:
     # The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
     base = Path(data_home) if data_home and Path(data_home).is_absolute() else Path.home() / ".local/share"
     return base / "agentperf-tui" / STORE_FILENAME
+
+
+EXPORTS_DIRNAME = "exports"
+
+
+def export_dir(store: str | Path, run_id: str) -> Path:
+    """Where a run's exports go unless told otherwise: exports/<run id>/ next to the store file
+    (never the folder the command happens to run in)."""
+    return Path(store).expanduser().resolve().parent / EXPORTS_DIRNAME / run_id

@@ -4,8 +4,10 @@ on, what bound it, and the notes an operator must read before trusting it."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.summary.figures import finite_or_none
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
@@ -69,10 +71,12 @@ class Headline:
         """How the per-MW figure's power was obtained, or why there is no per-MW figure."""
         if self.agents_per_mw is not None and self.power_basis is not None:
             return POWER_BASIS.get(self.power_basis, self.power_basis)
-        note = (self.result.power_note if self.result is not None else "") or (
-            self.level.power_note if self.level is not None else None
-        )
-        return note or "no GPU power reading"
+        if self.result is None:
+            return "no result to divide: the run ended before it had an answer"
+        if self.n_star == 0:
+            return "no level met the tier: nothing to divide by the power"
+        note = self.result.power_note or (self.level.power_note if self.level is not None else None)
+        return _power_reason(note) if note else "no GPU power reading"
 
     @property
     def speed_p25(self) -> float | None:
@@ -100,6 +104,12 @@ class Headline:
             return None
         at = f" (N={r.first_fail_n} failed)" if r.first_fail_n is not None else ""
         return CRITERIA.get(r.failing_criterion, r.failing_criterion) + at
+
+
+def _power_reason(note: str) -> str:
+    """The part of a result's power note that says why there is no per-MW figure."""
+    parts = [p for p in note.split("; ") if "per GPU" not in p and not p.startswith("GPU count unknown")]
+    return "; ".join(parts) or note
 
 
 def headline(summary: RunSummary, tier_index: int = 0) -> Headline:
@@ -130,10 +140,68 @@ def summary_notes(summary: RunSummary) -> list[str]:
     if lag is not None and lag > LAG_WARN_S:
         notes.append(f"client lag p99 {lag * 1000:.0f} ms: the load generator may have shaped the numbers")
     if summary.requests.failed:
-        notes.append(f"{summary.requests.failed} failed requests (counted against the SLO)")
+        kinds = failures_text(summary)
+        notes.append(
+            f"{fmt.plural(summary.requests.failed, 'failed request')} (counted against the SLO)"
+            + (f": {kinds}" if kinds else "")
+        )
+    if summary.usage_mismatches:
+        notes.append(
+            f"{fmt.plural(summary.usage_mismatches, 'request')} streamed more output deltas than their "
+            "usage counts tokens: the server's token count (the output speed's numerator) cannot be "
+            "right for them"
+        )
     result = summary.result
+    zero = zero_reason(summary)
+    if zero is not None:
+        notes.append(zero)
     if result is not None:
         if result.capped:
             notes.append("the search reached its maximum N without failing: N* is at least this")
         notes.extend(result.notes)
+        head = headline(summary)
+        if result.gpu_count is None and result.n_star is not None:
+            notes.append("GPU count unknown: no agents per GPU; give --gpus N or --hardware PROFILE")
+        if head.agents_per_mw is None and result.n_star:
+            notes.append(f"no agents per MW: {head.power_text()}")
     return notes
+
+
+def failures_text(summary: RunSummary) -> str:
+    """Failed requests by kind, most first: "10 timeout, 2 stalled" (requests still open when the
+    run stopped are not failures and are left out)."""
+    kinds = {k: n for k, n in summary.requests.by_kind.items() if k != "open_at_end" and n}
+    return ", ".join(f"{fmt.count(n)} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+
+
+def zero_reason(summary: RunSummary) -> str | None:
+    """Why a search found no level that meets its tier, in one line, from its levels: what the
+    lowest failing level measured against the tier's figures."""
+    result = summary.result
+    if result is None or result.n_star != 0 or result.tier is None:
+        return None
+    failed = [lv for lv in summary.levels if lv.decided and not lv.passed]
+    if not failed:
+        return None
+    lv = min(failed, key=lambda x: (x.n, -x.index))
+    tier = result.tier
+    at = "a single agent" if lv.n == 1 else f"N={lv.n} (the lowest N tried)"
+    if lv.requests and lv.failed == lv.requests:
+        return f"N*=0: every request at {at} failed: the server did not serve the load (see the failures)"
+    why: list[str] = []
+    p25, p95 = finite_or_none(lv.speed_p25), lv.ttft_p95
+    if p25 is not None and p25 < tier.speed_tok_s:
+        who = "the single-agent speed" if lv.n == 1 else f"the speed at {at}"
+        why.append(
+            f"{who} is {fmt.speed(p25, floor=tier.speed_tok_s)} (P25), below the "
+            f"{fmt.limit_text(tier.speed_tok_s)} tok/s floor"
+        )
+    if not math.isnan(p95) and p95 > tier.ttft_s:
+        who = "the single-agent" if lv.n == 1 else f"at {at} the"
+        why.append(
+            f"{who} P95 TTFT is {fmt.seconds(p95, limit=tier.ttft_s)}, above the "
+            f"{fmt.limit_text(tier.ttft_s)} s limit"
+        )
+    if not why:
+        return None
+    return "N*=0: " + " and ".join(why) + ": pick a lower tier or a faster deployment"

@@ -74,6 +74,19 @@ class LevelRecord(BaseModel):
     power_method: str | None = None
     power_simulated: bool = False
     power_note: str | None = None
+    # What the measured window moved (requests sent in it; None: not measured, e.g. a level still
+    # open, or a plan on the virtual clock).
+    output_tok_s: float | None = None
+    """Output tokens per second of the measured window."""
+    input_tok_s: float | None = None
+    """Prompt (input) tokens per second of the measured window, from the server's usage."""
+    requests_per_s: float | None = None
+    cache_hit_ratio: float | None = None
+    """Cached prompt tokens / prompt tokens, from usage.prompt_tokens_details.cached_tokens (None
+    when the server reports no cached tokens)."""
+    server_prefix_hit_ratio: float | None = None
+    """The server's own prefix-cache hit rate from its /metrics, mean over the measured window
+    (None when it reports none)."""
 
     @property
     def window_s(self) -> float:
@@ -89,3 +102,19 @@ class LevelRecord(BaseModel):
     def decided(self) -> bool:
         """The level ended and its verdict counts (not discarded)."""
         return self.outcome is not None and self.outcome != "discarded"
+
+    def shown_verdict(self, *, judged: bool = True) -> str:
+        """What a face shows in a level's verdict column: the verdict only once the level was
+        decided ("~pass" / "~fail": undecided, taken by its point estimate; "pass (skipped)": the
+        operator ended it early), else what happened to it ("open", "discarded"). `judged` False
+        for a run without a tier: "measured"."""
+        if self.outcome is None:
+            return "open"
+        if self.outcome == "discarded":
+            return "discarded"
+        if not judged:
+            return "measured" if self.outcome == "measured" else self.outcome
+        word: str = self.verdict
+        if self.verdict == "undecided":
+            word = "~pass" if self.passed else "~fail"
+        return word if self.outcome == "measured" else f"{word} ({self.outcome})"

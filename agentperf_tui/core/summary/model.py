@@ -56,11 +56,20 @@ class LagFigures(_Shape):
 
 class WholeRunFigures(_Shape):
     """Every finished request since the run started, warm-ups and transitions included: context,
-    not the decision (levels are decided on their measured windows)."""
+    not the decision (levels are decided on their measured windows, whose figures each level
+    carries)."""
 
     ttft_s: TtftPercentiles = TtftPercentiles()
     output_speed_tok_s: SpeedPercentiles = SpeedPercentiles()
     client_lag_s: LagFigures = LagFigures()
+    output_tok_s: float | None = None
+    """Output tokens per second of run time."""
+    input_tok_s: float | None = None
+    """Prompt tokens per second of run time, from the server's usage."""
+    requests_per_s: float | None = None
+    cache_hit_ratio: float | None = None
+    """Cached prompt tokens / prompt tokens (usage.prompt_tokens_details.cached_tokens); None when
+    the server reports no cached tokens."""
 
 
 class ClockOffsetInfo(_Shape):
@@ -95,6 +104,9 @@ class RunSummary(_Shape):
     endpoint: str = ""
     model: str = ""
     simulated: bool = False
+    simulated_by: str | None = None
+    """Why the run counts as simulated: "embedded simulator" (its random port means nothing) or
+    "the server says so" (a standalone `agentperf-tui sim`)."""
     comparable: bool = True
     comparability: tuple[str, ...] = ()
     """Why the run is not comparable (empty when it is)."""
@@ -106,7 +118,10 @@ class RunSummary(_Shape):
     requests: RequestCounts = RequestCounts()
     output_tokens: int = 0
     usage_mismatches: int = 0
+    """Requests whose stream carried more output deltas than their usage counts tokens: the
+    server's token count (the output speed's numerator) cannot be right for them."""
     length_mismatches: int = 0
+    """Finished requests that did not generate the exact number of tokens asked for."""
     whole_run: WholeRunFigures = WholeRunFigures()
     levels: tuple[LevelRecord, ...] = ()
     results: tuple[TierResult, ...] = ()
@@ -128,6 +143,11 @@ class RunSummary(_Shape):
     def result(self) -> TierResult | None:
         """The result for the run's first tier (the only one unless several were asked for)."""
         return self.results[0] if self.results else None
+
+    @property
+    def endpoint_label(self) -> str:
+        """The endpoint as a person reads it: "embedded simulator" rather than its random port."""
+        return "embedded simulator" if self.simulated_by == "embedded simulator" else self.endpoint
 
     def level(self, index: int | None) -> LevelRecord | None:
         if index is None:

@@ -57,5 +57,6 @@ def normalise(
             f"not measured ({missing})"
         )
         return Normalised(per_gpu, n_star / (total / 1e6), total, "nominal", "; ".join(notes))
-    notes.append(f"agents per MW not available: {missing}")
+    said = missing.startswith("agents per megawatt")  # the telemetry's own note says it already
+    notes.append(missing if said else f"agents per MW not available: {missing}")
     return Normalised(per_gpu, None, None, None, "; ".join(notes))

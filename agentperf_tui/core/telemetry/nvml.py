@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 NO_DRIVER_HINT = (
     "the console often runs on a head node without GPUs: read the GPU nodes with "
-    "--power dcgm:http://NODE:9400/metrics"
+    "--telemetry dcgm:http://NODE:9400/metrics"
 )
 
 

@@ -22,7 +22,9 @@ from agentperf_tui.core.views import PowerView
 
 log = logging.getLogger(__name__)
 
-NO_SOURCE_NOTE = "no power telemetry source configured (power: none)"
+NO_SOURCE_NOTE = "no power telemetry source configured (--telemetry none)"
+NOT_STARTED = "not started"
+"""A source's status before its thread first tried to open it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,7 @@ class TelemetrySampler:
             _SourceState(
                 i,
                 src,
-                SourceStatus(src.name, available=False, reason="not started", simulated=src.simulated),
+                SourceStatus(src.name, available=False, reason=NOT_STARTED, simulated=src.simulated),
             )
             for i, src in enumerate(sources)
         ]

@@ -15,9 +15,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from agentperf_tui.core.store import Difference, RunData, compare_runs, load_run
-from agentperf_tui.tui import format as fmt
+from agentperf_tui.core import fmt
+from agentperf_tui.core.store import Difference, RunData, comparability, compare_runs, load_run, material
+from agentperf_tui.core.store.compare import MATERIAL
 from agentperf_tui.tui import palette
+from agentperf_tui.tui.screens.runs import clip
+
+TALL = 36
+"""From this height the screen shows each run's levels under the table (key l toggles them)."""
 
 
 def cell(value: Any, field: str) -> str:
@@ -25,40 +30,65 @@ def cell(value: Any, field: str) -> str:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return fmt.number(value)
         if "(s)" in field:
             return fmt.seconds(value)
         if "(W)" in field:
             return fmt.watts(value)
-        if "rate" in field:
+        if "rate" in field or "hits" in field:
             return fmt.percent(value, 1)
-        return fmt.ratio(value, 2 if abs(value) < 100 else 0)
+        if "speed" in field:
+            return fmt.speed(value, unit=False)
+        if "tok/s" in field:
+            return fmt.rate(value, "")
+        return fmt.number(value)
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
     return str(value)
 
 
 def delta_text(d: Difference) -> Text:
-    if d.delta is None or d.a in (None, 0) or isinstance(d.a, bool):
-        return Text(cell(d.delta, d.field) if d.delta is not None else "")
-    rel = d.delta / abs(float(d.a))
-    style = palette.PASS if d.better == "b" else palette.FAIL if d.better == "a" else "dim"
+    """B − A with its relative size; "±0" when nothing is left of it after rounding; coloured only
+    when the difference matters (see core/store/compare.py)."""
+    if d.delta is None or isinstance(d.a, bool):
+        return Text("")
+    shown = cell(d.delta, d.field)
+    if d.delta == 0 or not _nonzero(shown):
+        return Text("±0", style="dim")
     sign = "+" if d.delta > 0 else ""
-    return Text(f"{sign}{cell(d.delta, d.field)} ({sign}{rel * 100:.0f}%)", style=style)
+    text = f"{sign}{shown}"
+    fraction = "rate" in d.field or "hits" in d.field  # a change of a fraction is in points, not %
+    if d.a not in (None, 0) and isinstance(d.a, int | float) and not fraction:
+        rel = fmt.number(d.delta / abs(float(d.a)) * 100, 0)
+        if _nonzero(rel):
+            text += f" ({sign}{rel}%)"
+    if d.better is not None:
+        style = palette.PASS if d.better == "b" else palette.FAIL
+    elif isinstance(d.a, int | float) and isinstance(d.b, int | float) and material(d.field, d.a, d.b):
+        style = palette.WARN
+    else:
+        style = "dim"
+    return Text(text, style=style)
 
 
-def difference_row(d: Difference) -> list[Text]:
-    a, b = Text(cell(d.a, d.field)), Text(cell(d.b, d.field))
+def _nonzero(text: str) -> bool:
+    """A formatted number shows something other than zero."""
+    return any(ch in "123456789∞" for ch in text)
+
+
+def difference_row(d: Difference, width: int = 30) -> list[Text]:
+    a, b = Text(clip(cell(d.a, d.field), width)), Text(clip(cell(d.b, d.field), width))
     differs = d.a != d.b
+    numeric = isinstance(d.a, int | float) and isinstance(d.b, int | float) and not isinstance(d.a, bool)
     if d.better == "a":
         a.stylize("bold " + palette.PASS)
         b.stylize(palette.FAIL)
     elif d.better == "b":
         b.stylize("bold " + palette.PASS)
         a.stylize(palette.FAIL)
-    elif differs:
+    elif differs and (not numeric or material(d.field, float(d.a), float(d.b))):
         a.stylize(palette.WARN)
         b.stylize(palette.WARN)
     name = Text(d.field, style="bold" if differs else "dim")
@@ -67,21 +97,33 @@ def difference_row(d: Difference) -> list[Text]:
 
 def levels_text(run: RunData) -> Text:
     text = Text()
+    judged = run.info.tier is not None
     for lv in run.levels:
+        shown = lv.shown_verdict(judged=judged)
         text.append(f"{lv.n:>5} ", style="bold")
+        text.append(f"{palette.verdict_mark(shown)} {shown:<9}", style=palette.verdict_style(shown))
         text.append(
-            f"{palette.verdict_mark(lv.verdict)} {lv.verdict:<9}", style=palette.verdict_style(lv.verdict)
+            f" P25 {fmt.speed(lv.speed_p25, unit=False):>5}  p95 {fmt.seconds(lv.ttft_p95):>8}\n", style="dim"
         )
-        text.append(f" P25 {fmt.ratio(lv.speed_p25, 0):>5}  p95 {fmt.seconds(lv.ttft_p95):>8}\n", style="dim")
     for a in run.annotations:
         text.append("note ", style="dim").append(a.text + "\n", style=palette.P95)
     return text
+
+
+def widths(total: int) -> tuple[int, int, int]:
+    """(field, value, delta) column widths that fit `total` columns of screen."""
+    narrow = total < 120
+    delta = 14 if narrow else 18
+    name = 22 if narrow else 34
+    value = max(10, (total - name - delta - 2 * 4 - 4) // 2)
+    return name, value, delta
 
 
 class CompareScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "only_differences", "Only differences"),
         Binding("x", "swap", "Swap A/B"),
+        Binding("l", "levels", "Levels"),
         Binding("escape", "back", "Back"),
         Binding("question_mark,f1", "app.help", "Help", key_display="?"),
     ]
@@ -92,10 +134,13 @@ class CompareScreen(Screen[None]):
         self.differences: list[Difference] = []
         self.runs: tuple[RunData, RunData] | None = None
         self.only_differences = False
+        self.show_levels: bool | None = None
+        """None: shown when the screen is tall enough."""
 
     def compose(self) -> ComposeResult:
         yield Header(icon="◆")
         with Vertical(id="compare-body"):
+            yield Static(id="compare-notes")
             table: DataTable[Any] = DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
             table.border_title = "Compare"
             yield table
@@ -105,11 +150,36 @@ class CompareScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.title = f"agentperf · compare {self.run_a} vs {self.run_b}"
+        self.title = "agentperf · compare"
         table = self.query_one(DataTable)
-        table.add_columns("", f"A {self.run_a}", f"B {self.run_b}", "B − A")
+        self._columns()
         table.loading = True
+        self._sync_levels()
         self._load()
+
+    def _columns(self) -> None:
+        table = self.query_one(DataTable)
+        name, value, delta = widths(self.size.width)
+        self._value_width = value
+        table.clear(columns=True)
+        table.add_column("", width=name)
+        table.add_column(clip(f"A {self.run_a}", value), width=value)
+        table.add_column(clip(f"B {self.run_b}", value), width=value)
+        table.add_column("B − A", width=delta)
+
+    def on_resize(self) -> None:
+        self._sync_levels()
+        if self.runs is not None:
+            self._fill(*self.runs, self.differences)
+
+    def _sync_levels(self) -> None:
+        shown = self.show_levels if self.show_levels is not None else self.size.height >= TALL
+        self.query_one("#compare-levels").display = shown
+
+    def action_levels(self) -> None:
+        current = self.query_one("#compare-levels").display
+        self.show_levels = not current
+        self._sync_levels()
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="compare", name="load the runs to compare")
     def _load(self) -> None:
@@ -121,14 +191,24 @@ class CompareScreen(Screen[None]):
     def _fill(self, a: RunData, b: RunData, diffs: list[Difference]) -> None:
         self.runs = (a, b)
         self.differences = diffs
+        self._columns()
         table = self.query_one(DataTable)
         table.loading = False
-        table.clear()
         shown = [d for d in diffs if not self.only_differences or d.a != d.b]
         for d in shown:
-            table.add_row(*difference_row(d))
+            table.add_row(*difference_row(d, self._value_width))
         changed = sum(1 for d in diffs if d.a != d.b)
-        table.border_subtitle = f"{changed} of {len(diffs)} rows differ · green = better"
+        table.border_subtitle = (
+            f"{changed} of {len(diffs)} rows differ · green/red: better/worse by more than "
+            f"{fmt.percent(MATERIAL)} · d: only differences · l: levels"
+        )
+        notes = self.query_one("#compare-notes", Static)
+        text = Text()
+        text.append("A ", style="bold").append(a.info.id).append(f"  {a.info.headline}\n", style="dim")
+        text.append("B ", style="bold").append(b.info.id).append(f"  {b.info.headline}", style="dim")
+        for problem in comparability(a, b):
+            text.append(f"\n! {problem}", style=palette.WARN)
+        notes.update(text)
         for side, run in (("a", a), ("b", b)):
             box = self.query_one(f"#levels-{side}", Static)
             box.border_title = f"{side.upper()} {run.info.id} · {run.info.headline}"

@@ -12,9 +12,11 @@ import time
 from collections import deque
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog
 
@@ -29,11 +31,11 @@ from agentperf_tui.core.engine.protocol import (
     SetConcurrency,
     SkipLevel,
 )
+from agentperf_tui.core.fmt import duration
 from agentperf_tui.core.views import Event, Snapshot
 from agentperf_tui.tui import palette
-from agentperf_tui.tui.format import duration
 from agentperf_tui.tui.history import History
-from agentperf_tui.tui.screens.prompt import PromptScreen
+from agentperf_tui.tui.screens.prompt import ConfirmScreen, PromptScreen
 from agentperf_tui.tui.widgets.agents import AgentsPanel
 from agentperf_tui.tui.widgets.panel import Panel
 from agentperf_tui.tui.widgets.power import PowerPanel
@@ -51,6 +53,9 @@ EVENT_STYLES = {"warn": palette.WARN, "error": palette.FAIL, "level": "bold", "a
 
 
 class EventLog(RichLog, can_focus=True):
+    """The run's events, newest last. Lines wrap at the log's width, and are wrapped again when
+    that width changes (a zoomed log shows each event on as few lines as it can)."""
+
     DEFAULT_CSS = """
     EventLog {
         border: round $panel-lighten-2;
@@ -62,18 +67,37 @@ class EventLog(RichLog, can_focus=True):
     }
     EventLog:focus { border: round $accent; }
     """
+    MAX_EVENTS = 1000
 
     def __init__(self) -> None:
-        super().__init__(id="events", max_lines=1000, wrap=True, markup=False, highlight=False)
+        super().__init__(
+            id="events", max_lines=self.MAX_EVENTS, wrap=True, markup=False, highlight=False, min_width=20
+        )
         self.border_title = "Events"
+        self.events: deque[Event] = deque(maxlen=self.MAX_EVENTS)
+        self._wrapped_at = 0
 
     def add(self, event: Event) -> None:
-        from rich.text import Text
+        self.events.append(event)
+        self.write(self._line(event))
 
+    @staticmethod
+    def _line(event: Event) -> Text:
         line = Text(no_wrap=False)
         line.append(f"{duration(event.t):>7} ", style="dim")
         line.append(event.message, style=EVENT_STYLES.get(event.kind, ""))
-        self.write(line)
+        return line
+
+    def on_resize(self, event: Resize) -> None:
+        super().on_resize(event)  # the first size: RichLog writes what waited for it
+        width = event.size.width
+        if not width or width == self._wrapped_at:
+            return
+        first, self._wrapped_at = self._wrapped_at == 0, width
+        if not first:
+            self.clear()
+            for e in self.events:
+                self.write(self._line(e))
 
 
 class DashboardScreen(Screen[None]):
@@ -91,7 +115,7 @@ class DashboardScreen(Screen[None]):
             "space",
             "toggle_pause",
             "Pause",
-            tooltip="Pause or resume: agents finish their request, then wait",
+            tooltip="Pause or resume: agents finish their request, then wait; the level restarts on resume",
         ),
         Binding("n", "set_n", "Set N", tooltip="Set N by hand (the search stops; the run goes on at that N)"),
         Binding("s", "skip_level", "Skip", tooltip="Skip the current level"),
@@ -115,12 +139,14 @@ class DashboardScreen(Screen[None]):
         self._abort_armed_at: float | None = None
         self.aborting = False
         self.paused = False
+        self.paused_at: float | None = None
+        """Run time the run was paused at (the clocks on screen stop there while it is)."""
         self.finished = False
 
     def compose(self) -> ComposeResult:
         yield RunStatus(id="status")
         with Grid(id="panels"):
-            yield SearchPanel()
+            yield SearchPanel(duration_s=self.config.duration_s if self.config.mode == "fixed" else None)
             yield TtftPanel()
             yield SpeedPanel()
             yield AgentsPanel()
@@ -149,6 +175,10 @@ class DashboardScreen(Screen[None]):
         self.latest = snap
         self.history.add(snap)
         self.paused = snap.paused
+        if not snap.paused:
+            self.paused_at = None
+        elif self.paused_at is None:
+            self.paused_at = snap.t
 
     def take_event(self, event: Event) -> None:
         for log in self.query(EventLog):  # none once the console is closing
@@ -165,12 +195,15 @@ class DashboardScreen(Screen[None]):
                 run_id=self.engine.run_id,
                 aborting=self._abort_armed(),
                 finished=self.finished,
+                paused_at=self.paused_at,
             )
         )
         snap = self.latest
         if snap is None or snap is self._drawn:
             return
         self._drawn = snap
+        for panel in self.query(SearchPanel):
+            panel.clock_t = self.paused_at if snap.paused else None
         self._to_draw = deque(self.query(Panel))
         if all_at_once:
             while self._to_draw:
@@ -216,11 +249,24 @@ class DashboardScreen(Screen[None]):
     def action_toggle_pause(self) -> None:
         if self.paused:
             self.engine.submit(Resume())
-            self.notify("resuming", timeout=2)
-        else:
-            self.engine.submit(Pause())
-            self.notify("pausing: agents finish their current request, then wait", timeout=3)
-        self.paused = not self.paused
+            self.notify("resuming: the level starts over from now", timeout=3)
+            self.paused = False
+            return
+        level = self.latest.level if self.latest is not None else None
+        which = f"the current level (N={level.n})" if level is not None else "the current level"
+        body = (
+            "Agents finish the request they are on, then wait.\n\n"
+            f"On resume, {which} starts over: what it has measured so far is discarded "
+            "(kept in the store, marked discarded)."
+        )
+
+        def chosen(yes: bool | None) -> None:
+            if yes and not self.finished:
+                self.engine.submit(Pause())
+                self.notify("pausing: agents finish their current request, then wait", timeout=3)
+                self.paused = True
+
+        self.app.push_screen(ConfirmScreen("Pause the run?", body, yes="Pause"), chosen)
 
     def action_set_n(self) -> None:
         current = self.latest.target_n if self.latest is not None else self.config.concurrency

@@ -13,13 +13,35 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Header, Static
 
-from agentperf_tui.core.summary.headline import Headline, headline, summary_notes
+from agentperf_tui.core import fmt
+from agentperf_tui.core.search.confidence_text import confidence_text
+from agentperf_tui.core.summary.headline import Headline, failures_text, headline, summary_notes
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 
-FIXED_VERDICT = {"pass": "tier held", "fail": "tier missed", "undecided": "undecided"}
+FIXED_VERDICT = {
+    "pass": "tier held",
+    "fail": "tier missed",
+    "~pass": "tier held (by its estimate: not settled)",
+    "~fail": "tier missed (by its estimate: not settled)",
+    "measured": "no tier: measured only",
+    "ended": "no tier: measured only",
+    "open": "still open",
+    "discarded": "discarded",
+}
+
+
+def fixed_verdict(shown: str) -> str:
+    """A fixed run's answer in words: whether the tier held at its N."""
+    base = shown.split(" (", 1)[0]
+    return FIXED_VERDICT.get(base, shown)
+
+
+def judged(summary: RunSummary) -> bool:
+    """The run had a tier to judge its levels against."""
+    result = summary.result
+    return result is not None and result.tier is not None
 
 
 def _big_number(summary: RunSummary, head: Headline) -> str:
@@ -28,28 +50,64 @@ def _big_number(summary: RunSummary, head: Headline) -> str:
     return "—" if n is None else str(n)
 
 
+def moved_text(output: float | None, input_: float | None, rps: float | None, cache: float | None,
+               server_cache: float | None = None) -> Text:
+    """ "1.2k tok/s out · 45.6k tok/s in · 3.2 req/s · prefix cache 87% (server 85%)"."""
+    text = Text()
+    text.append(fmt.rate(output), style="bold").append(" out", style="dim")
+    text.append(" · ", style="dim").append(fmt.rate(input_)).append(" in", style="dim")
+    text.append(" · ", style="dim").append(fmt.number(rps)).append(" req/s", style="dim")
+    text.append(" · prefix cache ", style="dim").append(fmt.percent(cache))
+    if server_cache is not None:
+        text.append(f" (server {fmt.percent(server_cache)})", style="dim")
+    return text
+
+
 def headline_table(summary: RunSummary, head: Headline) -> Table:
     t = Table(box=None, show_header=False, padding=(0, 1, 0, 0), expand=True)
     t.add_column(style="dim", no_wrap=True)
     t.add_column(ratio=1)
-    per_gpu = fmt.ratio(head.agents_per_gpu, 2)
-    gpus = f"  ({head.gpus} GPUs)" if head.gpus else "  (GPU count unknown: give --gpus or --hardware)"
-    t.add_row("agents per GPU", Text(per_gpu, style="bold").append(gpus, style="dim"))
-    mw = Text(fmt.ratio(head.agents_per_mw, 0), style="bold")
+    per_gpu = Text(fmt.per_gpu(head.agents_per_gpu), style="bold")
+    if head.gpus:
+        per_gpu.append(f"  ({fmt.plural(head.gpus, 'GPU')})", style="dim")
+    else:
+        per_gpu.append("  GPU count unknown: give --gpus or --hardware", style=palette.WARN)
+    t.add_row("agents per GPU", per_gpu)
+    mw = Text(fmt.per_mw(head.agents_per_mw), style="bold")
     mw.append(f"  {head.power_text()}", style=palette.WARN if head.agents_per_mw is None else "dim")
-    if head.mean_power_w is not None:
+    if head.mean_power_w is not None and head.agents_per_mw is not None:
         mw.append(f", mean {fmt.watts(head.mean_power_w)}", style="dim")
     t.add_row("agents per MW", mw)
-    t.add_row("bound by", Text(head.bound_by() or "—"))
-    t.add_row("confidence", Text(fmt.confidence(head.confidence)))
+    lv = head.level
+    if lv is not None and lv.output_tok_s is not None:  # none: a plan, or a run stored before them
+        t.add_row(f"window at {head.at}", moved_text(lv.output_tok_s, lv.input_tok_s, lv.requests_per_s,
+                                                     lv.cache_hit_ratio, lv.server_prefix_hit_ratio))
+    w = summary.whole_run
+    if w.output_tok_s is not None:
+        t.add_row("whole run", moved_text(w.output_tok_s, w.input_tok_s, w.requests_per_s, w.cache_hit_ratio))
+    req = summary.requests
+    requests = Text(f"{fmt.count(req.total)}  ({fmt.count(req.ok)} ok")
+    if req.failed:
+        kinds = failures_text(summary)
+        failed = f", {fmt.count(req.failed)} failed" + (f": {kinds}" if kinds else "")
+        requests.append(failed, style=palette.WARN)
+    if req.open_at_end:
+        requests.append(f", {fmt.count(req.open_at_end)} still open at the end", style="dim")
+    requests.append(")")
+    t.add_row("requests", requests)
+    if judged(summary):
+        t.add_row("bound by", Text(head.bound_by() or "—"))
+        t.add_row("confidence", Text(fmt.optional(head.confidence, confidence_text)))
     tier = head.result.tier if head.result is not None else None
-    t.add_row("tier", Text(f"{tier.name} ({tier.criteria()})" if tier is not None else "none"))
+    t.add_row("tier", Text(f"{tier.name} ({tier.criteria()})" if tier is not None else "none: measured only"))
     t.add_row(
         "mode", Text(f"{summary.mode} · {summary.rigour} · {fmt.duration(summary.duration_s)}")
     )
-    endpoint = Text(summary.endpoint or "—")
+    endpoint = Text(summary.endpoint_label or "—")
     if summary.model:
         endpoint.append(f"  {summary.model}", style="dim")
+    if summary.simulator:
+        endpoint.append(f"  {summary.simulator}", style=palette.WARN)
     t.add_row("endpoint", endpoint)
     t.add_row("stored", Text(f"run {summary.run_id or '—'} in {summary.store or '—'}"))
     return t
@@ -63,22 +121,28 @@ def notes_text(summary: RunSummary) -> Text:
     return text
 
 
-def fill_levels(table: DataTable[Any], levels: Sequence[LevelRecord]) -> None:
+def fill_levels(table: DataTable[Any], levels: Sequence[LevelRecord], *, tiered: bool = True,
+                floor: float | None = None, limit: float | None = None) -> None:
+    """One row per level; the verdict only once a level was decided (see LevelRecord.shown_verdict)."""
     table.clear(columns=True)
     table.add_columns(
-        "N", "verdict", "P25 tok/s", "p95 TTFT", "requests", "failed", "power", "confidence", "why"
+        "N", "verdict", "P25 tok/s", "p95 TTFT", "requests", "failed", "out tok/s", "cache", "power",
+        "confidence", "why",
     )
     for lv in levels:
-        verdict = lv.verdict
+        shown = lv.shown_verdict(judged=tiered)
+        conf = fmt.optional(lv.confidence, confidence_text) if tiered and lv.decided else "—"
         table.add_row(
             Text(str(lv.n), justify="right"),
-            Text(palette.verdict_mark(verdict) + " " + verdict, style=palette.verdict_style(verdict)),
-            Text(fmt.ratio(lv.speed_p25, 0), justify="right"),
-            Text(fmt.seconds(lv.ttft_p95), justify="right"),
+            Text(palette.verdict_mark(shown) + " " + shown, style=palette.verdict_style(shown)),
+            Text(fmt.speed(lv.speed_p25, floor=floor, unit=False), justify="right"),
+            Text(fmt.seconds(lv.ttft_p95, limit=limit), justify="right"),
             Text(fmt.count(lv.requests), justify="right"),
             Text(fmt.count(lv.failed), justify="right"),
+            Text(fmt.rate(lv.output_tok_s, ""), justify="right"),
+            Text(fmt.percent(lv.cache_hit_ratio), justify="right"),
             Text(fmt.watts(lv.mean_power_w), justify="right"),
-            Text(fmt.confidence(lv.confidence), justify="right"),
+            Text(conf, justify="right"),
             Text(lv.reason, style="dim"),
         )
 
@@ -120,9 +184,9 @@ class ResultScreen(Screen[None]):
         if s.simulated:
             text.append(" SIMULATED ", style=palette.SIMULATED).append("\n")
         if s.mode == "fixed" and h.level is not None:
-            verdict = h.level.verdict
+            shown = h.level.shown_verdict(judged=judged(s))
             text.append("N", style="bold").append(" held, fixed run: ", style="dim")
-            text.append(FIXED_VERDICT.get(verdict, verdict), style=palette.verdict_style(verdict))
+            text.append(fixed_verdict(shown), style=palette.verdict_style(shown))
         else:
             text.append("N*", style="bold")
             text.append(" highest N in tier" if s.mode == "search" else f" {s.mode} run", style="dim")
@@ -132,7 +196,14 @@ class ResultScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = f"agentperf · result {self.summary.run_id or ''}"
-        fill_levels(self.query_one("#levels", DataTable), self.summary.levels)
+        tier = self.summary.result.tier if self.summary.result is not None else None
+        fill_levels(
+            self.query_one("#levels", DataTable),
+            self.summary.levels,
+            tiered=tier is not None,
+            floor=tier.speed_tok_s if tier is not None else None,
+            limit=tier.ttft_s if tier is not None else None,
+        )
 
     def action_export(self) -> None:
         if self.summary.run_id is None:

@@ -13,37 +13,87 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.store import RunInfo, annotate_run, list_runs, load_run
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.screens.prompt import PromptScreen
 
 STATUS_STYLE = {"finished": palette.PASS, "running": palette.STREAMING, "aborted": palette.WARN}
+WIDE = 140
+"""From this width a run is one line with a column for each field; narrower, two lines a run
+(status and start under the id, the tier under the result, the note under the model), so that
+every field stays in view at 80 columns."""
+BORDER = 4
+"""Columns the table's border and scrollbar take."""
 
 
 def when(wall: float) -> str:
     return dt.datetime.fromtimestamp(wall).strftime("%Y-%m-%d %H:%M")
 
 
-def run_row(info: RunInfo, marked: bool) -> list[Any]:
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+Columns = list[tuple[str, int]]
+
+
+def columns(width: int) -> Columns:
+    """(label, width) of each column for a screen `width` wide; the notes take what is left."""
+    if width >= WIDE:
+        roomy = width >= WIDE + 20
+        fixed: Columns = [(" ", 1), ("run", 20), ("started", 16), ("result", 42 if roomy else 30)]
+        fixed += [("status", 10), ("model", 24 if roomy else 20)]
+        label = "notes"
+    else:
+        fixed = [("run · status", 22), ("result · tier", 30)]
+        label = "model · notes"
+    used = sum(w for _, w in fixed) + 2 * (len(fixed) + 1) + BORDER
+    return [*fixed, (label, max(10, width - used))]
+
+
+def _result_and_tier(info: RunInfo) -> tuple[str, str]:
+    tier = f" @ {info.tier}" if info.tier else ""
+    head = info.headline
+    return (head[: -len(tier)], info.tier or "no tier") if tier and head.endswith(tier) else (head, "")
+
+
+def run_row(info: RunInfo, marked: bool, widths: Columns) -> list[Any]:
+    w = dict(widths)
     status = Text(info.status, style=STATUS_STYLE.get(info.status, palette.FAIL))
-    what = Text()
+    model = Text()
     if info.simulated:
-        what.append("SIM ", style=palette.SIMULATED)
-        what.append(" ")
-    what.append(info.model or "?")
+        model.append("SIM", style=palette.SIMULATED).append(" ")
+    model.append(info.model or "?")
     note = info.first_annotation or info.note or ""
     if info.annotations > 1:
         note += f" (+{info.annotations - 1})"
-    return [
-        Text("●" if marked else " ", style=palette.P95),
-        Text(info.id, style="bold" if marked else ""),
-        when(info.started_wall),
-        Text(info.headline, style="bold" if info.result_final else ""),
-        status,
-        what,
-        Text(note, style=palette.P95),
-    ]
+    mark = Text("●" if marked else " ", style=palette.P95)
+    run_id = Text(info.id, style="bold" if marked else "")
+    result_style = "bold" if info.result_final else ""
+    if "notes" in w:
+        return [
+            mark, run_id, when(info.started_wall),
+            Text(clip(info.headline, w["result"]), style=result_style),
+            status, _clipped(model, w["model"]), Text(clip(note, w["notes"]), style=palette.P95),
+        ]  # fmt: skip
+    result, tier = _result_and_tier(info)
+    first = Text.assemble(mark, " ", run_id)
+    first.append("\n  ").append_text(status).append(" " + when(info.started_wall)[5:], style="dim")
+    second = Text(clip(result, w["result · tier"]), style=result_style)
+    second.append("\n" + clip(tier, w["result · tier"]), style="dim")
+    room = w["model · notes"]
+    third = _clipped(model, room).append("\n" + clip(note, room), style=palette.P95)
+    return [first, second, third]
+
+
+def _clipped(text: Text, width: int) -> Text:
+    if text.cell_len <= width:
+        return text
+    out = text.copy()
+    out.truncate(max(0, width - 1))
+    return out.append("…")
 
 
 class RunsScreen(Screen[None]):
@@ -75,10 +125,23 @@ class RunsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "agentperf · stored runs"
-        table = self.query_one(DataTable)
-        table.add_columns(" ", "run", "started", "result", "status", "model", "annotations")
-        table.focus()
+        self.widths = columns(self.size.width)
+        self._set_columns()
+        self.query_one(DataTable).focus()
         self.action_refresh()
+
+    def _set_columns(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for label, width in self.widths:
+            table.add_column(label, width=width, key=label)
+
+    def on_resize(self) -> None:
+        widths = columns(self.size.width)
+        if widths != getattr(self, "widths", None):
+            self.widths = widths
+            self._set_columns()
+            self._fill(self.runs)
 
     # ---- loading ----
     def action_refresh(self) -> None:
@@ -97,7 +160,8 @@ class RunsScreen(Screen[None]):
         row = table.cursor_row
         table.clear()
         for info in runs:
-            table.add_row(*run_row(info, info.id in self.marked), key=info.id)
+            height = 1 if any(label == "notes" for label, _ in self.widths) else 2
+            table.add_row(*run_row(info, info.id in self.marked, self.widths), key=info.id, height=height)
         if runs:
             table.move_cursor(row=min(max(row, 0), len(runs) - 1))
         hint = self.query_one("#runs-hint", Static)
@@ -105,7 +169,8 @@ class RunsScreen(Screen[None]):
             hint.update(f"No runs stored in {self.store} yet: start one from the setup screen (F5).")
         else:
             marked = ", ".join(self.marked) or "none"
-            hint.update(f"{len(runs)} runs · marked: {marked} · Enter opens · Space marks, c compares two")
+            keys = "Enter opens · Space marks · c compares"
+            hint.update(f"{fmt.plural(len(runs), 'run')} · {keys} · marked: {marked}")
 
     def current(self) -> RunInfo | None:
         table = self.query_one(DataTable)

@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from agentperf_tui.core import defaults
 from agentperf_tui.core.choices import Choices
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.config_fields import BY_NAME, ConfigField, field
@@ -27,6 +28,7 @@ from agentperf_tui.core.preflight import CheckReport, Prober
 from agentperf_tui.core.tiers import TierSpecError, parse_tier
 from agentperf_tui.tui import palette
 
+NO_GPU_COUNT = "GPU count unknown: agents per GPU will be missing; set GPUs (or Hardware)"
 CUSTOM_TIER = "__custom__"
 DEFAULT_CHOICE = "__default__"
 FORM: tuple[tuple[str, bool], ...] = (
@@ -101,6 +103,11 @@ class SetupScreen(Screen[None]):
         self.choices = choices
         self.prober = prober
         self.report: CheckReport | None = None
+        self.checked: tuple[Any, ...] | None = None
+        """The endpoint settings the report is about."""
+        self.stale: str | None = None
+        """Why the report may no longer hold (None: it does)."""
+        self._hardware_label = default_label("hardware", config.endpoint is None)
 
     # ---- layout ----
     def compose(self) -> ComposeResult:
@@ -152,15 +159,16 @@ class SetupScreen(Screen[None]):
             suggester=suggester,
             compact=True,
             id=f.widget_id,
+            valid_empty=True,  # an empty box means "the default", never an error
         )
 
     def _options(self, f: ConfigField) -> list[tuple[str, str]] | None:
         ch, c = self.choices, self.config
         if f.name == "hardware":
-            default = ("profile default", DEFAULT_CHOICE)
+            default = (default_label("hardware", self.config.endpoint is None), DEFAULT_CHOICE)
             return [default, *((h, h) for h in _with_names(ch.hardware, c.hardware))]
         if f.name == "sim_model":
-            default = ("simulator default", DEFAULT_CHOICE)
+            default = (default_label("sim_model", True), DEFAULT_CHOICE)
             return [default, *((m, m) for m in _with_names(ch.sim_models, c.sim_model))]
         if f.name == "tier":
             return [*ch.tiers, ("custom S/T…", CUSTOM_TIER)]
@@ -204,7 +212,8 @@ class SetupScreen(Screen[None]):
     @staticmethod
     def _initial_tier(tier: str | None, names: set[str]) -> tuple[str, str]:
         if tier is None:
-            return (next(iter(sorted(names)), CUSTOM_TIER), "")
+            first = defaults.TIER if defaults.TIER in names else next(iter(sorted(names)), CUSTOM_TIER)
+            return (first, "")
         if tier in names:
             return tier, ""
         try:
@@ -289,6 +298,23 @@ class SetupScreen(Screen[None]):
     def _changed(self) -> None:
         self._sync_enabled()
         self._show_plan()
+        if self.report is not None and self.stale is None and self._endpoint_key() != self.checked:
+            self.stale = "the endpoint settings changed since"
+            self._show_report()
+
+    def on_screen_resume(self) -> None:
+        """Back from a run: what the check found may have changed with it."""
+        if self.report is not None and self.stale is None:
+            self.stale = "a run has ended since"
+            self._show_report()
+
+    def _endpoint_key(self) -> tuple[Any, ...] | None:
+        """The settings an endpoint check depends on."""
+        try:
+            c = self.collect()
+        except FormError:
+            return None
+        return (c.endpoint, c.model, c.api_key_env, c.hardware, c.sim_model, c.exact_length, c.api)
 
     def _sync_enabled(self) -> None:
         simulated = self._value("endpoint-kind") == "sim"
@@ -303,6 +329,14 @@ class SetupScreen(Screen[None]):
         label = self.query_one("#row-concurrency Label", Label)
         label.update("  Start N" if mode == "search" else "  N")
         self.query_one("#row-telemetry-arg").disabled = self._value("telemetry") not in ("dcgm", "nvml")
+        hardware = self.query_one("#hardware", Select)
+        hw_label = default_label("hardware", simulated)
+        if self._hardware_label != hw_label:  # what "default" means follows the endpoint kind
+            self._hardware_label = hw_label
+            value = hardware.value
+            options = self._options(field("hardware")) or []
+            hardware.set_options([(hw_label, DEFAULT_CHOICE), *options[1:]])
+            hardware.value = value
 
     def _show_plan(self) -> None:
         plan = self.query_one("#plan", Static)
@@ -316,11 +350,15 @@ class SetupScreen(Screen[None]):
             plan.update(text)
             return
         if cfg.simulated:
+            hw, model = cfg.hardware or defaults.SIM_HARDWARE, cfg.sim_model or defaults.SIM_MODEL
             text.append(" SIMULATED ", style=palette.SIMULATED).append(" embedded simulator\n")
+            text.append(f"{model} on {hw}\n", style="dim")
         else:
             text.append(f"{cfg.endpoint}\n")
             if cfg.model:
                 text.append(f"model {cfg.model}\n", style="dim")
+            if cfg.gpu_count is None and cfg.hardware is None:
+                text.append(f"! {NO_GPU_COUNT}\n", style=palette.WARN)
         if cfg.mode == "search":
             text.append(f"search for the highest N, start at {cfg.concurrency}\n")
         elif cfg.mode == "fixed":
@@ -346,12 +384,16 @@ class SetupScreen(Screen[None]):
             return
         text = Text()
         text.append("Endpoint check\n", style="bold")
+        if self.stale is not None:
+            text.append(f"STALE: {self.stale}; F2 checks again\n", style="bold " + palette.WARN)
         for row in self.report.rows:
             mark, style = {"ok": ("✓", palette.PASS), "warn": ("!", palette.WARN)}.get(
                 row.status, ("✗", palette.FAIL)
             )
+            if self.stale is not None:
+                style = "dim"
             text.append(f"{mark} ", style=style).append(f"{row.what}: ", style="dim")
-            text.append(row.found + "\n", style="" if row.status == "ok" else style)
+            text.append(row.found + "\n", style="dim" if self.stale else "" if row.status == "ok" else style)
         box.update(text)
 
     # ---- actions ----
@@ -364,16 +406,17 @@ class SetupScreen(Screen[None]):
             return
         box = self.query_one("#check-result", Static)
         box.update(Text("checking the endpoint…", style="dim"))
-        self._run_check(cfg)
+        self._run_check(cfg, self._endpoint_key())
 
     @work(thread=True, exit_on_error=False, exclusive=True, group="check")
-    def _run_check(self, cfg: RunConfig) -> None:
+    def _run_check(self, cfg: RunConfig, key: tuple[Any, ...] | None) -> None:
         report = self.prober(cfg)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._checked, report)
+            self.app.call_from_thread(self._checked, report, key)
 
-    def _checked(self, report: CheckReport) -> None:
-        self.report = report
+    def _checked(self, report: CheckReport, key: tuple[Any, ...] | None) -> None:
+        self.report, self.checked = report, key
+        self.stale = None if key == self._endpoint_key() else "the endpoint settings changed since"
         self._show_report()
 
     @on(Button.Pressed, "#start")
@@ -386,6 +429,14 @@ class SetupScreen(Screen[None]):
         start = getattr(self.app, "start_run", None)
         if start is not None:
             start(cfg)
+
+
+def default_label(name: str, simulated: bool) -> str:
+    """What "default" resolves to: the embedded simulator's profile, or (hardware, for a server)
+    no profile at all."""
+    if name == "sim_model":
+        return f"default: {defaults.SIM_MODEL}"
+    return f"default: {defaults.SIM_HARDWARE}" if simulated else "none (GPU count from GPUs)"
 
 
 def _with_names(names: list[str], current: str | None) -> list[str]:

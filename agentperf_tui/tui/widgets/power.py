@@ -6,8 +6,8 @@ import numpy as np
 from rich.console import RenderableType
 from rich.text import Text
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.views import PowerView, Snapshot
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import Band, Line, bar, line_chart
 from agentperf_tui.tui.history import History

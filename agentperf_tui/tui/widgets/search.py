@@ -1,20 +1,49 @@
-"""The concurrency search: every level tried, pass/fail, the bracket narrowing towards N*."""
+"""The concurrency search: every level tried, pass/fail, the bracket narrowing towards N*.
+
+A fixed run or a sweep uses its own words (the level it holds, the levels measured), never the
+search's; a run without a tier shows what was measured, without verdicts.
+"""
 
 from __future__ import annotations
+
+import math
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from agentperf_tui.core import fmt
+from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.views import SearchView, Snapshot
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import bracket
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.widgets.panel import Panel
 
+NO_TIER = "none"
+"""SearchView.tier of a run without a tier."""
 
-def bracket_text(search: SearchView) -> str:
+
+def judged(search: SearchView) -> bool:
+    """The run has a tier to judge its levels against."""
+    return search.tier != NO_TIER
+
+
+def bracket_text(search: SearchView, target_n: int | None = None) -> str:
+    """Where the run stands, in the words of its mode."""
+    if search.mode == "fixed":
+        n = target_n if target_n is not None else (search.levels[-1].n if search.levels else None)
+        head = f"fixed N={n}" if n is not None else "fixed N"
+        if not judged(search):
+            return f"{head} · no tier: measured only"
+        decided = [lv for lv in search.levels if lv.decided]
+        if not decided:
+            return f"{head} · verdict pending"
+        held = decided[-1].passed
+        return f"{head} · tier {'held' if held else 'missed'}"
+    if search.mode == "sweep":
+        done = sum(1 for lv in search.levels if lv.decided)
+        return f"sweep · {fmt.plural(done, 'level')} measured"
     if search.done and search.result_n is not None:
         return f"N* = {search.result_n}"
     lo, hi = search.best_pass, search.lowest_fail
@@ -28,59 +57,112 @@ def bracket_text(search: SearchView) -> str:
 
 
 PHASES = {"transition": "joining", "warmup": "warm-up", "measuring": "measure", "settled": "done"}
+OUTCOMES = {"measured": "done", "skipped": "skipped", "ended": "ended", "discarded": "discarded"}
 
 
-def level_lines(levels: tuple[LevelRecord, ...], rows: int, now: float, width: int) -> Text:
-    """Newest level first: N, verdict, phase and time, P25 speed, p95 TTFT, requests, confidence;
-    columns dropped from the right when the panel is narrow."""
+def level_clock(lv: LevelRecord, now: float) -> float:
+    """The one clock of a level, the same on every line that shows it: while it measures, how
+    long its measured window has run (the figure its live reason counts too); before that, time
+    since it started; once ended, how long it took in all."""
+    if lv.ended_at is not None:
+        return max(0.0, lv.ended_at - lv.started_at)
+    if lv.phase == "measuring" and lv.measure_from is not None and now >= lv.measure_from:
+        return now - lv.measure_from
+    return max(0.0, now - lv.started_at)
+
+
+def level_lines(
+    levels: tuple[LevelRecord, ...],
+    rows: int,
+    now: float,
+    width: int,
+    search: SearchView | None = None,
+    *,
+    live_reason: str | None = None,
+) -> Text:
+    """Newest level first: N, verdict (once decided), phase and time, P25 speed, p95 TTFT,
+    requests, confidence; columns dropped from the right when the panel is narrow."""
     wide = width >= 58
+    tiered = search is None or judged(search)
+    floor = search.speed_floor if search is not None and tiered else None
+    limit = search.ttft_limit if search is not None and tiered else None
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     head = f"{'N':>5}   {'phase':<12}{'P25':>6} {'p95':>8}"
     if wide:
         head += f" {'reqs':>7} {'conf':>5}  why"
     text.append(head, style="dim")
     for lv in list(reversed(levels))[: max(0, rows)]:
-        end = lv.ended_at if lv.ended_at is not None else now
-        phase = PHASES.get(lv.phase, lv.phase)
+        shown = lv.shown_verdict(judged=tiered)
+        phase = PHASES.get(lv.phase, lv.phase) if lv.outcome is None else OUTCOMES[lv.outcome]
         text.append("\n")
         text.append(f"{lv.n:>5} ", style="bold")
-        text.append(palette.verdict_mark(lv.verdict) + " ", style=palette.verdict_style(lv.verdict))
-        text.append(f"{phase} {fmt.duration(end - lv.started_at)}".ljust(12)[:12])
-        text.append(f"{fmt.ratio(lv.speed_p25, 0):>6}", style=palette.verdict_style(lv.speed_verdict))
-        text.append(f" {fmt.seconds(lv.ttft_p95):>8}", style=palette.verdict_style(lv.ttft_verdict))
+        text.append(palette.verdict_mark(shown) + " ", style=palette.verdict_style(shown))
+        text.append(f"{phase} {fmt.duration(level_clock(lv, now))}".ljust(12)[:12])
+        speed_style = palette.verdict_style(lv.speed_verdict) if lv.decided and tiered else ""
+        ttft_style = palette.verdict_style(lv.ttft_verdict) if lv.decided and tiered else ""
+        text.append(f"{fmt.speed(lv.speed_p25, floor=_finite(floor), unit=False):>6}", style=speed_style)
+        text.append(f" {fmt.seconds(lv.ttft_p95, limit=_finite(limit)):>8}", style=ttft_style)
         if wide:
-            conf = fmt.confidence(lv.confidence) if lv.confidence is not None else ""
+            conf = fmt.optional(lv.confidence, confidence_text) if tiered else ""
             text.append(f" {fmt.count(lv.requests):>7} {conf:>5}", style="dim")
-            if lv.reason:
-                text.append(f"  {lv.reason}", style="dim")
+            reason = live_reason if lv.outcome is None and live_reason is not None else lv.reason
+            if reason:
+                text.append(f"  {reason}", style="dim")
     return text
 
 
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def fixed_progress(level: LevelRecord, now: float, duration_s: float | None) -> str:
+    """A fixed run's open level in its own words (the level's cap is a search's business)."""
+    clock = fmt.duration(level_clock(level, now))
+    if duration_s is not None:
+        return f"{PHASES.get(level.phase, level.phase)} · {clock} of a {fmt.duration(duration_s)} run"
+    return f"{PHASES.get(level.phase, level.phase)} · {clock}, until the verdict settles"
+
+
 class SearchPanel(Panel):
-    def __init__(self, *, id: str | None = "search") -> None:
+    def __init__(self, *, id: str | None = "search", duration_s: float | None = None) -> None:
         super().__init__("Concurrency search", id=id)
+        self.duration_s = duration_s
+        """A fixed run's duration (None: until its verdict settles)."""
+        self.clock_t: float | None = None
+        """Run time to draw at (the dashboard freezes it while the run is paused)."""
 
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
         search = snap.search
         if search is None:
-            return Text(f"fixed N = {snap.target_n}, no SLO tier: nothing to search", style="dim")
-        self.border_title = f"Concurrency {search.mode} · {search.rigour}"
-        self.border_subtitle = f"tier {search.tier}"
+            return Text(f"fixed N = {snap.target_n}", style="dim")
+        now = self.clock_t if self.clock_t is not None else snap.t
+        names = {"search": "Concurrency search", "fixed": "Fixed N", "sweep": "Concurrency sweep"}
+        self.border_title = f"{names.get(search.mode, search.mode)} · {search.rigour}"
+        self.border_subtitle = f"tier {search.tier}" if judged(search) else "no SLO tier"
         head = Text(no_wrap=True, overflow="ellipsis")
-        head.append(bracket_text(search), style="bold")
+        head.append(bracket_text(search, snap.target_n), style="bold")
         level = snap.level
-        if level is not None and level.confidence is not None and level.verdict == "undecided":
-            head.append(f"  N={level.n} {fmt.confidence(level.confidence)} sure", style="dim")
+        live_reason = None
+        if search.mode == "fixed" and level is not None and level.outcome is None:
+            live_reason = fixed_progress(level, now, self.duration_s)
+            head.append(f"  {live_reason}", style="dim")
+        elif level is not None and level.outcome is None and level.confidence is not None and judged(search):
+            head.append(f"  N={level.n} {confidence_text(level.confidence)} sure", style="dim")
         elif level is not None and level.reason:
             head.append(f"  {level.reason}", style="dim")
         parts: list[RenderableType] = [head]
-        if height >= 4:
-            parts.append(
-                bracket(
-                    [(lv.n, lv.verdict) for lv in search.levels], search.best_pass, search.lowest_fail, width
-                )
-            )
-        rows = height - len(parts) - (1 if height >= 4 else 0) - 1
+        show_bracket = height >= 4 and search.mode == "search"
+        if show_bracket:
+            marks = [(lv.n, _counted(lv)) for lv in search.levels if lv.outcome != "discarded"]
+            parts.append(bracket(marks, search.best_pass, search.lowest_fail, width))
+        rows = height - len(parts) - (1 if show_bracket else 0) - 1
         if rows >= 1 and search.levels:
-            parts.append(level_lines(search.levels, rows, snap.t, width))
+            parts.append(level_lines(search.levels, rows, now, width, search, live_reason=live_reason))
         return Group(*parts)
+
+
+def _counted(lv: LevelRecord) -> str:
+    """What the search took from a level for the bracket chart: pass, fail, or open."""
+    if not lv.decided:
+        return "open"
+    return "pass" if lv.passed else "fail"

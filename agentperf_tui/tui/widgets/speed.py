@@ -7,8 +7,8 @@ import math
 from rich.console import RenderableType
 from rich.text import Text
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.views import Snapshot
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import histogram
 from agentperf_tui.tui.history import History
@@ -23,7 +23,8 @@ class SpeedPanel(Panel):
         floor = snap.search.speed_floor if snap.search is not None else math.nan
         self.border_subtitle = "tok/s · ◆ P25 · ▲ floor"
         legend = Text(no_wrap=True, overflow="ellipsis")
-        legend.append("P25 ", style="bold").append(fmt.speed(snap.speed_p25), style="bold")
+        shown_floor = floor if math.isfinite(floor) else None
+        legend.append("P25 ", style="bold").append(fmt.speed(snap.speed_p25, floor=shown_floor), style="bold")
         if math.isfinite(floor):
             if not math.isnan(snap.speed_p25):
                 ok = snap.speed_p25 >= floor

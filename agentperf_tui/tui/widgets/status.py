@@ -7,11 +7,11 @@ import math
 from rich.text import Text
 from textual.widget import Widget
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.views import Snapshot
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.widgets.panel import stack
-from agentperf_tui.tui.widgets.search import bracket_text
+from agentperf_tui.tui.widgets.search import PHASES, bracket_text, judged, level_clock
 
 
 def _check(ok: bool | None) -> tuple[str, str]:
@@ -27,13 +27,16 @@ def status_text(
     run_id: str | None,
     aborting: bool = False,
     finished: bool = False,
+    paused_at: float | None = None,
 ) -> Text:
+    """`paused_at`: the run time the run was paused at; the clocks stop there while it is."""
     line1 = Text(no_wrap=True, overflow="ellipsis")
     if simulated:
         line1.append(" SIMULATED ENDPOINT ", style=palette.SIMULATED).append(" ")
     if snap is None:
         line1.append("starting the run…", style="dim")
         return line1
+    now = paused_at if paused_at is not None and snap.paused else snap.t
     if snap.finished or finished:
         line1.append("FINISHED ", style="bold " + palette.PASS)
     elif aborting:
@@ -42,10 +45,14 @@ def status_text(
         line1.append("PAUSED ", style="bold reverse " + palette.WARN)
     else:
         line1.append("RUNNING ", style="bold " + palette.STREAMING)
-    line1.append(f"{fmt.duration(snap.t)}  ", style="dim")
+    line1.append(f"{fmt.duration(now)}  ", style="dim")
+    if snap.paused and paused_at is not None:
+        held = fmt.duration(snap.t - paused_at)
+        line1.append(f"(paused {held}; the level restarts on resume)  ", style="dim")
     search = snap.search
     if search is not None:
-        line1.append(f"{search.mode} · {search.rigour} · tier {search.tier}  ", style="dim")
+        tier = f"tier {search.tier}" if judged(search) else "no tier"
+        line1.append(f"{search.mode} · {search.rigour} · {tier}  ", style="dim")
     line1.append(f"run {run_id or snap.run_id}", style="dim")
 
     line2 = Text(no_wrap=True, overflow="ellipsis")
@@ -54,24 +61,25 @@ def status_text(
     if snap.agents != snap.target_n:
         line2.append(f"→{snap.target_n}", style=palette.WARN)
     if level is not None:
-        since = (
-            level.measure_from if level.measure_from is not None and snap.t >= level.measure_from else None
-        )
-        line2.append(f" {level.phase} {fmt.duration(snap.t - (since or level.started_at))}", style="dim")
-    line2.append("  p95 TTFT ", style="dim").append(fmt.seconds(snap.ttft.p95), style="bold")
+        phase = PHASES.get(level.phase, level.phase)
+        line2.append(f" {phase} {fmt.duration(level_clock(level, now))}", style="dim")
+    floor = search.speed_floor if search is not None and math.isfinite(search.speed_floor) else None
+    limit = search.ttft_limit if search is not None and math.isfinite(search.ttft_limit) else None
+    line2.append("  p95 TTFT ", style="dim").append(fmt.seconds(snap.ttft.p95, limit=limit), style="bold")
     ttft_ok = speed_ok = None
-    if search is not None:
-        line2.append(f"/{search.ttft_limit:g} s", style="dim")
+    if limit is not None:
+        line2.append(f"/{fmt.limit_text(limit)} s", style="dim")
         if not math.isnan(snap.ttft.p95):
-            ttft_ok = snap.ttft.p95 <= search.ttft_limit
+            ttft_ok = snap.ttft.p95 <= limit
     line2.append(*_check(ttft_ok))
-    line2.append("  P25 ", style="dim").append(fmt.ratio(snap.speed_p25, 0), style="bold")
-    line2.append(f"/{search.speed_floor:g} tok/s" if search is not None else " tok/s", style="dim")
-    if search is not None and not math.isnan(snap.speed_p25):
-        speed_ok = snap.speed_p25 >= search.speed_floor
+    p25 = fmt.speed(snap.speed_p25, floor=floor, unit=False)
+    line2.append("  P25 ", style="dim").append(p25, style="bold")
+    line2.append(f"/{fmt.limit_text(floor)} tok/s" if floor is not None else " tok/s", style="dim")
+    if floor is not None and not math.isnan(snap.speed_p25):
+        speed_ok = snap.speed_p25 >= floor
     line2.append(*_check(speed_ok))
     if search is not None:
-        line2.append(f"  {bracket_text(search)}", style="bold")
+        line2.append(f"  {bracket_text(search, snap.target_n)}", style="bold")
     if snap.power is not None and snap.power.total_w is not None:
         line2.append(f"  {fmt.watts(snap.power.total_w)}", style=palette.POWER)
     return stack(line1, line2)

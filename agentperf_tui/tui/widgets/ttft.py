@@ -1,4 +1,5 @@
-"""TTFT p50/p95/p99 over time against the tier's limit."""
+"""TTFT p50/p95/p99 over time against the tier's limit, on a log scale: typical values of tens of
+milliseconds and a limit of seconds both show."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import math
 from rich.console import RenderableType
 from rich.text import Text
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.views import Snapshot
-from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import Line, Threshold, line_chart
 from agentperf_tui.tui.history import History
@@ -16,6 +17,8 @@ from agentperf_tui.tui.widgets.panel import Panel, stack
 
 
 def _axis(v: float) -> str:
+    if v < 0.01:
+        return f"{v * 1000:.1f}ms"
     return f"{v * 1000:.0f}ms" if v < 1 else f"{v:.3g}s"
 
 
@@ -25,9 +28,10 @@ class TtftPanel(Panel):
 
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
         limit = snap.search.ttft_limit if snap.search is not None else math.nan
-        self.border_subtitle = f"window {fmt.duration(snap.window_s)}"
+        self.border_subtitle = f"last {fmt.duration(snap.window_s)} · log scale"
         legend = Text(no_wrap=True, overflow="ellipsis")
-        legend.append("p95 ", style=palette.P95).append(fmt.seconds(snap.ttft.p95), style="bold")
+        lim = limit if math.isfinite(limit) else None
+        legend.append("p95 ", style=palette.P95).append(fmt.seconds(snap.ttft.p95, limit=lim), style="bold")
         if math.isfinite(limit):
             if not math.isnan(snap.ttft.p95):
                 ok = snap.ttft.p95 <= limit
@@ -49,5 +53,6 @@ class TtftPanel(Panel):
             height - 1,
             thresholds=[Threshold(limit, palette.LIMIT)] if math.isfinite(limit) else [],
             y_format=_axis,
+            log_y=True,
         )
         return stack(legend, chart)
