@@ -102,6 +102,26 @@ class Headline:
         return CRITERIA.get(r.failing_criterion, r.failing_criterion) + at
 
 
+def headlines(summary: RunSummary) -> list[Headline]:
+    """One headline per tier of the run, in the run's order."""
+    return [headline(summary, k) for k in range(len(summary.results))]
+
+
+def tier_line(h: Headline) -> str:
+    """One tier's answer on one line: N*, agents per GPU and per MW (with the power they rest
+    on), and what bound it."""
+    r = h.result
+    name = (r.tier_name if r is not None else None) or "no tier"
+    n = "-" if h.n_star is None else f"{h.n_star}{'+' if r is not None and r.capped else ''}"
+    per_gpu = f"{h.agents_per_gpu:.3g} agents/GPU" if h.agents_per_gpu is not None else "agents/GPU n/a"
+    if h.gpus is not None:
+        per_gpu += f" ({h.gpus} GPUs)"
+    per_mw = f"{h.agents_per_mw:.0f} agents/MW" if h.agents_per_mw is not None else "agents/MW n/a"
+    line = f"{name}: N*={n}, {per_gpu}, {per_mw} ({h.power_text()})"
+    bound = h.bound_by()
+    return line + (f", bound by {bound}" if bound else "")
+
+
 def headline(summary: RunSummary, tier_index: int = 0) -> Headline:
     result = summary.results[tier_index] if tier_index < len(summary.results) else None
     level = summary.level(result.level_index) if result is not None else None
@@ -131,9 +151,10 @@ def summary_notes(summary: RunSummary) -> list[str]:
         notes.append(f"client lag p99 {lag * 1000:.0f} ms: the load generator may have shaped the numbers")
     if summary.requests.failed:
         notes.append(f"{summary.requests.failed} failed requests (counted against the SLO)")
-    result = summary.result
-    if result is not None:
+    several = len(summary.results) > 1
+    for result in summary.results:
+        at = f"{result.tier_name}: " if several and result.tier_name else ""
         if result.capped:
-            notes.append("the search reached its maximum N without failing: N* is at least this")
-        notes.extend(result.notes)
+            notes.append(f"{at}the search reached its maximum N without failing: N* is at least this")
+        notes.extend(at + note for note in result.notes)
     return notes
