@@ -27,7 +27,7 @@ from agentperf_tui.core.store import (
     load_run,
     resolve_run_id,
 )
-from agentperf_tui.core.summary.headline import headline
+from agentperf_tui.core.summary.headline import headline, headlines
 
 PROG = "agentperf-tui runs"
 RUN_HELP = "run id, a unique prefix of one, or 'latest'"
@@ -182,10 +182,29 @@ def _describe(run: RunData) -> str:
     field("endpoint", info.endpoint + ("  SIMULATED" if info.simulated else ""))
     field("model", info.model or "—")
     field("result", info.headline)
-    head = headline(run.summary)
-    field("per GPU", f"{_num(head.agents_per_gpu)} agents/GPU ({_num(head.gpus)} GPUs)")
-    power = f"GPU power {_num(head.mean_power_w)} W at {head.at}"
-    field("per MW", f"{_num(head.agents_per_mw)} agents/MW ({power})")
+    heads = headlines(run.summary)
+    tier_table = ""
+    if len(heads) <= 1:
+        head = headline(run.summary)
+        field("per GPU", f"{_num(head.agents_per_gpu)} agents/GPU ({_num(head.gpus)} GPUs)")
+        power = f"GPU power {_num(head.mean_power_w)} W at {head.at}"
+        field("per MW", f"{_num(head.agents_per_mw)} agents/MW ({power})")
+        if head.bound_by():
+            field("bound by", str(head.bound_by()))
+    else:
+        field("GPUs", _num(heads[0].gpus))
+        rows = [
+            [
+                h.result.tier_name or "—" if h.result is not None else "—",
+                _num(h.n_star) + ("+" if h.result is not None and h.result.capped else ""),
+                _num(h.agents_per_gpu), _num(h.agents_per_mw), _num(h.mean_power_w), h.at,
+                _num(h.confidence), h.bound_by() or "—",
+            ]
+            for h in heads
+        ]  # fmt: skip
+        header = ["TIER", "N*", "AGENTS/GPU", "AGENTS/MW", "GPU POWER W", "AT", "CONF", "BOUND BY"]
+        what = "\ntiers (GPU power: over the measured window of each tier's level)\n"
+        tier_table = what + _table(header, rows)
     if info.note:
         field("note", info.note)
     if info.writer_host:
@@ -197,6 +216,8 @@ def _describe(run: RunData) -> str:
         kinds = Counter(str(e) if e is not None else "no error text" for e in req.error[~req.ok])
         for text, count in kinds.most_common(5):
             lines.append(f"{'':<12}{count:>6} × {text[:90]}")
+    if tier_table:
+        lines.append(tier_table)
     if run.levels:
         lines.append("\nlevels")
         rows = [
@@ -208,6 +229,7 @@ def _describe(run: RunData) -> str:
             ]
             for lv in run.levels
         ]  # fmt: skip
+        several = len(heads) > 1
         header = [
             "#",
             "N",
@@ -221,7 +243,13 @@ def _describe(run: RunData) -> str:
             "POWER W",
             "REASON",
         ]
-        lines.append(_table(header, rows, clip=(0,) * 10 + (60,)))
+        if several:
+            header.insert(4, "TIERS")
+            for row, lv in zip(rows, run.levels, strict=True):
+                row.insert(4, lv.tiers_text())
+        lines.append(_table(header, rows, clip=(0,) * (11 if several else 10) + (60,)))
+        if several:
+            lines.append("TIERS: each tier's verdict; in brackets where its search did not need the level")
     if run.annotations:
         lines.append("\nannotations")
         for a in run.annotations:

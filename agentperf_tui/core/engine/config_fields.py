@@ -113,7 +113,9 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("seed", ("--seed",), "Seed", "seed of the workload's choices", "workload", parse=int),
     # measurement
     ConfigField("tier", ("--tier",), "SLO tier",
-                "SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s)",
+                "SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s); a "
+                "family (deepseek-v4-pro@2026-06: every tier of it, judged on the same levels) or a list "
+                "(30/10,100/5)",
                 "measurement"),
     ConfigField("rigour", ("--rigour",), "Rigour", "fast: stop a level when settled; strict: published rules",
                 "measurement"),
