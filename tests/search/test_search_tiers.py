@@ -15,6 +15,7 @@ from agentperf_tui.core.search.controller import Finished, RunAt, SearchControll
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.search.virtual_run import run_search_virtual
+from agentperf_tui.core.summary.level import LevelRecord, TierVerdict
 from agentperf_tui.core.tiers import custom_tier
 
 LOAD: dict[str, Any] = dict(speed0=300.0, speed_halving_n=400.0, ttft0=0.3, ttft_knee_n=40.0, turns=4)
@@ -75,7 +76,8 @@ def test_each_level_carries_a_verdict_for_every_tier(family: SearchResult) -> No
         for v in lv.tiers:
             assert (v.role is not None) == v.used
             assert v.requests > 0 and v.requests <= lv.requests
-            assert v.passed == (v.verdict == "pass" or (v.verdict == "undecided" and v.failing_criterion is None))
+            undecided_pass = v.verdict == "undecided" and v.failing_criterion is None
+            assert v.passed == (v.verdict == "pass" or undecided_pass)
             # fast mode: each tier's verdict has its own confidence; one settled at a look
             # before the last has exactly the plan's, one settled at the last at least that
             if v.settled:
@@ -105,19 +107,24 @@ def test_a_level_ends_when_every_tier_it_serves_is_settled() -> None:
     assert "other tiers: 100-1.5 fail (ttft)" in lv.reason
 
 
+def used_at(res: SearchResult, name: str, n: int) -> list[tuple[LevelRecord, TierVerdict]]:
+    """The levels at N the search used for the tier `name`, with that tier's verdict."""
+    return [(lv, v) for lv in res.levels if lv.n == n and (v := lv.for_tier(name)) is not None and v.used]
+
+
 def test_each_result_rests_on_its_own_levels(family: SearchResult) -> None:
     for k, res in enumerate(family.results):
         name = TIERS[k].name
         assert res.tier_name == name and res.n_star is not None and res.first_fail_n is not None
-        star = [lv for lv in family.levels if lv.n == res.n_star and (v := lv.for_tier(name)) and v.used]
-        assert [lv.for_tier(name).passed for lv in star] == [True, True]  # type: ignore[union-attr]
-        assert res.level_index == star[-1].index and res.level_n == res.n_star
+        star = used_at(family, name, res.n_star)
+        assert [v.passed for _, v in star] == [True, True]
+        level = star[-1][0]
+        assert res.level_index == level.index and res.level_n == res.n_star
         # agents per MW from the one normalisation, at this tier's N* level
-        assert res.power_w == pytest.approx(star[-1].mean_power_w)
-        assert res.agents_per_mw == pytest.approx(res.n_star / (star[-1].mean_power_w / 1e6))  # type: ignore[operator]
+        assert level.mean_power_w is not None and res.power_w == pytest.approx(level.mean_power_w)
+        assert res.agents_per_mw == pytest.approx(res.n_star / (level.mean_power_w / 1e6))
         assert res.agents_per_gpu == pytest.approx(res.n_star / 8)
-        fail = [lv for lv in family.levels if lv.n == res.first_fail_n and (v := lv.for_tier(name)) and v.used]
-        assert any(not lv.for_tier(name).passed for lv in fail)  # type: ignore[union-attr]
+        assert any(not v.passed for _, v in used_at(family, name, res.first_fail_n))
     assert all("ttft" in (r.failing_criterion or "") for r in family.results)
     # one confirmation per tier (a level may confirm two tiers at once)
     confirmed = {v.tier for lv in family.levels for v in lv.tiers if v.role == "confirm"}
@@ -140,8 +147,10 @@ def test_the_view_shows_every_bracket_converging() -> None:
             continue
         v = ctl.view()
         assert [b.tier for b in v.tiers] == [t.name for t in TIERS]
-        assert (v.tier, v.best_pass, v.lowest_fail) == (v.tiers[0].tier, v.tiers[0].best_pass, v.tiers[0].lowest_fail)
-        widths.append([None if b.lowest_fail is None else b.lowest_fail - (b.best_pass or 0) for b in v.tiers])
+        first = v.tiers[0]
+        assert (v.tier, v.best_pass, v.lowest_fail) == (first.tier, first.best_pass, first.lowest_fail)
+        widths.append([None if b.lowest_fail is None else b.lowest_fail - (b.best_pass or 0)
+                       for b in v.tiers])  # fmt: skip
         live = ctl.level_view()
         assert live is not None and len(live.tiers) == len(TIERS)
     assert isinstance(d, Finished)
