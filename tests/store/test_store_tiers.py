@@ -5,6 +5,7 @@ levels written before per-tier verdicts, the rebuilt summary of an unfinished ru
 from __future__ import annotations
 
 import argparse
+import csv
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from store_factories import make_level, make_summary, new_run
 
 from agentperf_tui.cli import runs as runs_cli
-from agentperf_tui.core.store import RunStore, compare_runs, list_runs, load_run
+from agentperf_tui.core.store import RunStore, compare_runs, export_csv, list_runs, load_run
 from agentperf_tui.core.summary.headline import headline, headlines, summary_notes, tier_line
 from agentperf_tui.core.summary.level import LevelRecord, TierVerdict
 from agentperf_tui.core.summary.model import RunSummary
@@ -205,3 +206,24 @@ def test_compare_matches_tiers_by_name(store: RunStore, db: Path, family_run: st
     assert (only.a, only.b, only.better) == (32, None, None)
     assert "N*" not in d and d["GPUs"].a == 8  # whole-run rows once, no tier-less N* row
     assert d["requests"].a is not None
+
+
+def test_the_csv_export_has_each_tier_per_level_and_per_result(
+    db: Path, family_run: str, tmp_path: Path
+) -> None:
+    written = export_csv(db, family_run, tmp_path / "csv")
+    assert {p.name for p in written} >= {"level_tiers.csv", "results.csv", "levels.csv"}
+    with (tmp_path / "csv" / "level_tiers.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(LEVELS) * len(FAMILY)
+    at_32 = [r for r in rows if r["level"] == "3"]
+    assert [(r["n"], r["tier"], r["verdict"], r["passed"]) for r in at_32] == [
+        ("32", NAMES[0], "pass", "True"),
+        ("32", NAMES[1], "fail", "False"),
+        ("32", NAMES[2], "fail", "False"),
+    ]  # fmt: skip
+    with (tmp_path / "csv" / "results.csv").open() as f:
+        results = list(csv.DictReader(f))
+    assert [(r["tier_name"], r["n_star"], r["agents_per_gpu"]) for r in results] == [
+        (NAMES[0], "32", "4.0"), (NAMES[1], "8", "1.0"), (NAMES[2], "0", "0.0"),
+    ]  # fmt: skip
