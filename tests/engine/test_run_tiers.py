@@ -98,7 +98,7 @@ def test_a_headless_run_against_two_tiers_is_stored_and_shown_per_tier(
     args = parser.parse_args(["runs", "show", "latest", "--store", str(store)])
     assert args.func(args) == 0
     shown = capsys.readouterr().out
-    tiers = shown[shown.index("\ntiers\n") :].splitlines()
+    tiers = shown[shown.index("\ntiers (") :].splitlines()
     assert tiers[3].split()[:2] == ["custom/5-10", str(summary["results"][0]["n_star"] or "—")]
     assert tiers[4].split()[:2] == ["custom/1000-0.01", "—"]
     assert "P25 output speed and P95 TTFT (N=3 failed)" in tiers[4]
