@@ -1,6 +1,8 @@
 """One concurrency level's lifecycle: transition -> warm-up -> measuring -> settled, with strict
 mode's closing rules and fast mode's early stopping (docs/search.md explains both and the error
-control of the looks).
+control of the looks). One window, judged against each SLO tier of the run with its own
+thresholds; a fast level ends when every tier it is run for is settled ("Several tiers in one
+run").
 """
 
 from __future__ import annotations
