@@ -185,7 +185,7 @@ def main(args: argparse.Namespace) -> int:
         Path(args.out).write_bytes(text)
     if len(result.results) > 1:
         for head in headlines(summary):
-            print(f"{tier_line(head)}", file=sys.stderr)
+            print(tier_line(head), file=sys.stderr)
         done = f"{len(result.results)} tiers: {result.duration_s:.0f} s virtual in {wall:.1f} s"
         print(done, file=sys.stderr)
         return 0
