@@ -55,6 +55,7 @@ def test_bad_tier_lists_name_the_flag(tier: str, needle: str) -> None:
     assert str(e.value).startswith("--tier: ") and needle in str(e.value)
 
 
+@pytest.mark.slow
 def test_a_headless_run_against_two_tiers_is_stored_and_shown_per_tier(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -70,6 +70,7 @@ def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[
     assert err.count(" confirm ") == 1 and f"N* = {n} agents" in err
 
 
+@pytest.mark.slow
 def test_plan_answers_a_whole_family_on_shared_levels(
     quick_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
