@@ -61,7 +61,7 @@ def run_case(case: Case, trajs: list[Trajectory], seeds: range, tick_s: float) -
             plan = SearchPlan(rigour=rigour, tier=tier, gpu_count=dep.gpu_count)
             w0 = time.perf_counter()
             res = run_search_virtual(plan, VirtualLoad(dep, trajs, seed=seed), tick_s=tick_s)
-            out[f"{rigour}_n"] = res.n_star if res.n_star is not None else -1
+            out[f"{rigour}_n"] = res.primary.n_star if res.primary.n_star is not None else -1
             out[f"{rigour}_s"] = res.duration_s
             out[f"{rigour}_levels"] = len(res.levels)
             out[f"{rigour}_wall"] = time.perf_counter() - w0

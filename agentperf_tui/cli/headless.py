@@ -14,7 +14,7 @@ from agentperf_tui.core import fmt
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
 from agentperf_tui.core.engine.protocol import Abort
-from agentperf_tui.core.summary.headline import summary_notes
+from agentperf_tui.core.summary.headline import headlines, summary_notes, tier_line
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.views import Event, Snapshot
 
@@ -114,6 +114,9 @@ def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         pass
+    for head in headlines(summary):
+        if head.result is not None and head.result.tier is not None:
+            print(f"result: {tier_line(head)}", file=sys.stderr)
     for note in summary_notes(summary):
         print(f"note: {note}", file=sys.stderr)
     code = exit_codes.exit_code(summary)

@@ -19,9 +19,10 @@ from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import Mode, PlanError, SearchPlan
 from agentperf_tui.core.search.virtual_run import VirtualRunError, run_search_virtual
+from agentperf_tui.core.summary.headline import headlines, tier_line
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.core.tiers import SloProfileError, TierSpecError, parse_tier
+from agentperf_tui.core.tiers import SloProfileError, TierSpecError, parse_tiers
 from agentperf_tui.core.workload.trajectory import TrajectoryError, load_set
 
 
@@ -38,7 +39,9 @@ def register(sub: Any) -> None:
     p.add_argument("--sim-model", dest="model", required=True,
                    help="model profile name (profiles/models), e.g. gpt-oss-120b")
     p.add_argument("--tier", required=True,
-                   help="SLO tier: a name such as deepseek-v4-pro@2026-06/100-5, or S/T for a custom one")
+                   help="SLO tier: a name such as deepseek-v4-pro@2026-06/100-5, or S/T for a custom one; "
+                        "a family (deepseek-v4-pro@2026-06: every tier of it, on shared levels) "
+                        "or a list (30/10,100/5)")
     p.add_argument("--trajectories", default="trajectories/quick", help="trajectory file or directory")
     p.add_argument("--rigour", choices=["fast", "strict"], default="fast")
     p.add_argument("--seed", type=int, default=0)
@@ -85,6 +88,8 @@ def level_row(r: LevelRecord) -> str:
     note = r.failing_criterion or ""
     if r.meets_rules is False:
         note = (note + " rules-not-met").strip()
+    if len(r.tiers) > 1:
+        note = r.tiers_text() + (f"  {note}" if note else "")
     return (
         f"{r.index + 1:>3} {r.n:>6} {r.role:<8} {verdict:<9} {_num(r.speed_p25, '.1f'):>9} "
         f"{_num(r.ttft_p95, '.2f'):>9} {r.requests:>7} {r.failed:>5} {r.window_s:>6.0f}s "
@@ -110,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
 
     try:
-        tier = parse_tier(args.tier)
+        tiers = parse_tiers(args.tier)
     except (TierSpecError, SloProfileError, FileNotFoundError) as e:
         return _err(f"--tier: {e}")
     path = resolve_trajectories(args.trajectories)
@@ -131,7 +136,7 @@ def main(args: argparse.Namespace) -> int:
         plan = SearchPlan(
             mode=mode,
             rigour=args.rigour,
-            tier=tier,
+            tiers=tiers,
             start_n=args.start,
             max_n=args.max_n,
             fixed_n=args.fixed,
@@ -143,8 +148,12 @@ def main(args: argparse.Namespace) -> int:
     except PlanError as e:
         return _err(str(e))
     load = VirtualLoad(dep, trajectories, seed=args.seed, tool_delay=args.tool_delay)
+    what = (
+        f"tier {tiers[0].name} ({tiers[0].describe()})" if len(tiers) == 1
+        else f"{len(tiers)} tiers on shared levels ({', '.join(t.name for t in tiers)})"
+    )
     print(
-        f"SIMULATED capacity plan: {dep.label}, tier {tier.name} ({tier.describe()}), "
+        f"SIMULATED capacity plan: {dep.label}, {what}, "
         f"{len(trajectories)} trajectories, {args.rigour} rigour, seed {args.seed}",
         file=sys.stderr,
     )
@@ -175,6 +184,12 @@ def main(args: argparse.Namespace) -> int:
     sys.stdout.write(text.decode())
     if args.out:
         Path(args.out).write_bytes(text)
+    if len(result.results) > 1:
+        for head in headlines(summary):
+            print(tier_line(head), file=sys.stderr)
+        done = f"{len(result.results)} tiers: {result.duration_s:.0f} s virtual in {wall:.1f} s"
+        print(done, file=sys.stderr)
+        return 0
     res = result.primary
     ratio = f"{res.agents_per_mw:.0f}" if res.agents_per_mw is not None else "n/a"
     print(

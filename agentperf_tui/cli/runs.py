@@ -33,7 +33,7 @@ from agentperf_tui.core.store import (
     resolve_run_id,
 )
 from agentperf_tui.core.store.compare import MATERIAL
-from agentperf_tui.core.summary.headline import failures_text, headline, summary_notes
+from agentperf_tui.core.summary.headline import failures_text, headline, headlines, summary_notes
 
 PROG = "agentperf-tui runs"
 RUN_HELP = "run id, a unique prefix of one, or 'latest'"
@@ -195,18 +195,40 @@ def _describe(run: RunData) -> str:
     field("endpoint", info.endpoint_label + simulated)
     field("model", info.model or "—")
     field("result", info.headline)
-    head = headline(summary)
-    gpus = fmt.plural(head.gpus, "GPU") if head.gpus else "GPU count unknown: give --gpus or --hardware"
-    field("per GPU", f"{fmt.per_gpu(head.agents_per_gpu)} agents/GPU ({gpus})")
-    if head.agents_per_mw is not None:
-        power = f"{head.power_text()}, mean {fmt.watts(head.mean_power_w)} at {head.at}"
-        field("per MW", f"{fmt.per_mw(head.agents_per_mw)} agents/MW ({power})")
+    heads = headlines(summary)
+    tier_table = ""
+    if len(heads) <= 1:
+        head = headline(summary)
+        gpus = fmt.plural(head.gpus, "GPU") if head.gpus else "GPU count unknown: give --gpus or --hardware"
+        field("per GPU", f"{fmt.per_gpu(head.agents_per_gpu)} agents/GPU ({gpus})")
+        if head.agents_per_mw is not None:
+            power = f"{head.power_text()}, mean {fmt.watts(head.mean_power_w)} at {head.at}"
+            field("per MW", f"{fmt.per_mw(head.agents_per_mw)} agents/MW ({power})")
+        else:
+            field("per MW", f"— ({head.power_text()})")
+        if head.bound_by():
+            field("bound by", str(head.bound_by()))
+        lv = head.level
+        if lv is not None and lv.output_tok_s is not None:
+            moved = _moved(lv.output_tok_s, lv.input_tok_s, lv.requests_per_s, lv.cache_hit_ratio,
+                           lv.server_prefix_hit_ratio)
+            field(f"at {head.at}", moved + " (measured window)")
     else:
-        field("per MW", f"— ({head.power_text()})")
-    lv = head.level
-    if lv is not None and lv.output_tok_s is not None:
-        field(f"at {head.at}", _moved(lv.output_tok_s, lv.input_tok_s, lv.requests_per_s, lv.cache_hit_ratio,
-                                     lv.server_prefix_hit_ratio) + " (measured window)")
+        n_gpus = heads[0].gpus
+        field("GPUs", fmt.count(n_gpus) if n_gpus else "unknown: give --gpus or --hardware")
+        rows = [
+            [
+                h.result.tier_name or "—" if h.result is not None else "—",
+                fmt.count(h.n_star) + ("+" if h.result is not None and h.result.capped else ""),
+                fmt.per_gpu(h.agents_per_gpu), fmt.per_mw(h.agents_per_mw), fmt.watts(h.mean_power_w), h.at,
+                fmt.optional(h.confidence, confidence_text), h.bound_by() or "—",
+            ]
+            for h in heads
+        ]  # fmt: skip
+        header = ["TIER", "N*", "AGENTS/GPU", "AGENTS/MW", "GPU POWER", "AT", "CONF", "BOUND BY"]
+        basis = heads[0].power_text()
+        what = f"\ntiers (GPU power: over the measured window of each tier's level; {basis})\n"
+        tier_table = what + _table(header, rows)
     w = summary.whole_run
     if w.output_tok_s is not None:
         field("whole run", _moved(w.output_tok_s, w.input_tok_s, w.requests_per_s, w.cache_hit_ratio))
@@ -228,6 +250,8 @@ def _describe(run: RunData) -> str:
         kinds = Counter(str(e) if e is not None else "no error text" for e in req.error[failed_rows])
         for text, count in kinds.most_common(5):
             lines.append(f"{'':<12}{count:>6} × {text[:90]}")
+    if tier_table:
+        lines.append(tier_table)
     for note in summary_notes(summary):
         lines.append(f"{'note':<12}! {note}")
     if run.levels:
@@ -247,11 +271,19 @@ def _describe(run: RunData) -> str:
             ]
             for lv in run.levels
         ]  # fmt: skip
+        several = len(heads) > 1
         header = [
             "#", "N", "ROLE", "VERDICT", "REQS", "FAIL", "P25 SPEED", "P95 TTFT", "OUT TOK/S", "CACHE",
             "CONF", "POWER", "REASON",
         ]  # fmt: skip
-        lines.append(_table(header, rows, clip=(0,) * 12 + (60,)))
+        if several:
+            header.insert(4, "TIERS")
+            for row, lv in zip(rows, run.levels, strict=True):
+                row.insert(4, lv.tiers_text())
+        lines.append(_table(header, rows, clip=(0,) * (13 if several else 12) + (60,)))
+        if several:
+            lines.append("TIERS: each tier's verdict; in brackets where its search did not need the level; "
+                         "VERDICT, P25 SPEED, P95 TTFT and CONF are the first tier's")
     if run.annotations:
         lines.append("\nannotations")
         for a in run.annotations:

@@ -13,6 +13,7 @@ import datetime as dt
 import functools
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -28,6 +29,7 @@ TTFT_QUANTILE = 0.95
 _NUM = r"\d+(?:\.\d+)?"
 CUSTOM_TIER_RE = re.compile(rf"^\s*({_NUM})\s*/\s*({_NUM})\s*$")
 _NAMED_RE = re.compile(rf"^([a-z0-9][a-z0-9._-]*)(?:@([A-Za-z0-9][A-Za-z0-9._-]*))?/({_NUM})-({_NUM})$")
+_FAMILY_RE = re.compile(r"^([a-z0-9][a-z0-9._-]*)(?:@([A-Za-z0-9][A-Za-z0-9._-]*))?$")
 
 
 def fmt_num(x: float) -> str:
@@ -293,3 +295,56 @@ def parse_tier(spec: str, folder: Path | str | None = None) -> SloTier:
     known = ", ".join(t.name for t in tiers) or "none"
     raise TierSpecError(f"no published tier {spec!r}; known tiers: {known}; or give a custom tier as S/T")
 
+
+def parse_tiers(spec: str, folder: Path | str | None = None) -> tuple[SloTier, ...]:
+    """The tiers a run is judged against: one tier (as `parse_tier` reads it), a family
+    (`family@version` for all the tiers of that version, `family` for its newest version), or a
+    comma-separated list of either (`30/10,100/5`). Order kept; a tier named twice is an error."""
+    items = [part.strip() for part in spec.split(",")]
+    if not spec.strip() or any(not part for part in items):
+        raise TierSpecError(
+            f"tier list {spec!r} has an empty entry: separate tiers with single commas, "
+            "e.g. 30/10,100/5 or deepseek-v4-pro@2026-06"
+        )
+    out: list[SloTier] = []
+    for item in items:
+        for tier in _family(item, folder) or (parse_tier(item, folder),):
+            if any(t.name == tier.name for t in out):
+                raise TierSpecError(f"tier {tier.name} is listed twice in {spec!r}; list each tier once")
+            out.append(tier)
+    return tuple(out)
+
+
+def _family(text: str, folder: Path | str | None) -> tuple[SloTier, ...]:
+    """Every tier of a family (`family@version`, or `family`: its newest version); () when
+    `text` is not a family name."""
+    m = _FAMILY_RE.match(text)
+    if not m:
+        return ()
+    family, version = m.group(1), m.group(2)
+    sets = [s for s in load_tier_sets(folder) if s.family == family]
+    if not sets:
+        if version is None and text != "custom":
+            known = ", ".join(sorted({s.family for s in load_tier_sets(folder)})) or "none"
+            raise TierSpecError(
+                f"tier {text!r} not understood: no tier family {family!r} (known families: {known}); "
+                "give a tier as S/T, a published name such as deepseek-v4-pro@2026-06/100-5, or a family"
+            )
+        return ()
+    if version is None:
+        return sets[0].tiers  # newest version first
+    for s in sets:
+        if s.version == version:
+            return s.tiers
+    versions = ", ".join(f"{family}@{s.version}" for s in sets)
+    raise TierSpecError(f"no tier family {text!r}; versions of {family}: {versions}")
+
+
+def tiers_label(tiers: Sequence[SloTier] | Sequence[str]) -> str:
+    """Several tiers in one short label: `deepseek-v4-pro@2026-06/30-10,100-5,300-3` (the
+    common family written once), or the names joined by commas."""
+    names = [t if isinstance(t, str) else t.name for t in tiers]
+    heads = {name.rpartition("/")[0] for name in names}
+    if len(names) > 1 and len(heads) == 1:
+        return f"{heads.pop()}/" + ",".join(name.rpartition("/")[2] for name in names)
+    return ",".join(names)

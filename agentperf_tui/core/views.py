@@ -18,6 +18,23 @@ class Percentiles:
 
 
 @dataclass(frozen=True, slots=True)
+class TierBracketView:
+    """One tier's bracket as the search stands: the highest N that passed it, the lowest that
+    failed it, and whether its N* is found."""
+
+    tier: str
+    speed_floor: float
+    ttft_limit: float
+    best_pass: int | None = None
+    lowest_fail: int | None = None
+    converged: bool = False
+    """The bracket is as narrow as the tolerance asks (or the search reached its largest N)."""
+    done: bool = False
+    """No more levels are needed for this tier (found and confirmed)."""
+    result_n: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SearchView:
     mode: str
     """"search", "fixed" or "sweep"."""
@@ -31,6 +48,8 @@ class SearchView:
     lowest_fail: int | None = None
     done: bool = False
     result_n: int | None = None
+    tiers: tuple[TierBracketView, ...] = ()
+    """Every tier's bracket, in the run's order; the fields above are the first tier's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from agentperf_tui.core.search.virtual_run import run_search_virtual
 from agentperf_tui.core.simulator.profiles import Deployment
 from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
 from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.core.tiers import SloTier, parse_tier
+from agentperf_tui.core.tiers import SloTier, parse_tier, parse_tiers
 from agentperf_tui.core.workload.synth import write_synth_set
 from agentperf_tui.core.workload.trajectory import Trajectory, load_set
 
@@ -70,10 +70,45 @@ def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[
     assert err.count(" confirm ") == 1 and f"N* = {n} agents" in err
 
 
+@pytest.mark.slow
+def test_plan_answers_a_whole_family_on_shared_levels(
+    quick_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, out, err = run_plan(
+        ["--hardware", "h200-sxm", "--model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1",
+         "--trajectories", str(quick_dir), "--seed", "3", "--tick", "2", "--start", "4"],
+        capsys,
+    )
+    assert rc == 0, err
+    summary = RunSummary.model_validate(json.loads(out))
+    tiers = parse_tiers("gpt-oss-120b@rev1")
+    assert [r.tier for r in summary.results] == list(tiers)
+    # each tier's N* as a search for that tier alone finds it, on the same virtual clock
+    dep = load_deployment("h200-sxm", "gpt-oss-120b")
+    trajs = load_set(quick_dir)
+    alone = [
+        run_search_virtual(SearchPlan(tier=t, gpu_count=1), VirtualLoad(dep, trajs, seed=3), tick_s=2.0)
+        for t in tiers
+    ]
+    for together, single in zip(summary.results, alone, strict=True):
+        n, m = together.n_star, single.primary.n_star
+        assert n is not None and m is not None and abs(n - m) <= max(1, math.floor(0.05 * m)), (n, m)
+    assert summary.results[0].n_star >= 8 and summary.results[0].agents_per_mw is not None  # type: ignore[operator]
+    # fewer levels, less virtual time than the four searches
+    assert len(summary.levels) < sum(len(r.levels) for r in alone)
+    assert summary.duration_s < sum(r.duration_s for r in alone)
+    # every level judged against each tier; stderr: the table with per-tier verdicts, a line per tier
+    assert all(len(lv.tiers) == 4 for lv in summary.levels)
+    assert "4 tiers on shared levels" in err and "100-5:pass" in err
+    for t in tiers:
+        assert f"\n{t.name}: N*=" in err
+
+
 @pytest.mark.parametrize(
     "argv,needle",
     [
         (["--tier", "fast-please"], "--tier"),
+        (["--tier", "gpt-oss-120b@rev1,50/4,50/4"], "listed twice"),
         (["--tier", "50/4", "--trajectories", "/nonexistent/dir"], "/nonexistent/dir"),
         (["--tier", "50/4", "--hardware", "no-such-gpu"], "no-such-gpu"),
         (["--tier", "50/4", "--start", "0"], "start_n"),

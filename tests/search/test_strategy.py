@@ -117,3 +117,107 @@ def test_plan_defaults_by_rigour() -> None:
     fast = SearchPlan(tier=TIER, rigour="fast")
     assert fast.warmup == 10 and not fast.published_rules
     assert not SearchPlan(tier=TIER, rigour="strict", warmup_s=5).published_rules
+
+
+# ---- several tiers on shared levels ---------------------------------------------------------
+
+TIERS = (custom_tier(20, 10), custom_tier(60, 5), custom_tier(180, 3))
+
+
+def drive_tiers(
+    plan: SearchPlan, oracle: Callable[[int, int, int], bool]
+) -> tuple[Strategy, list[tuple[int, str, dict[int, str], dict[int, bool]]]]:
+    """oracle(tier index, n, visit) -> passed. Every level is judged for the tiers it serves."""
+    s = Strategy(plan)
+    step: Step | None = s.first()
+    runs = []
+    visits: dict[int, int] = {}
+    while step is not None:
+        visits[step.n] = visits.get(step.n, 0) + 1
+        roles = s.needs(step)
+        assert roles, f"a level that serves no tier: {step}"
+        outcomes = {k: oracle(k, step.n, visits[step.n]) for k in roles}
+        runs.append((step.n, step.role, {k: str(r) for k, r in roles.items()}, outcomes))
+        step = s.next(step.n, step.role, outcomes)
+        assert len(runs) < 300
+    return s, runs
+
+
+def separate_levels(capacity: int, **kwargs: object) -> int:
+    _, runs = drive(SearchPlan(tier=TIER, **kwargs), lambda n, _v: n <= capacity)  # type: ignore[arg-type]
+    return len(runs)
+
+
+@pytest.mark.parametrize(
+    "caps",
+    [(280, 40, 3), (136, 15, 0), (44, 40, 37), (1000, 1000, 999), (5, 300, 60), (0, 0, 0), (4095, 12, 1)],
+)
+@pytest.mark.parametrize("start", [1, 4])
+def test_each_tier_lands_within_tolerance_on_shared_levels(caps: tuple[int, int, int], start: int) -> None:
+    plan = SearchPlan(tiers=TIERS, start_n=start)
+    s, runs = drive_tiers(plan, lambda k, n, _v: n <= caps[k])
+    for k, cap in enumerate(caps):
+        b = s.brackets[k]
+        assert b.lo <= cap and cap - b.lo <= max(1, math.floor(0.05 * b.lo)), (k, b.lo, cap)
+        assert s.done(k)
+        if b.lo > 0:  # the answer was run twice for this tier, and passed both times
+            served = [out[k] for n, _r, roles, out in runs if n == b.lo and k in roles]
+            assert served == [True, True]
+            assert any(roles.get(k) == "confirm" for n, _r, roles, _o in runs if n == b.lo)
+    separate = sum(separate_levels(c, start_n=start) for c in caps)
+    assert len(runs) <= separate
+    # the ramp is shared: each ramp level is run once, for every tier it lies below the failure of
+    ramp = [n for n, r, _roles, _o in runs if r == "ramp"]
+    assert len(ramp) == len(set(ramp))
+
+
+def test_sharing_saves_the_ramp_and_uses_overlapping_brackets() -> None:
+    # well-separated capacities: the ramp up to the loosest tier's failure is run once
+    _, runs = drive_tiers(SearchPlan(tiers=TIERS, start_n=4), lambda k, n, _v: n <= (280, 40, 3)[k])
+    assert [n for n, r, _roles, _o in runs if r == "ramp"] == [4, 8, 16, 32, 64, 128, 256, 512]
+    first = runs[0]
+    assert first[2] == {0: "ramp", 1: "ramp", 2: "ramp"}  # N=4 serves every tier
+    assert len(runs) < sum(separate_levels(c, start_n=4) for c in (280, 40, 3)) - 5
+    # close capacities: one level serves several brackets
+    _, runs = drive_tiers(SearchPlan(tiers=TIERS, start_n=4), lambda k, n, _v: n <= (44, 40, 37)[k])
+    assert any(len(roles) >= 2 for _n, r, roles, _o in runs if r != "ramp")
+    assert len(runs) < sum(separate_levels(c, start_n=4) for c in (44, 40, 37))
+
+
+def test_tiers_are_worked_from_the_highest_bracket_down() -> None:
+    _, runs = drive_tiers(SearchPlan(tiers=TIERS, start_n=4), lambda k, n, _v: n <= (280, 40, 3)[k])
+    after_ramp = [(n, roles) for n, r, roles, _o in runs if r != "ramp"]
+    served = [min(roles) for _n, roles in after_ramp]  # the loosest tier each level serves
+    assert served == sorted(served), "the fleet moves down from one tier to the next"
+
+
+def test_a_failed_confirmation_reopens_only_that_tier() -> None:
+    # tier 1's capacity is 40, but 44 passes on its first visit only
+    def oracle(k: int, n: int, visit: int) -> bool:
+        cap = (280, 40, 3)[k]
+        return n <= cap or (k == 1 and n == 44 and visit == 1)
+
+    s, runs = drive_tiers(SearchPlan(tiers=TIERS, start_n=4, tolerance_frac=0.0), oracle)
+    assert (44, {1: "confirm"}, {1: False}) in [(n, roles, out) for n, _r, roles, out in runs]
+    assert s.brackets[1].lo == 40 and any("failed its confirmation" in x for x in s.brackets[1].notes)
+    assert not s.brackets[0].notes and not s.brackets[2].notes
+    assert (s.brackets[0].lo, s.brackets[2].lo) == (280, 3)
+
+
+def test_fixed_and_sweep_levels_serve_every_tier() -> None:
+    s = Strategy(SearchPlan(mode="fixed", fixed_n=12, tiers=TIERS))
+    assert s.needs(s.first()) == {0: "fixed", 1: "fixed", 2: "fixed"}
+    s, runs = drive_tiers(SearchPlan(mode="sweep", sweep=[4, 16, 8], tiers=TIERS), lambda k, n, _v: n < 10)
+    assert [n for n, *_ in runs] == [4, 16, 8] and all(len(roles) == 3 for _n, _r, roles, _o in runs)
+
+
+def test_tiers_in_the_plan() -> None:
+    plan = SearchPlan(tiers=TIERS)
+    assert plan.tier == TIERS[0] and plan.tiers == TIERS
+    assert SearchPlan(tier=TIER).tiers == (TIER,)
+    with pytest.raises(PlanError) as e:
+        SearchPlan(tier=TIER, tiers=TIERS)
+    assert e.value.field == "tier"
+    with pytest.raises(PlanError) as e:
+        SearchPlan(tiers=(TIER, TIER))
+    assert e.value.field == "tiers" and "twice" in str(e.value)

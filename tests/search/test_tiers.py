@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from agentperf_tui.core.tiers import (
     load_tier_file,
     load_tier_sets,
     parse_tier,
+    parse_tiers,
+    tiers_label,
 )
 
 REPO_SLO = Path(__file__).resolve().parents[2] / "profiles" / "slo"
@@ -62,6 +65,39 @@ def test_bad_tier_specs_say_what_is_known(spec: str) -> None:
 def test_unknown_name_lists_known_tiers() -> None:
     with pytest.raises(TierSpecError, match="deepseek-v4-pro@2026-06/100-5"):
         parse_tier("deepseek-v4-pro@2026-06/99-5", REPO_SLO)
+
+
+def test_a_family_or_a_list_of_tiers() -> None:
+    launch = parse_tiers("deepseek-v4-pro@2026-06", REPO_SLO)
+    assert [t.name for t in launch] == [
+        "deepseek-v4-pro@2026-06/30-10", "deepseek-v4-pro@2026-06/100-5", "deepseek-v4-pro@2026-06/300-3",
+    ]  # fmt: skip
+    assert tiers_label(launch) == "deepseek-v4-pro@2026-06/30-10,100-5,300-3"
+    # a family without a version: its newest version
+    assert {t.version for t in parse_tiers("deepseek-v4-pro", REPO_SLO)} == {"rev1"}
+    assert len(parse_tiers("gpt-oss-120b@rev1", REPO_SLO)) == 4
+    # a list keeps its order; single tiers read as parse_tier reads them
+    mixed = parse_tiers(" 100/5 , deepseek-v4-pro/30-10,custom/7-1", REPO_SLO)
+    assert [t.name for t in mixed] == ["custom/100-5", "deepseek-v4-pro@2026-06/30-10", "custom/7-1"]
+    assert tiers_label(mixed) == "custom/100-5,deepseek-v4-pro@2026-06/30-10,custom/7-1"
+    assert parse_tiers("50/4", REPO_SLO) == (parse_tier("50/4"),)
+    assert tiers_label(parse_tiers("30/10,100/5", REPO_SLO)) == "custom/30-10,100-5"
+
+
+@pytest.mark.parametrize(
+    "spec,needle",
+    [
+        ("30/10,,100/5", "empty entry"),
+        ("30/10,custom/30-10", "listed twice"),
+        ("deepseek-v4-pro@2026-06,deepseek-v4-pro@2026-06/100-5", "listed twice"),
+        ("nosuch", "known families: deepseek-v4-pro, gpt-oss-120b"),
+        ("deepseek-v4-pro@rev9", "deepseek-v4-pro@rev1, deepseek-v4-pro@2026-06"),
+        ("30/10,fast", "S/T"),
+    ],
+)
+def test_bad_tier_lists_say_what_is_wrong(spec: str, needle: str) -> None:
+    with pytest.raises(TierSpecError, match=re.escape(needle)):
+        parse_tiers(spec, REPO_SLO)
 
 
 GOOD = """

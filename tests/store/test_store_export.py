@@ -75,7 +75,8 @@ def test_csv_export_content(db: Path, filled: str, tmp_path: Path) -> None:
     out_dir = tmp_path / "csv" / "deeper"
     paths = export_csv(db, filled, out_dir)
     assert sorted(p.name for p in paths) == sorted(
-        ["run.json", "requests.csv", "levels.csv", "telemetry.csv", "server_metrics.csv", "annotations.csv"]
+        ["run.json", "requests.csv", "levels.csv", "telemetry.csv", "server_metrics.csv", "annotations.csv",
+         "level_tiers.csv", "results.csv"]
     )
     assert all(p.parent == out_dir for p in paths)
     assert not list(out_dir.glob(".*"))  # no temporary files left behind

@@ -12,7 +12,7 @@ from agentperf_tui.core import defaults
 from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend, RequestLimits
 from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.endpoint import is_loopback, normalise_base_url
-from agentperf_tui.core.tiers import SloProfileError, SloTier, TierSpecError, parse_tier
+from agentperf_tui.core.tiers import SloProfileError, SloTier, TierSpecError, parse_tiers
 
 MIN_STALL_FIRST_S = 30.0
 MIN_STALL_GAP_S = 5.0
@@ -46,7 +46,8 @@ class RunConfig(BaseModel):
     mode: Literal["search", "fixed", "sweep"] = "fixed"
     rigour: Literal["strict", "fast"] = "fast"
     tier: str | None = None
-    """SLO tier name from profiles/slo, or "S/T" (P25 speed >= S tok/s, P95 TTFT <= T s)."""
+    """SLO tier(s): a name from profiles/slo or "S/T" (P25 speed >= S tok/s, P95 TTFT <= T s); a
+    family ("deepseek-v4-pro@2026-06": all its tiers); or a comma-separated list of these."""
     concurrency: int = Field(default=4, ge=1)
     """N for fixed mode; the starting guess for a search."""
     max_concurrency: int = Field(default=4096, ge=1)
@@ -103,7 +104,7 @@ class RunConfig(BaseModel):
     def _known_tier(cls, v: str | None) -> str | None:
         if v is not None:
             try:
-                parse_tier(v)
+                parse_tiers(v)
             except (TierSpecError, SloProfileError) as e:
                 raise ValueError(str(e)) from None
         return v
@@ -151,24 +152,32 @@ class RunConfig(BaseModel):
     def request_limits(self) -> RequestLimits:
         """The request timeout and the stall timeouts of this run. Without --stall-timeout: before
         the first output, 3 x the tier's TTFT limit and at least 30 s; between output bytes, the
-        TTFT limit and at least 5 s; without a tier, 60 s and 30 s."""
+        TTFT limit and at least 5 s; without a tier, 60 s and 30 s. With several tiers, from the
+        loosest TTFT limit: no request is cut short while it can still meet one of them."""
         if self.stall_timeout_s is not None:
             first = gap = self.stall_timeout_s
         else:
-            tier = self.slo_tier()
-            if tier is None:
+            tiers = self.slo_tiers()
+            if not tiers:
                 first, gap = NO_TIER_STALL_FIRST_S, NO_TIER_STALL_GAP_S
             else:
-                first = max(MIN_STALL_FIRST_S, 3.0 * tier.ttft_s)
-                gap = max(MIN_STALL_GAP_S, tier.ttft_s)
+                limit = max(t.ttft_s for t in tiers)
+                first = max(MIN_STALL_FIRST_S, 3.0 * limit)
+                gap = max(MIN_STALL_GAP_S, limit)
         request = self.request_timeout_s
         return RequestLimits(
             request_s=request, stall_first_s=min(first, request), stall_gap_s=min(gap, request)
         )
 
+    def slo_tiers(self) -> tuple[SloTier, ...]:
+        """The tiers this run is judged against, in the order given (profile files are read once
+        and cached); () without a tier."""
+        return parse_tiers(self.tier) if self.tier is not None else ()
+
     def slo_tier(self) -> SloTier | None:
-        """The tier this run is judged against (profile files are read once and cached)."""
-        return parse_tier(self.tier) if self.tier is not None else None
+        """The run's first tier (its only one unless several were asked for)."""
+        tiers = self.slo_tiers()
+        return tiers[0] if tiers else None
 
     def trajectories_path(self) -> Path:
         return resolve_trajectories(self.trajectories)

@@ -115,8 +115,10 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("seed", ("--seed",), "Seed", "seed of the workload's choices", "workload", parse=int),
     # measurement
     ConfigField("tier", ("--tier",), "SLO tier",
-                "SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s); "
-                f"{defaults.TIER} fits the embedded simulator's default deployment", "measurement"),
+                "SLO tier: a name from profiles/slo or S/T (P25 speed >= S tok/s, P95 TTFT <= T s); a "
+                "family (gpt-oss-120b@rev1: every tier of it, judged on the same levels) or a list "
+                f"(30/10,100/5); {defaults.TIER} fits the embedded simulator's default deployment",
+                "measurement"),
     ConfigField("rigour", ("--rigour",), "Rigour", "fast: stop a level when settled; strict: published rules",
                 "measurement"),
     ConfigField("warmup_s", ("--warmup",), "Warm-up", "seconds a level holds before requests count",

@@ -407,7 +407,9 @@ class RunEngine:
                 if self.config.duration_s is None:
                     self._on_loop(lambda: self._done.set() if self._done else None)
             else:
-                self.agg.event("info", f"search finished: N*={res.primary.n_star}")
+                found = [f"N*={r.n_star}" + (f" @ {r.tier_name}" if len(res.results) > 1 else "")
+                         for r in res.results]
+                self.agg.event("info", f"search finished: {', '.join(found)}")
                 self._on_loop(lambda: self._done.set() if self._done else None)
 
     def _extra(self) -> dict[str, Any]:

@@ -69,7 +69,8 @@ class RunContext:
                 event("warn", NO_GPU_COUNT)
         self.store_path = cfg.store or str(default_store_path())
         self.store = RunStore(self.store_path)
-        self.tier = cfg.slo_tier()
+        self.tiers = cfg.slo_tiers()
+        self.tier = self.tiers[0] if self.tiers else None
         self.controller = SearchController(self._plan())
         self.sampler: TelemetrySampler | None = None
         self.scraper: ServerMetricsScraper | None = None
@@ -106,7 +107,7 @@ class RunContext:
         return SearchPlan(
             mode=cfg.mode,
             rigour=cfg.rigour,
-            tier=self.tier,
+            tiers=self.tiers,
             start_n=n,
             max_n=cfg.max_concurrency,
             fixed_n=n if cfg.mode == "fixed" else None,
@@ -129,6 +130,7 @@ class RunContext:
             "exact_length_probe": pf.comparability,
             "trajectory_ids": [t.id for t in trajectories],
             "tier_resolved": self.tier.to_dict() if self.tier else None,
+            "tiers_resolved": [t.to_dict() for t in self.tiers],
             "host": platform.node(),
         }
         if self.sim is not None:
@@ -304,10 +306,11 @@ class RunContext:
         )
         self.incidents.extend(getattr(load, "incidents", ()))
         worst = max((o.uncertainty_s for o in offsets if not o.shared), default=0.0)
-        if self.tier is not None and worst > CLOCK_TOLERANCE * self.tier.ttft_s:
+        limit = min((t.ttft_s for t in self.tiers), default=None)
+        if limit is not None and worst > CLOCK_TOLERANCE * limit:
             self.incidents.append(
                 f"clock offset of a load worker known to {worst * 1e3:.1f} ms only, more than "
-                f"{CLOCK_TOLERANCE:.0%} of the {self.tier.ttft_s:g} s TTFT limit: requests near a level's "
+                f"{CLOCK_TOLERANCE:.0%} of the {limit:g} s TTFT limit: requests near a level's "
                 "window edges may be counted in the wrong level"
             )
         return LoadInfo(kind=load.kind, workers=load.workers, clock_offsets=offsets)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from agentperf_tui.core.search.result import SearchResult, build_result
 from agentperf_tui.core.search.strategy import Step, Strategy
 from agentperf_tui.core.search.window import OpenFn
 from agentperf_tui.core.summary.level import LevelRecord
-from agentperf_tui.core.views import SearchView
+from agentperf_tui.core.views import SearchView, TierBracketView
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +127,7 @@ class SearchController:
 
     # ---- internals --------------------------------------------------------------------------
     def _begin(self, step: Step, now: float) -> Level:
-        self.level = Level(len(self.records), step.n, step.role, now, self.plan)
+        self.level = Level(len(self.records), step.n, step.role, now, self.plan, self.strategy.needs(step))
         return self.level
 
     def _store(self, rec: LevelRecord) -> LevelRecord:
@@ -150,7 +150,8 @@ class SearchController:
 
     def _advance(self, rec: LevelRecord, now: float) -> Decision:
         rec = self._store(rec)
-        step = self.strategy.next(rec.n, rec.role, rec.passed)
+        outcomes = {k: v.passed for k, v in enumerate(rec.tiers) if v.used}
+        step = self.strategy.next(rec.n, rec.role, outcomes)
         if step is None:
             assert self._started_at is not None
             self._result = self._build(now)
@@ -162,11 +163,12 @@ class SearchController:
     def _build(self, now: float) -> SearchResult:
         assert self._started_at is not None
         res = build_result(
-            self.plan, self.strategy.b, self.records, self._started_at, now, counted_from=self._first_counted
+            self.plan, self.strategy.brackets, self.records, self._started_at, now,
+            counted_from=self._first_counted,
         )
         if self._held_note is not None:
-            first = res.primary.model_copy(update={"notes": (self._held_note, *res.primary.notes)})
-            res = replace(res, results=(first, *res.results[1:]))
+            held = tuple(r.model_copy(update={"notes": (self._held_note, *r.notes)}) for r in res.results)
+            res = replace(res, results=held)
         return res
 
     # ---- views ------------------------------------------------------------------------------
@@ -182,24 +184,44 @@ class SearchController:
         return list(self.records)
 
     def view(self) -> SearchView:
-        p, b = self.plan, self.strategy.b
+        p = self.plan
         levels = self.levels()
-        tier = p.tier
-        if p.mode == "search":
-            best_pass, lowest_fail = (b.lo if b.lo > 0 else None), b.hi
-        else:
-            counted = [r for r in self.records[self._first_counted:] if r.decided and tier is not None]
-            best_pass = max((r.n for r in counted if r.passed), default=None)
-            lowest_fail = min((r.n for r in counted if not r.passed), default=None)
+        brackets = tuple(self._bracket_view(k) for k in range(len(p.tiers)))
+        first = brackets[0] if brackets else None
         return SearchView(
             mode=p.mode,
             rigour=p.rigour,
-            tier=tier.name if tier else "none",
-            speed_floor=tier.speed_tok_s if tier else float("nan"),
-            ttft_limit=tier.ttft_s if tier else float("nan"),
+            tier=first.tier if first else "none",
+            speed_floor=first.speed_floor if first else float("nan"),
+            ttft_limit=first.ttft_limit if first else float("nan"),
             levels=tuple(levels),
-            best_pass=best_pass,
-            lowest_fail=lowest_fail,
+            best_pass=first.best_pass if first else None,
+            lowest_fail=first.lowest_fail if first else None,
             done=self._result is not None,
             result_n=self._result.primary.n_star if self._result is not None else None,
+            tiers=brackets,
+        )
+
+    def _bracket_view(self, k: int) -> TierBracketView:
+        p, tier = self.plan, self.plan.tiers[k]
+        b = self.strategy.brackets[k]
+        if p.mode == "search":
+            best_pass, lowest_fail = (b.lo if b.lo > 0 else None), b.hi
+        else:
+            counted = [
+                (r.n, v.passed)
+                for r in self.records[self._first_counted :]
+                if r.decided and (v := r.for_tier(tier.name)) is not None
+            ]
+            best_pass = max((n for n, ok in counted if ok), default=None)
+            lowest_fail = min((n for n, ok in counted if not ok), default=None)
+        return TierBracketView(
+            tier=tier.name,
+            speed_floor=tier.speed_tok_s,
+            ttft_limit=tier.ttft_s,
+            best_pass=best_pass,
+            lowest_fail=lowest_fail,
+            converged=p.mode == "search" and (b.capped or self.strategy.converged(k)),
+            done=self.strategy.done(k) or self._result is not None,
+            result_n=self._result.results[k].n_star if self._result is not None else None,
         )

@@ -1,13 +1,15 @@
 """One concurrency level's lifecycle: transition -> warm-up -> measuring -> settled, with strict
 mode's closing rules and fast mode's early stopping (docs/search.md explains both and the error
-control of the looks).
+control of the looks). One window, judged against each SLO tier of the run with its own
+thresholds; a fast level ends when every tier it is run for is settled ("Several tiers in one
+run").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.criteria import (
@@ -20,8 +22,8 @@ from agentperf_tui.core.search.criteria import (
 )
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.window import LevelWindow, OpenFn, WindowData
-from agentperf_tui.core.summary.level import LevelRecord, Outcome, Phase, Role, Verdict
-from agentperf_tui.core.tiers import fmt_num
+from agentperf_tui.core.summary.level import LevelRecord, Outcome, Phase, Role, TierVerdict, Verdict
+from agentperf_tui.core.tiers import SloTier, fmt_num
 
 
 def look_alpha(alpha: float, k: int) -> float:
@@ -37,8 +39,29 @@ def _fmt(x: float, unit: str) -> str:
     return f"{x:.3g} {unit}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A tier's verdict, settled at one look of a fast level and kept from then on."""
+
+    speed: CriterionEval
+    ttft: CriterionEval
+    requests: int
+    look: int
+
+
 class Level:
-    def __init__(self, index: int, n: int, role: Role, started_at: float, plan: SearchPlan) -> None:
+    def __init__(
+        self,
+        index: int,
+        n: int,
+        role: Role,
+        started_at: float,
+        plan: SearchPlan,
+        needed: Mapping[int, Role] | None = None,
+    ) -> None:
+        """`needed`: the tiers (indices in plan.tiers) the level is run for, with its role for
+        each (default: every tier, in the level's role). A fast level ends when each of them is
+        settled; the others are judged on the same window when it ends."""
         self.index = index
         self.n = n
         self.role: Role = role
@@ -57,6 +80,11 @@ class Level:
         self._rules_note = ""
         self._opens: OpenFn | None = None
         """The requests in flight; without it, a level is judged on its complete prefix only."""
+        self.tiers: tuple[SloTier, ...] = tuple(plan.tiers)
+        self.needed: dict[int, Role] = (
+            dict(needed) if needed is not None else {k: role for k in range(len(self.tiers))}
+        )
+        self._settled: dict[int, _Settled] = {}
 
     # ---- progress ---------------------------------------------------------------------------
     @property
@@ -110,12 +138,17 @@ class Level:
                 self._fast_step(now)
         if not self.done and now - self.started_at >= self.plan.timeout:
             end = self.close_at if self.close_at is not None else self._best_end(now)
-            self._finish(now, end, None, f"level timeout after {self.plan.timeout:.0f} s")
+            self._finish(now, end, f"level timeout after {self.plan.timeout:.0f} s")
         return self._record
+
+    def _pending(self) -> list[int]:
+        """The tiers the level is run for whose verdict is not settled yet."""
+        return [k for k in self.needed if k not in self._settled]
 
     def _best_end(self, now: float) -> float | None:
         """The end of the window a level is judged on now: every request sent before it is
-        accounted for (see LevelWindow.accounted_through)."""
+        accounted for (see LevelWindow.accounted_through) under the thresholds of each tier still
+        waiting for a verdict, so the one window serves them all."""
         if self.measure_from is None:
             return None
         if self._opens is None:
@@ -123,17 +156,23 @@ class Level:
             # agent has not reported since the level held).
             c = self.win.complete_through()
             return max(self.measure_from, c) if c is not None else self.measure_from
-        end = self.win.accounted_through(self._opens(), now, self._thresholds())
+        opens = self._opens()
+        governing = self._pending() or list(self.needed) or list(range(len(self.tiers)))
+        ends = [self.win.accounted_through(opens, now, self._thresholds(k)) for k in governing]
+        end = min(ends) if ends else self.win.accounted_through(opens, now, self._thresholds(None))
         return max(self.measure_from, end)
 
-    def _thresholds(self) -> tuple[float, float]:
-        tier = self.plan.tier
-        return (tier.speed_tok_s, tier.ttft_s) if tier is not None else (0.0, math.inf)
+    def _thresholds(self, k: int | None) -> tuple[float, float]:
+        if k is None or k >= len(self.tiers):
+            return (0.0, math.inf)
+        tier = self.tiers[k]
+        return (tier.speed_tok_s, tier.ttft_s)
 
-    def _data(self, end: float, now: float) -> WindowData:
-        """The window up to `end`, open requests sent inside it counted as censored values."""
+    def _data(self, end: float, now: float, k: int | None) -> WindowData:
+        """The window up to `end`, open requests sent inside it counted as censored values
+        against tier k's thresholds."""
         opens = self._opens() if self._opens is not None else ()
-        return self.win.data(end, opens, now, self._thresholds())
+        return self.win.data(end, opens, now, self._thresholds(k))
 
     def _strict_step(self, now: float) -> None:
         p, w = self.plan, self.win
@@ -159,7 +198,7 @@ class Level:
         if self.close_at is not None:
             c = self._best_end(now)
             if c is not None and c >= self.close_at:
-                self._finish(now, self.close_at, None, "strict: " + self._rules_note)
+                self._finish(now, self.close_at, "strict: " + self._rules_note)
 
     def _fast_step(self, now: float) -> None:
         p, w = self.plan, self.win
@@ -174,24 +213,27 @@ class Level:
                 and w.trajectory_counts(c)[0] >= p.fast_min_trajectories_per_agent * self.n
             )
             if due or capped:
-                d = self._data(c, now)
                 self.looks += 1
                 a = look_alpha(p.alpha, self.looks)
-                if p.tier is not None:
-                    s, t = self._judge(d, a)
+                datas = {k: self._data(c, now, k) for k in self._pending()}
+                n_data = next(iter(datas.values())).n if datas else self._data(c, now, None).n
+                for k, d in datas.items():
+                    s, t = self._judge(d, a, k)
                     if combined_verdict(s.settled, t.settled) != "undecided":
-                        self._finish(now, c, (s, t), f"settled after {d.n} requests (look {self.looks})")
-                        return
-                self._next_look_n = max(d.n + 1, math.ceil(d.n * p.look_growth))
+                        self._settled[k] = _Settled(s, t, n_data, self.looks)
+                if self.needed and not self._pending():
+                    self._finish(now, c, f"settled after {n_data} requests (look {self.looks})")
+                    return
+                self._next_look_n = max(n_data + 1, math.ceil(n_data * p.look_growth))
         if capped:
             end = self._best_end(now)
-            self._finish(now, end, None, f"time cap {p.fast_cap_s:.0f} s reached")
+            self._finish(now, end, f"time cap {p.fast_cap_s:.0f} s reached")
 
-    def _judge(self, d: WindowData, alpha: float) -> tuple[CriterionEval, CriterionEval]:
-        """Both criteria. With open requests in the window, a pass must hold with every one that
-        may still miss counted as a miss, and a fail with every one counted as meeting the tier."""
-        tier = self.plan.tier
-        assert tier is not None
+    def _judge(self, d: WindowData, alpha: float, k: int) -> tuple[CriterionEval, CriterionEval]:
+        """Both criteria of tier k. With open requests in the window, a pass must hold with every
+        one that may still miss counted as a miss, and a fail with every one counted as meeting
+        the tier."""
+        tier = self.tiers[k]
         s, t = judge_window(
             d.speeds, d.ttfts, d.t, d.speed_raw, d.ttft_raw, tier.speed_tok_s, tier.ttft_s, alpha,
             self.plan.block_s,
@@ -206,66 +248,96 @@ class Level:
         return s, t
 
     # ---- endings ----------------------------------------------------------------------------
-    def _finish(
-        self,
-        now: float,
-        end: float | None,
-        settled_evals: tuple[CriterionEval, CriterionEval] | None,
-        why: str,
-        outcome: Outcome = "measured",
-    ) -> LevelRecord:
+    def _verdict(
+        self, k: int, data: WindowData | None, outcome: Outcome
+    ) -> tuple[TierVerdict, tuple[CriterionEval, CriterionEval] | None]:
+        """Tier k's verdict on the level's final window, or the one it settled at an earlier look;
+        with the two criteria judged on the final window (None without data)."""
+        p, tier = self.plan, self.tiers[k]
+        base = TierVerdict(
+            tier=tier.name, speed_tok_s=tier.speed_tok_s, ttft_s=tier.ttft_s,
+            used=k in self.needed, role=self.needed.get(k),
+        )  # fmt: skip
+        if data is None or data.n == 0:
+            return base, None
+        a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
+        s, t = self._judge(data, a, k)
+        kept = self._settled.get(k)
+        if kept is not None:
+            on, speed_v, ttft_v = (kept.speed, kept.ttft), kept.speed.settled, kept.ttft.settled
+            settled, confidence, requests, looks = True, p.confidence, kept.requests, kept.look
+        else:
+            on, requests, looks = (s, t), data.n, self.looks
+            if p.rigour == "strict" or outcome in ("skipped", "ended"):
+                speed_v, ttft_v = s.leaning, t.leaning
+                settled = False
+            else:
+                speed_v, ttft_v = s.settled, t.settled
+                settled = combined_verdict(speed_v, ttft_v) != "undecided"
+            confidence = _one_shot_confidence(s, t)
+        verdict = combined_verdict(speed_v, ttft_v)
+        leaning = combined_verdict(on[0].leaning, on[1].leaning)
+        passed = verdict == "pass" or (
+            verdict == "undecided" and p.undecided_as == "estimate" and leaning == "pass"
+        )
+        entry = base.model_copy(
+            update={
+                "speed_verdict": speed_v,
+                "ttft_verdict": ttft_v,
+                "verdict": verdict,
+                "passed": passed and outcome != "discarded",
+                "settled": settled,
+                "confidence": confidence,
+                "failing_criterion": None if passed else failing_criterion(*on),
+                "speed_p25": on[0].estimate,
+                "ttft_p95": on[1].estimate,
+                "requests": requests,
+                "looks": looks,
+            }
+        )
+        return entry, (s, t)
+
+    def _finish(self, now: float, end: float | None, why: str, outcome: Outcome = "measured") -> LevelRecord:
         p = self.plan
         mf = self.measure_from
-        data: WindowData | None = self._data(end, now) if (end is not None and mf is not None) else None
-        n_req = data.n if data is not None else 0
-        failed = data.failed if data is not None else 0
         total, per_agent = self.win.trajectory_counts(end if end is not None else -math.inf)
         agents_ok = sum(1 for c in per_agent if c >= p.min_trajectories_per_agent)
-        tier = p.tier
-        speed_v: Verdict = "undecided"
-        ttft_v: Verdict = "undecided"
-        verdict: Verdict = "undecided"
-        passed, settled, confidence, failing = False, False, None, None
+        entries: list[TierVerdict] = []
+        final: tuple[CriterionEval, CriterionEval] | None = None
+        data: WindowData | None = None
+        for k in range(len(self.tiers)):
+            d = self._data(end, now, k) if end is not None and mf is not None else None
+            entry, evals = self._verdict(k, d, outcome)
+            entries.append(entry)
+            if k == 0:
+                data, final = d, evals
+        if not self.tiers and end is not None and mf is not None:
+            data = self._data(end, now, None)
+        n_req = data.n if data is not None else 0
+        first = entries[0] if entries else None
         sp25, tp95 = math.nan, math.nan
         sb: tuple[float, float] = (math.nan, math.nan)
         tb: tuple[float, float] = (math.nan, math.nan)
         reason = why
-        if data is not None and n_req > 0 and tier is not None:
-            if settled_evals is not None:
-                s, t = settled_evals
-                speed_v, ttft_v = s.settled, t.settled
-                settled = True
-                confidence = p.confidence
-            else:
-                a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
-                s, t = self._judge(data, a)
-                if p.rigour == "strict" or outcome in ("skipped", "ended"):
-                    speed_v, ttft_v = s.leaning, t.leaning
-                else:
-                    speed_v, ttft_v = s.settled, t.settled
-                    settled = combined_verdict(speed_v, ttft_v) != "undecided"
-                confidence = _one_shot_confidence(s, t)
-            verdict = combined_verdict(speed_v, ttft_v)
-            leaning = combined_verdict(s.leaning, t.leaning)
-            passed = verdict == "pass" or (
-                verdict == "undecided" and p.undecided_as == "estimate" and leaning == "pass"
-            )
-            failing = None if passed else failing_criterion(s, t)
+        if first is not None and final is not None:
+            tier = self.tiers[0]
+            s, t = final
             sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
             reason += (
-                f"; P25 speed {_fmt(s.estimate, 'tok/s')} vs >= {fmt_num(tier.speed_tok_s)}"
-                f", P95 TTFT {_fmt(t.estimate, 's')} vs <= {fmt_num(tier.ttft_s)}"
+                f"; P25 speed {_fmt(first.speed_p25, 'tok/s')} vs >= {fmt_num(tier.speed_tok_s)}"
+                f", P95 TTFT {_fmt(first.ttft_p95, 's')} vs <= {fmt_num(tier.ttft_s)}"
             )
-            if verdict == "undecided":
-                reason += f"; undecided, counted as {'pass' if passed else 'fail'}"
+            if first.verdict == "undecided":
+                reason += f"; undecided, counted as {'pass' if first.passed else 'fail'}"
+            if len(entries) > 1:
+                reason += "; other tiers: " + ", ".join(f"{e.short_name} {e.word()}" for e in entries[1:])
         elif data is not None and n_req > 0:
             s, t = judge_speed(data.speeds, 0.0, p.alpha / 2), judge_ttft(data.ttfts, math.inf, p.alpha / 2)
             sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
             reason += "; no SLO tier: measured only"
         else:
-            reason += "; no request counted" + ("" if tier is None else ", counted as a fail")
-        if outcome == "discarded":
-            passed = False
+            reason += "; no request counted" + ("" if not self.tiers else ", counted as a fail")
+        legacy = first if first is not None else TierVerdict(tier="")
         self._record = LevelRecord(
             index=self.index,
             n=self.n,
@@ -277,18 +349,18 @@ class Level:
             window_end=end,
             ended_at=now,
             requests=n_req,
-            failed=failed,
+            failed=data.failed if data is not None else 0,
             speed_p25=sp25,
             speed_p25_bounds=sb,
             ttft_p95=tp95,
             ttft_p95_bounds=tb,
-            speed_verdict=speed_v,
-            ttft_verdict=ttft_v,
-            verdict=verdict,
-            passed=passed,
-            settled=settled,
-            confidence=confidence,
-            failing_criterion=failing,
+            speed_verdict=legacy.speed_verdict,
+            ttft_verdict=legacy.ttft_verdict,
+            verdict=legacy.verdict,
+            passed=legacy.passed,
+            settled=legacy.settled,
+            confidence=legacy.confidence,
+            failing_criterion=legacy.failing_criterion,
             reason=reason,
             open_counted=data.open if data is not None else 0,
             trajectories_completed=total,
@@ -296,6 +368,7 @@ class Level:
             meets_rules=self.rules_met if p.rigour == "strict" else None,
             looks=self.looks,
             unsteady_s=self.unsteady_s,
+            tiers=tuple(entries),
         )
         self.phase = "settled"
         return self._record
@@ -305,46 +378,68 @@ class Level:
         if self._record is not None:
             return self._record
         end = self._best_end(now)
-        return self._finish(now, end, None, "ended early by the operator", outcome="skipped")
+        return self._finish(now, end, "ended early by the operator", outcome="skipped")
 
     def end_of_run(self, now: float) -> LevelRecord:
         """The run ends with this level open: decided by the point estimate of what has finished."""
         if self._record is not None:
             return self._record
         end = self._best_end(now)
-        return self._finish(now, end, None, "the run ended before the level settled", outcome="ended")
+        return self._finish(now, end, "the run ended before the level settled", outcome="ended")
 
     def discard(self, now: float) -> LevelRecord:
         """The operator restarts the level: this attempt is kept on record but does not count."""
         if self._record is not None:
             return self._record
         end = self._best_end(now)
-        return self._finish(now, end, None, "restarted by the operator; not counted", outcome="discarded")
+        return self._finish(now, end, "restarted by the operator; not counted", outcome="discarded")
 
     # ---- live view --------------------------------------------------------------------------
     def view(self) -> LevelRecord:
         if self._record is not None:
             return self._record
-        p, w, tier = self.plan, self.win, self.plan.tier
+        p, w = self.plan, self.win
         sp25 = tp95 = math.nan
         sb: tuple[float, float] = (math.nan, math.nan)
         tb: tuple[float, float] = (math.nan, math.nan)
-        sv: Verdict = "undecided"
-        tv: Verdict = "undecided"
         n_req = failed = 0
+        entries = [
+            TierVerdict(
+                tier=tier.name, speed_tok_s=tier.speed_tok_s, ttft_s=tier.ttft_s,
+                used=k in self.needed, role=self.needed.get(k),
+            )
+            for k, tier in enumerate(self.tiers)
+        ]  # fmt: skip
         c = w.complete_through()
         if self.phase == "measuring" and c is not None and w.measure_from is not None and c > w.measure_from:
             d = w.data(c)
             n_req, failed = d.n, d.failed
             if d.n:
                 a = look_alpha(p.alpha, self.looks + 1) if p.rigour == "fast" else p.alpha / 2
-                if tier is not None:
-                    s, t = self._judge(d, a)
-                else:
+                for k, entry in enumerate(entries):
+                    s, t = self._judge(d, a, k)
+                    kept = self._settled.get(k)
+                    sv: Verdict = "undecided"
+                    tv: Verdict = "undecided"
+                    if kept is not None:
+                        sv, tv = kept.speed.settled, kept.ttft.settled
+                    elif p.rigour == "fast":
+                        sv, tv = s.settled, t.settled
+                    verdict = combined_verdict(sv, tv)
+                    entries[k] = entry.model_copy(
+                        update={
+                            "speed_verdict": sv, "ttft_verdict": tv, "verdict": verdict,
+                            "passed": kept is not None and verdict == "pass", "settled": kept is not None,
+                            "speed_p25": s.estimate, "ttft_p95": t.estimate, "requests": d.n,
+                            "looks": kept.look if kept is not None else self.looks,
+                        }
+                    )  # fmt: skip
+                    if k == 0:
+                        sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
+                if not self.tiers:
                     s, t = judge_speed(d.speeds, 0.0, a), judge_ttft(d.ttfts, math.inf, a)
-                sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
-                if tier is not None and p.rigour == "fast":
-                    sv, tv = s.settled, t.settled
+                    sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
+        first = entries[0] if entries else TierVerdict(tier="")
         total, _ = w.trajectory_counts(self._now)
         return LevelRecord(
             index=self.index,
@@ -360,11 +455,12 @@ class Level:
             speed_p25_bounds=sb,
             ttft_p95=tp95,
             ttft_p95_bounds=tb,
-            speed_verdict=sv,
-            ttft_verdict=tv,
-            verdict=combined_verdict(sv, tv),
+            speed_verdict=first.speed_verdict,
+            ttft_verdict=first.ttft_verdict,
+            verdict=first.verdict,
             reason=self._status(),
             trajectories_completed=total if w.measure_from is not None else 0,
+            tiers=tuple(entries),
         )
 
     def _status(self) -> str:
@@ -386,7 +482,10 @@ class Level:
                 f"measuring: {el:.0f}/{p.min_steady_s:.0f} s, "
                 f"{total}/{p.min_trajectories} trajectories"
             )
-        return f"measuring: {el:.0f} s (cap {p.fast_cap_s:.0f} s), look {self.looks}"
+        text = f"measuring: {el:.0f} s (cap {p.fast_cap_s:.0f} s), look {self.looks}"
+        if len(self.needed) > 1:
+            text += f", {len(self.needed) - len(self._pending())}/{len(self.needed)} tiers settled"
+        return text
 
 
 def _one_shot_confidence(s: CriterionEval, t: CriterionEval) -> float:
@@ -398,3 +497,4 @@ def _one_shot_confidence(s: CriterionEval, t: CriterionEval) -> float:
         return max(0.0, 1.0 - max(s.p_pass, t.p_pass))
     p_fail = min(c.p_fail for c in (s, t) if c.leaning == "fail")
     return max(0.0, 1.0 - min(1.0, 2.0 * p_fail))
+

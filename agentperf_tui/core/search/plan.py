@@ -31,7 +31,10 @@ class SearchPlan:
     mode: Mode = "search"
     rigour: Rigour = "fast"
     tier: SloTier | None = None
-    """None only for a fixed-N level run without a verdict."""
+    """The first (or only) tier; None only for a fixed-N level run without a verdict."""
+    tiers: Sequence[SloTier] = ()
+    """Every tier the run is judged against, `tier` first; each level is judged against each
+    tier it is relevant to. Give `tier` or `tiers` (or both, `tier` being `tiers[0]`)."""
     start_n: int = 4
     max_n: int = 4096
     fixed_n: int | None = None
@@ -75,6 +78,12 @@ class SearchPlan:
     None: strict_cap_s + 600 strict, fast_cap_s + 600 fast."""
 
     def __post_init__(self) -> None:
+        tiers = tuple(self.tiers)
+        if not tiers and self.tier is not None:
+            tiers = (self.tier,)
+        object.__setattr__(self, "tiers", tiers)
+        if self.tier is None and tiers:
+            object.__setattr__(self, "tier", tiers[0])
         if self.sweep is not None:
             object.__setattr__(self, "sweep", tuple(int(n) for n in self.sweep))
         self._validate()
@@ -111,6 +120,11 @@ class SearchPlan:
             raise PlanError("mode", f"expected search, fixed or sweep, got {self.mode!r}")
         if self.rigour not in ("strict", "fast"):
             raise PlanError("rigour", f"expected strict or fast, got {self.rigour!r}")
+        if self.tiers and self.tier != self.tiers[0]:
+            raise PlanError("tier", "must be the first of tiers (or left out)")
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise PlanError("tiers", f"a tier is listed twice: {', '.join(names)}")
         if self.tier is None and self.mode != "fixed":
             raise PlanError("tier", f"mode {self.mode!r} needs an SLO tier")
         if self.max_n < 1:

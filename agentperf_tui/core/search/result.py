@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.strategy import Bracket, converged
-from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.level import LevelRecord, TierVerdict
 from agentperf_tui.core.summary.normalise import normalise
 from agentperf_tui.core.summary.result import TierResult
+from agentperf_tui.core.tiers import SloTier
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +36,19 @@ class SearchResult:
 
 def build_result(
     plan: SearchPlan,
-    bracket: Bracket,
+    brackets: Sequence[Bracket],
     records: list[LevelRecord],
     started_at: float,
     ended_at: float,
     *,
     counted_from: int = 0,
 ) -> SearchResult:
-    """The result of `plan`, judged on `records[counted_from:]` (earlier levels stay listed)."""
+    """The result of `plan` for each of its tiers (`brackets[k]` is tier k's), judged on
+    `records[counted_from:]` (earlier levels stay listed)."""
+    counted = records[counted_from:]
+    tiers: Sequence[SloTier | None] = plan.tiers or (None,)
     return SearchResult(
-        results=(tier_result(plan, bracket, records[counted_from:]),),
+        results=tuple(tier_result(plan, t, b, counted) for t, b in zip(tiers, brackets, strict=True)),
         levels=tuple(records),
         mode=plan.mode,
         rigour=plan.rigour,
@@ -53,33 +58,45 @@ def build_result(
     )
 
 
-def tier_result(plan: SearchPlan, bracket: Bracket, records: list[LevelRecord]) -> TierResult:
-    counted = [r for r in records if r.decided]
-    tier = plan.tier
+Judged = tuple[LevelRecord, TierVerdict | None]
+"""A level and its verdict for one tier (None: a run without a tier)."""
+
+
+def tier_result(
+    plan: SearchPlan, tier: SloTier | None, bracket: Bracket, records: list[LevelRecord]
+) -> TierResult:
+    """The answer for one tier, from the verdicts of the levels the search took for it."""
+    decided = [r for r in records if r.decided]
+    verdicts = [(r, v) for r in decided if tier is not None and (v := r.for_tier(tier.name)) is not None]
+    used = [(r, v) for r, v in verdicts if v.used or plan.mode != "search"]
     notes = list(bracket.notes)
     n_star: int | None
     if tier is None:
         n_star = None
         notes.append("no SLO tier: levels measured without a verdict")
     elif plan.mode == "fixed":
-        n_star = plan.fixed_n if counted and all(r.passed for r in counted) else None
+        n_star = plan.fixed_n if used and all(v.passed for _, v in used) else None
     elif plan.mode == "sweep":
-        fails = [r.n for r in counted if not r.passed]
+        fails = [r.n for r, v in used if not v.passed]
         lowest_fail = min(fails, default=None)
-        ok = [r.n for r in counted if r.passed and (lowest_fail is None or r.n < lowest_fail)]
+        ok = [r.n for r, v in used if v.passed and (lowest_fail is None or r.n < lowest_fail)]
         n_star = max(ok, default=0)
-        above = sorted({r.n for r in counted if r.passed and lowest_fail is not None and r.n > lowest_fail})
+        above = sorted({r.n for r, v in used if v.passed and lowest_fail is not None and r.n > lowest_fail})
         if above:
             notes.append(f"not monotonic: N={above} passed above the failing N={lowest_fail}")
     else:
         n_star = bracket.lo
-    fail_recs = [r for r in counted if not r.passed and tier is not None]
-    first_fail = min(fail_recs, key=lambda r: (r.n, -r.index), default=None)
+    first_fail: Judged | None = min(
+        ((r, v) for r, v in used if not v.passed), key=lambda rv: (rv[0].n, -rv[0].index), default=None
+    )
     level_n = plan.fixed_n if plan.mode == "fixed" else n_star
-    at_n = [r for r in counted if r.n == level_n]
-    passing_at_n = [r for r in at_n if r.passed]
-    star_rec = passing_at_n[-1] if n_star and passing_at_n else None
-    level_rec = star_rec or (at_n[-1] if at_n else None)
+    at_n = [(r, v) for r, v in used if r.n == level_n] if tier is not None else [
+        (r, None) for r in decided if r.n == level_n
+    ]
+    passing_at_n = [(r, v) for r, v in at_n if v is not None and v.passed]
+    star: Judged | None = passing_at_n[-1] if n_star and passing_at_n else None
+    star_rec = star[0] if star else None
+    level_rec = star_rec or (at_n[-1][0] if at_n else None)
     norm = normalise(
         n_star,
         plan.gpu_count,
@@ -88,8 +105,8 @@ def tier_result(plan: SearchPlan, bracket: Bracket, records: list[LevelRecord]) 
         power_note=star_rec.power_note if star_rec else None,
         nominal_gpu_power_w=plan.nominal_gpu_power_w,
     )
-    confs = [r.confidence for r in (star_rec, first_fail) if r is not None and r.confidence is not None]
-    if tier is not None and any(r.verdict == "undecided" for r in counted):
+    confs = [rv[1].confidence for rv in (star, first_fail) if rv and rv[1] and rv[1].confidence is not None]
+    if tier is not None and any(v.verdict == "undecided" for _, v in used):
         notes.append("some levels ended undecided; the search took their point estimates" if
                      plan.undecided_as == "estimate" else "some levels ended undecided and counted as fails")
     return TierResult(
@@ -103,8 +120,8 @@ def tier_result(plan: SearchPlan, bracket: Bracket, records: list[LevelRecord]) 
         power_w=norm.power_w,
         power_basis=norm.power_basis,
         power_note=norm.note,
-        first_fail_n=first_fail.n if first_fail else None,
-        failing_criterion=first_fail.failing_criterion if first_fail else None,
+        first_fail_n=first_fail[0].n if first_fail else None,
+        failing_criterion=first_fail[1].failing_criterion if first_fail and first_fail[1] else None,
         confidence=min(confs) if confs else None,
         converged=plan.mode != "search" or bracket.capped or converged(plan, bracket),
         capped=bracket.capped,

@@ -12,7 +12,7 @@ from typing import Any
 from agentperf_tui.core.store.errors import StoreUnreadableError, UnknownRunError
 from agentperf_tui.core.store.liveness import writer_alive
 from agentperf_tui.core.store.models import INCOMPLETE, RunInfo
-from agentperf_tui.core.store.partial import configured_tier
+from agentperf_tui.core.store.partial import configured_tiers
 from agentperf_tui.core.store.rows import (
     LEVEL_COLUMNS,
     LEVEL_COLUMNS_V1,
@@ -23,6 +23,7 @@ from agentperf_tui.core.store.rows import (
 from agentperf_tui.core.store.schema import connect_reader
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.summary.upgrade import read_summary
+from agentperf_tui.core.tiers import tiers_label
 
 LATEST = ("latest", "last")
 """Run references that mean "the most recently started run"."""
@@ -106,15 +107,23 @@ def request_columns(conn: sqlite3.Connection) -> tuple[str, ...]:
     return (*REQUEST_COLUMNS_V1, *("NULL" for _ in REQUEST_COLUMNS[len(REQUEST_COLUMNS_V1) :]))
 
 
-def tier_label(summary: RunSummary | None, config: dict[str, Any]) -> str | None:
-    """The run's tier by name: from its result, else as configured."""
-    if summary is not None and summary.result is not None and summary.result.tier is not None:
-        return summary.result.tier.name
-    tier = configured_tier(config)
-    if tier is not None:
-        return tier.name
+def tier_names(summary: RunSummary | None, config: dict[str, Any]) -> tuple[str, ...]:
+    """The run's tiers by name, in its order: from its results, else as configured."""
+    if summary is not None and summary.results:
+        names = tuple(r.tier.name for r in summary.results if r.tier is not None)
+        if names:
+            return names
+    tiers = configured_tiers(config)
+    if tiers:
+        return tuple(t.name for t in tiers)
     named = config.get("tier")
-    return named if isinstance(named, str) and named else None
+    return (named,) if isinstance(named, str) and named else ()
+
+
+def tier_label(summary: RunSummary | None, config: dict[str, Any]) -> str | None:
+    """The run's tier by name (its tiers in one short label, when it has several)."""
+    names = tier_names(summary, config)
+    return tiers_label(names) if names else None
 
 
 def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, RunSummary | None]:
@@ -128,10 +137,11 @@ def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, R
         shown = INCOMPLETE
     # A summary means the run ended: its N* is final (from the summary, else the best pass).
     final = summary is not None
+    names = tier_names(summary, config)
     last_level = None if last_n is None else (int(last_n), str(last_verdict))
     if summary is not None:
         n = summary.result.n_star if summary.result is not None else None
-        judged = tier_label(summary, config) is not None
+        judged = bool(names)
         passing = [lv.n for lv in summary.levels if lv.decided and lv.passed and judged]
         best = max(passing, default=None)
         if summary.levels:
@@ -149,7 +159,9 @@ def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, R
         stored_status=status,
         result_n=None if n is None else int(n),
         result_final=final,
-        tier=tier_label(summary, config),
+        tier=tiers_label(names) if names else None,
+        tier_names=names,
+        tier_ns=tuple(r.n_star for r in summary.results) if summary is not None and len(names) > 1 else (),
         annotations=int(n_annotations),
         first_annotation=first_annotation,
         note=note,

@@ -1,5 +1,6 @@
-"""Side-by-side comparison of two runs: headline figures at N* (or a fixed run's N), and the config
-keys that differ.
+"""Side-by-side comparison of two runs: headline figures at N* (or a fixed run's N), per tier when
+either run has several (tiers matched by name, rows named with the tier), and the config keys that
+differ.
 
 A figure marks one side better only when the difference matters: more than MATERIAL (5%) of the
 larger value, or more than MATERIAL_RATE (one percentage point) for an error rate. Smaller
@@ -13,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agentperf_tui.core.store.access import tier_label
+from agentperf_tui.core.store.access import tier_label, tier_names
 from agentperf_tui.core.store.models import Difference, RunData
 from agentperf_tui.core.summary.headline import Headline, headline
 
@@ -39,37 +40,46 @@ VOLATILE_CONFIG = ("endpoint",)
 """Config keys that differ between two runs of the embedded simulator only by its random port."""
 
 Figure = Callable[[RunFigures], float | None]
-# (field label, the figure, which direction is better)
-_FIGURES: tuple[tuple[str, Figure, Literal["higher", "lower"] | None], ...] = (
-    ("N*", lambda f: f.head.n_star, "higher"),
-    ("GPUs", lambda f: f.head.gpus, None),
-    ("agents/GPU", lambda f: f.head.agents_per_gpu, "higher"),
-    ("agents/MW", lambda f: f.head.agents_per_mw, "higher"),
-    ("level N (N*, or a fixed run's N)", lambda f: f.head.level_n, None),
-    ("mean GPU power at level N (W)", lambda f: f.head.mean_power_w, None),
-    ("P25 speed at level N (tok/s)", lambda f: f.head.speed_p25, "higher"),
-    ("P95 TTFT at level N (s)", lambda f: f.head.ttft_p95, "lower"),
-    ("error rate at level N", lambda f: f.head.error_rate_at_n, "lower"),
-    ("output tok/s at level N", lambda f: f.head.level.output_tok_s if f.head.level else None, "higher"),
-    ("prefix cache hits at level N", lambda f: f.head.level.cache_hit_ratio if f.head.level else None, None),
-    ("error rate (whole run)", lambda f: f.error_rate, "lower"),
-    ("output tok/s (whole run)", lambda f: f.output_tok_s, None),
-    ("requests", lambda f: f.requests, None),
+# (field label, the figure, which direction is better, whether it belongs to one tier's answer)
+_FIGURES: tuple[tuple[str, Figure, Literal["higher", "lower"] | None, bool], ...] = (
+    ("N*", lambda f: f.head.n_star, "higher", True),
+    ("GPUs", lambda f: f.head.gpus, None, False),
+    ("agents/GPU", lambda f: f.head.agents_per_gpu, "higher", True),
+    ("agents/MW", lambda f: f.head.agents_per_mw, "higher", True),
+    ("level N (N*, or a fixed run's N)", lambda f: f.head.level_n, None, True),
+    ("mean GPU power at level N (W)", lambda f: f.head.mean_power_w, None, True),
+    ("P25 speed at level N (tok/s)", lambda f: f.head.speed_p25, "higher", True),
+    ("P95 TTFT at level N (s)", lambda f: f.head.ttft_p95, "lower", True),
+    ("error rate at level N", lambda f: f.head.error_rate_at_n, "lower", True),
+    ("output tok/s at level N", lambda f: f.head.level.output_tok_s if f.head.level else None, "higher",
+     True),
+    ("prefix cache hits at level N", lambda f: f.head.level.cache_hit_ratio if f.head.level else None, None,
+     True),
+    ("error rate (whole run)", lambda f: f.error_rate, "lower", False),
+    ("output tok/s (whole run)", lambda f: f.output_tok_s, None, False),
+    ("requests", lambda f: f.requests, None, False),
 )
 
 
-def run_figures(run: RunData) -> RunFigures:
+def run_figures(run: RunData, tier_index: int = 0) -> RunFigures:
     if len(run.requests):
         total, failed = len(run.requests), int((~run.requests.ok).sum())
     else:
         total, failed = run.summary.requests.ok + run.summary.requests.failed, run.summary.requests.failed
     rate = failed / total if total else None
     return RunFigures(
-        head=headline(run.summary),
+        head=headline(run.summary, tier_index),
         error_rate=rate,
         requests=total,
         output_tok_s=run.summary.whole_run.output_tok_s,
     )
+
+
+def _tier_figures(run: RunData) -> dict[str, RunFigures]:
+    """The run's figures for each of its tiers, by tier name."""
+    return {
+        r.tier.name: run_figures(run, k) for k, r in enumerate(run.summary.results) if r.tier is not None
+    }
 
 
 def comparability(a: RunData, b: RunData) -> list[str]:
@@ -82,15 +92,17 @@ def comparability(a: RunData, b: RunData) -> list[str]:
         if not run.summary.comparable:
             why = "; ".join(run.summary.comparability) or "output lengths were not exact"
             out.append(f"{side} is not comparable: {why}")
-    ta, tb = tier_label(a.summary, a.config), tier_label(b.summary, b.config)
-    if ta is not None and tb is not None and ta != tb:
+    na, nb = tier_names(a.summary, a.config), tier_names(b.summary, b.config)
+    if na and nb and not set(na) & set(nb):
+        ta, tb = tier_label(a.summary, a.config), tier_label(b.summary, b.config)
         out.append(f"judged against different tiers ({ta} and {tb}): N* means a different thing")
     return out
 
 
 def compare_runs(a: RunData, b: RunData) -> list[Difference]:
     """Context rows (run, model, endpoint, simulated, mode, tier, status, power basis), every
-    headline figure, then one row per config key (dotted path) whose value differs."""
+    headline figure, then one row per config key (dotted path) whose value differs. When either
+    run has several tiers, each tier's figures have rows of their own, named with the tier."""
     fa, fb = run_figures(a), run_figures(b)
     out = [
         Difference("run", a.info.id, b.info.id, None, None),
@@ -101,9 +113,23 @@ def compare_runs(a: RunData, b: RunData) -> list[Difference]:
         Difference("tier", tier_label(a.summary, a.config), tier_label(b.summary, b.config), None, None),
         Difference("status", a.info.status, b.info.status, None, None),
     ]
-    out.append(Difference("power basis", fa.head.power_basis, fb.head.power_basis, None, None))
-    for label, figure, direction in _FIGURES:
-        out.append(_numeric(label, figure(fa), figure(fb), direction))
+    if len(a.summary.results) <= 1 and len(b.summary.results) <= 1:
+        out.append(Difference("power basis", fa.head.power_basis, fb.head.power_basis, None, None))
+        for label, figure, direction, _ in _FIGURES:
+            out.append(_numeric(label, figure(fa), figure(fb), direction))
+    else:
+        for label, figure, direction, per_tier in _FIGURES:
+            if not per_tier:
+                out.append(_numeric(label, figure(fa), figure(fb), direction))
+        ta, tb = _tier_figures(a), _tier_figures(b)
+        none = RunFigures(Headline(None, None), None, 0)
+        for name in [*ta, *(n for n in tb if n not in ta)]:
+            xa, xb = ta.get(name, none), tb.get(name, none)
+            basis = (xa.head.power_basis, xb.head.power_basis)
+            out.append(Difference(f"power basis @ {name}", *basis, None, None))
+            for label, figure, direction, per_tier in _FIGURES:
+                if per_tier:
+                    out.append(_numeric(f"{label} @ {name}", figure(xa), figure(xb), direction))
     ca, cb = _flatten(a.config), _flatten(b.config)
     embedded = a.info.endpoint_label == b.info.endpoint_label == "embedded simulator"
     for key in sorted(ca.keys() | cb.keys()):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+from pydantic import BaseModel
 
 from agentperf_tui.core.store.access import (
     level_columns,
@@ -35,9 +36,17 @@ from agentperf_tui.core.store.rows import (
     level_from_row,
     result_from_row,
 )
+from agentperf_tui.core.summary.level import TierVerdict
 
 EXPORT_FORMAT = "agentperf-run-export/1"
 DERIVED_REQUEST_COLUMNS = ("ttft_s", "output_speed_tok_s", "client_lag_s")
+TIER_VERDICT_COLUMNS = tuple(TierVerdict.model_fields)
+"""level_tiers.csv: each level's verdict for each tier of the run (after the level's index and N)."""
+RESULT_COLUMNS = (
+    "tier_name", "n_star", "agents_per_gpu", "agents_per_mw", "power_w", "power_basis", "gpu_count",
+    "level_n", "level_index", "first_fail_n", "failing_criterion", "confidence", "converged", "capped",
+)  # fmt: skip
+"""results.csv: the run's answer for each tier."""
 """Extra CSV columns computed exactly as RequestResult.ttft / .output_speed / .client_lag."""
 LEVEL_FIGURE_COLUMNS = (
     "output_tok_s", "input_tok_s", "requests_per_s", "cache_hit_ratio", "server_prefix_hit_ratio",
@@ -76,8 +85,9 @@ def export_json(path: str | Path, run_id: str, out: Path) -> Path:
 
 
 def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
-    """Write requests.csv, levels.csv, telemetry.csv, server_metrics.csv, annotations.csv and
-    run.json (id, config, summary) into `out_dir` (created if needed); returns the paths."""
+    """Write requests.csv, levels.csv, telemetry.csv, server_metrics.csv, annotations.csv,
+    level_tiers.csv, results.csv and run.json (id, config, summary) into `out_dir` (created if
+    needed); returns the paths."""
     store = Path(path).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -88,10 +98,13 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
             meta = _run_document(conn, pk)
             stored = level_columns(conn)
             level_csv = tuple(c for c in stored if c != "record")
+            stored_levels = list(_rows(conn, "levels", stored, pk, "idx"))
             level_rows = (
                 (*row[: len(level_csv)], *_level_figures(row[len(level_csv)] if "record" in stored else None))
-                for row in _rows(conn, "levels", stored, pk, "idx")
+                for row in stored_levels
             )
+            levels = [level_from_row(r) for r in stored_levels]
+            summary = load_info(conn, pk)[2]
             target = out_dir / "run.json"
             _write_atomic(target, lambda f: f.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode()))
             written.append(target)
@@ -106,12 +119,22 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
                  _rows(conn, "server_metrics", SERVER_METRIC_COLUMNS, pk, _BY_T)),
                 ("annotations.csv", ANNOTATION_COLUMNS,
                  _rows(conn, "annotations", ANNOTATION_COLUMNS, pk, "id")),
+                ("level_tiers.csv", ("level", "n", *TIER_VERDICT_COLUMNS),
+                 ((lv.index, lv.n, *_values(v, TIER_VERDICT_COLUMNS)) for lv in levels for v in lv.tiers)),
+                ("results.csv", RESULT_COLUMNS,
+                 (_values(r, RESULT_COLUMNS) for r in (summary.results if summary is not None else ()))),
             ]  # fmt: skip
             for name, header, rows in tables:
                 target = out_dir / name
                 _write_atomic(target, _csv_writer(header, rows))
                 written.append(target)
     return written
+
+
+def _values(shape: BaseModel, columns: Sequence[str]) -> list[Any]:
+    """A typed shape's fields as CSV cells (NaN as an empty cell)."""
+    values = [getattr(shape, c) for c in columns]
+    return [None if isinstance(x, float) and math.isnan(x) else x for x in values]
 
 
 def _rows(conn: sqlite3.Connection, table: str, columns: Sequence[str], pk: int, order: str) -> Iterator[Any]:

@@ -65,6 +65,10 @@ class RunInfo:
         if self.simulated_by == "embedded simulator":
             return "embedded simulator"
         return self.endpoint
+    tier_names: tuple[str, ...] = ()
+    """Every tier of the run, in its order (`tier` is their label)."""
+    tier_ns: tuple[int | None, ...] = ()
+    """N* per tier, from the summary of a run with several tiers."""
 
     @property
     def headline(self) -> str:
@@ -74,8 +78,12 @@ class RunInfo:
             n, verdict = self.last_level
             if verdict == "measured":
                 return f"fixed N={n}: measured, no tier"
+            if self.result_final and len(self.tier_ns) > 1:  # the tier held at N, or not, per tier
+                verdict = ",".join("pass" if x is not None else "fail" for x in self.tier_ns)
             so_far = "" if self.result_final else " so far"
             return f"fixed N={n}: {verdict}{so_far}{tier}"
+        if self.result_final and len(self.tier_ns) > 1:
+            return "N*=" + ",".join("-" if n is None else str(n) for n in self.tier_ns) + tier
         if self.result_final:
             if self.result_n:
                 return f"N*={self.result_n}{tier}"
@@ -84,6 +92,8 @@ class RunInfo:
             return f"no passing level{tier}"
         if self.result_n is None:
             return f"measuring{tier}" if self.status == "running" else f"no passing level, unfinished{tier}"
+        if len(self.tier_names) > 1:
+            return f"N>={self.result_n} so far @ {self.tier_names[0]} (of {len(self.tier_names)} tiers)"
         return f"N>={self.result_n} so far{tier}"
 
 

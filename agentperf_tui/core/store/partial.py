@@ -30,21 +30,25 @@ def configured_tier(config: dict[str, Any]) -> SloTier | None:
     return None
 
 
+def configured_tiers(config: dict[str, Any]) -> tuple[SloTier, ...]:
+    """Every tier a stored run was configured with, in its order (one for a single-tier run,
+    none without a tier)."""
+    listed = config.get("tiers_resolved")
+    if isinstance(listed, list) and listed:
+        tiers = [configured_tier({"tier_resolved": item}) for item in listed]
+        return tuple(t for t in tiers if t is not None)
+    tier = configured_tier(config)
+    return (tier,) if tier is not None else ()
+
+
 def rebuilt_summary(info: RunInfo, config: dict[str, Any], levels: list[LevelRecord]) -> RunSummary:
-    passing = [lv for lv in levels if lv.decided and lv.passed]
-    best = max(passing, key=lambda lv: (lv.n, lv.index), default=None)
-    results: tuple[TierResult, ...] = ()
-    if best is not None:
-        results = (
-            TierResult(
-                tier=configured_tier(config),
-                n_star=best.n,
-                level_n=best.n,
-                level_index=best.index,
-                gpu_count=config.get("gpu_count"),
-                notes=("provisional: the run never finished; this is the best passing level so far",),
-            ),
-        )
+    tiers: tuple[SloTier | None, ...] = configured_tiers(config) or (None,)
+    found = [_provisional(tier, k, config, levels) for k, tier in enumerate(tiers)]
+    # one entry per tier once any tier has a passing level (none has an answer before that)
+    results = tuple(
+        r if r is not None else TierResult(tier=tier, n_star=None, gpu_count=config.get("gpu_count"))
+        for r, tier in zip(found, tiers, strict=True)
+    ) if any(r is not None for r in found) else ()
     mode = config.get("mode")
     rigour = config.get("rigour")
     status: Status = "incomplete"
@@ -64,4 +68,29 @@ def rebuilt_summary(info: RunInfo, config: dict[str, Any], levels: list[LevelRec
         gpu_count=config.get("gpu_count"),
         levels=tuple(levels),
         results=results,
+    )
+
+
+def _provisional(
+    tier: SloTier | None, k: int, config: dict[str, Any], levels: list[LevelRecord]
+) -> TierResult | None:
+    """The best passing level so far for one tier (the k-th of the run), or None."""
+
+    def passed(lv: LevelRecord) -> bool:
+        if tier is None or not lv.tiers:
+            return lv.passed if k == 0 else False
+        v = lv.for_tier(tier.name)
+        return v is not None and v.passed
+
+    passing = [lv for lv in levels if lv.decided and passed(lv)]
+    best = max(passing, key=lambda lv: (lv.n, lv.index), default=None)
+    if best is None:
+        return None
+    return TierResult(
+        tier=tier,
+        n_star=best.n,
+        level_n=best.n,
+        level_index=best.index,
+        gpu_count=config.get("gpu_count"),
+        notes=("provisional: the run never finished; this is the best passing level so far",),
     )

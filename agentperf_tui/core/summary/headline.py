@@ -112,6 +112,28 @@ def _power_reason(note: str) -> str:
     return "; ".join(parts) or note
 
 
+def headlines(summary: RunSummary) -> list[Headline]:
+    """One headline per tier of the run, in the run's order."""
+    return [headline(summary, k) for k in range(len(summary.results))]
+
+
+def tier_line(h: Headline) -> str:
+    """One tier's answer on one line: N*, agents per GPU and per MW (with the power they rest
+    on), and what bound it."""
+    r = h.result
+    name = (r.tier_name if r is not None else None) or "no tier"
+    n = "-" if h.n_star is None else f"{fmt.count(h.n_star)}{'+' if r is not None and r.capped else ''}"
+    per_gpu = "agents/GPU n/a"
+    if h.agents_per_gpu is not None:
+        per_gpu = f"{fmt.per_gpu(h.agents_per_gpu)} agents/GPU"
+    if h.gpus is not None:
+        per_gpu += f" ({fmt.plural(h.gpus, 'GPU')})"
+    per_mw = f"{fmt.per_mw(h.agents_per_mw)} agents/MW" if h.agents_per_mw is not None else "agents/MW n/a"
+    line = f"{name}: N*={n}, {per_gpu}, {per_mw} ({h.power_text()})"
+    bound = h.bound_by()
+    return line + (f", bound by {bound}" if bound else "")
+
+
 def headline(summary: RunSummary, tier_index: int = 0) -> Headline:
     result = summary.results[tier_index] if tier_index < len(summary.results) else None
     level = summary.level(result.level_index) if result is not None else None
@@ -151,18 +173,21 @@ def summary_notes(summary: RunSummary) -> list[str]:
             "usage counts tokens: the server's token count (the output speed's numerator) cannot be "
             "right for them"
         )
-    result = summary.result
-    zero = zero_reason(summary)
-    if zero is not None:
-        notes.append(zero)
-    if result is not None:
+    several = len(summary.results) > 1
+    for k, result in enumerate(summary.results):
+        at = f"{result.tier_name}: " if several and result.tier_name else ""
+        zero = zero_reason(summary, k)
+        if zero is not None:
+            notes.append(at + zero)
         if result.capped:
-            notes.append("the search reached its maximum N without failing: N* is at least this")
-        notes.extend(result.notes)
+            notes.append(f"{at}the search reached its maximum N without failing: N* is at least this")
+        notes.extend(at + note for note in result.notes)
+    first = summary.result
+    if first is not None:
         head = headline(summary)
-        if result.gpu_count is None and result.n_star is not None:
+        if first.gpu_count is None and any(r.n_star for r in summary.results):
             notes.append("GPU count unknown: no agents per GPU; give --gpus N or --hardware PROFILE")
-        if head.agents_per_mw is None and result.n_star:
+        if head.agents_per_mw is None and any(r.n_star for r in summary.results):
             notes.append(f"no agents per MW: {head.power_text()}")
     return notes
 
@@ -174,22 +199,30 @@ def failures_text(summary: RunSummary) -> str:
     return ", ".join(f"{fmt.count(n)} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
-def zero_reason(summary: RunSummary) -> str | None:
-    """Why a search found no level that meets its tier, in one line, from its levels: what the
-    lowest failing level measured against the tier's figures."""
-    result = summary.result
-    if result is None or result.n_star != 0 or result.tier is None:
+def zero_reason(summary: RunSummary, tier_index: int = 0) -> str | None:
+    """Why a search found no level that meets a tier (the run's `tier_index`-th), in one line, from
+    its levels: what the lowest level that failed that tier measured against the tier's figures."""
+    if tier_index >= len(summary.results):
         return None
-    failed = [lv for lv in summary.levels if lv.decided and not lv.passed]
+    result = summary.results[tier_index]
+    tier = result.tier
+    if result.n_star != 0 or tier is None:
+        return None
+    name = result.tier_name or ""
+    verdicts = [(lv, lv.for_tier(name) if len(summary.results) > 1 else None) for lv in summary.levels]
+    failed = [
+        (lv, v) for lv, v in verdicts
+        if lv.decided and (not v.passed if v is not None else not lv.passed)
+    ]  # fmt: skip
     if not failed:
         return None
-    lv = min(failed, key=lambda x: (x.n, -x.index))
-    tier = result.tier
+    lv, v = min(failed, key=lambda x: (x[0].n, -x[0].index))
     at = "a single agent" if lv.n == 1 else f"N={lv.n} (the lowest N tried)"
     if lv.requests and lv.failed == lv.requests:
         return f"N*=0: every request at {at} failed: the server did not serve the load (see the failures)"
     why: list[str] = []
-    p25, p95 = finite_or_none(lv.speed_p25), lv.ttft_p95
+    p25 = finite_or_none(v.speed_p25 if v is not None else lv.speed_p25)
+    p95 = v.ttft_p95 if v is not None else lv.ttft_p95
     if p25 is not None and p25 < tier.speed_tok_s:
         who = "the single-agent speed" if lv.n == 1 else f"the speed at {at}"
         why.append(

@@ -21,6 +21,55 @@ Role = Literal["ramp", "bisect", "confirm", "fixed", "sweep", "hand"]
 """Why the level was run: a step of the search, a fixed or sweep level, or N set by hand."""
 
 
+class TierVerdict(BaseModel):
+    """What one level says about one SLO tier of the run. A level's window is shared by every
+    tier: each tier is judged on it with its own thresholds (and, in fast mode, its own looks)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    tier: str
+    """The tier's name (`TierResult.tier_name`)."""
+    speed_tok_s: Figure = NAN
+    ttft_s: Figure = NAN
+    used: bool = True
+    """The search took this verdict for this tier: the level lay inside the tier's bracket, or
+    repeated its best passing N. An unused verdict is judged all the same, for the record."""
+    role: Role | None = None
+    """What the level was for this tier (ramp, bisect, confirm...); None when not used."""
+    speed_verdict: Verdict = "undecided"
+    ttft_verdict: Verdict = "undecided"
+    verdict: Verdict = "undecided"
+    passed: bool = False
+    """What the search took for this tier (an undecided verdict counts per undecided_as)."""
+    settled: bool = False
+    """Fast: this tier's verdict was settled by its confidence bounds."""
+    confidence: float | None = None
+    failing_criterion: str | None = None
+    speed_p25: Figure = NAN
+    ttft_p95: Figure = NAN
+    """The percentiles of the requests the verdict rests on (open ones censored at this tier's
+    thresholds)."""
+    requests: int = 0
+    """Requests the verdict rests on (fewer than the level's when it settled at an earlier look)."""
+    looks: int = 0
+    """Fast: the look at which the verdict was taken."""
+
+    @property
+    def short_name(self) -> str:
+        """The tier's S-T part ("100-5"), for lists of a run's tiers."""
+        return self.tier.rpartition("/")[2]
+
+    def word(self, *, compact: bool = False) -> str:
+        """The verdict in a word or two: "pass", "fail (speed)" ("fail/speed" compact), "~pass"
+        (undecided, taken as a pass), "-" (nothing counted)."""
+        if self.requests == 0:
+            return "-"
+        word = self.verdict if self.verdict != "undecided" else f"~{'pass' if self.passed else 'fail'}"
+        if not self.failing_criterion or self.passed:
+            return word
+        return f"{word}/{self.failing_criterion}" if compact else f"{word} ({self.failing_criterion})"
+
+
 class LevelRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
@@ -87,6 +136,38 @@ class LevelRecord(BaseModel):
     server_prefix_hit_ratio: float | None = None
     """The server's own prefix-cache hit rate from its /metrics, mean over the measured window
     (None when it reports none)."""
+    tiers: tuple[TierVerdict, ...] = ()
+    """One verdict per SLO tier of the run, in the run's order; the single-tier fields above are
+    the first tier's. Empty in a record stored before per-tier verdicts (a single-tier run)."""
+
+    def for_tier(self, name: str) -> TierVerdict | None:
+        """The verdict for the tier `name`; for a record without per-tier verdicts (a single-tier
+        run), the record's own verdict under that name."""
+        if self.tiers:
+            return next((v for v in self.tiers if v.tier == name), None)
+        return TierVerdict(
+            tier=name,
+            speed_tok_s=NAN,
+            ttft_s=NAN,
+            role=self.role,
+            speed_verdict=self.speed_verdict,
+            ttft_verdict=self.ttft_verdict,
+            verdict=self.verdict,
+            passed=self.passed,
+            settled=self.settled,
+            confidence=self.confidence,
+            failing_criterion=self.failing_criterion,
+            speed_p25=self.speed_p25,
+            ttft_p95=self.ttft_p95,
+            requests=self.requests,
+            looks=self.looks,
+        )
+
+    def tiers_text(self) -> str:
+        """Each tier's verdict, compactly: `30-10:pass 100-5:fail/speed 300-3:(fail)`, in brackets
+        where the search did not need the level for that tier."""
+        words = ((v, v.word(compact=True)) for v in self.tiers)
+        return " ".join(f"{v.short_name}:{w if v.used else f'({w})'}" for v, w in words)
 
     @property
     def window_s(self) -> float:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from agentperf_tui.core.workload.errors import TrajectoryError
+
+
+class _Readable(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
 
 MAX_LINE_BYTES = 32 * 1024 * 1024
 """Longest line accepted. A turn line holds only what its turn appended; a line past this is a
@@ -14,7 +19,7 @@ whole conversation (or a whole file) on one line, which the formats never need."
 
 
 def bounded_lines(
-    fh: IO[bytes], path: Path | str, limit: int = MAX_LINE_BYTES
+    fh: _Readable, path: Path | str, limit: int = MAX_LINE_BYTES
 ) -> Iterator[tuple[int, bytes]]:
     """Yield (1-based line number, raw line) from a binary file; raise TrajectoryError on a line over
     `limit` bytes after reading at most `limit` + 1 bytes of it."""
