@@ -22,7 +22,9 @@ from typing import Literal
 
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.simulator.engine import Engine, RequestRejected, SimRequest
+from agentperf_tui.core.simulator.pool_engine import PoolEngine
 from agentperf_tui.core.simulator.profiles import Deployment, load_deployment
+from agentperf_tui.core.simulator.shapes import Shape
 from agentperf_tui.core.simulator.tokenizer import GEN_PROMPT, count_bytes, render_chat, render_message
 from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory
 
@@ -71,7 +73,7 @@ class VirtualLoad:
     finished in that span; every time in the results is on this clock.
     """
 
-    def __init__(self, deployment: Deployment, trajectories: list[Trajectory], *, seed: int,
+    def __init__(self, deployment: Deployment | Shape, trajectories: list[Trajectory], *, seed: int,
                  tool_delay: ToolDelay = "recorded", join_spread_s: float = 1.0) -> None:
         if not trajectories:
             raise ValueError("VirtualLoad needs at least one trajectory")
@@ -82,8 +84,9 @@ class VirtualLoad:
         self.seed = seed
         self.tool_delay = tool_delay
         self.join_spread_s = join_spread_s
-        self.engine = Engine(deployment, seed=seed)
-        self.block = deployment.engine.block_size
+        self.engine: Engine | PoolEngine = (PoolEngine(deployment, seed=seed) if isinstance(deployment, Shape)
+                                            else Engine(deployment, seed=seed))
+        self.block = deployment.block_size
         self.now = 0.0
         self._heap: list[tuple[float, int, int, _Agent]] = []
         self._seq = itertools.count()
