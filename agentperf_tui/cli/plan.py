@@ -2,7 +2,9 @@
 
 Runs the concurrency search against the simulator's engine model on a virtual clock (no HTTP,
 no waiting): the level table goes to stderr as levels finish, the JSON summary to stdout.
-Every figure is SIMULATED: a capacity plan, not a measurement.
+Every figure is SIMULATED: a capacity plan, not a measurement. When the model has a recipe
+for the hardware and no explicit replica shape is given, the deployment shape is chosen from
+the recipe (cli/plan_shapes.py).
 """
 
 from __future__ import annotations
@@ -42,9 +44,16 @@ def register(sub: Any) -> None:
     p.add_argument("--trajectories", default="trajectories/quick", help="trajectory file or directory")
     p.add_argument("--rigour", choices=["fast", "strict"], default="fast")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--replicas", type=int, help="serving replicas (default 1)")
+    p.add_argument("--gpus", type=int,
+                   help="GPU budget the deployment shape is chosen for (default: one node or NVLink "
+                        "domain of the hardware, e.g. 8 for H200, 72 for GB300 NVL72)")
+    p.add_argument("--shape", dest="shape_name",
+                   help="only this named shape of the recipe (profiles/recipes/MODEL/HARDWARE.toml)")
+    p.add_argument("--replicas", type=int,
+                   help="explicit shape instead of a recipe: serving replicas (default 1)")
     p.add_argument("--gpus-per-replica", type=int,
-                   help="GPUs per replica (default: the fewest that hold the model)")
+                   help="explicit shape instead of a recipe: GPUs per replica (default: the fewest "
+                        "that hold the model)")
     p.add_argument("--tool-delay", choices=["recorded", "baseline"], default="recorded",
                    help="tool-call delay: as recorded, or the AgentPerf baseline (0.1-5 s, median ~1 s)")
     p.add_argument("--start", type=int, default=4, help="starting guess for N")
@@ -107,6 +116,7 @@ class _Printer:
 
 def main(args: argparse.Namespace) -> int:
     from agentperf_tui.core.simulator.profiles import ProfileError
+    from agentperf_tui.core.simulator.recipes import recipe_path
     from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
 
     try:
@@ -121,6 +131,10 @@ def main(args: argparse.Namespace) -> int:
             f"--trajectories: {e}; import recorded traces with `agentperf-tui trajectories import` "
             "or generate a set with `agentperf-tui trajectories synth`"
         )
+    if args.replicas is None and args.gpus_per_replica is None and recipe_path(args.model, args.hardware):
+        from agentperf_tui.cli.plan_shapes import main_shapes
+
+        return main_shapes(args, tier, trajectories)
     try:
         dep = load_deployment(args.hardware, args.model, replicas=args.replicas,
                               gpus_per_replica=args.gpus_per_replica)

@@ -1,0 +1,137 @@
+"""`plan` with the shape chosen from a recipe: rank candidates, search the best two, report both.
+
+Everything printed is SIMULATED. The winner's level table goes to stderr as its levels finish;
+the runner-up is searched the same way and summarised in one line; the JSON summary (stdout)
+is the winner's search result plus the shapes, what bound each, and the plausible range (the
+calibration's error spread around N*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agentperf_tui.cli.plan import _err, _num, _Printer
+from agentperf_tui.core.search.plan import PlanError, SearchPlan
+from agentperf_tui.core.search.shape_plan import ShapeOutcome, distinct_top, rank_shapes, search_shape, workload_stats
+from agentperf_tui.core.search.tiers import SloTier
+from agentperf_tui.core.search.virtual_run import VirtualRunError
+from agentperf_tui.core.simulator.costmodel import load_cost_params
+from agentperf_tui.core.simulator.profiles import ProfileError, load_hardware
+from agentperf_tui.core.simulator.recipes import load_recipe
+from agentperf_tui.core.workload.trajectory import Trajectory
+
+
+def _start_for(estimate: int, asked: int) -> int:
+    """Start the ramp a factor 4 below the steady-state estimate (saves the low levels)."""
+    if asked != 4 or estimate < 64:
+        return asked
+    return 2 ** int(math.log2(estimate / 4))
+
+
+def _shape_json(o: ShapeOutcome, spread: float) -> dict[str, Any]:
+    s = o.shape
+    lo, hi = o.plausible_range(spread)
+    return {"name": s.spec.name, "summary": s.summary, "gpus": s.gpu_count, "recipe": s.spec.source,
+            "url": s.spec.url, "n_star": o.result.n_star, "plausible_range": [lo, hi], "bound": o.bound,
+            "estimate": o.candidate.estimate.agents, "estimate_bound": o.candidate.estimate.bound,
+            "wall_time_s": round(o.wall_s, 2)}
+
+
+def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Trajectory]) -> int:
+    try:
+        hw = load_hardware(args.hardware)
+        recipe = load_recipe(args.model, args.hardware)
+        params = load_cost_params()
+    except ProfileError as e:
+        return _err(str(e))
+    gpus = args.gpus or hw.gpus_per_node
+    if gpus < 1:
+        return _err("--gpus must be at least 1")
+    if args.shape_name:
+        try:
+            recipe.shape(args.shape_name)
+        except ProfileError as e:
+            return _err(str(e))
+    try:  # the plan's own fields, checked before anything is printed
+        SearchPlan(mode="search", rigour=args.rigour, tier=tier, start_n=args.start, max_n=args.max_n,
+                   warmup_s=args.warmup_s, confidence=args.confidence)
+    except PlanError as e:
+        return _err(str(e))
+    stats = workload_stats(trajectories, args.tool_delay)
+    cands = rank_shapes(recipe, gpus, tier, stats, params,
+                        shape_names=[args.shape_name] if args.shape_name else None)
+    if not cands:
+        return _err(f"no shape of {recipe.path} fits in {gpus} {hw.name} GPUs; raise --gpus")
+    print(f"SIMULATED capacity plan: {args.model} on {gpus} {hw.name}, tier {tier.name} ({tier.describe()}), "
+          f"{len(trajectories)} trajectories, {args.rigour} rigour, seed {args.seed}", file=sys.stderr)
+    print(f"{len(cands)} candidate shapes from {recipe.path}; best by steady-state estimate:", file=sys.stderr)
+    for c in cands[:5]:
+        print(f"  ~{c.estimate.agents:>6} agents ({c.estimate.bound:<16}) {c.shape.summary} [{c.shape.spec.name}]",
+              file=sys.stderr)
+    top = distinct_top(cands)
+    outcomes: list[ShapeOutcome] = []
+    wall0 = time.perf_counter()
+    for i, cand in enumerate(top):
+        try:
+            plan = SearchPlan(mode="search", rigour=args.rigour, tier=tier,
+                              start_n=_start_for(cand.estimate.agents, args.start), max_n=args.max_n,
+                              warmup_s=args.warmup_s, confidence=args.confidence, gpu_count=cand.shape.gpu_count)
+        except PlanError as e:
+            return _err(str(e))
+        if i == 0:
+            print(f"searching {cand.shape.summary} [{cand.shape.spec.name}]:", file=sys.stderr)
+        try:
+            outcomes.append(search_shape(cand, trajectories, plan, seed=args.seed, tool_delay=args.tool_delay,
+                                         tick_s=args.tick, on_tick=_Printer(sys.stderr) if i == 0 else None))
+        except VirtualRunError as e:
+            return _err(str(e))
+    outcomes.sort(key=lambda o: -(o.result.n_star or 0))
+    win = outcomes[0]
+    spread = params.error_spread
+    result = win.result
+    summary: dict[str, Any] = {
+        "simulated": True,
+        "note": "capacity from the simulator's rack-scale engine model on a virtual clock, not a measurement",
+        "deployment": win.shape.label,
+        "hardware": args.hardware,
+        "model": args.model,
+        "gpu_budget": gpus,
+        "shape": _shape_json(win, spread),
+        "runner_up": _shape_json(outcomes[1], spread) if len(outcomes) > 1 else None,
+        "plausible_range": list(win.plausible_range(spread)),
+        "plausible_range_basis": f"N* x exp(+-{spread:g}): the rms log error of the calibration points",
+        "trajectories": [t.id for t in trajectories],
+        "tool_delay": args.tool_delay,
+        "seed": args.seed,
+        "tier_detail": tier.to_dict(),
+        "virtual_time_s": result.duration_s,
+        "wall_time_s": time.perf_counter() - wall0,
+    } | result.to_dict()
+    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    sys.stdout.write(text.decode())
+    if args.out:
+        Path(args.out).write_bytes(text)
+    for label, o in (("winner", win), ("runner-up", outcomes[1] if len(outcomes) > 1 else None)):
+        if o is None:
+            print("runner-up: none (one candidate shape)", file=sys.stderr)
+            continue
+        lo, hi = o.plausible_range(spread)
+        print(f"{label}: {o.shape.summary} [{o.shape.spec.name}], {o.shape.gpu_count} GPUs: SIMULATED N* = "
+              f"{o.result.n_star} (plausible {lo}-{hi}), bound by {o.bound}; searched in {o.wall_s:.1f} s",
+              file=sys.stderr)
+    ratio = f"{result.agents_per_mw:.0f}" if result.agents_per_mw is not None else "n/a"
+    print(
+        f"N* = {result.n_star} agents ({_num(result.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
+        f"{result.power_basis or 'no'} power); first failing N = {result.first_fail_n} "
+        f"({result.failing_criterion or '-'}); {result.duration_s:.0f} s virtual, {summary['wall_time_s']:.1f} s "
+        f"wall for both searches (all figures simulated)",
+        file=sys.stderr,
+    )
+    return 0
