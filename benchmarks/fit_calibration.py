@@ -22,12 +22,32 @@ from agentperf_tui.core.simulator.calibration import (
 )
 from agentperf_tui.core.simulator.costmodel import CostParams, load_cost_params
 
-FITTED = ("mfu", "mfu_attention", "mbu", "alltoall_bw_scaleup", "alltoall_bw_network", "moe_tile_tokens", "attn_half_ctx", "step_overhead_ms", "layer_us_graph",
-          "layer_us_eager", "alltoall_us_scaleup", "collective_us_network", "exposed_comm_scaleup",
-          "mtp_draft_us", "dequant_efficiency")
-BOUNDS = {"mfu": (0.05, 0.9), "mfu_attention": (0.02, 0.9), "alltoall_bw_scaleup": (0.02, 1.0),
-          "alltoall_bw_network": (0.05, 1.0), "mbu": (0.3, 0.95), "exposed_comm_scaleup": (0.1, 1.0),
-          "dequant_efficiency": (0.1, 1.0)}
+FITTED = (
+    "mfu",
+    "mfu_attention",
+    "mbu",
+    "alltoall_bw_scaleup",
+    "alltoall_bw_network",
+    "moe_tile_tokens",
+    "attn_half_ctx",
+    "step_overhead_ms",
+    "layer_us_graph",
+    "layer_us_eager",
+    "alltoall_us_scaleup",
+    "collective_us_network",
+    "exposed_comm_scaleup",
+    "mtp_draft_us",
+    "dequant_efficiency",
+)
+BOUNDS = {
+    "mfu": (0.05, 0.9),
+    "mfu_attention": (0.02, 0.9),
+    "alltoall_bw_scaleup": (0.02, 1.0),
+    "alltoall_bw_network": (0.05, 1.0),
+    "mbu": (0.3, 0.95),
+    "exposed_comm_scaleup": (0.1, 1.0),
+    "dequant_efficiency": (0.1, 1.0),
+}
 
 
 def loss(results: list[PointResult]) -> float:
@@ -48,8 +68,10 @@ def table(results: list[PointResult]) -> None:
         print(f"{r.point.id:34} {r.point.set:10} {r.point.measured:9.0f} {sim:>9} {err}  {r.shape}")
     for s in ("fit", "validation"):
         sub = [r for r in results if r.point.set == s]
-        print(f"{s}: {sum(r.within for r in sub)}/{len(sub)} within tolerance, rms error "
-              f"{error_spread(sub):.0%}")
+        print(
+            f"{s}: {sum(r.within for r in sub)}/{len(sub)} within tolerance, rms error "
+            f"{error_spread(sub):.0%}"
+        )
 
 
 def main() -> None:

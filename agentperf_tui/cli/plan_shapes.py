@@ -19,7 +19,13 @@ import orjson
 
 from agentperf_tui.cli.plan import _err, _num, _Printer
 from agentperf_tui.core.search.plan import PlanError, SearchPlan
-from agentperf_tui.core.search.shape_plan import ShapeOutcome, distinct_top, rank_shapes, search_shape, workload_stats
+from agentperf_tui.core.search.shape_plan import (
+    ShapeOutcome,
+    distinct_top,
+    rank_shapes,
+    search_shape,
+    workload_stats,
+)
 from agentperf_tui.core.search.tiers import SloTier
 from agentperf_tui.core.search.virtual_run import VirtualRunError
 from agentperf_tui.core.simulator.costmodel import load_cost_params
@@ -38,10 +44,19 @@ def _start_for(estimate: int, asked: int) -> int:
 def _shape_json(o: ShapeOutcome, spread: float) -> dict[str, Any]:
     s = o.shape
     lo, hi = o.plausible_range(spread)
-    return {"name": s.spec.name, "summary": s.summary, "gpus": s.gpu_count, "recipe": s.spec.source,
-            "url": s.spec.url, "n_star": o.result.n_star, "plausible_range": [lo, hi], "bound": o.bound,
-            "estimate": o.candidate.estimate.agents, "estimate_bound": o.candidate.estimate.bound,
-            "wall_time_s": round(o.wall_s, 2)}
+    return {
+        "name": s.spec.name,
+        "summary": s.summary,
+        "gpus": s.gpu_count,
+        "recipe": s.spec.source,
+        "url": s.spec.url,
+        "n_star": o.result.n_star,
+        "plausible_range": [lo, hi],
+        "bound": o.bound,
+        "estimate": o.candidate.estimate.agents,
+        "estimate_bound": o.candidate.estimate.bound,
+        "wall_time_s": round(o.wall_s, 2),
+    }
 
 
 def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Trajectory]) -> int:
@@ -60,36 +75,68 @@ def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Traj
         except ProfileError as e:
             return _err(str(e))
     try:  # the plan's own fields, checked before anything is printed
-        SearchPlan(mode="search", rigour=args.rigour, tier=tier, start_n=args.start, max_n=args.max_n,
-                   warmup_s=args.warmup_s, confidence=args.confidence)
+        SearchPlan(
+            mode="search",
+            rigour=args.rigour,
+            tier=tier,
+            start_n=args.start,
+            max_n=args.max_n,
+            warmup_s=args.warmup_s,
+            confidence=args.confidence,
+        )
     except PlanError as e:
         return _err(str(e))
     stats = workload_stats(trajectories, args.tool_delay)
-    cands = rank_shapes(recipe, gpus, tier, stats, params,
-                        shape_names=[args.shape_name] if args.shape_name else None)
+    cands = rank_shapes(
+        recipe, gpus, tier, stats, params, shape_names=[args.shape_name] if args.shape_name else None
+    )
     if not cands:
         return _err(f"no shape of {recipe.path} fits in {gpus} {hw.name} GPUs; raise --gpus")
-    print(f"SIMULATED capacity plan: {args.model} on {gpus} {hw.name}, tier {tier.name} ({tier.describe()}), "
-          f"{len(trajectories)} trajectories, {args.rigour} rigour, seed {args.seed}", file=sys.stderr)
-    print(f"{len(cands)} candidate shapes from {recipe.path}; best by steady-state estimate:", file=sys.stderr)
+    print(
+        f"SIMULATED capacity plan: {args.model} on {gpus} {hw.name}, tier {tier.name} ({tier.describe()}), "
+        f"{len(trajectories)} trajectories, {args.rigour} rigour, seed {args.seed}",
+        file=sys.stderr,
+    )
+    print(
+        f"{len(cands)} candidate shapes from {recipe.path}; best by steady-state estimate:", file=sys.stderr
+    )
     for c in cands[:5]:
-        print(f"  ~{c.estimate.agents:>6} agents ({c.estimate.bound:<16}) {c.shape.summary} [{c.shape.spec.name}]",
-              file=sys.stderr)
+        print(
+            f"  ~{c.estimate.agents:>6} agents ({c.estimate.bound:<16}) "
+            f"{c.shape.summary} [{c.shape.spec.name}]",
+            file=sys.stderr,
+        )
     top = distinct_top(cands)
     outcomes: list[ShapeOutcome] = []
     wall0 = time.perf_counter()
     for i, cand in enumerate(top):
         try:
-            plan = SearchPlan(mode="search", rigour=args.rigour, tier=tier,
-                              start_n=_start_for(cand.estimate.agents, args.start), max_n=args.max_n,
-                              warmup_s=args.warmup_s, confidence=args.confidence, gpu_count=cand.shape.gpu_count)
+            plan = SearchPlan(
+                mode="search",
+                rigour=args.rigour,
+                tier=tier,
+                start_n=_start_for(cand.estimate.agents, args.start),
+                max_n=args.max_n,
+                warmup_s=args.warmup_s,
+                confidence=args.confidence,
+                gpu_count=cand.shape.gpu_count,
+            )
         except PlanError as e:
             return _err(str(e))
         if i == 0:
             print(f"searching {cand.shape.summary} [{cand.shape.spec.name}]:", file=sys.stderr)
         try:
-            outcomes.append(search_shape(cand, trajectories, plan, seed=args.seed, tool_delay=args.tool_delay,
-                                         tick_s=args.tick, on_tick=_Printer(sys.stderr) if i == 0 else None))
+            outcomes.append(
+                search_shape(
+                    cand,
+                    trajectories,
+                    plan,
+                    seed=args.seed,
+                    tool_delay=args.tool_delay,
+                    tick_s=args.tick,
+                    on_tick=_Printer(sys.stderr) if i == 0 else None,
+                )
+            )
         except VirtualRunError as e:
             return _err(str(e))
     outcomes.sort(key=lambda o: -(o.result.n_star or 0))
@@ -123,14 +170,17 @@ def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Traj
             print("runner-up: none (one candidate shape)", file=sys.stderr)
             continue
         lo, hi = o.plausible_range(spread)
-        print(f"{label}: {o.shape.summary} [{o.shape.spec.name}], {o.shape.gpu_count} GPUs: SIMULATED N* = "
-              f"{o.result.n_star} (plausible {lo}-{hi}), bound by {o.bound}; searched in {o.wall_s:.1f} s",
-              file=sys.stderr)
+        print(
+            f"{label}: {o.shape.summary} [{o.shape.spec.name}], {o.shape.gpu_count} GPUs: SIMULATED N* = "
+            f"{o.result.n_star} (plausible {lo}-{hi}), bound by {o.bound}; searched in {o.wall_s:.1f} s",
+            file=sys.stderr,
+        )
     ratio = f"{result.agents_per_mw:.0f}" if result.agents_per_mw is not None else "n/a"
     print(
         f"N* = {result.n_star} agents ({_num(result.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
         f"{result.power_basis or 'no'} power); first failing N = {result.first_fail_n} "
-        f"({result.failing_criterion or '-'}); {result.duration_s:.0f} s virtual, {summary['wall_time_s']:.1f} s "
+        f"({result.failing_criterion or '-'}); {result.duration_s:.0f} s virtual, "
+        f"{summary['wall_time_s']:.1f} s "
         f"wall for both searches (all figures simulated)",
         file=sys.stderr,
     )

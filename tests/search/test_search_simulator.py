@@ -42,7 +42,8 @@ def run_plan(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out_file = tmp_path / "plan.json"
     rc, out, err = run_plan(
-        ["--hardware", "h200-sxm", "--model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1/100-5", "--replicas", "1",
+        ["--hardware", "h200-sxm", "--model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1/100-5",
+         "--replicas", "1",
          "--trajectories", str(quick_dir), "--seed", "3", "--tick", "2", "--start", "8",
          "--out", str(out_file)],
         capsys,

@@ -76,19 +76,36 @@ def test_wide_ep_rack_beats_a_hopper_node_per_gpu_by_a_wide_margin() -> None:
 
 
 def test_plan_chooses_a_shape_and_reports_winner_runner_up_and_range(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     d = tmp_path / "quick"
     write_synth_set(d, seed=7, count=12, preset="quick", overwrite=True)
     parser = argparse.ArgumentParser()
     plan_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["plan", "--hardware", "h200-sxm", "--model", "gpt-oss-120b", "--tier", "20/5",
-                              "--gpus", "2", "--trajectories", str(d), "--tick", "2"])
+    args = parser.parse_args(
+        [
+            "plan",
+            "--hardware",
+            "h200-sxm",
+            "--model",
+            "gpt-oss-120b",
+            "--tier",
+            "20/5",
+            "--gpus",
+            "2",
+            "--trajectories",
+            str(d),
+            "--tick",
+            "2",
+        ]
+    )
     assert args.func(args) == 0
     out, err = capsys.readouterr()
     s = json.loads(out)
     assert s["simulated"] is True and s["gpu_budget"] == 2 and s["gpu_count"] <= 2
-    assert s["shape"]["bound"] and s["runner_up"] is not None and s["runner_up"]["name"] != s["shape"]["name"] or \
-        s["runner_up"]["summary"] != s["shape"]["summary"]
+    runner = s["runner_up"]
+    assert s["shape"]["bound"] and runner is not None
+    assert (runner["name"], runner["summary"]) != (s["shape"]["name"], s["shape"]["summary"])
     lo, hi = s["plausible_range"]
     assert lo <= s["n_star"] <= hi
     assert "SIMULATED" in err and "winner:" in err and "runner-up:" in err and "bound by" in err

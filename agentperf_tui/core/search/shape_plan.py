@@ -12,6 +12,7 @@ speed criterion failed with free slots, TTFT queueing otherwise.
 from __future__ import annotations
 
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -37,8 +38,6 @@ def workload_stats(trajectories: list[Trajectory], tool_delay: str) -> WorkloadS
     new: list[float] = []
     outs: list[float] = []
     delays: list[float] = []
-    import random
-
     rng = random.Random(0)
     for t in trajectories:
         prev = 0
@@ -54,8 +53,12 @@ def workload_stats(trajectories: list[Trajectory], tool_delay: str) -> WorkloadS
             outs.append(turn.output_tokens)
             delays.append(turn.tool_delay_s if tool_delay == "recorded" else baseline_tool_delay(rng))
             prev = p
-    return WorkloadStats(prompt_tokens=statistics.fmean(prompts), new_tokens=statistics.fmean(new),
-                         output_tokens=statistics.fmean(outs), tool_delay_s=statistics.fmean(delays))
+    return WorkloadStats(
+        prompt_tokens=statistics.fmean(prompts),
+        new_tokens=statistics.fmean(new),
+        output_tokens=statistics.fmean(outs),
+        tool_delay_s=statistics.fmean(delays),
+    )
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,14 @@ class Candidate:
     estimate: Capacity
 
 
-def rank_shapes(recipe: Recipe, gpus: int, tier: SloTier, stats: WorkloadStats,
-                params: CostParams | None = None, shape_names: list[str] | None = None) -> list[Candidate]:
+def rank_shapes(
+    recipe: Recipe,
+    gpus: int,
+    tier: SloTier,
+    stats: WorkloadStats,
+    params: CostParams | None = None,
+    shape_names: list[str] | None = None,
+) -> list[Candidate]:
     """Candidates best first by estimated agents (ties: fewer GPUs, then the recipe's order)."""
     shapes = candidate_shapes(recipe, gpus, params=params or load_cost_params(), shape_names=shape_names)
     cands = [Candidate(s, agent_capacity(s, stats, tier.speed_tok_s, tier.ttft_s)) for s in shapes]
@@ -86,14 +95,27 @@ class ShapeOutcome:
 
     def plausible_range(self, spread: float) -> tuple[int, int]:
         n = self.result.n_star or 0
-        return int(math.floor(n * math.exp(-spread))), int(math.ceil(n * math.exp(spread)))
+        return math.floor(n * math.exp(-spread)), math.ceil(n * math.exp(spread))
 
 
-def bound_at(shape: Shape, trajectories: list[Trajectory], n: int, *, seed: int, tool_delay: str,
-             failing: str | None, seconds: float = 150.0) -> str:
+def bound_at(
+    shape: Shape,
+    trajectories: list[Trajectory],
+    n: int,
+    *,
+    seed: int,
+    tool_delay: str,
+    failing: str | None,
+    seconds: float = 150.0,
+) -> str:
     """What limits the shape at n agents: run n agents for `seconds` and read the engine."""
-    load = VirtualLoad(shape, trajectories, seed=seed, tool_delay="baseline" if tool_delay == "baseline"
-                       else "recorded", join_spread_s=10.0)
+    load = VirtualLoad(
+        shape,
+        trajectories,
+        seed=seed,
+        tool_delay="baseline" if tool_delay == "baseline" else "recorded",
+        join_spread_s=10.0,
+    )
     load.set_concurrency(n)
     load.advance(seconds)
     eng = load.engine
@@ -102,25 +124,38 @@ def bound_at(shape: Shape, trajectories: list[Trajectory], n: int, *, seed: int,
         return "batch cap"
     if c.kv_limited_s > 0.2 * seconds:
         return "KV memory"
-    if shape.disaggregated and shape.prefill_instances:
-        if c.prefill_busy_s / shape.prefill_instances > 0.85 * seconds:
-            return "prefill compute"
+    if (
+        shape.disaggregated
+        and shape.prefill_instances
+        and c.prefill_busy_s / shape.prefill_instances > 0.85 * seconds
+    ):
+        return "prefill compute"
     if failing == "speed":
         return "decode bandwidth"
     return "TTFT queueing"
 
 
-def search_shape(cand: Candidate, trajectories: list[Trajectory], plan: SearchPlan, *, seed: int, tool_delay: str,
-                 tick_s: float, on_tick: Callable[[SearchController], None] | None = None) -> ShapeOutcome:
+def search_shape(
+    cand: Candidate,
+    trajectories: list[Trajectory],
+    plan: SearchPlan,
+    *,
+    seed: int,
+    tool_delay: str,
+    tick_s: float,
+    on_tick: Callable[[SearchController], None] | None = None,
+) -> ShapeOutcome:
     shape = cand.shape
     t0 = time.perf_counter()
-    load = VirtualLoad(shape, trajectories, seed=seed, tool_delay="baseline" if tool_delay == "baseline"
-                       else "recorded")
+    load = VirtualLoad(
+        shape, trajectories, seed=seed, tool_delay="baseline" if tool_delay == "baseline" else "recorded"
+    )
     res = run_search_virtual(plan, load, tick_s=tick_s, on_tick=on_tick)
     fail_n = res.first_fail_n
     if fail_n is not None:
-        bound = bound_at(shape, trajectories, fail_n, seed=seed, tool_delay=tool_delay,
-                         failing=res.failing_criterion)
+        bound = bound_at(
+            shape, trajectories, fail_n, seed=seed, tool_delay=tool_delay, failing=res.failing_criterion
+        )
     else:
         bound = "none within --max"
     return ShapeOutcome(cand, res, bound, time.perf_counter() - t0)

@@ -101,9 +101,14 @@ class PointResult:
 def evaluate(point: MeasuredPoint, params: CostParams | None = None) -> PointResult:
     p = params or load_cost_params()
     rec = load_recipe(point.model, point.hardware)
-    shapes = candidate_shapes(rec, budget_for(point.hardware), hardware=load_hardware(point.hardware),
-                              model=load_model(point.model), params=p,
-                              shape_names=list(point.shapes) or None)
+    shapes = candidate_shapes(
+        rec,
+        budget_for(point.hardware),
+        hardware=load_hardware(point.hardware),
+        model=load_model(point.model),
+        params=p,
+        shape_names=list(point.shapes) or None,
+    )
     # the curve is per GPU with balanced pools: instance counts do not change it
     unique = {(s.spec.name, s.decode_gpus, s.prefill_gpus): s for s in shapes}
     shapes = list(unique.values())
@@ -113,7 +118,9 @@ def evaluate(point: MeasuredPoint, params: CostParams | None = None) -> PointRes
     return PointResult(point, best[0], best[1].summary)
 
 
-def evaluate_all(params: CostParams | None = None, points: list[MeasuredPoint] | None = None) -> list[PointResult]:
+def evaluate_all(
+    params: CostParams | None = None, points: list[MeasuredPoint] | None = None
+) -> list[PointResult]:
     p = params or load_cost_params()
     return [evaluate(pt, p) for pt in (points if points is not None else load_points())]
 

@@ -116,8 +116,14 @@ class Fabric:
 def fabric_for(hw: HardwareProfile, gpus: int, p: CostParams) -> Fabric:
     if gpus <= hw.scaleup_domain_gpus:
         bw = hw.scaleup_bandwidth_gbs / 2 * 1e9
-        return Fabric("nvlink", bw, bw * p.alltoall_bw_scaleup, p.allreduce_us_scaleup / 1e6,
-                      p.alltoall_us_scaleup / 1e6, p.exposed_comm_scaleup)
+        return Fabric(
+            "nvlink",
+            bw,
+            bw * p.alltoall_bw_scaleup,
+            p.allreduce_us_scaleup / 1e6,
+            p.alltoall_us_scaleup / 1e6,
+            p.exposed_comm_scaleup,
+        )
     net = p.collective_us_network / 1e6
     bw = hw.scaleout_bandwidth_gbs * 1e9
     return Fabric("network", bw, bw * p.alltoall_bw_network, net, net, p.exposed_comm_network)
@@ -130,8 +136,15 @@ def _dense_dtype(m: ModelProfile) -> str:
 class PoolCost:
     """Step cost and memory figures of one instance of a pool (`gpus` GPUs)."""
 
-    def __init__(self, hw: HardwareProfile, m: ModelProfile, shape: ShapeSpec, pool: PoolSpec, gpus: int,
-                 params: CostParams) -> None:
+    def __init__(
+        self,
+        hw: HardwareProfile,
+        m: ModelProfile,
+        shape: ShapeSpec,
+        pool: PoolSpec,
+        gpus: int,
+        params: CostParams,
+    ) -> None:
         self.hw, self.model, self.shape, self.pool, self.params = hw, m, shape, pool, params
         g = gpus
         self.gpus = g
@@ -146,8 +159,9 @@ class PoolCost:
         # formats
         dense = _dense_dtype(m)
         expert_dtype = m.compute_dtype if shape.weights == "model" else shape.weights
-        self.expert_bytes_pp = (m.expert_weight_bytes_per_param if shape.weights == "model"
-                                else DTYPE_BYTES[shape.weights])
+        self.expert_bytes_pp = (
+            m.expert_weight_bytes_per_param if shape.weights == "model" else DTYPE_BYTES[shape.weights]
+        )
         ce, be = params.mfu, params.mbu
         self.dense_rate = hw.tflops(dense) * 1e12 * ce
         if hw.tflops(expert_dtype) > 0:
@@ -156,8 +170,9 @@ class PoolCost:
         else:
             self.expert_rate = hw.tflops(m.fallback_dtype) * 1e12 * ce * params.dequant_efficiency
             self.dequant = True
-        self.attn_rate = (hw.tflops("bf16" if shape.kv_cache_dtype == "bf16" else "fp8") * 1e12
-                          * params.mfu_attention)
+        self.attn_rate = (
+            hw.tflops("bf16" if shape.kv_cache_dtype == "bf16" else "fp8") * 1e12 * params.mfu_attention
+        )
         self.bw = hw.hbm_bandwidth_tbs * 1e12 * be
         # per-GPU weights
         self.dense_bytes = m.always_params_b * 1e9 * m.weight_bytes_per_param
@@ -171,8 +186,12 @@ class PoolCost:
         self.kv_read = m.kv_read_per_token * kv_scale / split
         self.kv_read_query = m.kv_read_bytes_per_query * kv_scale / split
         self.swa_seq_bytes = m.swa_kv_bytes_per_token * m.sliding_window * kv_scale / split
-        free = (hw.hbm_gb * 1e9 * params.gpu_memory_utilization - params.activation_reserve_gb * 1e9
-                - self.weights_per_gpu - self.swa_seq_bytes * pool.max_batch_per_rank)
+        free = (
+            hw.hbm_gb * 1e9 * params.gpu_memory_utilization
+            - params.activation_reserve_gb * 1e9
+            - self.weights_per_gpu
+            - self.swa_seq_bytes * pool.max_batch_per_rank
+        )
         self.free_bytes_per_gpu = free
         self.kv_tokens_per_rank = max(0, int(free // self.kv_token_bytes)) if self.kv_token_bytes else 0
         # constants per step
@@ -195,8 +214,14 @@ class PoolCost:
         """The weights fit with room for at least one max-length-ish batch of KV."""
         return self.kv_tokens_per_rank >= 4096
 
-    def step(self, decode_seqs: float, decode_ctx: float, prefill_tokens: float, prefill_pairs: float = 0.0,
-             prefill_ctx: float = 0.0) -> StepCost:
+    def step(
+        self,
+        decode_seqs: float,
+        decode_ctx: float,
+        prefill_tokens: float,
+        prefill_pairs: float = 0.0,
+        prefill_ctx: float = 0.0,
+    ) -> StepCost:
         """Cost of one step in which every rank holds `decode_seqs` decoding sequences whose
         contexts sum to `decode_ctx`, and takes `prefill_tokens` prompt tokens (attending over
         `prefill_pairs` context-token pairs in all, `prefill_ctx` earlier context read)."""
@@ -214,8 +239,12 @@ class PoolCost:
         # attention
         pairs = q * decode_ctx + prefill_pairs
         c_attn = (self.attn_ctx * pairs + self.attn_query * t_rank) / ta / self.attn_rate
-        m_attn = (self.kv_read * (q * decode_ctx + prefill_ctx) + self.kv_read_query * decode_seqs * q
-                  + self.kv_token_bytes * t_rank + self.swa_seq_bytes * decode_seqs) / self.bw
+        m_attn = (
+            self.kv_read * (q * decode_ctx + prefill_ctx)
+            + self.kv_read_query * decode_seqs * q
+            + self.kv_token_bytes * t_rank
+            + self.swa_seq_bytes * decode_seqs
+        ) / self.bw
         ctx_mean = (decode_ctx + prefill_ctx) / max(1.0, decode_seqs + (1.0 if prefill_tokens else 0.0))
         eff_attn = (ctx_mean + 1.0) / (ctx_mean + 1.0 + p.attn_half_ctx) if p.attn_half_ctx else 1.0
         t_attn = max(c_attn, m_attn / eff_attn)
@@ -237,19 +266,31 @@ class PoolCost:
             comm += self.layers * 2 * (f.latency_s + t_rank * act * 2 * (ta - 1) / ta / f.bytes_per_s)
         if self.moe and self.ep > 1:
             per_gpu_tokens = t_rank / ta
-            comm += self.layers * (2 * f.alltoall_s + per_gpu_tokens * self.k * self.hidden * 3.0
-                                   * (self.ep - 1) / self.ep / f.alltoall_bytes_per_s)
+            comm += self.layers * (
+                2 * f.alltoall_s
+                + per_gpu_tokens
+                * self.k
+                * self.hidden
+                * 3.0
+                * (self.ep - 1)
+                / self.ep
+                / f.alltoall_bytes_per_s
+            )
         if self.moe and self.etp > 1 and ta == 1:
             comm += self.layers * (f.latency_s + t_rank * act * 2 * (self.etp - 1) / self.etp / f.bytes_per_s)
         exposed = comm * f.exposed
         graphs = self.pool.cuda_graphs and prefill_tokens == 0
-        overhead = p.step_overhead_ms / 1e3 + self.layers * (p.layer_us_graph if graphs else p.layer_us_eager) / 1e6
+        overhead = (
+            p.step_overhead_ms / 1e3 + self.layers * (p.layer_us_graph if graphs else p.layer_us_eager) / 1e6
+        )
         work = t_dense + t_attn + t_exp
         draft = 0.0
         if self.draft_tokens and decode_seqs > 0:
             draft = self.draft_tokens * (work / self.layers + p.mtp_draft_us / 1e6)
         duration = work + exposed + overhead + draft
-        return StepCost(duration, c_dense + c_attn + c_exp, m_dense + m_attn + m_exp, exposed, overhead + draft)
+        return StepCost(
+            duration, c_dense + c_attn + c_exp, m_dense + m_attn + m_exp, exposed, overhead + draft
+        )
 
     def kv_transfer_s(self, tokens: int, dst: PoolCost) -> float:
         """Time to move a prompt's KV cache from this (prefill) pool to `dst` (decode)."""
@@ -259,4 +300,3 @@ class PoolCost:
             bw = self.hw.scaleout_bandwidth_gbs * 1e9
         total = tokens * self.kv_token_bytes * min(self.attn_tp, self.model.kv_heads)
         return self.params.kv_transfer_ms / 1e3 + total / (bw * max(1, self.attn_tp))
-

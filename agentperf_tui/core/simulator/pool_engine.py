@@ -149,10 +149,10 @@ class _Instance:
             self.step_end = INF
             self._set_power(t, self.idle_w)
             return
-        r = self.ranks
-        b = math.ceil(n / r) if n else 0
+        ranks = self.ranks
+        b = math.ceil(n / ranks) if n else 0
         ctx = (self.ctx0 + n * self.g) if n else 0.0
-        cost = self.cost.step(b, ctx * b / n if n else 0.0, prefill / r, pairs / r, pctx / r)
+        cost = self.cost.step(b, ctx * b / n if n else 0.0, prefill / ranks, pairs / ranks, pctx / ranks)
         self.busy = True
         self.step_start = t
         self.step_end = t + cost.duration
@@ -227,8 +227,11 @@ class PoolEngine:
         role = "decode" if shape.disaggregated else "agg"
         self.decode = [_Instance(i, role, dcost, self) for i in range(shape.decode_instances)]
         pcost = shape.prefill_cost
-        self.prefill = ([_Instance(i, "prefill", pcost, self) for i in range(shape.prefill_instances)]
-                        if pcost is not None else [])
+        self.prefill = (
+            [_Instance(i, "prefill", pcost, self) for i in range(shape.prefill_instances)]
+            if pcost is not None
+            else []
+        )
         self.instances = self.decode + self.prefill
         self.capacity_tokens = dcost.kv_tokens_per_rank * dcost.ranks
         self.waiting: deque[SimRequest] = deque()
@@ -243,7 +246,9 @@ class PoolEngine:
         src = self.prefill if self.prefill else self.decode
         per_gpu = src[0].cost.kv_token_bytes if src else 1.0
         hbm_tokens = sum(i.kv_capacity for i in src)
-        off_tokens = int(offload * sum(i.cost.gpus for i in src) / per_gpu / max(1, src[0].cost.attn_tp)) if src else 0
+        off_tokens = (
+            int(offload * sum(i.cost.gpus for i in src) / per_gpu / max(1, src[0].cost.attn_tp)) if src else 0
+        )
         self.cache_capacity_blocks = (hbm_tokens + off_tokens) // self.block
         self.caching = shape.spec.prefix_caching
         self._dest: dict[int, _Instance] = {}
@@ -253,8 +258,17 @@ class PoolEngine:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def new_request(self, prompt_len: int, hashes: Sequence[int], t: float, *, max_tokens: int | None,
-                    min_tokens: int = 0, ignore_eos: bool = False, owner: Any = None) -> SimRequest:
+    def new_request(
+        self,
+        prompt_len: int,
+        hashes: Sequence[int],
+        t: float,
+        *,
+        max_tokens: int | None,
+        min_tokens: int = 0,
+        ignore_eos: bool = False,
+        owner: Any = None,
+    ) -> SimRequest:
         del min_tokens, ignore_eos  # replies run to max_tokens (the load generator asks for exact lengths)
         limit = self.max_model_len
         if prompt_len < 1:
@@ -265,13 +279,22 @@ class PoolEngine:
             raise RequestRejected(
                 f"This model's maximum context length is {limit} tokens. However, you requested "
                 f"{prompt_len + max_tokens} tokens ({prompt_len} in the messages, {max_tokens} in "
-                f"the completion). Please reduce the length of the messages or completion.")
+                f"the completion). Please reduce the length of the messages or completion."
+            )
         if prompt_len + max_tokens > self.capacity_tokens:
             raise RequestRejected(
                 f"the request needs {prompt_len + max_tokens} tokens of KV cache, more than one "
-                f"decode instance holds ({self.capacity_tokens})")
-        return SimRequest(rid=next(self._ids), prompt_len=prompt_len, hashes=hashes, target=max_tokens,
-                          finish_reason="length", t_arrival=t, owner=owner)
+                f"decode instance holds ({self.capacity_tokens})"
+            )
+        return SimRequest(
+            rid=next(self._ids),
+            prompt_len=prompt_len,
+            hashes=hashes,
+            target=max_tokens,
+            finish_reason="length",
+            t_arrival=t,
+            owner=owner,
+        )
 
     def submit(self, req: SimRequest, t: float) -> None:
         self.now_hint = max(self.now_hint, t)
@@ -424,4 +447,3 @@ class PoolEngine:
     @property
     def slots(self) -> int:
         return sum(i.slots for i in self.decode)
-

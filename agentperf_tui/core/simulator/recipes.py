@@ -115,8 +115,11 @@ class Recipe(_Strict):
         for s in self.shapes:
             if s.name == name:
                 return s
-        raise ProfileError(self.path or None, "shape",
-                           f"no shape '{name}'; this recipe has: {', '.join(s.name for s in self.shapes)}")
+        raise ProfileError(
+            self.path or None,
+            "shape",
+            f"no shape '{name}'; this recipe has: {', '.join(s.name for s in self.shapes)}",
+        )
 
 
 def load_recipe_file(path: Path) -> Recipe:
@@ -149,12 +152,17 @@ def load_recipe(model: str, hardware: str) -> Recipe:
     f = recipe_path(model, hardware)
     if f is None:
         known = ", ".join(f"{m}@{h}" for m, h in list_recipes()) or "none"
-        raise ProfileError(None, "recipe", f"no recipe for {model} on {hardware} (looked for "
-                           f"recipes/{model}/{hardware}.toml under the profile folders); known: {known}")
+        raise ProfileError(
+            None,
+            "recipe",
+            f"no recipe for {model} on {hardware} (looked for "
+            f"recipes/{model}/{hardware}.toml under the profile folders); known: {known}",
+        )
     rec = load_recipe_file(f)
     if rec.model != model or rec.hardware != hardware:
-        raise ProfileError(f, "model", f"the file is named for {model} on {hardware} but says "
-                           f"{rec.model} on {rec.hardware}")
+        raise ProfileError(
+            f, "model", f"the file is named for {model} on {hardware} but says {rec.model} on {rec.hardware}"
+        )
     return rec
 
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agentperf_tui.core.simulator.costmodel import CostParams, PoolCost, load_cost_params
-from agentperf_tui.core.simulator.profiles import HardwareProfile, ModelProfile, ProfileError, load_hardware, load_model
+from agentperf_tui.core.simulator.profiles import (
+    HardwareProfile,
+    ModelProfile,
+    ProfileError,
+    load_hardware,
+    load_model,
+)
 from agentperf_tui.core.simulator.recipes import Recipe, ShapeSpec, load_recipe
 
 BLOCK_TOKENS = 16
@@ -50,7 +56,9 @@ class Shape:
     def prefill_cost(self) -> PoolCost | None:
         if self.spec.prefill is None:
             return None
-        return PoolCost(self.hardware, self.model, self.spec, self.spec.prefill, self.prefill_gpus, self.params)
+        return PoolCost(
+            self.hardware, self.model, self.spec, self.spec.prefill, self.prefill_gpus, self.params
+        )
 
     def _pool_text(self, gpus: int, count: int, cost: PoolCost) -> str:
         pool = cost.pool
@@ -82,20 +90,31 @@ class Shape:
 
     @property
     def label(self) -> str:
-        return (f"{self.model.name} on {self.gpu_count} {self.hardware.name}: {self.summary} "
-                f"[{self.spec.name}] (simulated)")
+        return (
+            f"{self.model.name} on {self.gpu_count} {self.hardware.name}: {self.summary} "
+            f"[{self.spec.name}] (simulated)"
+        )
 
     def describe(self) -> str:
         d = self.decode_cost
-        text = (f"{self.label}: decode ranks hold up to {self.spec.decode.max_batch_per_rank} sequences and "
-                f"{d.kv_tokens_per_rank:,} KV tokens each; weights {d.weights_per_gpu / 1e9:.0f} GB per decode GPU; "
-                f"{d.fabric.name} between its GPUs")
+        text = (
+            f"{self.label}: decode ranks hold up to {self.spec.decode.max_batch_per_rank} sequences and "
+            f"{d.kv_tokens_per_rank:,} KV tokens each; weights {d.weights_per_gpu / 1e9:.0f} GB "
+            "per decode GPU; "
+            f"{d.fabric.name} between its GPUs"
+        )
         return text + f"; recipe: {self.spec.source} ({self.spec.url})"
 
 
-def candidate_shapes(recipe: Recipe, gpus: int, *, hardware: HardwareProfile | None = None,
-                     model: ModelProfile | None = None, params: CostParams | None = None,
-                     shape_names: list[str] | None = None) -> list[Shape]:
+def candidate_shapes(
+    recipe: Recipe,
+    gpus: int,
+    *,
+    hardware: HardwareProfile | None = None,
+    model: ModelProfile | None = None,
+    params: CostParams | None = None,
+    shape_names: list[str] | None = None,
+) -> list[Shape]:
     """Every shape of the recipe that fits in `gpus` GPUs (instances of one size per pool,
     as many decode instances as asked and the rest prefill), skipping pools whose weights
     leave too little room for the KV cache."""

@@ -13,6 +13,7 @@ Two questions, both from the same per-step cost (`costmodel.PoolCost`) the engin
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ BOUNDS = ("batch cap", "KV memory", "decode bandwidth", "prefill compute", "TTFT
 
 
 def _batches(cap: int) -> list[int]:
-    out = sorted({max(1, int(round(2 ** (k / 2)))) for k in range(0, 2 * int(math.log2(cap)) + 2)})
+    out = sorted({max(1, round(2 ** (k / 2))) for k in range(0, 2 * int(math.log2(cap)) + 2)})
     return [b for b in out if b <= cap] + ([cap] if cap not in out else [])
 
 
@@ -74,7 +75,7 @@ def throughput_at(shapes: list[Shape], isl: int, osl: int, speed: float) -> tupl
             continue
         val = pts[-1][1] if pts[-1][0] >= speed else None
         if val is None:
-            for (s0, t0), (s1, t1) in zip(pts, pts[1:], strict=False):
+            for (s0, t0), (s1, t1) in itertools.pairwise(pts):
                 if s0 >= speed >= s1:
                     w = (math.log(s0) - math.log(speed)) / (math.log(s0) - math.log(s1)) if s0 != s1 else 0.0
                     val = math.exp(math.log(t0) + w * (math.log(t1) - math.log(t0)))
@@ -105,8 +106,9 @@ class Capacity:
     """Modelled decode speed per sequence at the binding batch (tokens/s)."""
 
 
-def agent_capacity(shape: Shape, w: WorkloadStats, speed_slo: float, ttft_slo: float,
-                   p25_margin: float = 1.15) -> Capacity:
+def agent_capacity(
+    shape: Shape, w: WorkloadStats, speed_slo: float, ttft_slo: float, p25_margin: float = 1.15
+) -> Capacity:
     """Agents the shape holds with every sequence decoding at `speed_slo` x `p25_margin`
     and each prompt prefilled well within `ttft_slo`; the smallest limit names the bound."""
     dc = shape.decode_cost
@@ -130,6 +132,7 @@ def agent_capacity(shape: Shape, w: WorkloadStats, speed_slo: float, ttft_slo: f
         speed_b, speed_at = b, s
     if speed_b == 0:
         speed_at = dc.accept / dc.step(1, ctx, 0.0).duration
+
     # an agent occupies a sequence slot while its reply streams, and none while its tool runs
     def agents(batch_per_rank: int, speed: float) -> float:
         busy = w.output_tokens / max(speed, 1e-9)
@@ -149,8 +152,9 @@ def agent_capacity(shape: Shape, w: WorkloadStats, speed_slo: float, ttft_slo: f
     per_agent = w.new_tokens / (w.output_tokens / s_ref + w.tool_delay_s + 1.0)
     limits["prefill compute"] = 0.8 * rate / max(per_agent, 1e-9)
     # TTFT: one prompt's own prefill time must stay well inside the SLO (queueing comes on top)
-    chunk_t = pc.step(0, 0.0, float(pc.pool.max_batched_tokens), pc.pool.max_batched_tokens * ctx / 2,
-                      0.0).duration
+    chunk_t = pc.step(
+        0, 0.0, float(pc.pool.max_batched_tokens), pc.pool.max_batched_tokens * ctx / 2, 0.0
+    ).duration
     own = chunk_t * math.ceil(w.new_tokens / pc.pool.max_batched_tokens)
     if own > ttft_slo:
         limits["TTFT queueing"] = 0.0
