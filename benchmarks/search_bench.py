@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.tiers import parse_tier
 from agentperf_tui.core.search.virtual_run import run_search_virtual
 from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
+from agentperf_tui.core.tiers import parse_tier
 from agentperf_tui.core.workload.synth import write_synth_set
 from agentperf_tui.core.workload.trajectory import Trajectory, load_set
 

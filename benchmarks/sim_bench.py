@@ -64,7 +64,7 @@ def _load(
     _pin(core)
     import aiohttp
 
-    from agentperf_tui.core.simulator.embedded import new_event_loop
+    from agentperf_tui.core.event_loop import new_event_loop
 
     async def main() -> dict[str, Any]:
         tokens = 0

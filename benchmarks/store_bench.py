@@ -18,9 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.store import RunStore, export_csv, load_run
+from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.telemetry.base import GpuSample
 
 
@@ -90,7 +90,7 @@ def main() -> None:
     samples = [GpuSample(t=float(s), gpu=str(g), power_w=650.0) for s in range(600) for g in range(8)]
     store.add_telemetry(run_id, samples, source="bench")
     for idx in range(args.requests // 20_000 + 1):
-        store.put_level(run_id, idx, LevelView(n=2**idx, phase="settled", started_at=float(idx)))
+        store.put_level(run_id, LevelRecord(index=idx, n=2**idx, started_at=float(idx)))
     store.flush(timeout=600)
     written = time.perf_counter() - t0
     status = store.status()

@@ -25,7 +25,7 @@ from pathlib import Path
 from textual import events
 
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.observer import Snapshot
+from agentperf_tui.core.views import Snapshot
 from agentperf_tui.tui.app import AgentPerfApp, make_app
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.help import HelpScreen

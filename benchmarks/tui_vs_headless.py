@@ -28,6 +28,7 @@ import httpx
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
+from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui.app import make_app
 from agentperf_tui.tui.screens.result import ResultScreen
 
@@ -41,7 +42,7 @@ FIGURES = (
 )
 
 
-def headless(cfg: RunConfig) -> dict[str, Any]:
+def headless(cfg: RunConfig) -> RunSummary:
     h = EngineHandle(cfg, [])
     h.start()
     h.join()
@@ -51,7 +52,7 @@ def headless(cfg: RunConfig) -> dict[str, Any]:
     return h.summary
 
 
-async def with_console(cfg: RunConfig) -> dict[str, Any]:
+async def with_console(cfg: RunConfig) -> RunSummary:
     app = make_app(cfg, autostart=True)
     async with app.run_test(size=(160, 48)) as pilot:
         deadline = time.monotonic() + (cfg.duration_s or 60) + 120
@@ -94,9 +95,10 @@ def _serving(url: str) -> bool:
         return False
 
 
-def figure(summary: dict[str, Any], path: tuple[str, str], scale: float) -> float:
-    v = summary[path[0]][path[1]]
-    return float("nan") if v is None else float(v) * scale
+def figure(summary: RunSummary, path: tuple[str, str], scale: float) -> float:
+    """A whole-run figure of the summary (every request since the start, the same on both sides)."""
+    group = summary.whole_run.model_dump()[path[0]]
+    return float(group[path[1]]) * scale
 
 
 def main() -> None:
@@ -124,7 +126,7 @@ def main() -> None:
     print(f"{'run':14}" + "".join(f"{name:>19}" for name, _, _ in FIGURES) + f"{'requests':>10}")
     for label, s in rows:
         vals = "".join(f"{figure(s, p, k):19.1f}" for _, p, k in FIGURES)
-        print(f"{label:14}{vals}{s['requests']['ok'] + s['requests']['failed']:10d}")
+        print(f"{label:14}{vals}{s.requests.ok + s.requests.failed:10d}")
     head = [s for label, s in rows if label.startswith("headless")]
     tui = [s for label, s in rows if label.startswith("console")]
 

@@ -8,11 +8,11 @@ import sys
 import threading
 from typing import Any, TextIO
 
-import orjson
-
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
-from agentperf_tui.core.observer import Event, Snapshot
+from agentperf_tui.core.engine.protocol import Abort
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Event, Snapshot
 
 
 def _f(x: float | None, fmt: str = ".2f", unit: str = "") -> str:
@@ -55,7 +55,7 @@ class HeadlessPrinter:
         with self._lock:
             print(f"[{e.t:7.1f}s] {e.kind}: {e.message}", file=self.out, flush=True)
 
-    def on_finish(self, summary: dict[str, Any]) -> None:
+    def on_finish(self, summary: RunSummary) -> None:
         return None
 
 
@@ -67,7 +67,7 @@ def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
 
     def on_sigint(signum: int, frame: Any) -> None:
         print("interrupted: stopping agents, saving what was measured", file=sys.stderr, flush=True)
-        handle.abort()
+        handle.submit(Abort("interrupted (SIGINT)"))
 
     signal.signal(signal.SIGINT, on_sigint)
     try:
@@ -81,6 +81,8 @@ def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
         kind = "configuration error" if isinstance(e, ConfigError | ValueError) else "run failed"
         print(f"agentperf-tui: {kind}: {e}", file=sys.stderr)
         return 2
-    sys.stdout.buffer.write(orjson.dumps(handle.summary, option=orjson.OPT_INDENT_2) + b"\n")
+    summary = handle.summary
+    assert summary is not None
+    sys.stdout.buffer.write(summary.to_json(indent=True) + b"\n")
     sys.stdout.flush()
-    return 0 if handle.summary and handle.summary.get("status") == "finished" else 1
+    return 0 if summary.status == "finished" else 1

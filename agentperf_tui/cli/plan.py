@@ -16,15 +16,16 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 from agentperf_tui.cli.common import concurrency_list
 from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import Mode, PlanError, SearchPlan
-from agentperf_tui.core.search.record import LevelRecord
-from agentperf_tui.core.search.tiers import SloProfileError, TierSpecError, parse_tier
+from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.search.virtual_run import VirtualRunError, run_search_virtual
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.summary.plan import PlanDetails
+from agentperf_tui.core.tiers import SloProfileError, TierSpecError, parse_tier
 from agentperf_tui.core.workload.trajectory import TrajectoryError, load_set
 
 
@@ -88,7 +89,7 @@ HEADER = (
 
 
 def level_row(r: LevelRecord) -> str:
-    verdict: str = r.verdict if r.outcome == "measured" else r.outcome
+    verdict: str = r.verdict if r.outcome == "measured" else (r.outcome or "open")
     if r.verdict == "undecided" and r.outcome == "measured":
         verdict = f"~{'pass' if r.passed else 'fail'}"
     note = r.failing_criterion or ""
@@ -112,6 +113,53 @@ class _Printer:
                 print(HEADER, file=self.out)
             print(level_row(ctl.records[self.shown]), file=self.out, flush=True)
             self.shown += 1
+
+
+def plan_summary(
+    result: SearchResult,
+    *,
+    model: str,
+    simulator: str,
+    gpu_count: int,
+    wall_s: float,
+    details: PlanDetails | None = None,
+) -> RunSummary:
+    """The plan's answer as a RunSummary on the virtual clock (every figure simulated)."""
+    return RunSummary(
+        status="finished",
+        endpoint="virtual clock",
+        model=model,
+        simulated=True,
+        simulator=simulator,
+        mode=result.mode,  # type: ignore[arg-type]
+        rigour=result.rigour,  # type: ignore[arg-type]
+        published_rules=result.published_rules,
+        gpu_count=gpu_count,
+        duration_s=result.duration_s,
+        levels=result.levels,
+        results=result.results,
+        clock="virtual",
+        wall_time_s=wall_s,
+        plan=details,
+    )
+
+
+def write_summary(summary: RunSummary, out: str | None) -> None:
+    """The summary's JSON to stdout, and to `out` when given."""
+    text = summary.to_json(indent=True) + b"\n"
+    sys.stdout.write(text.decode())
+    if out:
+        Path(out).write_bytes(text)
+
+
+def answer_line(result: SearchResult, wall_s: float) -> str:
+    res = result.primary
+    ratio = f"{res.agents_per_mw:.0f}" if res.agents_per_mw is not None else "n/a"
+    return (
+        f"SIMULATED N* = {res.n_star} agents ({_num(res.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
+        f"{res.power_basis or 'no'} power); first failing N = {res.first_fail_n} "
+        f"({res.failing_criterion or '-'}); {result.duration_s:.0f} s virtual in {wall_s:.1f} s wall"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -168,31 +216,10 @@ def main(args: argparse.Namespace) -> int:
         result = run_search_virtual(plan, load, tick_s=args.tick, on_tick=printer)
     except VirtualRunError as e:
         return _err(str(e))
-    summary: dict[str, Any] = {
-        "simulated": True,
-        "note": "capacity from the simulator's engine model on a virtual clock, not a measurement",
-        "deployment": dep.label,
-        "hardware": args.hardware,
-        "model": args.model,
-        "replicas": dep.replicas,
-        "gpus_per_replica": dep.gpus_per_replica,
-        "trajectories": [t.id for t in trajectories],
-        "tool_delay": args.tool_delay,
-        "seed": args.seed,
-        "tier_detail": tier.to_dict(),
-        "virtual_time_s": result.duration_s,
-        "wall_time_s": time.perf_counter() - wall0,
-    } | result.to_dict()
-    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    sys.stdout.write(text.decode())
-    if args.out:
-        Path(args.out).write_bytes(text)
-    ratio = f"{result.agents_per_mw:.0f}" if result.agents_per_mw is not None else "n/a"
-    print(
-        f"N* = {result.n_star} agents ({_num(result.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
-        f"{result.power_basis or 'no'} power); first failing N = {result.first_fail_n} "
-        f"({result.failing_criterion or '-'}); {result.duration_s:.0f} s virtual in "
-        f"{summary['wall_time_s']:.1f} s",
-        file=sys.stderr,
+    wall = time.perf_counter() - wall0
+    summary = plan_summary(
+        result, model=args.model, simulator=dep.label, gpu_count=dep.gpu_count, wall_s=wall
     )
+    write_summary(summary, args.out)
+    print(answer_line(result, wall), file=sys.stderr)
     return 0

@@ -2,8 +2,8 @@
 
 Everything printed is SIMULATED. The winner's level table goes to stderr as its levels finish;
 the runner-up is searched the same way and summarised in one line; the JSON summary (stdout)
-is the winner's search result plus the shapes, what bound each, and the plausible range (the
-calibration's error spread around N*).
+is a RunSummary of the winner's search whose `plan` part (core/summary/plan.py) names both
+shapes, what bound each, and the plausible range (the calibration's error spread around N*).
 """
 
 from __future__ import annotations
@@ -12,12 +12,8 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
-from typing import Any
 
-import orjson
-
-from agentperf_tui.cli.plan import _err, _num, _Printer
+from agentperf_tui.cli.plan import _err, _Printer, answer_line, plan_summary, write_summary
 from agentperf_tui.core.search.plan import PlanError, SearchPlan
 from agentperf_tui.core.search.shape_plan import (
     ShapeOutcome,
@@ -26,11 +22,12 @@ from agentperf_tui.core.search.shape_plan import (
     search_shape,
     workload_stats,
 )
-from agentperf_tui.core.search.tiers import SloTier
 from agentperf_tui.core.search.virtual_run import VirtualRunError
 from agentperf_tui.core.simulator.costmodel import load_cost_params
 from agentperf_tui.core.simulator.profiles import ProfileError, load_hardware
 from agentperf_tui.core.simulator.recipes import load_recipe
+from agentperf_tui.core.summary.plan import PlanDetails, PlannedShape
+from agentperf_tui.core.tiers import SloTier
 from agentperf_tui.core.workload.trajectory import Trajectory
 
 
@@ -41,22 +38,21 @@ def _start_for(estimate: int, asked: int) -> int:
     return 2 ** int(math.log2(estimate / 4))
 
 
-def _shape_json(o: ShapeOutcome, spread: float) -> dict[str, Any]:
+def _planned(o: ShapeOutcome, spread: float) -> PlannedShape:
     s = o.shape
-    lo, hi = o.plausible_range(spread)
-    return {
-        "name": s.spec.name,
-        "summary": s.summary,
-        "gpus": s.gpu_count,
-        "recipe": s.spec.source,
-        "url": s.spec.url,
-        "n_star": o.result.n_star,
-        "plausible_range": [lo, hi],
-        "bound": o.bound,
-        "estimate": o.candidate.estimate.agents,
-        "estimate_bound": o.candidate.estimate.bound,
-        "wall_time_s": round(o.wall_s, 2),
-    }
+    return PlannedShape(
+        name=s.spec.name,
+        summary=s.summary,
+        gpus=s.gpu_count,
+        recipe=s.spec.source,
+        url=s.spec.url,
+        n_star=o.result.primary.n_star,
+        plausible_range=o.plausible_range(spread),
+        bound=o.bound,
+        estimate=o.candidate.estimate.agents,
+        estimate_bound=o.candidate.estimate.bound,
+        wall_time_s=round(o.wall_s, 2),
+    )
 
 
 def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Trajectory]) -> int:
@@ -139,49 +135,41 @@ def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Traj
             )
         except VirtualRunError as e:
             return _err(str(e))
-    outcomes.sort(key=lambda o: -(o.result.n_star or 0))
+    outcomes.sort(key=lambda o: -(o.result.primary.n_star or 0))
     win = outcomes[0]
+    runner = outcomes[1] if len(outcomes) > 1 else None
     spread = params.error_spread
-    result = win.result
-    summary: dict[str, Any] = {
-        "simulated": True,
-        "note": "capacity from the simulator's rack-scale engine model on a virtual clock, not a measurement",
-        "deployment": win.shape.label,
-        "hardware": args.hardware,
-        "model": args.model,
-        "gpu_budget": gpus,
-        "shape": _shape_json(win, spread),
-        "runner_up": _shape_json(outcomes[1], spread) if len(outcomes) > 1 else None,
-        "plausible_range": list(win.plausible_range(spread)),
-        "plausible_range_basis": f"N* x exp(+-{spread:g}): the rms log error of the calibration points",
-        "trajectories": [t.id for t in trajectories],
-        "tool_delay": args.tool_delay,
-        "seed": args.seed,
-        "tier_detail": tier.to_dict(),
-        "virtual_time_s": result.duration_s,
-        "wall_time_s": time.perf_counter() - wall0,
-    } | result.to_dict()
-    text = orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    sys.stdout.write(text.decode())
-    if args.out:
-        Path(args.out).write_bytes(text)
-    for label, o in (("winner", win), ("runner-up", outcomes[1] if len(outcomes) > 1 else None)):
+    wall = time.perf_counter() - wall0
+    details = PlanDetails(
+        hardware=args.hardware,
+        gpu_budget=gpus,
+        candidates=len(cands),
+        shape=_planned(win, spread),
+        runner_up=_planned(runner, spread) if runner is not None else None,
+        spread=spread,
+        trajectories=tuple(t.id for t in trajectories),
+        tool_delay=args.tool_delay,
+        seed=args.seed,
+    )
+    summary = plan_summary(
+        win.result,
+        model=args.model,
+        simulator=win.shape.label,
+        gpu_count=win.shape.gpu_count,
+        wall_s=wall,
+        details=details,
+    )
+    write_summary(summary, args.out)
+    for label, o in (("winner", win), ("runner-up", runner)):
         if o is None:
             print("runner-up: none (one candidate shape)", file=sys.stderr)
             continue
         lo, hi = o.plausible_range(spread)
         print(
             f"{label}: {o.shape.summary} [{o.shape.spec.name}], {o.shape.gpu_count} GPUs: SIMULATED N* = "
-            f"{o.result.n_star} (plausible {lo}-{hi}), bound by {o.bound}; searched in {o.wall_s:.1f} s",
+            f"{o.result.primary.n_star} (plausible {lo}-{hi}), bound by {o.bound}; "
+            f"searched in {o.wall_s:.1f} s",
             file=sys.stderr,
         )
-    ratio = f"{result.agents_per_mw:.0f}" if result.agents_per_mw is not None else "n/a"
-    print(
-        f"N* = {result.n_star} agents ({_num(result.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
-        f"{result.power_basis or 'no'} power); first failing N = {result.first_fail_n} "
-        f"({result.failing_criterion or '-'}); {result.duration_s:.0f} s virtual, "
-        f"{summary['wall_time_s']:.1f} s "
-        f"wall for both searches (all figures simulated)",
-        file=sys.stderr,
-    )
+    print(answer_line(win.result, wall) + " for both searches", file=sys.stderr)
     return 0

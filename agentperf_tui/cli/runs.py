@@ -27,7 +27,7 @@ from agentperf_tui.core.store import (
     load_run,
     resolve_run_id,
 )
-from agentperf_tui.core.store.compare import run_figures
+from agentperf_tui.core.summary.headline import headline
 
 PROG = "agentperf-tui runs"
 RUN_HELP = "run id, a unique prefix of one, or 'latest'"
@@ -182,10 +182,10 @@ def _describe(run: RunData) -> str:
     field("endpoint", info.endpoint + ("  SIMULATED" if info.simulated else ""))
     field("model", info.model or "—")
     field("result", info.headline)
-    figures = run_figures(run)
-    field("per GPU", f"{_num(figures.agents_per_gpu)} agents/GPU ({_num(figures.gpus)} GPUs)")
-    power = f"GPU power {_num(figures.mean_power_w)} W at {figures.at}"
-    field("per MW", f"{_num(figures.agents_per_mw)} agents/MW ({power})")
+    head = headline(run.summary)
+    field("per GPU", f"{_num(head.agents_per_gpu)} agents/GPU ({_num(head.gpus)} GPUs)")
+    power = f"GPU power {_num(head.mean_power_w)} W at {head.at}"
+    field("per MW", f"{_num(head.agents_per_mw)} agents/MW ({power})")
     if info.note:
         field("note", info.note)
     if info.writer_host:
@@ -201,12 +201,12 @@ def _describe(run: RunData) -> str:
         lines.append("\nlevels")
         rows = [
             [
-                str(idx), str(lv.n), lv.phase, lv.verdict, str(lv.requests), str(lv.failed),
+                str(lv.index), str(lv.n), lv.phase, lv.verdict, str(lv.requests), str(lv.failed),
                 _with_bounds(lv.speed_p25, lv.speed_p25_bounds),
                 _with_bounds(lv.ttft_p95, lv.ttft_p95_bounds),
                 _num(lv.confidence), _num(lv.mean_power_w), lv.reason or lv.power_note or "",
             ]
-            for idx, lv in zip(run.level_idx, run.levels, strict=True)
+            for lv in run.levels
         ]  # fmt: skip
         header = [
             "#",

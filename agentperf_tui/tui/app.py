@@ -17,11 +17,13 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from agentperf_tui.core.choices import Choices, load_choices
 from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.protocol import Abort, EngineControl
+from agentperf_tui.core.preflight import Prober
+from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui.bridge import UiObserver
-from agentperf_tui.tui.choices import Choices, load_choices
-from agentperf_tui.tui.endpoint_check import Prober
-from agentperf_tui.tui.engine_port import EngineControl, EngineFactory, real_engine
+from agentperf_tui.tui.engine_port import EngineFactory, real_engine
 from agentperf_tui.tui.messages import EngineEventReceived, EngineFailed, RunFinished, SnapshotReceived
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.help import HelpScreen
@@ -58,7 +60,7 @@ class AgentPerfApp(App[int]):
         self.engine: EngineControl | None = None
         self.dashboard: DashboardScreen | None = None
         self.setup_screen: SetupScreen | None = None
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
 
     # ---- lifecycle ----
     def on_mount(self) -> None:
@@ -86,7 +88,7 @@ class AgentPerfApp(App[int]):
     def on_unmount(self) -> None:
         engine = self.engine
         if engine is not None and self.dashboard is not None and not self.dashboard.finished:
-            engine.abort()
+            engine.submit(Abort("the console was closed"))
             if not engine.join(ENGINE_STOP_WAIT_S):
                 engine.terminate()
 
@@ -167,9 +169,9 @@ class AgentPerfApp(App[int]):
 
 
 def _default_prober() -> Prober:
-    from agentperf_tui.tui.endpoint_check import check_endpoint_report
+    from agentperf_tui.core.preflight import check_config
 
-    return check_endpoint_report
+    return check_config
 
 
 def make_app(

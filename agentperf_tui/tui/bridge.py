@@ -1,7 +1,7 @@
 """The console's observer: hands what the engine publishes over to the UI loop without blocking.
 
-Called on the engine's threads. `post_message` is Textual's thread-safe way in; it only queues,
-so the engine never waits for the screen (`call_from_thread` would wait for the UI to run it).
+Called on the engine process's reader thread. `post_message` is Textual's thread-safe way in; it
+only queues, so the reader never waits for the screen (`call_from_thread` would wait for the UI).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 from textual.app import App
 from textual.message import Message
 
-from agentperf_tui.core.observer import Event, Snapshot
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Event, Snapshot
 from agentperf_tui.tui.messages import EngineEventReceived, EngineFailed, RunFinished, SnapshotReceived
 
 
@@ -31,7 +32,7 @@ class UiObserver:
     def on_event(self, event: Event) -> None:
         self._post(EngineEventReceived(event))
 
-    def on_finish(self, summary: dict[str, Any]) -> None:
+    def on_finish(self, summary: RunSummary) -> None:
         self._post(RunFinished(summary))
 
     def on_error(self, error: BaseException) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from agentperf_tui.core.observer import Snapshot
+from agentperf_tui.core.views import Snapshot
 
 FIELDS = (
     "t",

@@ -1,4 +1,4 @@
-"""Messages from the engine thread to the UI loop, named for what happened.
+"""Messages from the engine's reader thread to the UI loop, named for what happened.
 
 Snapshots arrive 2-4 times a second; a newer one replaces an older one still waiting in the
 queue (`can_replace`), so a busy UI never works through a backlog of stale frames.
@@ -6,11 +6,10 @@ queue (`can_replace`), so a busy UI never works through a backlog of stale frame
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.message import Message
 
-from agentperf_tui.core.observer import Event, Snapshot
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Event, Snapshot
 
 
 class SnapshotReceived(Message):
@@ -29,7 +28,7 @@ class EngineEventReceived(Message):
 
 
 class RunFinished(Message):
-    def __init__(self, summary: dict[str, Any]) -> None:
+    def __init__(self, summary: RunSummary) -> None:
         super().__init__()
         self.summary = summary
 

@@ -11,7 +11,8 @@ from agentperf_tui.core.client.errors import EndpointError
 from agentperf_tui.core.client.request import CHAT_PATH, COMPLETIONS_PATH, chat_body, completion_body
 from agentperf_tui.core.client.result import build_result
 from agentperf_tui.core.client.sse import parse_stream
-from agentperf_tui.core.client.stream import Backend, StreamClient, normalise_base_url
+from agentperf_tui.core.client.stream import Backend, StreamClient
+from agentperf_tui.core.endpoint import normalise_base_url
 from agentperf_tui.core.records import RawExchange
 
 from .conftest import Serve

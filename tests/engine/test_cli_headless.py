@@ -43,7 +43,8 @@ def test_headless_run_prints_progress_and_a_json_summary(tmp_path: Path) -> None
     summary = orjson.loads(out.stdout)
     assert summary["simulated"] is True and summary["status"] == "finished"
     assert summary["requests"]["ok"] > 0
-    assert summary["ttft_s"]["p95"] > 0 and summary["output_speed_tok_s"]["p25"] > 0
+    whole = summary["whole_run"]
+    assert whole["ttft_s"]["p95"] > 0 and whole["output_speed_tok_s"]["p25"] > 0
     err = out.stderr.decode()
     assert "SIMULATED" in err and "TTFT p50" in err and "level 1: N=3" in err
 

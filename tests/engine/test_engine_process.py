@@ -19,8 +19,22 @@ from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.engine import EngineError
 from agentperf_tui.core.engine.process import EngineProcess, EngineProcessDied
 from agentperf_tui.core.engine.process_child import Outbox, RemoteEngineError, portable_error
-from agentperf_tui.core.observer import Event, Percentiles, Snapshot
+from agentperf_tui.core.engine.protocol import (
+    Abort,
+    Annotate,
+    EventLogged,
+    Pause,
+    Published,
+    RepeatLevel,
+    Resume,
+    RunSummarised,
+    SetConcurrency,
+    SkipLevel,
+    SnapshotPublished,
+)
 from agentperf_tui.core.store import list_runs, load_run
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Event, Percentiles, Snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = REPO / "trajectories" / "quick"
@@ -41,7 +55,7 @@ class Recorder:
     def on_event(self, e: Event) -> None:
         self._add("event", e)
 
-    def on_finish(self, summary: dict[str, Any]) -> None:
+    def on_finish(self, summary: RunSummary) -> None:
         self._add("finish", summary)
 
     def on_error(self, error: BaseException) -> None:
@@ -83,15 +97,15 @@ def test_a_run_in_its_own_process_reports_and_obeys_like_one_in_a_thread(tmp_pat
     assert engine.pid is not None and engine.pid != os.getpid()
     _wait(lambda: engine.latest() is not None and engine.latest().agents == 2, 60, "two agents running")  # type: ignore[union-attr]
     assert engine.run_id is not None and engine.store_path == str(tmp_path / "runs.sqlite3")
-    engine.annotate("max-num-seqs 256")
-    engine.set_concurrency(3)
+    engine.submit(Annotate("max-num-seqs 256"))
+    engine.submit(SetConcurrency(3))
     assert engine.join(60)
     assert engine.error is None and engine.exit_code == 0
     assert not engine.running
     # the order the engine published in: the summary comes last, after the final snapshot
     assert rec.log[-1][0] == "finish"
     summary = rec.of("finish")[0]
-    assert summary["status"] == "finished" and summary["requests"]["ok"] > 0
+    assert summary.status == "finished" and summary.requests.ok > 0
     assert engine.summary == summary
     snaps = rec.of("snapshot")
     assert len(snaps) >= 5 and snaps[-1].run_id == engine.run_id
@@ -111,19 +125,19 @@ def test_every_control_crosses_to_the_engine_process(tmp_path: Path) -> None:
     engine = EngineProcess(_config(tmp_path, mode="search", duration_s=None, concurrency=2), [rec])
     engine.start()
     _wait(lambda: engine.latest() is not None and engine.latest().agents == 2, 60, "two agents running")  # type: ignore[union-attr]
-    engine.pause()
+    engine.submit(Pause())
     _wait(lambda: engine.latest().paused, 10, "a paused snapshot")  # type: ignore[union-attr]
-    engine.resume()
+    engine.submit(Resume())
     _wait(lambda: not engine.latest().paused, 10, "a running snapshot")  # type: ignore[union-attr]
-    engine.repeat_level()
-    engine.skip_level()
+    engine.submit(RepeatLevel())
+    engine.submit(SkipLevel())
 
     def said(text: str) -> bool:
         return any(text in e.message for e in rec.of("event"))
 
     operator = ("level repeated by the operator", "level skipped by the operator")
     _wait(lambda: all(said(t) for t in operator), 10, "the operator's events")
-    engine.abort()
+    engine.submit(Abort())
     assert engine.join(30) and engine.summary is not None
     assert said("paused: agents finish their current request") and said("resumed")
 
@@ -135,13 +149,13 @@ def test_abort_ends_the_run_with_its_summary_stored(tmp_path: Path) -> None:
     engine.start()
     _wait(lambda: engine.latest() is not None and engine.latest().requests_ok > 0, 60, "a first request")  # type: ignore[union-attr]
     t = time.monotonic()
-    engine.abort()
+    engine.submit(Abort())
     assert engine.join(30)
     stopped_in = time.monotonic() - t
     assert stopped_in < 20
-    assert engine.summary is not None and engine.summary["status"] == "aborted"
+    assert engine.summary is not None and engine.summary.status == "aborted"
     assert engine.run_id is not None
-    assert load_run(tmp_path / "runs.sqlite3", engine.run_id).summary["status"] == "aborted"
+    assert load_run(tmp_path / "runs.sqlite3", engine.run_id).summary.status == "aborted"
 
 
 @pytest.mark.slow
@@ -214,7 +228,7 @@ def test_when_the_console_goes_away_the_engine_aborts_and_stores_its_summary(tmp
         if Path(f"/proc/{pid}").exists() and not _zombie(pid):
             os.kill(pid, signal.SIGKILL)  # started (through the script) by this test
     run = load_run(tmp_path / "runs.sqlite3", run_id)
-    assert run.summary["status"] == "aborted"
+    assert run.summary.status == "aborted"
     assert len(run.requests) > 0
     assert not Path(log_path).exists(), "an orphaned run that ended well leaves no log behind"
 
@@ -243,9 +257,9 @@ def test_outbox_never_blocks_the_engine_keeps_every_event_and_only_the_newest_sn
     for i in range(2000):
         outbox.on_snapshot(_snap(i))
         outbox.on_event(Event(float(i), "info", f"e{i}"))
-    outbox.on_finish({"status": "finished"})
+    outbox.on_finish(RunSummary(status="finished"))
     assert time.perf_counter() - t < 5.0
-    got: list[tuple[Any, ...]] = []
+    got: list[Published] = []
     done = threading.Thread(target=outbox.close)
     done.start()
     while True:
@@ -253,15 +267,17 @@ def test_outbox_never_blocks_the_engine_keeps_every_event_and_only_the_newest_sn
             got.append(reader.recv())
         except EOFError:
             break
-        if got[-1][0] == "finish":
+        if isinstance(got[-1], RunSummarised):
             break
     done.join(10)
-    events = [m[1].message for m in got if m[0] == "event"]
-    snaps = [m[1] for m in got if m[0] == "snapshot"]
+    events = [m.event.message for m in got if isinstance(m, EventLogged)]
+    snaps = [m.snapshot for m in got if isinstance(m, SnapshotPublished)]
     assert events == [f"e{i}" for i in range(2000)], "every event, in order"
     assert snaps[-1].target_n == 1999, "the newest snapshot is delivered"
     assert len(snaps) < 2000, "snapshots the reader was too slow for were dropped"
-    assert got[-1] == ("finish", {"status": "finished"})
+    last = got[-1]
+    assert isinstance(last, RunSummarised)
+    assert last.summary.to_json() == RunSummary(status="finished").to_json()
 
 
 def test_an_error_that_cannot_be_pickled_crosses_as_text() -> None:

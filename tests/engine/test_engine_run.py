@@ -13,9 +13,13 @@ import pytest
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
-from agentperf_tui.core.observer import Event, Snapshot
+from agentperf_tui.core.engine.protocol import (
+    SetConcurrency,
+)
 from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.store import load_run
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Event, Snapshot
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = REPO / "trajectories" / "quick"
@@ -25,7 +29,7 @@ class Recorder:
     def __init__(self) -> None:
         self.snaps: list[Snapshot] = []
         self.events: list[Event] = []
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
 
     def on_snapshot(self, s: Snapshot) -> None:
         self.snaps.append(s)
@@ -33,7 +37,7 @@ class Recorder:
     def on_event(self, e: Event) -> None:
         self.events.append(e)
 
-    def on_finish(self, summary: dict[str, Any]) -> None:
+    def on_finish(self, summary: RunSummary) -> None:
         self.summary = summary
 
 
@@ -70,12 +74,13 @@ def test_fixed_run_on_a_real_http_server_reports_per_request_figures(
     )
     h, rec = _run(cfg)
     s = rec.summary
-    assert s is not None and s["status"] == "finished"
-    assert s["requests"]["ok"] > 10 and s["requests"]["failed"] == 0
-    assert 0 < s["ttft_s"]["p50"] <= s["ttft_s"]["p95"] <= s["ttft_s"]["p99"] < 10
-    assert s["output_speed_tok_s"]["p25"] > 0
-    assert s["length_mismatches"] == 0, "the simulator honours exact output length"
-    assert s["comparable"] is True
+    assert s is not None and s.status == "finished"
+    assert s.requests.ok > 10 and s.requests.failed == 0
+    ttft = s.whole_run.ttft_s
+    assert 0 < ttft.p50 <= ttft.p95 <= ttft.p99 < 10
+    assert s.whole_run.output_speed_tok_s.p25 > 0
+    assert s.length_mismatches == 0, "the simulator honours exact output length"
+    assert s.comparable is True
     # snapshots came a few times a second and saw all N agents
     assert len(rec.snaps) >= 8
     assert max(sn.agents for sn in rec.snaps) == 6
@@ -87,10 +92,10 @@ def test_fixed_run_on_a_real_http_server_reports_per_request_figures(
     assert h.run_id is not None
     stored = load_run(store, h.run_id)
     req = stored.requests
-    assert len(req) == s["requests"]["ok"] + s["requests"]["failed"]
+    assert len(req) == s.requests.ok + s.requests.failed
     assert np.all(req.t_first_token >= req.t_intended)
     assert np.all(req.output_tokens == req.requested_output_tokens)
-    assert stored.summary["status"] == "finished"
+    assert stored.summary.status == "finished"
 
 
 def test_concurrency_changes_live_without_restarting_the_fleet(
@@ -110,17 +115,17 @@ def test_concurrency_changes_live_without_restarting_the_fleet(
     deadline = time.monotonic() + 30
     while (h.latest() is None or h.latest().agents < 2) and time.monotonic() < deadline:  # type: ignore[union-attr]
         time.sleep(0.1)
-    h.set_concurrency(8)
+    h.submit(SetConcurrency(8))
     time.sleep(3.0)
     mid = h.latest()
-    h.set_concurrency(3)
+    h.submit(SetConcurrency(3))
     assert h.join(60)
     assert h.error is None
     assert mid is not None and mid.target_n == 8 and mid.agents == 8
     final = rec.snaps[-1]
     assert final.target_n == 3
     # agents that were never retired kept their replays going: no request failed on the way
-    assert rec.summary is not None and rec.summary["requests"]["failed"] == 0
+    assert rec.summary is not None and rec.summary.requests.failed == 0
 
 
 def test_n_set_by_hand_before_the_run_has_started_takes_effect(
@@ -139,10 +144,10 @@ def test_n_set_by_hand_before_the_run_has_started_takes_effect(
     )
     h = EngineHandle(cfg, [rec])
     h.start()
-    h.set_concurrency(4)
+    h.submit(SetConcurrency(4))
     assert h.join(60)
     assert h.error is None
-    assert rec.summary is not None and rec.summary["status"] == "finished"
+    assert rec.summary is not None and rec.summary.status == "finished"
     assert rec.snaps[-1].target_n == 4 and max(sn.agents for sn in rec.snaps) == 4
     messages = [e.message for e in rec.events]
     assert any("N set by hand to 4" in m for m in messages)
@@ -205,7 +210,7 @@ def test_model_not_served_names_what_is(sim: EmbeddedSimulator, tmp_path: Path) 
 def test_embedded_simulator_is_the_default_and_says_so(tmp_path: Path) -> None:
     cfg = RunConfig(trajectories=str(QUICK), concurrency=3, duration_s=4.0, store=str(tmp_path / "r.sqlite3"))
     _, rec = _run(cfg)
-    assert rec.summary is not None and rec.summary["simulated"] is True
+    assert rec.summary is not None and rec.summary.simulated is True
     assert all(s.simulated_endpoint for s in rec.snaps)
     assert any("SIMULATED" in e.message for e in rec.events)
     powered = [s.power for s in rec.snaps if s.power is not None and s.power.total_w]

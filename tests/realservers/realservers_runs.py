@@ -9,11 +9,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
-import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from agentperf_tui.core.client.request import CHAT_PATH, chat_body
@@ -21,6 +19,7 @@ from agentperf_tui.core.client.sse import parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.store.models import RunData
 from agentperf_tui.core.store.reader import load_run
+from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.workload.trajectory import (
     Message,
     TextTurn,
@@ -47,7 +46,7 @@ def delta(after: dict[str, float], before: dict[str, float], name: str) -> float
 
 @dataclass(slots=True)
 class CliRun:
-    summary: dict[str, Any]
+    summary: RunSummary
     data: RunData
     stderr: str
     before: dict[str, float]
@@ -106,8 +105,8 @@ def run_cli(
     assert done.returncode == 0, (
         f"exit {done.returncode}\nstderr:\n{done.stderr[-4000:]}\nstdout:\n{done.stdout[-2000:]}"
     )
-    summary = orjson.loads(done.stdout)
-    data = load_run(store, summary["run_id"])
+    summary = RunSummary.model_validate_json(done.stdout)
+    data = load_run(store, summary.run_id)
     return CliRun(summary, data, done.stderr, before, after)
 
 

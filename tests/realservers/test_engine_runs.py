@@ -96,13 +96,11 @@ def cache_block(target: Target) -> int:
 def _assert_exact_lengths(run: CliRun) -> None:
     s = run.summary
     q = run.data.requests
-    assert s["status"] == "finished", s
-    assert s["comparable"] is True, s
-    assert s["requests"]["failed"] == 0, [e for e in q.error if e][:3]
-    assert s["requests"]["ok"] >= 2 * N_AGENTS, (
-        f"{s['requests']} in {s['duration_s']} s\n{run.stderr[-1500:]}"
-    )
-    assert s["length_mismatches"] == 0
+    assert s.status == "finished", s
+    assert s.comparable is True, s
+    assert s.requests.failed == 0, [e for e in q.error if e][:3]
+    assert s.requests.ok >= 2 * N_AGENTS, f"{s.requests} in {s.duration_s} s\n{run.stderr[-1500:]}"
+    assert s.length_mismatches == 0
     ok = run.ok_rows
     assert not np.isnan(q.output_tokens[ok]).any(), "a request without usage"
     np.testing.assert_array_equal(q.output_tokens[ok], q.requested_output_tokens[ok])
@@ -142,8 +140,8 @@ def _assert_cache_within_agent_only(target: Target, run: CliRun) -> None:
 
 def test_text_replay_generates_exact_lengths(text_run: CliRun) -> None:
     _assert_exact_lengths(text_run)
-    assert text_run.summary["model"] == "tiny"
-    assert text_run.summary["simulated"] is False
+    assert text_run.summary.model == "tiny"
+    assert text_run.summary.simulated is False
 
 
 def test_text_replay_cache_rises_within_an_agent_not_across_agents(
@@ -165,7 +163,7 @@ def test_text_replay_timing_matches_server_metrics(real_server: Target, text_run
     assert (speed > 0).all() and np.isfinite(speed[~one_read]).all()
     assert np.isinf(q.output_speed()[ok][one_read]).all()
     assert one_read.mean() < 0.5, f"{one_read.sum()} of {one_read.size} replies arrived in one read"
-    assert s["ttft_s"]["p50"] > 0 and s["output_speed_tok_s"]["p25"] > 0
+    assert s.whole_run.ttft_s.p50 > 0 and s.whole_run.output_speed_tok_s.p25 > 0
 
     before, after = text_run.before, text_run.after
     sent_tokens = float(q.output_tokens[ok].sum())
@@ -258,12 +256,12 @@ def test_fast_search_ends_with_a_verdict(real_server: Target, tmp_path: Path) ->
         ["--start", "1", "--max", "2", "--tier", "100000/30", "--rigour", "fast", "--warmup", "0"],
     )
     s = run.summary
-    assert s["status"] == "finished", s
-    result = s["result"]
+    assert s.status == "finished", s
+    result = s.result
     assert result is not None, s
-    assert result["converged"] is True
-    assert result["n_star"] == 0
-    assert result["first_fail_n"] == 1
-    assert result["failing_criterion"] == "speed"
-    assert s["levels"][0]["verdict"] == "fail"
-    assert s["requests"]["failed"] == 0
+    assert result.converged is True
+    assert result.n_star == 0
+    assert result.first_fail_n == 1
+    assert result.failing_criterion == "speed"
+    assert s.levels[0].verdict == "fail"
+    assert s.requests.failed == 0

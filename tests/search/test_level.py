@@ -8,7 +8,7 @@ from collections.abc import Callable
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.level import Level
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.tiers import custom_tier
+from agentperf_tui.core.tiers import custom_tier
 
 TIER = custom_tier(50, 4)
 
@@ -205,10 +205,10 @@ def test_a_fixed_run_that_reaches_its_duration_is_decided_on_what_it_measured() 
     assert rec.outcome == "ended" and rec.verdict == "pass" and rec.passed
     assert "the run ended before the level settled" in rec.reason
     assert rec.mean_power_w == 800.0, "the level's power is measured like any settled level's"
-    assert result is not None and result.n_star == 2  # type: ignore[attr-defined]
+    assert result is not None and result.primary.n_star == 2  # type: ignore[attr-defined]
     assert ctl.view().levels[-1].phase == "settled"  # type: ignore[attr-defined]
     failing, _ = _fixed_run_cut_short(conclude=True, ttft=9.0)
-    assert failing is not None and failing.n_star is None  # type: ignore[attr-defined]
+    assert failing is not None and failing.primary.n_star is None  # type: ignore[attr-defined]
 
 
 def test_an_aborted_run_keeps_its_open_level_but_has_no_result() -> None:

@@ -14,10 +14,11 @@ import pytest
 from agentperf_tui.cli import plan as plan_cli
 from agentperf_tui.core.search import order_stats as os_
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.tiers import SloTier, parse_tier
 from agentperf_tui.core.search.virtual_run import run_search_virtual
 from agentperf_tui.core.simulator.profiles import Deployment
 from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.tiers import SloTier, parse_tier
 from agentperf_tui.core.workload.synth import write_synth_set
 from agentperf_tui.core.workload.trajectory import Trajectory, load_set
 
@@ -51,16 +52,20 @@ def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[
     assert rc == 0, err
     summary = json.loads(out)
     assert json.loads(out_file.read_text()) == summary
-    assert summary["simulated"] is True and "not a measurement" in summary["note"]
-    assert summary["tier"] == "gpt-oss-120b@rev1/100-5" and summary["rigour"] == "fast"
-    n = summary["n_star"]
-    assert n >= 4 and summary["first_fail_n"] > n and summary["failing_criterion"] == "speed"
-    assert summary["gpu_count"] == 1 and summary["agents_per_gpu"] == n
-    assert summary["power_basis"] == "simulated"
-    assert summary["agents_per_mw"] == pytest.approx(n / (summary["power_w"] / 1e6))
-    assert 100 < summary["power_w"] < 1000  # one GPU under load, GPU power only
+    # the same typed summary every face reads, on the virtual clock and labelled simulated
+    assert RunSummary.model_validate(summary).to_json(indent=True) + b"\n" == out.encode()
+    assert summary["schema"] == "agentperf-summary/2" and summary["clock"] == "virtual"
+    assert summary["simulated"] is True and summary["rigour"] == "fast"
+    (result,) = summary["results"]
+    assert result["tier_name"] == "gpt-oss-120b@rev1/100-5"
+    n = result["n_star"]
+    assert n >= 4 and result["first_fail_n"] > n and result["failing_criterion"] == "speed"
+    assert summary["gpu_count"] == 1 and result["agents_per_gpu"] == n
+    assert result["power_basis"] == "simulated"
+    assert result["agents_per_mw"] == pytest.approx(n / (result["power_w"] / 1e6))
+    assert 100 < result["power_w"] < 1000  # one GPU under load, GPU power only
     assert summary["levels"][-1]["role"] == "confirm" and summary["levels"][-1]["n"] == n
-    assert summary["virtual_time_s"] > 10 * summary["wall_time_s"]
+    assert summary["duration_s"] > 10 * summary["wall_time_s"]
     # the table on stderr: a header, one row per level, the one-line answer
     assert "SIMULATED capacity plan" in err and "P25 tok/s" in err
     assert err.count(" confirm ") == 1 and f"N* = {n} agents" in err
@@ -141,6 +146,6 @@ def test_fast_search_matches_brute_force_for_ten_seeds(case: str, quick_dir: Pat
     for seed in range(10):
         plan = SearchPlan(tier=tier, gpu_count=dep.gpu_count)
         res = run_search_virtual(plan, VirtualLoad(dep, trajs, seed=seed), tick_s=2.0)
-        assert res.n_star is not None
-        found.append(res.n_star)
+        assert res.primary.n_star is not None
+        found.append(res.primary.n_star)
     assert all(abs(n - truth) <= tol for n in found), (truth, found)

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from synthetic_load import SyntheticLoad
 
-from agentperf_tui.core.observer import LevelView, SearchView
-from agentperf_tui.core.search.controller import Finished, SearchController, SetConcurrency
+from agentperf_tui.core.search.controller import Finished, RunAt, SearchController
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.tiers import SloTier, custom_tier
 from agentperf_tui.core.search.virtual_run import run_search_virtual
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.tiers import SloTier, custom_tier
+from agentperf_tui.core.views import SearchView
 
 # two load shapes x tiers: one where speed breaks first, one where TTFT breaks first
 CONFIGS: dict[str, tuple[dict[str, Any], SloTier]] = {
@@ -49,11 +50,13 @@ def test_fast_search_lands_on_the_true_capacity_for_ten_seeds(name: str) -> None
     expected_criterion = "speed" if name == "speed-bound" else "ttft"
     for seed in range(10):
         res = run_search_virtual(SearchPlan(tier=tier, gpu_count=8), SyntheticLoad(seed=seed, **kwargs))
-        assert res.n_star is not None and within(res.n_star, truth), (seed, res.n_star, truth)
-        assert res.first_fail_n is not None and res.first_fail_n > res.n_star
-        assert res.failing_criterion is not None and expected_criterion in res.failing_criterion
-        assert res.converged and res.confidence is not None
-        assert res.levels[-1].role == "confirm" and res.levels[-1].n == res.n_star
+        assert res.primary.n_star is not None
+        assert within(res.primary.n_star, truth), (seed, res.primary.n_star, truth)
+        assert res.primary.first_fail_n is not None and res.primary.first_fail_n > res.primary.n_star
+        assert res.primary.failing_criterion is not None
+        assert expected_criterion in res.primary.failing_criterion
+        assert res.primary.converged and res.primary.confidence is not None
+        assert res.levels[-1].role == "confirm" and res.levels[-1].n == res.primary.n_star
 
 
 def test_strict_search_agrees_and_meets_the_published_rules() -> None:
@@ -61,7 +64,7 @@ def test_strict_search_agrees_and_meets_the_published_rules() -> None:
     truth = SyntheticLoad(**kwargs).true_capacity(tier.speed_tok_s, tier.ttft_s)
     plan = SearchPlan(tier=tier, rigour="strict", gpu_count=8)
     res = run_search_virtual(plan, SyntheticLoad(seed=3, **kwargs), tick_s=2.0)
-    assert res.n_star is not None and within(res.n_star, truth)
+    assert res.primary.n_star is not None and within(res.primary.n_star, truth)
     assert res.published_rules
     for lv in res.levels:
         assert lv.meets_rules is True and lv.window_s >= 600
@@ -76,7 +79,7 @@ def test_passes_once_then_fails_its_confirmation() -> None:
     # first run the search undisturbed to learn where it converges, then make exactly that
     # level's second visit (its confirmation) overloaded
     first = run_search_virtual(SearchPlan(tier=tier), SyntheticLoad(seed=5, **kwargs))
-    target = first.n_star
+    target = first.primary.n_star
     assert target is not None
 
     def degrade(n: int, visit: int) -> float:
@@ -85,10 +88,10 @@ def test_passes_once_then_fails_its_confirmation() -> None:
     res = run_search_virtual(SearchPlan(tier=tier), SyntheticLoad(seed=5, degrade=degrade, **kwargs))
     runs = [(lv.n, lv.role, lv.passed) for lv in res.levels]
     assert (target, "confirm", False) in runs
-    assert res.n_star is not None and res.n_star < target
-    assert any("failed its confirmation" in note for note in res.notes)
+    assert res.primary.n_star is not None and res.primary.n_star < target
+    assert any("failed its confirmation" in note for note in res.primary.notes)
     assert res.levels[-1].role == "confirm" and res.levels[-1].passed
-    assert abs(res.n_star - truth) <= max(2, math.floor(0.1 * truth))
+    assert abs(res.primary.n_star - truth) <= max(2, math.floor(0.1 * truth))
 
 
 def test_non_monotonic_sweep_is_reported() -> None:
@@ -101,8 +104,10 @@ def test_non_monotonic_sweep_is_reported() -> None:
     res = run_search_virtual(plan, SyntheticLoad(seed=1, degrade=degrade, **kwargs))
     assert [lv.n for lv in res.levels] == [8, 16, 32, 200]
     assert [lv.passed for lv in res.levels] == [True, False, True, False]
-    assert res.n_star == 8 and res.first_fail_n == 16 and res.failing_criterion == "ttft"
-    assert any("not monotonic" in note for note in res.notes)
+    assert res.primary.n_star == 8
+    assert res.primary.first_fail_n == 16
+    assert res.primary.failing_criterion == "ttft"
+    assert any("not monotonic" in note for note in res.primary.notes)
 
 
 def test_per_gpu_and_per_megawatt_arithmetic() -> None:
@@ -111,9 +116,9 @@ def test_per_gpu_and_per_megawatt_arithmetic() -> None:
     samples: list[tuple[float, float]] = []
     res = run_search_virtual(SearchPlan(tier=tier, gpu_count=4), load,
                              on_tick=lambda _c: samples.append((load.now, load.energy_j)))
-    assert res.n_star is not None and res.n_star > 0
-    assert res.agents_per_gpu == pytest.approx(res.n_star / 4)
-    star = [lv for lv in res.levels if lv.n == res.n_star and lv.passed][-1]
+    assert res.primary.n_star is not None and res.primary.n_star > 0
+    assert res.primary.agents_per_gpu == pytest.approx(res.primary.n_star / 4)
+    star = [lv for lv in res.levels if lv.n == res.primary.n_star and lv.passed][-1]
     assert star.measure_from is not None and star.window_end is not None
     # mean power = energy counter delta over N*'s window / its duration, from the load's own counter
     e = dict(samples)
@@ -128,9 +133,9 @@ def test_per_gpu_and_per_megawatt_arithmetic() -> None:
 
     mean_w = (at(t1) - at(t0)) / (t1 - t0)
     assert star.mean_power_w == pytest.approx(mean_w, rel=1e-9)
-    assert res.power_w == pytest.approx(mean_w)
-    assert res.agents_per_mw == pytest.approx(res.n_star / (mean_w / 1e6))
-    assert res.power_basis == "simulated" and "simulated" in res.power_note
+    assert res.primary.power_w == pytest.approx(mean_w)
+    assert res.primary.agents_per_mw == pytest.approx(res.primary.n_star / (mean_w / 1e6))
+    assert res.primary.power_basis == "simulated" and "simulated" in res.primary.power_note
     # GPU power only, between idle and busy for 4 GPUs
     assert 4 * 150 < mean_w < 4 * 700
 
@@ -143,33 +148,39 @@ def test_no_power_reading_and_nominal_stand_in() -> None:
     while True:
         d = ctl.tick(load.now + 0.0, load.advance(1.0), load.trajectories_completed(), load.active_agents,
                      lambda t0, t1: None)
-        if isinstance(d, SetConcurrency):
+        if isinstance(d, RunAt):
             load.set_concurrency(d.n)
         elif isinstance(d, Finished):
             res = d.result
             break
-    assert res.n_star is not None and res.n_star > 0
-    assert res.power_basis == "nominal" and "NOMINAL" in res.power_note and "not measured" in res.power_note
-    assert res.agents_per_mw == pytest.approx(res.n_star / (8 * 700 / 1e6))
+    assert res.primary.n_star is not None and res.primary.n_star > 0
+    assert res.primary.power_basis == "nominal"
+    assert "NOMINAL" in res.primary.power_note
+    assert "not measured" in res.primary.power_note
+    assert res.primary.agents_per_mw == pytest.approx(res.primary.n_star / (8 * 700 / 1e6))
     ctl2 = SearchController(SearchPlan(tier=tier, gpu_count=None))
     load = SyntheticLoad(seed=4, **kwargs)
     load.set_concurrency(ctl2.start(0.0))
     d2 = None
     while not isinstance(d2, Finished):
         d2 = ctl2.tick(load.now, load.advance(1.0), load.trajectories_completed(), load.active_agents, None)
-        if isinstance(d2, SetConcurrency):
+        if isinstance(d2, RunAt):
             load.set_concurrency(d2.n)
     r2 = d2.result
-    assert r2.agents_per_mw is None and r2.power_basis is None and "no power telemetry" in r2.power_note
-    assert r2.agents_per_gpu is None and "GPU count unknown" in r2.power_note
+    assert r2.primary.agents_per_mw is None
+    assert r2.primary.power_basis is None
+    assert "no power telemetry" in r2.primary.power_note
+    assert r2.primary.agents_per_gpu is None and "GPU count unknown" in r2.primary.power_note
 
 
 def test_nothing_passes_gives_zero() -> None:
     kwargs, _ = CONFIGS["speed-bound"]
     plan = SearchPlan(tier=custom_tier(1000, 2), gpu_count=8)
     res = run_search_virtual(plan, SyntheticLoad(seed=0, **kwargs))
-    assert res.n_star == 0 and res.first_fail_n == 1 and res.failing_criterion == "speed"
-    assert res.agents_per_gpu == 0 and "no level met the tier" in res.power_note
+    assert res.primary.n_star == 0
+    assert res.primary.first_fail_n == 1
+    assert res.primary.failing_criterion == "speed"
+    assert res.primary.agents_per_gpu == 0 and "no level met the tier" in res.primary.power_note
 
 
 def test_views_during_a_run_and_operator_controls() -> None:
@@ -182,7 +193,7 @@ def test_views_during_a_run_and_operator_controls() -> None:
     for _ in range(100):
         ctl.tick(load.now, load.advance(1.0), load.trajectories_completed(), load.active_agents, None)
         lv = ctl.level_view()
-        assert isinstance(lv, LevelView)
+        assert isinstance(lv, LevelRecord)
         phases.add(lv.phase)
     assert {"warmup", "measuring"} <= phases
     v = ctl.view()
@@ -197,7 +208,7 @@ def test_views_during_a_run_and_operator_controls() -> None:
         ctl.tick(load.now, load.advance(1.0), load.trajectories_completed(), load.active_agents, None)
     # skip: ended now, decided on what has finished; the search moves on to 8
     d = ctl.skip_level(load.now)
-    assert d == SetConcurrency(8)
+    assert d == RunAt(8)
     assert ctl.records[-1].outcome == "skipped" and ctl.records[-1].passed
     assert len(ctl.view().levels) == 3
 
@@ -207,8 +218,8 @@ def test_fixed_level_without_a_tier_measures_only() -> None:
     res = run_search_virtual(SearchPlan(mode="fixed", fixed_n=10, tier=None), SyntheticLoad(seed=0, **kwargs))
     lv = res.levels[0]
     assert lv.verdict == "undecided" and lv.requests > 0 and lv.speed_p25 > 0
-    assert res.n_star is None and res.tier is None
-    assert res.to_dict()["levels"][0]["n"] == 10
+    assert res.primary.n_star is None and res.primary.tier is None
+    assert res.levels[0].model_dump(mode="json")["n"] == 10
 
 
 def test_sweep_view_reports_best_pass_and_lowest_fail() -> None:
@@ -219,7 +230,7 @@ def test_sweep_view_reports_best_pass_and_lowest_fail() -> None:
     d = None
     while not isinstance(d, Finished):
         d = ctl.tick(load.now, load.advance(2.0), load.trajectories_completed(), load.active_agents, None)
-        if isinstance(d, SetConcurrency):
+        if isinstance(d, RunAt):
             load.set_concurrency(d.n)
     v = ctl.view()
     assert v.done and v.best_pass == 8 and v.lowest_fail == 200 and v.result_n == 8

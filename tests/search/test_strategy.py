@@ -9,7 +9,7 @@ import pytest
 
 from agentperf_tui.core.search.plan import PlanError, SearchPlan
 from agentperf_tui.core.search.strategy import Step, Strategy
-from agentperf_tui.core.search.tiers import custom_tier
+from agentperf_tui.core.tiers import custom_tier
 
 TIER = custom_tier(50, 4)
 

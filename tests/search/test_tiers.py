@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agentperf_tui.core import data_paths as profile_paths
-from agentperf_tui.core.search.tiers import (
+from agentperf_tui.core.tiers import (
     SloProfileError,
     TierSpecError,
     all_tiers,

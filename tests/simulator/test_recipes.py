@@ -13,6 +13,7 @@ from agentperf_tui.core.simulator.profiles import ProfileError, profile_dirs
 from agentperf_tui.core.simulator.recipes import list_recipes, load_recipe, load_recipe_file
 from agentperf_tui.core.simulator.shapes import candidate_shapes, shape_from
 from agentperf_tui.core.simulator.virtual import VirtualLoad
+from agentperf_tui.core.summary.model import SUMMARY_SCHEMA, RunSummary
 from agentperf_tui.core.workload.synth import write_synth_set
 from agentperf_tui.core.workload.trajectory import load_set
 from tests.simulator.workloads import token_trajectory
@@ -63,7 +64,7 @@ def test_pool_engine_holds_the_batch_cap_and_queues_the_rest() -> None:
 
 def test_wide_ep_rack_beats_a_hopper_node_per_gpu_by_a_wide_margin() -> None:
     from agentperf_tui.core.search.shape_plan import rank_shapes, workload_stats
-    from agentperf_tui.core.search.tiers import parse_tier
+    from agentperf_tui.core.tiers import parse_tier
 
     trajs = load_set(profile_dirs()[0].parent / "trajectories" / "default")
     stats = workload_stats(trajs, "baseline")
@@ -102,10 +103,16 @@ def test_plan_chooses_a_shape_and_reports_winner_runner_up_and_range(
     assert args.func(args) == 0
     out, err = capsys.readouterr()
     s = json.loads(out)
-    assert s["simulated"] is True and s["gpu_budget"] == 2 and s["gpu_count"] <= 2
-    runner = s["runner_up"]
-    assert s["shape"]["bound"] and runner is not None
-    assert (runner["name"], runner["summary"]) != (s["shape"]["name"], s["shape"]["summary"])
-    lo, hi = s["plausible_range"]
-    assert lo <= s["n_star"] <= hi
+    summary = RunSummary.model_validate(s)  # the plan's JSON is exactly a RunSummary
+    assert s["schema"] == SUMMARY_SCHEMA and summary.clock == "virtual" and summary.simulated
+    plan = summary.plan
+    assert plan is not None and plan.gpu_budget == 2 and summary.gpu_count is not None
+    assert summary.gpu_count <= 2 and plan.shape.gpus == summary.gpu_count
+    runner = plan.runner_up
+    assert plan.shape.bound and runner is not None and runner.bound
+    assert (runner.name, runner.summary) != (plan.shape.name, plan.shape.summary)
+    n_star = summary.results[0].n_star
+    assert n_star is not None and n_star == plan.shape.n_star
+    lo, hi = plan.shape.plausible_range
+    assert lo <= n_star <= hi
     assert "SIMULATED" in err and "winner:" in err and "runner-up:" in err and "bound by" in err

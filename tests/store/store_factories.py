@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.store import RunStore
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.model import RequestCounts, RunSummary
+from agentperf_tui.core.summary.normalise import normalise
+from agentperf_tui.core.summary.result import TierResult
 from agentperf_tui.core.telemetry.base import GpuSample
+from agentperf_tui.core.tiers import SloTier
 
 
 def make_result(i: int, *, ok: bool = True, **over: Any) -> RequestResult:
@@ -38,10 +42,14 @@ def make_result(i: int, *, ok: bool = True, **over: Any) -> RequestResult:
     return RequestResult(**fields)
 
 
-def make_level(n: int, verdict: str = "pass", **over: Any) -> LevelView:
+def make_level(n: int, verdict: str = "pass", index: int = 0, **over: Any) -> LevelRecord:
     fields: dict[str, Any] = dict(
+        index=index,
         n=n,
+        role="ramp",
         phase="settled",
+        outcome="measured",
+        passed=verdict == "pass",
         started_at=10.0 * n,
         measure_from=10.0 * n + 3.0,
         ended_at=10.0 * n + 9.0,
@@ -62,7 +70,55 @@ def make_level(n: int, verdict: str = "pass", **over: Any) -> LevelView:
         trajectories_completed=31,
     )
     fields.update(over)
-    return LevelView(**fields)
+    return LevelRecord(**fields)
+
+
+def make_summary(
+    levels: list[LevelRecord],
+    *,
+    n_star: int | None,
+    tier: SloTier | None = None,
+    gpu_count: int | None = None,
+    mode: str = "search",
+    status: str = "finished",
+    nominal_gpu_power_w: float | None = None,
+    requests: tuple[int, int] = (0, 0),
+    **over: Any,
+) -> RunSummary:
+    """A summary as the engine builds one: the result's per-GPU and per-MW figures come from the
+    one normalisation, at N*'s level (or the level a fixed run held)."""
+    level_n = levels[-1].n if mode == "fixed" and levels else n_star
+    at = [lv for lv in levels if lv.n == level_n]
+    level = at[-1] if at else None
+    norm = normalise(
+        n_star,
+        gpu_count,
+        level.mean_power_w if level is not None and n_star else None,
+        power_note=level.power_note if level is not None else None,
+        nominal_gpu_power_w=nominal_gpu_power_w,
+    )
+    result = TierResult(
+        tier=tier,
+        n_star=n_star,
+        level_n=level.n if level is not None else None,
+        level_index=level.index if level is not None else None,
+        gpu_count=gpu_count,
+        agents_per_gpu=norm.agents_per_gpu,
+        agents_per_mw=norm.agents_per_mw,
+        power_w=norm.power_w,
+        power_basis=norm.power_basis,
+        power_note=norm.note,
+    )
+    fields: dict[str, Any] = dict(
+        status=status,
+        mode=mode,
+        gpu_count=gpu_count,
+        levels=tuple(levels),
+        results=(result,),
+        requests=RequestCounts(ok=requests[0], failed=requests[1]),
+    )
+    fields.update(over)
+    return RunSummary(**fields)
 
 
 def make_sample(t: float, gpu: str = "0", **over: Any) -> GpuSample:

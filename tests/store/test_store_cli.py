@@ -10,10 +10,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from store_factories import make_level, make_result, make_sample, new_run
+from store_factories import make_level, make_result, make_sample, make_summary, new_run
 
 from agentperf_tui.cli import runs as runs_cli
 from agentperf_tui.core.store import RunStore, list_runs
+from agentperf_tui.core.tiers import SloTier
+
+TIER = SloTier(100.0, 5.0, family="deepseek-v4")
 
 CHILD = Path(__file__).with_name("crash_writer.py")
 
@@ -28,13 +31,15 @@ def cli(*argv: str | Path) -> int:
 @pytest.fixture
 def filled(store: RunStore) -> tuple[str, str]:
     a = new_run(store, started_wall=1_790_000_000.0, config={"gpu_count": 8, "seed": 1})
-    store.put_level(a, 0, make_level(8))
+    level_a = make_level(8)
+    store.put_level(a, level_a)
     store.add_requests(a, [make_result(i, ok=i != 1) for i in range(6)], level=0)
     store.add_telemetry(a, [make_sample(1.0)], source="nvml")
-    store.finish_run(a, status="finished", summary={"result_n": 8, "tier": "deepseek-v4/100-5"})
+    store.finish_run(a, status="finished", summary=make_summary([level_a], n_star=8, tier=TIER, gpu_count=8))
     b = new_run(store, started_wall=1_790_000_100.0, config={"gpu_count": 8, "seed": 2}, simulated=False)
-    store.put_level(b, 0, make_level(16, mean_power_w=6000.0))
-    store.finish_run(b, status="finished", summary={"result_n": 16, "tier": "deepseek-v4/100-5"})
+    level_b = make_level(16, mean_power_w=6000.0)
+    store.put_level(b, level_b)
+    store.finish_run(b, status="finished", summary=make_summary([level_b], n_star=16, tier=TIER, gpu_count=8))
     store.flush()
     return a, b
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from agentperf_tui.core.store import INCOMPLETE, RunStore, export_csv, export_json, list_runs, load_run
+from agentperf_tui.core.summary.model import RunSummary
 
 CHILD = Path(__file__).with_name("crash_writer.py")
 KILL_AFTER_S = 2.5
@@ -37,7 +38,7 @@ def test_sigkilled_writer_leaves_readable_partial_run(tmp_path: Path) -> None:
 
     run = load_run(db, run_id)
     req = run.requests
-    assert run.info.status == INCOMPLETE and run.summary is None
+    assert run.info.status == INCOMPLETE and not run.summary.final and run.summary.status == "incomplete"
     # Committed in order: the stored requests are exactly the first ones handed over.
     assert list(req.turn) == list(range(len(req)))
     assert 0 < len(req) <= handed
@@ -84,7 +85,7 @@ def test_live_writer_shows_running(tmp_path: Path, host_differs: bool) -> None:
             # Same PID but another process identity (PID recycled after the writer died).
             _sql(db, "UPDATE runs SET writer_token = 'other-boot:1'")
             assert list_runs(db)[0].status == INCOMPLETE
-        store.finish_run(run_id, status="finished", summary={})
+        store.finish_run(run_id, status="finished", summary=RunSummary())
     assert list_runs(db)[0].status == "finished"
 
 
@@ -97,7 +98,8 @@ def test_store_closed_without_finish_record_is_incomplete_at_once(tmp_path: Path
         finished = store.create_run(
             config={}, endpoint="e", model="m", simulated=True, started_wall=time.time()
         )
-        store.finish_run(finished, status="crashed", summary={"error": "boom"})
+        crashed = RunSummary(status="crashed", status_reason="boom")
+        store.finish_run(finished, status="crashed", summary=crashed)
     status = {r.id: r.status for r in list_runs(db)}  # this process is still alive
     assert status == {unfinished: INCOMPLETE, finished: "crashed"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from store_factories import make_level, make_result, make_sample, new_run
+from store_factories import make_level, make_result, make_sample, make_summary, new_run
 
 from agentperf_tui.core.store import RunStore, export_csv, export_json
 
@@ -18,13 +18,14 @@ def filled(store: RunStore) -> str:
     run_id = new_run(store, note="export me")
     store.add_requests(run_id, [make_result(i, ok=i != 2) for i in range(5)], level=0)
     store.add_requests(run_id, [make_result(9, output_tokens=None, client_output_tokens=41)], level=None)
-    store.put_level(run_id, 0, make_level(4))
+    level = make_level(4)
+    store.put_level(run_id, level)
     store.add_telemetry(
         run_id, [make_sample(1.0), make_sample(2.0, power_w=None)], source="dcgm http://n1:9400"
     )
     store.add_server_metrics(run_id, [(1.5, {"running": 4.0})])
     store.annotate(run_id, 2.0, 'a, "quoted" note')
-    store.finish_run(run_id, status="finished", summary={"result": {"n": 4}, "gpu_count": 8})
+    store.finish_run(run_id, status="finished", summary=make_summary([level], n_star=4, gpu_count=8))
     store.flush()
     return run_id
 
@@ -40,9 +41,13 @@ def test_json_export_content(db: Path, filled: str, tmp_path: Path) -> None:
         and doc["run"]["note"] == "export me"
     )
     assert doc["run"]["result_n"] == 4 and doc["run"]["started_utc"].endswith("+00:00")
-    assert doc["config"]["gpu_count"] == 8 and doc["summary"] == {"result": {"n": 4}, "gpu_count": 8}
+    assert doc["config"]["gpu_count"] == 8
+    summary = doc["summary"]
+    assert summary["schema"] == "agentperf-summary/2" and summary["gpu_count"] == 8
+    assert summary["results"][0]["n_star"] == 4 and summary["results"][0]["agents_per_gpu"] == 0.5
     [level] = doc["levels"]
-    assert level["idx"] == 0 and level["n"] == 4 and level["speed_p25_bounds"] == [110.0, 130.0]
+    assert level["index"] == 0 and level["n"] == 4 and level["speed_p25_bounds"] == [110.0, 130.0]
+    assert level["outcome"] == "measured" and level["role"] == "ramp"
     assert level["power_note"] is None and level["trajectories_completed"] == 31
     reqs = doc["requests"]
     assert len(reqs) == 6

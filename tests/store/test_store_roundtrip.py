@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from store_factories import make_level, make_result, make_sample, new_run
+from store_factories import make_level, make_result, make_sample, make_summary, new_run
 
-from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.store import (
     RunStore,
     StoreClosedError,
@@ -22,6 +21,8 @@ from agentperf_tui.core.store import (
     resolve_run_id,
 )
 from agentperf_tui.core.store.run_ids import RUN_ID_PATTERN
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.model import RunSummary
 
 
 def test_run_row_round_trip(store: RunStore, db: Path) -> None:
@@ -29,9 +30,11 @@ def test_run_row_round_trip(store: RunStore, db: Path) -> None:
     config = {"tier": {"speed_tok_s": 100.0, "ttft_s": 5.0}, "nested": {"a": [1, 2]}, "path": Path("/x/y")}
     run_id = new_run(store, config=config, started_wall=started, note="baseline", simulated=False)
     assert RUN_ID_PATTERN.match(run_id)
-    store.finish_run(
-        run_id, status="aborted", summary={"result_n": None, "np": np.float64(1.5), "nan": math.nan}
+    level = make_level(4, speed_p25=math.nan, ttft_p95=math.inf, speed_p25_bounds=(math.nan, 1.5))
+    summary = RunSummary(
+        status="aborted", status_reason="stopped", levels=(level,), duration_s=float(np.float64(1.5))
     )
+    store.finish_run(run_id, status="aborted", summary=summary)
     store.flush()
 
     run = load_run(db, run_id)
@@ -40,7 +43,9 @@ def test_run_row_round_trip(store: RunStore, db: Path) -> None:
         "nested": {"a": [1, 2]},
         "path": "/x/y",
     }
-    assert run.summary == {"result_n": None, "np": 1.5, "nan": None}
+    assert run.summary == summary, "the typed summary reads back as written"
+    stored = run.summary.levels[0]
+    assert math.isnan(stored.speed_p25) and stored.ttft_p95 == math.inf and stored.speed_p25_bounds[1] == 1.5
     info = run.info
     assert (info.id, info.endpoint, info.model, info.simulated) == (
         run_id, "http://127.0.0.1:8000/v1", "test-model", False,
@@ -96,17 +101,18 @@ def test_nan_times_and_numpy_numbers_are_stored(store: RunStore, db: Path) -> No
 
 def test_levels_upsert_and_round_trip(store: RunStore, db: Path) -> None:
     run_id = new_run(store)
-    store.put_level(run_id, 0, make_level(4, phase="measuring", verdict="undecided"))
+    store.put_level(run_id, make_level(4, phase="measuring", verdict="undecided", outcome=None))
     final0 = make_level(4)
-    store.put_level(run_id, 0, final0)  # same index: replaces
-    lv1 = make_level(8, verdict="fail", power_note="nominal 700 W per GPU", mean_power_w=None, energy_j=None)
-    store.put_level(run_id, 1, lv1)
-    bare = LevelView(n=16, phase="transition", started_at=42.0)
-    store.put_level(run_id, 2, bare)
+    store.put_level(run_id, final0)  # same index: replaces
+    lv1 = make_level(8, verdict="fail", power_note="nominal 700 W per GPU", mean_power_w=None, energy_j=None,
+                     index=1)
+    store.put_level(run_id, lv1)
+    bare = LevelRecord(index=2, n=16, phase="transition", started_at=42.0)
+    store.put_level(run_id, bare)
     store.flush()
 
     run = load_run(db, run_id)
-    assert run.level_idx == [0, 1, 2]
+    assert [lv.index for lv in run.levels] == [0, 1, 2]
     assert run.levels[:2] == [final0, lv1]
     got = run.levels[2]
     assert (got.n, got.phase, got.started_at, got.verdict, got.measure_from, got.confidence) == (
@@ -195,7 +201,7 @@ def test_finish_status_is_checked_and_closed_store_refuses_writes(db: Path) -> N
     store = RunStore(db)
     run_id = new_run(store)
     with pytest.raises(ValueError, match="finished, aborted, crashed"):
-        store.finish_run(run_id, status="done", summary={})
+        store.finish_run(run_id, status="done", summary=RunSummary())
     store.close()
     store.close()  # idempotent
     with pytest.raises(StoreClosedError):
@@ -206,7 +212,7 @@ def test_close_commits_everything_queued(db: Path) -> None:
     with RunStore(db) as store:
         run_id = new_run(store)
         store.add_requests(run_id, [make_result(i) for i in range(500)], level=0)
-        store.finish_run(run_id, status="finished", summary={"result_n": 8})
+        store.finish_run(run_id, status="finished", summary=make_summary([make_level(8)], n_star=8))
     run = load_run(db, run_id)
     assert len(run.requests) == 500 and run.info.status == "finished" and run.info.headline.startswith("N*=8")
 

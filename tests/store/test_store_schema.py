@@ -19,6 +19,7 @@ from agentperf_tui.core.store import (
     list_runs,
     load_run,
 )
+from agentperf_tui.core.store.schema import _SCHEMA_V1, APPLICATION_ID
 
 
 def _set(db: Path, pragma: str) -> None:
@@ -33,7 +34,38 @@ def _user_version(db: Path) -> int:
 
 def test_new_store_records_its_schema_version(store: RunStore, db: Path) -> None:
     new_run(store)
-    assert _user_version(db) == SCHEMA_VERSION == 1
+    assert _user_version(db) == SCHEMA_VERSION == 2
+
+
+def test_a_version_1_store_is_read_as_it_is_and_migrated_by_a_writer(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite3"
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for statement in _SCHEMA_V1:
+            conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute(
+            "INSERT INTO runs (id, started_wall, config, endpoint, model, simulated, status, summary) "
+            "VALUES ('20260101-0000-abcd', 1.0, '{\"tier\": \"30/10\"}', 'http://h:8000', 'm', 0, "
+            "'finished', ?)",
+            ('{"status": "finished", "result": {"n_star": 8, "speed_floor": 30, "ttft_limit": 10}}',),
+        )
+        conn.execute(
+            "INSERT INTO levels (run_pk, idx, n, phase, requests, failed, trajectories_completed, "
+            "speed_p25, ttft_p95, speed_verdict, ttft_verdict, verdict) "
+            "VALUES (1, 0, 8, 'settled', 40, 0, 9, 41.5, 2.5, 'pass', 'pass', 'pass')"
+        )
+        conn.commit()
+    run = load_run(db, "latest")  # a reader changes nothing
+    assert _user_version(db) == 1
+    [level] = run.levels
+    assert (level.n, level.verdict, level.outcome, level.speed_p25) == (8, "pass", "measured", 41.5)
+    assert run.summary.result is not None and run.summary.result.n_star == 8
+    assert run.info.headline == "N*=8 @ custom/30-10"
+    with RunStore(db) as store:  # a writer migrates
+        store.put_level(run.info.id, level.model_copy(update={"index": 1, "n": 16}))
+    assert _user_version(db) == SCHEMA_VERSION
+    assert [lv.n for lv in load_run(db, "latest").levels] == [8, 16]
 
 
 def test_newer_schema_is_refused_by_writer_and_reader(db: Path) -> None:

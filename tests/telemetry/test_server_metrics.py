@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from agentperf_tui.core.observer import ServerView
 from agentperf_tui.core.telemetry.server_dialects import counter_increase
 from agentperf_tui.core.telemetry.server_metrics import ServerMetricsScraper, metrics_url_for
+from agentperf_tui.core.views import ServerView
 
 from .conftest import ManualClock, MetricsServer
 from .formats import llamacpp_text, sglang_text, vllm_text

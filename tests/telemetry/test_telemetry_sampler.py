@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from agentperf_tui.core.observer import PowerView
 from agentperf_tui.core.telemetry.base import GpuSample, SourceStatus, TelemetrySource
 from agentperf_tui.core.telemetry.dcgm import DcgmSource
 from agentperf_tui.core.telemetry.nvml import NvmlSource
 from agentperf_tui.core.telemetry.sampler import TelemetrySampler
+from agentperf_tui.core.views import PowerView
 
 from .conftest import ManualClock, MetricsServer
 from .formats import DcgmGpu, dcgm_text

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
+from agentperf_tui.core.choices import Choices
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.observer import LevelView, Observer
+from agentperf_tui.core.engine.protocol import Observer
+from agentperf_tui.core.preflight import CheckReport, CheckRow
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.store import RunStore
 from agentperf_tui.core.telemetry.base import GpuSample
 from agentperf_tui.tui.app import AgentPerfApp, make_app
-from agentperf_tui.tui.choices import Choices
-from agentperf_tui.tui.endpoint_check import CheckReport, CheckRow
 
-from .fakes import FakeEngine, SearchScript
+from .fakes import FakeEngine, SearchScript, script_summary
 
 CHOICES = Choices(
     tiers=[
@@ -118,15 +118,17 @@ def write_run(
             simulated=True,
             started_wall=time.time(),
         )
-        levels = [lv for lv in script.snapshots[-1].search.levels]  # type: ignore[union-attr]
-        for idx, lv in enumerate(levels):
-            scaled = LevelView(**{**{f: getattr(lv, f) for f in lv.__slots__}, "n": int(lv.n * n_scale)})  # type: ignore[attr-defined]
-            rs.put_level(run_id, idx, scaled)
+        levels = [
+            lv.model_copy(update={"n": int(lv.n * n_scale)})
+            for lv in script.snapshots[-1].search.levels  # type: ignore[union-attr]
+        ]
+        for lv in levels:
+            rs.put_level(run_id, lv)
             results = [
                 _result(i, lv.started_at + i * 0.1, ok=i % 23 != 0, speed=max(5.0, lv.speed_p25 * 1.1))
                 for i in range(40)
             ]
-            rs.add_requests(run_id, results, idx)
+            rs.add_requests(run_id, results, lv.index)
         samples = [
             GpuSample(
                 t=float(t), gpu=str(g), power_w=600.0 + 10 * g + 50 * math.sin(t / 10), energy_j=t * 600.0
@@ -138,10 +140,13 @@ def write_run(
         if note:
             rs.annotate(run_id, 1.0, note)
         if finish:
-            summary = dict(script.summary, run_id=run_id, store=str(store))
-            n_star = int(48 * n_scale)
-            result = {k: v for k, v in summary["result"].items() if not k.startswith("agents_per")}
-            summary["result"] = dict(result, n_star=n_star)
+            s = script.summary
+            result = s.result
+            assert result is not None and result.first_fail_n is not None
+            summary = script_summary(
+                run_id, s.simulated, levels, int(48 * n_scale), int(result.first_fail_n * n_scale),
+                s.duration_s, s.requests.ok, s.requests.failed,
+            ).model_copy(update={"store": str(store)})
             rs.finish_run(run_id, status="finished", summary=summary)
         rs.flush()
     finally:

@@ -7,20 +7,23 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any
 
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.observer import (
+from agentperf_tui.core.engine.protocol import Abort, Command, Observer, Pause, Resume
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.model import RequestCounts, RunSummary, Status, WholeRunFigures
+from agentperf_tui.core.summary.normalise import normalise
+from agentperf_tui.core.summary.result import TierResult
+from agentperf_tui.core.telemetry.base import SourceStatus
+from agentperf_tui.core.tiers import SloTier
+from agentperf_tui.core.views import (
     Event,
-    LevelView,
-    Observer,
     Percentiles,
     PowerView,
     SearchView,
     ServerView,
     Snapshot,
 )
-from agentperf_tui.core.telemetry.base import SourceStatus
 
 FLOOR, LIMIT = 100.0, 5.0
 # (N, seconds at the level, verdict): ramp 8, 16, 32, 64 (fail), then bisect 48 (pass), 56 (fail).
@@ -57,16 +60,16 @@ class SearchScript:
     simulated: bool = True
     snapshots: list[Snapshot] = field(default_factory=list)
     events: list[tuple[int, Event]] = field(default_factory=list)
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary = field(default_factory=RunSummary)
 
     def __post_init__(self) -> None:
         t = 0.0
-        done_levels: list[LevelView] = []
+        done_levels: list[LevelRecord] = []
         best: int | None = None
         low_fail: int | None = None
         energy = 0.0
         ok = failed = tokens = 0
-        for n, secs, verdict in PLAN:
+        for index, (n, secs, verdict) in enumerate(PLAN):
             start = t
             self.events.append((len(self.snapshots), Event(t, "level", f"level N={n}: agents joining")))
             steps = int(secs / DT)
@@ -92,9 +95,13 @@ class SearchScript:
                     int(60 * math.exp(-((((e + 10) - centre) / 35.0) ** 2))) for e in hist_edges[:-1]
                 )
                 decided = prog >= 0.95
-                level = LevelView(
+                level = LevelRecord(
+                    index=index,
                     n=n,
+                    role="ramp" if index < 4 else "bisect",
                     phase="settled" if decided else phase,
+                    outcome="measured" if decided else None,
+                    passed=decided and verdict == "pass",
                     started_at=start,
                     measure_from=start + secs * 0.3,
                     ended_at=t if decided else None,
@@ -108,7 +115,7 @@ class SearchScript:
                     confidence=min(0.99, 0.5 + 0.5 * prog),
                     reason=("P95 TTFT over the limit" if verdict == "fail" else "both criteria met")
                     if decided
-                    else None,
+                    else "",
                     mean_power_w=total,
                     energy_j=energy,
                     trajectories_completed=int(n * prog * 2),
@@ -185,49 +192,58 @@ class SearchScript:
         final = done_levels
         power_at = next(lv.mean_power_w for lv in final if lv.n == best)
         assert power_at is not None and best is not None
-        self.summary = {
-            "run_id": self.run_id,
-            "status": "finished",
-            "endpoint": "http://127.0.0.1:40123",
-            "model": "sim-deepseek-v4-pro",
-            "simulated": self.simulated,
-            "comparable": True,
-            "mode": "search",
-            "rigour": "fast",
-            "tier": {"name": "deepseek-v4-pro@rev1/100-5", "speed_tok_s": FLOOR, "ttft_s": LIMIT},
-            "duration_s": t,
-            "requests": {"ok": ok, "failed": failed},
-            "client_lag_s": {"p99": 0.002, "max": 0.011},
-            "levels": [
-                {
-                    "n": lv.n,
-                    "verdict": lv.verdict,
-                    "speed_p25": lv.speed_p25,
-                    "ttft_p95": lv.ttft_p95,
-                    "requests": lv.requests,
-                    "failed": lv.failed,
-                    "mean_power_w": lv.mean_power_w,
-                    "confidence": lv.confidence,
-                    "reason": lv.reason,
-                    "speed_verdict": lv.speed_verdict,
-                    "ttft_verdict": lv.ttft_verdict,
-                }
-                for lv in final
-            ],
-            "result": {
-                "n_star": best,
-                "agents_per_gpu": best / len(GPUS),
-                "agents_per_mw": best / (power_at / 1e6),
-                "power_w": power_at,
-                "power_basis": "simulated",
-                "gpu_count": len(GPUS),
-                "first_fail_n": low_fail,
-                "failing_criterion": "ttft",
-                "confidence": 0.97,
-            },
-            "gpu_count": len(GPUS),
-            "store": "/tmp/agentperf-test/runs.sqlite3",
-        }
+        self.summary = script_summary(self.run_id, self.simulated, done_levels, best, low_fail, t, ok, failed)
+
+
+TIER = SloTier(FLOOR, LIMIT, family="deepseek-v4-pro", version="rev1")
+
+
+def script_summary(
+    run_id: str,
+    simulated: bool,
+    levels: list[LevelRecord],
+    n_star: int,
+    first_fail: int | None,
+    duration_s: float,
+    ok: int,
+    failed: int,
+) -> RunSummary:
+    """The summary the engine would build for this search: the real model, and the figures from
+    the one normalisation at N*'s level."""
+    star = [lv for lv in levels if lv.n == n_star and lv.passed][-1]
+    norm = normalise(n_star, len(GPUS), star.mean_power_w, power_simulated=True)
+    result = TierResult(
+        tier=TIER,
+        n_star=n_star,
+        level_n=n_star,
+        level_index=star.index,
+        gpu_count=len(GPUS),
+        agents_per_gpu=norm.agents_per_gpu,
+        agents_per_mw=norm.agents_per_mw,
+        power_w=norm.power_w,
+        power_basis=norm.power_basis,
+        power_note=norm.note,
+        first_fail_n=first_fail,
+        failing_criterion="ttft",
+        confidence=0.97,
+        converged=True,
+    )
+    return RunSummary(
+        run_id=run_id,
+        status="finished",
+        endpoint="http://127.0.0.1:40123",
+        model="sim-deepseek-v4-pro",
+        simulated=simulated,
+        mode="search",
+        rigour="fast",
+        gpu_count=len(GPUS),
+        duration_s=duration_s,
+        requests=RequestCounts(ok=ok, failed=failed),
+        whole_run=WholeRunFigures.model_validate({"client_lag_s": {"p99": 0.002, "max": 0.011}}),
+        levels=tuple(levels),
+        results=(result,),
+        store="/tmp/agentperf-test/runs.sqlite3",
+    )
 
 
 class FakeEngine:
@@ -248,7 +264,8 @@ class FakeEngine:
         self.script = script or SearchScript(simulated=config.simulated)
         self.step_s = step_s
         self.autoplay = autoplay
-        self.calls: list[tuple[str, Any]] = []
+        self.started = False
+        self.commands: list[Command] = []
         self.pos = 0
         self._paused = False
         self._abort = threading.Event()
@@ -264,7 +281,7 @@ class FakeEngine:
         return "/tmp/agentperf-test/runs.sqlite3"
 
     def start(self) -> None:
-        self.calls.append(("start", None))
+        self.started = True
         if self.autoplay:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()
@@ -293,43 +310,28 @@ class FakeEngine:
                 o.on_snapshot(snap)
             self.pos += 1
 
-    def finish(self, status: str = "finished") -> None:
+    def finish(self, status: Status = "finished") -> None:
         if self.finished:
             return
         self.finished = True
-        summary = dict(self.script.summary, status=status)
+        summary = self.script.summary.model_copy(update={"status": status})
         for o in self.observers:
             o.on_finish(summary)
 
     # ---- controls ----
-    def set_concurrency(self, n: int) -> None:
-        self.calls.append(("set_concurrency", n))
-
-    def pause(self) -> None:
-        self.calls.append(("pause", None))
-        self._paused = True
-
-    def resume(self) -> None:
-        self.calls.append(("resume", None))
-        self._paused = False
-
-    def skip_level(self) -> None:
-        self.calls.append(("skip_level", None))
-
-    def repeat_level(self) -> None:
-        self.calls.append(("repeat_level", None))
-
-    def annotate(self, text: str) -> None:
-        self.calls.append(("annotate", text))
-
-    def abort(self) -> None:
-        self.calls.append(("abort", None))
-        self._abort.set()
-        if not self.autoplay:
-            self.finish("aborted")
+    def submit(self, command: Command) -> None:
+        self.commands.append(command)
+        if isinstance(command, Pause):
+            self._paused = True
+        elif isinstance(command, Resume):
+            self._paused = False
+        elif isinstance(command, Abort):
+            self._abort.set()
+            if not self.autoplay:
+                self.finish("aborted")
 
     def terminate(self) -> None:
-        self.calls.append(("terminate", None))
+        self.terminated = True
 
     def join(self, timeout: float | None = None) -> bool:
         if self._thread is not None:

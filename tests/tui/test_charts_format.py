@@ -113,7 +113,7 @@ def test_history_keeps_the_whole_run_when_it_fills() -> None:
 def _power_history(gpus: int, points: int = 40) -> tuple[History, object]:
     from dataclasses import replace
 
-    from agentperf_tui.core.observer import PowerView
+    from agentperf_tui.core.views import PowerView
 
     base = SearchScript().snapshots[0]
     h = History()

@@ -44,16 +44,18 @@ async def test_fixed_run_against_the_embedded_simulator(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen), timeout=90)
         result = app.screen
         assert isinstance(result, ResultScreen)
-        assert result.view.simulated and result.view.status == "finished"
-        assert result.view.run_id is not None
+        assert result.summary.simulated and result.summary.status == "finished"
+        assert result.summary.run_id is not None
         # a fixed run shows the N it held and whether the tier held there, decided on what was
         # measured when its duration ran out (8 s: too short to settle)
-        assert result.view.fixed_n == 2 and result.view.fixed_verdict in ("pass", "fail")
-        assert result.view.n_star == (2 if result.view.fixed_verdict == "pass" else None)
-        assert result.view.levels[-1]["phase"] == "settled" and result.view.levels[-1]["mean_power_w"] > 0
+        held = result.head.level
+        assert held is not None and held.n == 2 and held.verdict in ("pass", "fail")
+        assert result.head.n_star == (2 if held.verdict == "pass" else None)
+        last = result.summary.levels[-1]
+        assert last.phase == "settled" and last.mean_power_w is not None and last.mean_power_w > 0
         assert result.query_one("#nstar", Digits).value == "2"
         assert "fixed run" in str(result.query_one("#nstar-caption", Static).render())
         assert len(dash.history) >= 5
     runs = list_runs(store)
-    assert [r.id for r in runs] == [result.view.run_id]
+    assert [r.id for r in runs] == [result.summary.run_id]
     assert runs[0].first_annotation == "e2e note"

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.tui.endpoint_check import check_endpoint_report
+from agentperf_tui.core.preflight import check_config as check_endpoint_report
 
 
 def closed_port() -> int:

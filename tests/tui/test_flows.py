@@ -12,6 +12,16 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.protocol import (
+    Abort,
+    Annotate,
+    Pause,
+    RepeatLevel,
+    Resume,
+    SetConcurrency,
+    SkipLevel,
+)
+from agentperf_tui.core.summary.headline import summary_notes
 from agentperf_tui.tui.app import AgentPerfApp
 from agentperf_tui.tui.screens import dashboard as dashboard_module
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
@@ -54,17 +64,18 @@ async def test_setup_start_run_result(make_console: Console) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen), timeout=20)
         result = app.screen
         assert isinstance(result, ResultScreen)
-        assert result.view.n_star == 48
-        assert result.view.agents_per_gpu == 12.0
-        assert result.view.bound_by is not None and "P95 TTFT" in result.view.bound_by
-        assert result.view.simulated
+        assert result.head.n_star == 48
+        assert result.head.agents_per_gpu == 12.0
+        bound = result.head.bound_by()
+        assert bound is not None and "P95 TTFT" in bound
+        assert result.summary.simulated
         headline = static_text(result.query_one("#headline", Static))
         assert "12.00" in headline and "simulated power model" in headline
         # The dashboard underneath saw the run go by and is now finished.
         dash = app.dashboard
         assert dash is not None and dash.finished
         assert len(dash.history) > 10
-        assert ("start", None) in box.last.calls
+        assert box.last.started
 
 
 async def test_live_controls_reach_the_engine(make_console: Console) -> None:
@@ -87,18 +98,17 @@ async def test_live_controls_reach_the_engine(make_console: Console) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, PromptScreen))
         await pilot.press(*"max-num-seqs 256", "enter")
         await pilot.pause()
-        names = [c for c in engine.calls if c[0] != "start"]
-        assert names == [
-            ("pause", None),
-            ("skip_level", None),
-            ("repeat_level", None),
-            ("set_concurrency", 12),
-            ("annotate", "max-num-seqs 256"),
+        assert engine.commands == [
+            Pause(),
+            SkipLevel(),
+            RepeatLevel(),
+            SetConcurrency(12),
+            Annotate("max-num-seqs 256"),
         ]
         engine.play(2)
         await pilot.pause(0.4)
         await pilot.press("space")
-        assert engine.calls[-1] == ("resume", None)
+        assert engine.commands[-1] == Resume()
 
 
 async def test_set_n_rejects_nonsense(make_console: Console) -> None:
@@ -110,7 +120,7 @@ async def test_set_n_rejects_nonsense(make_console: Console) -> None:
         app.screen.query_one(Input).value = "0"
         await pilot.press("enter")
         await pilot.pause()
-        assert not [c for c in box.last.calls if c[0] == "set_concurrency"]
+        assert not [c for c in box.last.commands if isinstance(c, SetConcurrency)]
 
 
 async def test_escape_twice_aborts(make_console: Console) -> None:
@@ -120,15 +130,15 @@ async def test_escape_twice_aborts(make_console: Console) -> None:
         box.last.play(50)
         await pilot.press("escape")
         await pilot.pause()
-        assert ("abort", None) not in box.last.calls
+        assert not any(isinstance(c, Abort) for c in box.last.commands)
         assert "ABORT?" in str(app.screen.query_one("#status", RunStatus).render())
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
-        assert ("abort", None) in box.last.calls
+        assert any(isinstance(c, Abort) for c in box.last.commands)
         result = app.screen
         assert isinstance(result, ResultScreen)
-        assert result.view.status == "aborted"
-        assert any("aborted" in n for n in result.view.notes)
+        assert result.summary.status == "aborted"
+        assert any("aborted" in n for n in summary_notes(result.summary))
 
 
 async def test_escape_then_wait_does_not_abort(
@@ -142,7 +152,7 @@ async def test_escape_then_wait_does_not_abort(
         await pilot.pause(0.2)
         await pilot.press("escape")
         await pilot.pause()
-        assert ("abort", None) not in box.last.calls
+        assert not any(isinstance(c, Abort) for c in box.last.commands)
         assert isinstance(app.screen, DashboardScreen)
 
 
@@ -152,7 +162,7 @@ async def test_ctrl_c_aborts(make_console: Console) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await pilot.press("ctrl+c")
         await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
-        assert ("abort", None) in box.last.calls
+        assert any(isinstance(c, Abort) for c in box.last.commands)
 
 
 async def test_help_lists_every_dashboard_key(make_console: Console) -> None:

@@ -52,7 +52,7 @@ async def test_runs_list_open_compare_export(make_console: Console, tmp_path: Pa
         await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
         result = app.screen
         assert isinstance(result, ResultScreen)
-        assert result.view.run_id == b and result.view.n_star == 60 and not result.live
+        assert result.summary.run_id == b and result.head.n_star == 60 and not result.live
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
 

@@ -43,6 +43,8 @@ class ModelInfo:
     """Where `max_model_len` came from: "max_model_len" (vLLM, SGLang), "meta.n_ctx" or
     "/props n_ctx" (llama.cpp, per slot), "context_length"."""
     owned_by: str | None = None
+    simulated: bool = False
+    """The server says this model is simulated (agentperf-tui's own simulator marks its models)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,7 @@ async def list_models(client: StreamClient) -> list[ModelInfo]:
         if ctx is None and owned_by == "llamacpp":
             ctx = await _llama_props_ctx(client)
             source = "/props n_ctx" if ctx is not None else None
-        models.append(ModelInfo(entry["id"], ctx, source, owned_by))
+        models.append(ModelInfo(entry["id"], ctx, source, owned_by, entry.get("simulated") is True))
     return models
 
 
@@ -232,19 +234,31 @@ def _explain(exc: EndpointError, base_url: str) -> str:
 
 
 async def check_endpoint(
-    base_url: str, model: str, api_key: str | None = None, *, timeout: float = 10.0
+    base_url: str, model: str | None, api_key: str | None = None, *, timeout: float = 10.0
 ) -> EndpointCheck:
-    """Is `base_url` an OpenAI-compatible server that accepts our key and serves `model`?"""
+    """Is `base_url` an OpenAI-compatible server that accepts our key and serves `model` (None:
+    any model; the first one listed is taken)?"""
     try:
         client = StreamClient(base_url, api_key=api_key, connect_timeout=timeout, read_timeout=timeout)
     except ValueError as exc:
-        return EndpointCheck(False, base_url, model, str(exc))
+        return EndpointCheck(False, base_url, model or "", str(exc))
+    try:
+        return await check_served(client, model)
+    finally:
+        await client.aclose()
+
+
+async def check_served(client: StreamClient, model: str | None) -> EndpointCheck:
+    """`check_endpoint` on an open client: one `GET /v1/models`."""
     try:
         served = tuple(await list_models(client))
     except EndpointError as exc:
-        return EndpointCheck(False, client.base_url, model, _explain(exc, client.base_url))
-    finally:
-        await client.aclose()
+        return EndpointCheck(False, client.base_url, model or "", _explain(exc, client.base_url))
+    if model is None:
+        if not served:
+            error = f"{client.base_url} lists no models; pass --model"
+            return EndpointCheck(False, client.base_url, "", error)
+        model = served[0].id
     for info in served:
         if info.id == model:
             return EndpointCheck(True, client.base_url, model, None, served, info)

@@ -22,6 +22,7 @@ from typing import Any, Literal, Protocol
 import orjson
 
 from agentperf_tui.core.client.errors import EndpointError, excerpt
+from agentperf_tui.core.endpoint import normalise_base_url
 from agentperf_tui.core.records import RawExchange
 
 Backend = Literal["httptools", "aiohttp", "httpx"]
@@ -67,17 +68,6 @@ class ClientStats:
     """Requests sent again because a reused connection had been closed by the server."""
     closes_connections: bool = False
     """True once the client stopped reusing connections (the server closes them after each reply)."""
-
-
-def normalise_base_url(base_url: str) -> str:
-    """`http://host:8000`, `http://host:8000/` and `http://host:8000/v1` all name the same server root;
-    request paths start with `/v1/`."""
-    url = base_url.strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"base URL {base_url!r} must start with http:// or https://")
-    if url.endswith("/v1"):
-        url = url[: -len("/v1")]
-    return url
 
 
 def make_transport(

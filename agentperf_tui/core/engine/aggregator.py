@@ -2,26 +2,28 @@
 
 A few times a second it drains the fleet's queue, parses the raw exchanges, appends them to the
 metric columns and the run store, ticks the concurrency controller, and publishes one Snapshot
-to every observer. Operator commands arrive here too, so the controller has a single owner.
+to every observer. Operator commands run here too, so the controller has a single owner.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from agentperf_tui.core.engine.fleet import Exchange, TrajectoryDone
+from agentperf_tui.core.engine.protocol import Observer
 from agentperf_tui.core.engine.results import to_result
 from agentperf_tui.core.metrics.columns import RequestColumns
 from agentperf_tui.core.metrics.window import window_stats
-from agentperf_tui.core.observer import Event, Observer, Snapshot
 from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.views import Event, Snapshot
 
-EVENTS_KEPT = 200
+log = logging.getLogger(__name__)
 
 
 class Aggregator:
@@ -42,7 +44,6 @@ class Aggregator:
         self.snapshot_period = 1.0 / snapshot_hz
         self.tick_s = tick_s
         self.columns = RequestColumns()
-        self.events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self.commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -112,12 +113,21 @@ class Aggregator:
     # ---- events and snapshots ----
     def event(self, kind: str, message: str) -> None:
         ev = Event(t=self.clock(), kind=kind, message=message)
-        self.events.append(ev)
         for o in self.observers:
             try:
                 o.on_event(ev)
             except Exception as e:  # an observer must never take the run down
-                self.events.append(Event(ev.t, "warn", f"observer {type(o).__name__} failed: {e}"))
+                self._observer_failed(o, ev.t, e)
+
+    def _observer_failed(self, failed: Observer, t: float, error: Exception) -> None:
+        """Tell the other observers (and the log) that one of them failed."""
+        what = f"observer {type(failed).__name__} failed: {type(error).__name__}: {error}"
+        warning = Event(t, "warn", what)
+        log.warning(warning.message)
+        for o in self.observers:
+            if o is not failed:
+                with contextlib.suppress(Exception):
+                    o.on_event(warning)
 
     def publish(self, now: float) -> Snapshot:
         stats = window_stats(self.columns, now, self.window_s)
@@ -139,7 +149,6 @@ class Aggregator:
             throughput_tok_s=stats.throughput_tok_s,
             client_lag_p99=stats.client_lag_p99,
             client_lag_max=stats.client_lag_max,
-            events=tuple(list(self.events)[-50:]),
             **extra,
         )
         self.last_snapshot = snap
@@ -147,6 +156,6 @@ class Aggregator:
             try:
                 o.on_snapshot(snap)
             except Exception as e:
-                self.events.append(Event(now, "warn", f"observer {type(o).__name__} failed: {e}"))
+                self._observer_failed(o, now, e)
         return snap
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agentperf_tui.core.client.stream import DEFAULT_BACKEND, Backend
 from agentperf_tui.core.data_paths import resolve_trajectories
+from agentperf_tui.core.endpoint import normalise_base_url
+from agentperf_tui.core.tiers import SloProfileError, SloTier, TierSpecError, parse_tier
 
 
 class ConfigError(ValueError):
@@ -75,11 +77,17 @@ class RunConfig(BaseModel):
     @field_validator("endpoint")
     @classmethod
     def _endpoint_url(cls, v: str | None) -> str | None:
-        if v is None:
-            return None
-        if not v.startswith(("http://", "https://")):
-            raise ValueError(f"endpoint must start with http:// or https:// (got {v!r})")
-        return v.rstrip("/").removesuffix("/v1")
+        return None if v is None else normalise_base_url(v)
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_tier(v)
+            except (TierSpecError, SloProfileError) as e:
+                raise ValueError(str(e)) from None
+        return v
 
     @model_validator(mode="after")
     def _mode_fields(self) -> RunConfig:
@@ -104,6 +112,10 @@ class RunConfig(BaseModel):
                 f"api_key_env: environment variable {self.api_key_env} is not set; export it before the run"
             )
         return key
+
+    def slo_tier(self) -> SloTier | None:
+        """The tier this run is judged against (profile files are read once and cached)."""
+        return parse_tier(self.tier) if self.tier is not None else None
 
     def trajectories_path(self) -> Path:
         return resolve_trajectories(self.trajectories)

@@ -1,10 +1,9 @@
-"""The engine: one run, from endpoint check to final summary, on its own event loop.
+"""The engine: one run, from pre-flight to final summary, on its own event loop.
 
-Threads of a run:
-- the engine loop (this module's `run()`): the agents and their HTTP streams, nothing else;
-- the aggregator: parsing, statistics, the concurrency controller, the store, snapshots;
-- telemetry samplers (GPU power, server metrics), each in its own thread;
-- the embedded simulator, when no endpoint is given, on its own thread and loop.
+Threads of a run: the engine loop (`run()`) drives the agents and their HTTP streams and nothing
+else; the aggregator parses, computes statistics, writes the store, ticks the controller and
+publishes snapshots; telemetry samplers each run in a thread of their own; the embedded simulator,
+when no endpoint is given, runs on its own thread and loop. See docs/console.md.
 """
 
 from __future__ import annotations
@@ -15,15 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentperf_tui.core.client.errors import EndpointError
-from agentperf_tui.core.client.probe import check_endpoint, list_models, probe_exact_length
-from agentperf_tui.core.client.request import (
-    CHAT_PATH,
-    COMPLETIONS_PATH,
-    EXACT_FIELDS,
-    chat_body,
-    completion_body,
-)
+from agentperf_tui.core.client.request import CHAT_PATH, COMPLETIONS_PATH, chat_body, completion_body
 from agentperf_tui.core.client.sse import complete_reply, parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.aggregator import Aggregator
@@ -31,10 +22,23 @@ from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.conversation import TurnRequest
 from agentperf_tui.core.engine.failures import FailureLog
 from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
+from agentperf_tui.core.engine.protocol import (
+    Abort,
+    Annotate,
+    Command,
+    Observer,
+    Pause,
+    RepeatLevel,
+    Resume,
+    SetConcurrency,
+    SkipLevel,
+)
 from agentperf_tui.core.engine.run_context import RunContext
-from agentperf_tui.core.observer import Observer
+from agentperf_tui.core.event_loop import new_loop_runner
+from agentperf_tui.core.preflight import Preflight, PreflightError, preflight
 from agentperf_tui.core.records import RequestResult
-from agentperf_tui.core.search.controller import Finished, SearchController, SetConcurrency
+from agentperf_tui.core.search.controller import Decision, Finished, RunAt, SearchController
+from agentperf_tui.core.summary.model import RunSummary, Status
 from agentperf_tui.core.workload.calibrate import CalibrationError, calibrate
 from agentperf_tui.core.workload.filler import Calibration
 from agentperf_tui.core.workload.trajectory import load_set
@@ -52,7 +56,9 @@ class Engine:
     def __init__(self, config: RunConfig, observers: list[Observer] | None = None) -> None:
         self.config = config
         self.observers: list[Observer] = list(observers or [])
+        # The run clock's zero, on both clocks: request times count from _t0, the store keeps _t0_wall.
         self._t0 = time.perf_counter()
+        self.t0_wall = time.time()
         self.clock: Callable[[], float] = lambda: time.perf_counter() - self._t0
         self.inbox: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
         self.agg = Aggregator(
@@ -65,79 +71,80 @@ class Engine:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ctx: RunContext | None = None
         self.fleet: Fleet | None = None
-        self.controller: SearchController | None = None
         self.run_id: str | None = None
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
         self._done: asyncio.Event | None = None
-        self._finish_reason = "finished"
+        self._finish_reason: Status = "finished"
+        self._abort_reason: str | None = None
         self._paused = False
         self._manual = False
         self._failures = FailureLog()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            SetConcurrency: self._set_concurrency,
+            Pause: self._pause,
+            Resume: self._resume,
+            SkipLevel: self._skip_level,
+            RepeatLevel: self._repeat_level,
+            Annotate: self._annotate,
+        }
+
+    @property
+    def controller(self) -> SearchController | None:
+        return self.ctx.controller if self.ctx is not None and self.run_id is not None else None
 
     # ---- control: thread-safe, callable from any thread ----
+    def submit(self, command: Command) -> None:
+        """Carry out an operator command. Abort acts at once; the others run on the aggregator
+        thread, which owns the controller."""
+        if isinstance(command, Abort):
+            self._abort(command.reason)
+            return
+        handler = self._handlers[type(command)]
+        self.agg.submit(lambda: handler(command))
+
     def _on_loop(self, fn: Callable[[], None]) -> None:
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(fn)
 
-    def set_concurrency(self, n: int) -> None:
-        """Operator sets N by hand: the run continues as a fixed-N level at n."""
+    def _set_concurrency(self, cmd: SetConcurrency) -> None:
+        ctl = self.controller
+        if ctl is None:
+            return
+        self._manual = True
+        self.agg.event("info", f"N set by hand to {cmd.n}: search suspended; holding N={cmd.n} until stopped")
+        self._apply(ctl.hold(cmd.n, self.clock()))
 
-        def cmd() -> None:
-            if self.ctx is None or self.controller is None:
-                return
-            self.controller = self.ctx.manual_controller(self.controller, n, self.clock())
-            self._manual = True
-            self.agg.event("info", f"N set by hand to {n}: search suspended; holding N={n} until stopped")
-            self._apply(SetConcurrency(n))
+    def _pause(self, _: Pause) -> None:
+        self._paused = True
+        self.agg.event("info", "paused: agents finish their current request, then wait")
+        self._on_loop(lambda: self.fleet.pause() if self.fleet else None)
 
-        self.agg.submit(cmd)
+    def _resume(self, _: Resume) -> None:
+        self._paused = False
+        self.agg.event("info", "resumed: the current level is measured again from now")
+        if self.controller is not None:
+            self.controller.repeat_level(self.clock())
+        self._on_loop(lambda: self.fleet.resume() if self.fleet else None)
 
-    def pause(self) -> None:
-        def cmd() -> None:
-            self._paused = True
-            self.agg.event("info", "paused: agents finish their current request, then wait")
-            self._on_loop(lambda: self.fleet.pause() if self.fleet else None)
+    def _skip_level(self, _: SkipLevel) -> None:
+        if self.controller is not None:
+            self.agg.event("info", "level skipped by the operator")
+            self._apply(self.controller.skip_level(self.clock()))
 
-        self.agg.submit(cmd)
+    def _repeat_level(self, _: RepeatLevel) -> None:
+        if self.controller is not None:
+            self.agg.event("info", "level repeated by the operator")
+            self._apply(self.controller.repeat_level(self.clock()))
 
-    def resume(self) -> None:
-        def cmd() -> None:
-            self._paused = False
-            self.agg.event("info", "resumed: the current level is measured again from now")
-            if self.controller is not None:
-                self.controller.repeat_level(self.clock())
-            self._on_loop(lambda: self.fleet.resume() if self.fleet else None)
+    def _annotate(self, cmd: Annotate) -> None:
+        if self.ctx is not None and self.run_id is not None:
+            self.ctx.store.annotate(self.run_id, self.clock(), cmd.text)
+        self.agg.event("annotation", cmd.text)
 
-        self.agg.submit(cmd)
-
-    def skip_level(self) -> None:
-        def cmd() -> None:
-            if self.controller is not None:
-                self.agg.event("info", "level skipped by the operator")
-                self._apply(self.controller.skip_level(self.clock()))
-
-        self.agg.submit(cmd)
-
-    def repeat_level(self) -> None:
-        def cmd() -> None:
-            if self.controller is not None:
-                self.agg.event("info", "level repeated by the operator")
-                self._apply(self.controller.repeat_level(self.clock()))
-
-        self.agg.submit(cmd)
-
-    def annotate(self, text: str) -> None:
-        def cmd() -> None:
-            t = self.clock()
-            if self.ctx is not None and self.run_id is not None:
-                self.ctx.store.annotate(self.run_id, t, text)
-            self.agg.event("annotation", text)
-
-        self.agg.submit(cmd)
-
-    def abort(self, reason: str = "aborted by the operator") -> None:
+    def _abort(self, reason: str) -> None:
         def stop() -> None:
             self._finish_reason = "aborted"
+            self._abort_reason = self._abort_reason or reason
             if self._done is not None:
                 self._done.set()
 
@@ -145,18 +152,20 @@ class Engine:
         self._on_loop(stop)
 
     # ---- the run ----
-    def run(self) -> dict[str, Any]:
+    def run(self) -> RunSummary:
         """Run to the end on a fresh event loop in the calling thread; returns the summary."""
-        runner = _new_loop_runner()
+        runner = new_loop_runner()
         try:
             return runner.run(self._main())
         finally:
             runner.close()
 
-    async def _main(self) -> dict[str, Any]:
+    async def _main(self) -> RunSummary:
         cfg = self.config
         self.loop = asyncio.get_running_loop()
         self._done = asyncio.Event()
+        # Read the workload first: a bad trajectory file is reported before any request is sent.
+        trajectories = load_set(cfg.trajectories_path())
         self.agg.event("info", "starting: checking the endpoint")
         ctx = self.ctx = RunContext(cfg, self.clock, self.agg.event)
         try:
@@ -168,81 +177,29 @@ class Engine:
                 backend=cfg.client,
             )
             try:
-                return await self._measure(ctx, client)
+                return await self._measure(ctx, client, trajectories)
             finally:
                 await client.aclose()
         finally:
             ctx.close()
 
-    async def _measure(self, ctx: RunContext, client: StreamClient) -> dict[str, Any]:
+    async def _measure(self, ctx: RunContext, client: StreamClient, trajectories: list[Any]) -> RunSummary:
         cfg = self.config
-        # Read the workload first: a bad trajectory file is reported before any request is sent.
-        trajectories = load_set(cfg.trajectories_path())
-        model = cfg.model
-        if model is None:
-            try:
-                served = await list_models(client)
-            except EndpointError as e:
-                raise EngineError(f"endpoint {ctx.base_url}: {e}") from e
-            if not served:
-                raise EngineError(f"endpoint {ctx.base_url} lists no models; pass --model")
-            model = served[0].id
-        check = await check_endpoint(ctx.base_url, model, ctx.api_key)
-        if not check.ok:
-            raise EngineError(check.error or f"endpoint check of {ctx.base_url} failed")
-        ctx.model = model
-        self.agg.event(
-            "info",
-            f"endpoint ok: model {model} at {ctx.base_url}" + (" (SIMULATED)" if ctx.simulated else ""),
-        )
-        comparable = True
-        probe_note = "exact output length not requested (--no-exact-length): not comparable"
-        exact_fields: tuple[str, ...] = ()
-        if cfg.exact_length:
-            probe = await probe_exact_length(client, model)
-            comparable = probe.comparable
-            probe_note = probe.detail
-            exact_fields = probe.exact_fields or EXACT_FIELDS
-            self.agg.event(
-                "info" if comparable else "warn",
-                f"exact output length: {probe.detail}"
-                + ("" if comparable else " -- run marked NOT COMPARABLE"),
-            )
-        else:
-            comparable = False
-            self.agg.event("warn", probe_note)
+        try:
+            embedded = ctx.sim is not None
+            pf = await preflight(client, cfg.model, exact_length=cfg.exact_length, embedded=embedded)
+        except PreflightError as e:
+            raise EngineError(str(e)) from e
+        self._report_preflight(pf)
         calibration: Calibration | None = None
         if any(t.kind == "tokens" for t in trajectories):
-            calibration = await self._calibrate(client, model)
-        path = CHAT_PATH if cfg.api == "chat" else COMPLETIONS_PATH
-        exact = cfg.exact_length
-
-        def body(req: TurnRequest) -> bytes:
-            if cfg.api == "chat":
-                return chat_body(
-                    model,
-                    req.messages,
-                    max_tokens=req.output_tokens,
-                    tools=req.tools,
-                    exact=exact,
-                    exact_fields=exact_fields,
-                )
-            return completion_body(
-                model,
-                _prompt_text(req.messages),
-                max_tokens=req.output_tokens,
-                exact=exact,
-                exact_fields=exact_fields,
-            )
-
-        self.run_id = ctx.start_run(
-            model=model, comparable=comparable, probe_note=probe_note, trajectories=trajectories
-        )
-        self.controller = ctx.controller
+            calibration = await self._calibrate(client, pf.model)
+        self.run_id = ctx.start_run(pf, trajectories=trajectories, started_wall=self.t0_wall)
+        controller = ctx.controller
         fleet = self.fleet = Fleet(
             client=client,
-            path=path,
-            body=body,
+            path=CHAT_PATH if cfg.api == "chat" else COMPLETIONS_PATH,
+            body=self._body_fn(pf),
             trajectories=trajectories,
             calibration=calibration,
             clock=self.clock,
@@ -256,18 +213,17 @@ class Engine:
         self.agg.level_index = self._level_index
         ctx.start_telemetry()
         # The controller starts before the aggregator thread, which may at once carry out an
-        # operator command queued during start-up (N set by hand replaces the controller).
-        first = self.controller.start(self.clock())
+        # operator command queued during start-up (N set by hand).
+        first = controller.start(self.clock())
         fleet.set_target(first)
         self.agg.event("level", f"level 1: N={first}")
         self.agg.start()
-        deadline = cfg.duration_s
         done = self._done
         assert done is not None
         try:
-            if deadline is not None and cfg.mode == "fixed":
+            if cfg.duration_s is not None and cfg.mode == "fixed":
                 try:
-                    await asyncio.wait_for(done.wait(), timeout=deadline)
+                    await asyncio.wait_for(done.wait(), timeout=cfg.duration_s)
                 except TimeoutError:
                     self._finish_reason = "finished"
             else:
@@ -279,13 +235,48 @@ class Engine:
         if self.agg.error is not None:
             raise EngineError(f"aggregator failed: {self.agg.error}") from self.agg.error
         # The aggregator has stopped: the controller is this thread's now.
-        self.controller.end_run(self.clock(), conclude=self._finish_reason == "finished")
-        summary = ctx.finish(self.agg, self.controller, status=self._finish_reason, comparable=comparable)
+        result = controller.end_run(self.clock(), conclude=self._finish_reason == "finished")
+        summary = ctx.finish(
+            self.agg.columns,
+            controller,
+            result,
+            status=self._finish_reason,
+            reason=self._abort_reason,
+            duration_s=self.clock(),
+        )
         self.summary = summary
         self.agg.publish(self.clock())
         for o in self.observers:
             o.on_finish(summary)
         return summary
+
+    def _report_preflight(self, pf: Preflight) -> None:
+        label = "" if not pf.simulated else f" (SIMULATED: {pf.simulated_by})"
+        self.agg.event("info", f"endpoint ok: model {pf.model} at {pf.base_url}{label}")
+        if pf.probe is None:
+            self.agg.event("warn", pf.comparability)
+        else:
+            self.agg.event(
+                "info" if pf.comparable else "warn",
+                f"exact output length: {pf.comparability}"
+                + ("" if pf.comparable else " -- run marked NOT COMPARABLE"),
+            )
+
+    def _body_fn(self, pf: Preflight) -> Callable[[TurnRequest], bytes]:
+        cfg, model, exact, fields = self.config, pf.model, self.config.exact_length, pf.exact_fields
+
+        def body(req: TurnRequest) -> bytes:
+            if cfg.api == "chat":
+                return chat_body(
+                    model, req.messages, max_tokens=req.output_tokens, tools=req.tools, exact=exact,
+                    exact_fields=fields,
+                )
+            return completion_body(
+                model, _prompt_text(req.messages), max_tokens=req.output_tokens, exact=exact,
+                exact_fields=fields,
+            )
+
+        return body
 
     async def _calibrate(self, client: StreamClient, model: str) -> Calibration:
         async def count(messages: list[dict[str, Any]]) -> int:
@@ -337,12 +328,11 @@ class Engine:
 
     def _level_index(self) -> int:
         """Index (in the run) of the level now being measured: requests are stored under it."""
-        if self.ctx is None or self.controller is None:
-            return -1
-        return self.ctx.level_offset + len(self.controller.records)
+        ctl = self.controller
+        return len(ctl.records) if ctl is not None else -1
 
-    def _apply(self, decision: Any) -> None:
-        if isinstance(decision, SetConcurrency):
+    def _apply(self, decision: Decision | None) -> None:
+        if isinstance(decision, RunAt):
             n = decision.n
             self.agg.event("level", f"level {self._level_index() + 1}: N={n}")
             self._on_loop(lambda: self.fleet.set_target(n) if self.fleet else None)
@@ -353,11 +343,11 @@ class Engine:
                 verdict = "pass" if lv is not None and lv.passed else "fail"
                 self.agg.event("level", f"hand-set level settled: {verdict}; still holding N until stopped")
             elif self.config.mode == "fixed":
-                self.agg.event("info", f"level settled: N={res.n_star or self.config.concurrency}")
+                self.agg.event("info", f"level settled: N={res.primary.n_star or self.config.concurrency}")
                 if self.config.duration_s is None:
                     self._on_loop(lambda: self._done.set() if self._done else None)
             else:
-                self.agg.event("info", f"search finished: N*={res.n_star}")
+                self.agg.event("info", f"search finished: N*={res.primary.n_star}")
                 self._on_loop(lambda: self._done.set() if self._done else None)
 
     def _extra(self) -> dict[str, Any]:
@@ -379,11 +369,3 @@ class Engine:
             "finished": self.summary is not None,
         }
 
-
-def _new_loop_runner() -> asyncio.Runner:
-    try:
-        import uvloop
-
-        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        return asyncio.Runner()

@@ -1,14 +1,16 @@
-"""EngineHandle: an engine on its own thread, controlled from any other thread (the TUI, the CLI)."""
+"""EngineHandle: an engine on a thread of this process, controlled from any other thread (the
+headless CLI). The console uses `EngineProcess` instead, which has the same controls."""
 
 from __future__ import annotations
 
 import sys
 import threading
-from typing import Any
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.engine import Engine
-from agentperf_tui.core.observer import Observer, Snapshot
+from agentperf_tui.core.engine.protocol import Abort, Command, Observer
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Snapshot
 
 ENGINE_SWITCH_INTERVAL_S = 0.001
 
@@ -18,7 +20,7 @@ class EngineHandle:
         self.config = config
         self.engine = Engine(config, observers)
         self._thread: threading.Thread | None = None
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
         self.error: BaseException | None = None
 
     def start(self) -> None:
@@ -50,6 +52,10 @@ class EngineHandle:
             self._thread.join(timeout)
         return not self.running
 
+    def terminate(self) -> None:
+        """A thread cannot be killed: abort, which ends the run at its next step."""
+        self.submit(Abort("stopped"))
+
     @property
     def run_id(self) -> str | None:
         return self.engine.run_id
@@ -61,23 +67,5 @@ class EngineHandle:
     def latest(self) -> Snapshot | None:
         return self.engine.agg.last_snapshot
 
-    def set_concurrency(self, n: int) -> None:
-        self.engine.set_concurrency(n)
-
-    def pause(self) -> None:
-        self.engine.pause()
-
-    def resume(self) -> None:
-        self.engine.resume()
-
-    def skip_level(self) -> None:
-        self.engine.skip_level()
-
-    def repeat_level(self) -> None:
-        self.engine.repeat_level()
-
-    def annotate(self, text: str) -> None:
-        self.engine.annotate(text)
-
-    def abort(self, reason: str = "aborted by the operator") -> None:
-        self.engine.abort(reason)
+    def submit(self, command: Command) -> None:
+        self.engine.submit(command)

@@ -4,10 +4,8 @@ A console that draws in the same interpreter as the engine competes with it for 
 lock, and every chunk that waits for the lock is timestamped late. In its own process the engine
 times requests exactly as a headless run does; the console only receives snapshots.
 
-Same controls as `EngineHandle`. Observers are called on this side's reader thread, in the order
-the engine published: events, then the snapshot that follows them, then the summary (`on_finish`)
-or the error (`on_error`). If the child dies without either, observers get an
-`EngineProcessDied` naming its exit code and the tail of its log.
+Same controls as `EngineHandle`; the messages of `core/engine/protocol.py` cross the pipes.
+docs/console.md describes the ordering, the log and what happens when either side dies.
 """
 
 from __future__ import annotations
@@ -20,10 +18,20 @@ import tempfile
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.observer import Observer, Snapshot
+from agentperf_tui.core.engine.protocol import (
+    Command,
+    Observer,
+    Published,
+    RunFailed,
+    RunSummarised,
+    SnapshotPublished,
+    StoreOpened,
+    deliver,
+)
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Snapshot
 
 CHILD_MODULE = "agentperf_tui.core.engine.process_child"
 LOG_TAIL_LINES = 12
@@ -38,7 +46,7 @@ class EngineProcess:
     def __init__(self, config: RunConfig, observers: list[Observer] | None = None) -> None:
         self.config = config
         self.observers: list[Observer] = list(observers or [])
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
         self.error: BaseException | None = None
         self._store_path: str | None = config.store
         self._latest: Snapshot | None = None
@@ -122,7 +130,7 @@ class EngineProcess:
         """The stored run's id, as the engine's snapshots (or its summary) carry it."""
         if self._latest is not None and self._latest.run_id:
             return self._latest.run_id
-        return self.summary.get("run_id") if self.summary else None
+        return self.summary.run_id if self.summary else None
 
     @property
     def store_path(self) -> str | None:
@@ -143,23 +151,18 @@ class EngineProcess:
             events.close()
             self._ended()
 
-    def _dispatch(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "snapshot":
-            self._latest = message[1]
-            for o in self.observers:
-                o.on_snapshot(message[1])
-        elif kind == "event":
-            for o in self.observers:
-                o.on_event(message[1])
-        elif kind == "store":
-            self._store_path = message[1]
-        elif kind == "finish":
-            self.summary = message[1]
-            for o in self.observers:
-                o.on_finish(message[1])
-        elif kind == "error":
-            self._fail(message[1])
+    def _dispatch(self, message: Published) -> None:
+        match message:
+            case SnapshotPublished(snapshot):
+                self._latest = snapshot
+            case StoreOpened(path):
+                self._store_path = path
+            case RunSummarised(summary):
+                self.summary = summary
+            case RunFailed(error):
+                self.error = error
+        for o in self.observers:
+            deliver(o, message)
 
     def _ended(self) -> None:
         proc = self._proc
@@ -179,11 +182,7 @@ class EngineProcess:
         self._done.set()
 
     def _fail(self, error: BaseException) -> None:
-        self.error = error
-        for o in self.observers:
-            failed = getattr(o, "on_error", None)
-            if failed is not None:
-                failed(error)
+        self._dispatch(RunFailed(error))
 
     def _log_tail(self) -> list[str]:
         """The last lines of the engine's log that say something (none: an empty or missing log)."""
@@ -194,30 +193,9 @@ class EngineProcess:
         return [line for line in lines if line.strip()][-LOG_TAIL_LINES:]
 
     # ---- controls ----
-    def _send(self, name: str, *args: Any) -> None:
+    def submit(self, command: Command) -> None:
         conn = self._commands
         if conn is None or self._done.is_set():
             return
         with self._send_lock, contextlib.suppress(OSError, ValueError):
-            conn.send((name, args))
-
-    def set_concurrency(self, n: int) -> None:
-        self._send("set_concurrency", n)
-
-    def pause(self) -> None:
-        self._send("pause")
-
-    def resume(self) -> None:
-        self._send("resume")
-
-    def skip_level(self) -> None:
-        self._send("skip_level")
-
-    def repeat_level(self) -> None:
-        self._send("repeat_level")
-
-    def annotate(self, text: str) -> None:
-        self._send("annotate", text)
-
-    def abort(self) -> None:
-        self._send("abort")
+            conn.send(command)

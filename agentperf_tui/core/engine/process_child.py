@@ -2,14 +2,9 @@
 
     python -m agentperf_tui.core.engine.process_child EVENTS_FD COMMANDS_FD [LOG_PATH]
 
-Everything the engine publishes goes back to the parent through one pipe, sent by its own thread
-so the engine never waits for the parent: events, the run's summary and an error are queued in
-order; snapshots are conflated (only the newest still unsent one is kept). Commands arrive on a
-second pipe. When that pipe closes (the console exited or died) the run is aborted, so an
-orphaned engine never goes on loading a server, and what was measured is stored.
-
-The child writes nothing to the terminal the console draws on: the parent starts it in a session
-of its own with stdout and stderr going to a log file, which it reads back if the child dies.
+What the engine publishes goes back on one pipe, sent by a thread of its own so the engine never
+waits for the parent; snapshots are conflated, everything else is delivered in order. Commands
+arrive on a second pipe; when it closes, the run is aborted. See docs/console.md.
 """
 
 from __future__ import annotations
@@ -23,14 +18,25 @@ import time
 import traceback
 from collections import deque
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING
 
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.observer import Event, Snapshot
-
-COMMANDS = frozenset(
-    {"set_concurrency", "pause", "resume", "skip_level", "repeat_level", "annotate", "abort"}
+from agentperf_tui.core.engine.protocol import (
+    Abort,
+    EventLogged,
+    Published,
+    RunFailed,
+    RunSummarised,
+    SnapshotPublished,
+    StoreOpened,
+    is_command,
 )
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.views import Event, Snapshot
+
+if TYPE_CHECKING:
+    from agentperf_tui.core.engine.handle import EngineHandle
+
 POLL_S = 0.1
 
 
@@ -44,7 +50,7 @@ class Outbox:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._cond = threading.Condition()
-        self._ordered: deque[tuple[Any, ...]] = deque()
+        self._ordered: deque[Published] = deque()
         self._snapshot: Snapshot | None = None
         self._closing = False
         self._thread = threading.Thread(target=self._send_loop, name="agentperf-outbox", daemon=True)
@@ -57,16 +63,16 @@ class Outbox:
             self._cond.notify()
 
     def on_event(self, event: Event) -> None:
-        self.put(("event", event))
+        self.put(EventLogged(event))
 
-    def on_finish(self, summary: dict[str, Any]) -> None:
-        self.put(("finish", summary))
+    def on_finish(self, summary: RunSummary) -> None:
+        self.put(RunSummarised(summary))
 
     def on_error(self, error: BaseException) -> None:
-        self.put(("error", portable_error(error)))
+        self.put(RunFailed(portable_error(error)))
 
     # ---- sending ----
-    def put(self, message: tuple[Any, ...]) -> None:
+    def put(self, message: Published) -> None:
         with self._cond:
             self._ordered.append(message)
             self._cond.notify()
@@ -81,10 +87,10 @@ class Outbox:
                 self._ordered.clear()
                 snap, self._snapshot = self._snapshot, None
                 closing = self._closing
-            tail = [m for m in batch if m[0] in ("finish", "error")]
-            out = [m for m in batch if m[0] not in ("finish", "error")]
+            tail = [m for m in batch if isinstance(m, RunSummarised | RunFailed)]
+            out: list[Published] = [m for m in batch if not isinstance(m, RunSummarised | RunFailed)]
             if snap is not None:
-                out.append(("snapshot", snap))
+                out.append(SnapshotPublished(snap))
             out += tail
             for message in out:
                 if not self._send(message):
@@ -94,7 +100,7 @@ class Outbox:
                     if not self._ordered and self._snapshot is None:
                         return
 
-    def _send(self, message: tuple[Any, ...]) -> bool:
+    def _send(self, message: Published) -> bool:
         try:
             self._conn.send(message)
             return True
@@ -141,16 +147,16 @@ def child_main(events: Connection, commands: Connection, log_path: str | None = 
         events.close()
 
 
-def _serve(handle: Any, outbox: Outbox, commands: Connection) -> bool:
+def _serve(handle: EngineHandle, outbox: Outbox, commands: Connection) -> bool:
     """Carry out the parent's commands until the run ends; abort when the parent goes away.
     Returns whether it went away. Tells the parent where the run is stored once that is known."""
     sent_store: str | None = None
 
     def tell_store() -> None:
         nonlocal sent_store
-        if handle.store_path != sent_store:
+        if handle.store_path is not None and handle.store_path != sent_store:
             sent_store = handle.store_path
-            outbox.put(("store", sent_store))
+            outbox.put(StoreOpened(sent_store))
 
     parent_gone = False
     while handle.running:
@@ -161,13 +167,13 @@ def _serve(handle: Any, outbox: Outbox, commands: Connection) -> bool:
         try:
             if not commands.poll(POLL_S):
                 continue
-            name, args = commands.recv()
+            command = commands.recv()
         except (EOFError, OSError):
             parent_gone = True
-            handle.abort("the console went away")
+            handle.submit(Abort("the console went away"))
             continue
-        if name in COMMANDS:
-            getattr(handle, name)(*args)
+        if is_command(command):
+            handle.submit(command)
     tell_store()
     return parent_gone
 

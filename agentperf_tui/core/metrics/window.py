@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agentperf_tui.core.metrics.columns import FLAG_OK, RequestColumns
-from agentperf_tui.core.observer import Percentiles
+from agentperf_tui.core.views import Percentiles
 
 SPEED_BINS = 12
 

@@ -15,6 +15,9 @@ import numpy as np
 from agentperf_tui.core.report.svg import Plot
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import RunData, run_figures
+from agentperf_tui.core.store.partial import configured_tier
+from agentperf_tui.core.summary.headline import summary_notes
+from agentperf_tui.core.tiers import SloTier
 
 PASS, FAIL, OPEN = "#2e7d32", "#c62828", "#b28704"
 BLUE, GREY, ORANGE = "#1565c0", "#9e9e9e", "#e65100"
@@ -44,22 +47,22 @@ def _f(x: Any, digits: int = 1, unit: str = "") -> str:
     return f"{x}{unit}"
 
 
+def _run_tier(run: RunData) -> SloTier | None:
+    result = run.summary.result
+    if result is not None and result.tier is not None:
+        return result.tier
+    return configured_tier(run.config)
+
+
 def _tier(run: RunData) -> tuple[float, float]:
     """(speed floor tok/s, TTFT limit s), NaN when the run had no tier."""
-    for source in (run.summary or {}, run.config):
-        for key in ("tier", "tier_resolved"):
-            t = source.get(key)
-            if isinstance(t, dict) and t.get("speed_tok_s") is not None and t.get("ttft_s") is not None:
-                return float(t["speed_tok_s"]), float(t["ttft_s"])
-    return math.nan, math.nan
+    tier = _run_tier(run)
+    return (tier.speed_tok_s, tier.ttft_s) if tier is not None else (math.nan, math.nan)
 
 
 def _tier_text(run: RunData) -> str:
-    s, t = _tier(run)
-    name = run.info.tier or ""
-    if math.isfinite(s):
-        return f"{name} — P25 output speed ≥ {s:g} tok/s and P95 TTFT ≤ {t:g} s".strip(" —")
-    return name or "none"
+    tier = _run_tier(run)
+    return f"{tier.name} — {tier.describe()}" if tier is not None else "none"
 
 
 def _verdict_color(v: str) -> str:
@@ -129,7 +132,7 @@ def plot_speed_hist(run: RunData, n_star: int | None, floor: float) -> str:
     if len(req):
         speed = req.output_speed()
         if n_star is not None and run.levels:
-            level_ns = {idx: lv.n for idx, lv in zip(run.level_idx, run.levels, strict=True)}
+            level_ns = {lv.index: lv.n for lv in run.levels}
             mask = np.array(
                 [level_ns.get(int(v), -1) == n_star if math.isfinite(v) else False for v in req.level]
             )
@@ -167,20 +170,19 @@ def plot_power(run: RunData) -> str:
 
 def _headline(run: RunData) -> str:
     fig = run_figures(run)
+    h = fig.head
     rows = [
-        ("N*", f'<span class="big">{_f(fig.n_star)}</span>'),
-        ("agents per GPU", f"{_f(fig.agents_per_gpu, 2)} <span class='muted'>({_f(fig.gpus)} GPUs)</span>"),
+        ("N*", f'<span class="big">{_f(h.n_star)}</span>'),
+        ("agents per GPU", f"{_f(h.agents_per_gpu, 2)} <span class='muted'>({_f(h.gpus)} GPUs)</span>"),
         (
             "agents per MW",
-            f"{_f(fig.agents_per_mw, 0)} <span class='muted'>mean GPU power at {fig.at} "
-            f"{_f(fig.mean_power_w, 0, ' W')}"
-            + (" (simulated power model)" if run.info.simulated else "")
-            + "</span>"
-            if fig.agents_per_mw is not None
-            else f"<span class='warn'>no GPU power reading for the {fig.at} level</span>",
+            f"{_f(h.agents_per_mw, 0)} <span class='muted'>mean GPU power at {h.at} "
+            f"{_f(h.mean_power_w, 0, ' W')} ({escape(h.power_text())})</span>"
+            if h.agents_per_mw is not None
+            else f"<span class='warn'>{escape(h.power_text())}</span>",
         ),
-        (f"P25 output speed at {fig.at}", _f(fig.speed_p25, 1, " tok/s")),
-        (f"P95 TTFT at {fig.at}", _f(fig.ttft_p95, 2, " s")),
+        (f"P25 output speed at {h.at}", _f(h.speed_p25, 1, " tok/s")),
+        (f"P95 TTFT at {h.at}", _f(h.ttft_p95, 2, " s")),
         ("error rate", _f(None if fig.error_rate is None else fig.error_rate * 100, 2, " %")),
         ("requests", _f(fig.requests)),
         ("tier", escape(_tier_text(run))),
@@ -232,20 +234,10 @@ def _config_table(config: dict[str, Any]) -> str:
 def render_report(run: RunData) -> str:
     info = run.info
     floor, limit = _tier(run)
-    fig = run_figures(run)
+    n_star = run.summary.result.n_star if run.summary.result is not None else None
     started = dt.datetime.fromtimestamp(info.started_wall).strftime("%Y-%m-%d %H:%M:%S")
     sim = '<span class="sim">SIMULATED ENDPOINT</span> ' if info.simulated else ""
-    warnings = []
-    if info.simulated:
-        warnings.append(
-            "The endpoint was the embedded simulator: figures come from its model, not a real server."
-        )
-    if run.config.get("comparable") is False:
-        warnings.append("Not comparable: the server did not honour exact output lengths.")
-    if info.status != "finished":
-        warnings.append(
-            f"Run status {escape(info.status)}: the result covers the levels completed before it stopped."
-        )
+    warnings = [escape(note) for note in summary_notes(run.summary)]
     notes = "".join(
         f"<li>{escape(a.text)} <span class='muted'>{'' if a.t is None else f'at {a.t:.0f} s'}</span></li>"
         for a in run.annotations
@@ -258,7 +250,7 @@ def render_report(run: RunData) -> str:
         )
     if len(run.requests):
         plots.append(plot_ttft_scatter(run, limit))
-        plots.append(plot_speed_hist(run, fig.n_star, floor))
+        plots.append(plot_speed_hist(run, n_star, floor))
     if len(run.telemetry):
         plots.append(plot_power(run))
     parts = [

@@ -1,46 +1,25 @@
 """The concurrency controller the engine drives: a synchronous state machine, no I/O, no threads.
-
-    ctl = SearchController(plan)
-    n = ctl.start(now)                      # run n agents
-    every tick: d = ctl.tick(now, results, trajectories_done, active_agents, energy)
-        SetConcurrency(n): change N live (add or retire agents; never restart the fleet)
-        Finished(result):  the run is over
-        None:              keep going
-
-`results` are the requests finished since the previous tick, `trajectories_done` the
-(agent_id, t_start, t_end) of trajectories finished since then, `active_agents` how many agents
-run now, `energy(t0, t1)` the GPU energy over a window of the run clock (or None).
-Agents are assumed sequential (one request in flight each), and a retiring agent should finish
-or abandon its request without it being reported as a failure of the level it leaves.
-"""
+How to drive it is in docs/search.md ("The controller")."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from agentperf_tui.core.observer import LevelView, SearchView
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.energy import EnergyFn, no_energy
 from agentperf_tui.core.search.level import Level
-from agentperf_tui.core.search.plan import PlanError, SearchPlan
-from agentperf_tui.core.search.record import LevelRecord
+from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult, build_result
 from agentperf_tui.core.search.strategy import Step, Strategy
-
-__all__ = [
-    "Decision",
-    "Finished",
-    "PlanError",
-    "SearchController",
-    "SearchPlan",
-    "SearchResult",
-    "SetConcurrency",
-]
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.views import SearchView
 
 
 @dataclass(frozen=True, slots=True)
-class SetConcurrency:
+class RunAt:
+    """Run n agents from now (add or retire agents; never restart the fleet)."""
+
     n: int
 
 
@@ -49,7 +28,7 @@ class Finished:
     result: SearchResult
 
 
-Decision = SetConcurrency | Finished
+Decision = RunAt | Finished
 
 
 class SearchController:
@@ -58,6 +37,10 @@ class SearchController:
         self.strategy = Strategy(plan)
         self.records: list[LevelRecord] = []
         self.level: Level | None = None
+        self._first_counted = 0
+        """Index of the first record the result is judged on (levels before a hand-set N are kept
+        on record but belong to the suspended search)."""
+        self._held_note: str | None = None
         self._result: SearchResult | None = None
         self._started_at: float | None = None
         self._energy: EnergyFn = no_energy
@@ -73,10 +56,6 @@ class SearchController:
     @property
     def finished(self) -> bool:
         return self._result is not None
-
-    @property
-    def current_n(self) -> int | None:
-        return self.level.n if self.level is not None and not self.finished else None
 
     def tick(
         self,
@@ -112,6 +91,22 @@ class SearchController:
         self._begin(Step(lv.n, lv.role), now)
         return None
 
+    def hold(self, n: int, now: float) -> RunAt:
+        """Operator: hold N = n from now until the run is stopped. The open level is kept on record
+        as discarded (it was interrupted), the search is suspended, and the run goes on as a
+        fixed-N run whose result is judged on the levels from here on."""
+        if self.level is not None and self._result is None:
+            rec = self._store(self.level.discard(now))
+            why = f"interrupted: N set by hand to {n}; not counted"
+            self.records[-1] = rec.model_copy(update={"reason": why})
+        self.plan = replace(self.plan, mode="fixed", fixed_n=n)
+        self.strategy = Strategy(self.plan)
+        self._result = None
+        self._first_counted = len(self.records)
+        self._held_note = f"N set by hand to {n} after level {len(self.records)}: the search was suspended"
+        self._begin(Step(n, "hand"), now)
+        return RunAt(n)
+
     def end_run(self, now: float, *, conclude: bool) -> SearchResult | None:
         """The run is ending. An open level is decided on what has finished and kept, with its
         power; with `conclude` (a fixed-N run that reached its duration) that decides the result.
@@ -122,7 +117,7 @@ class SearchController:
         self.level = None
         if conclude and self.plan.mode == "fixed":
             assert self._started_at is not None
-            self._result = build_result(self.plan, self.strategy.b, self.records, self._started_at, now)
+            self._result = self._build(now)
         return self._result
 
     def result(self) -> SearchResult | None:
@@ -137,16 +132,17 @@ class SearchController:
         if rec.measure_from is not None and rec.window_end is not None and rec.window_end > rec.measure_from:
             w = self._energy(rec.measure_from, rec.window_end)
             if w is not None:
-                rec = replace(
-                    rec,
-                    energy_j=w.energy_j,
-                    mean_power_w=w.mean_power_w,
-                    power_method=w.method,
-                    power_simulated=w.simulated,
-                    power_note=w.note,
+                rec = rec.model_copy(
+                    update={
+                        "energy_j": w.energy_j,
+                        "mean_power_w": w.mean_power_w,
+                        "power_method": w.method,
+                        "power_simulated": w.simulated,
+                        "power_note": w.note,
+                    }
                 )
             else:
-                rec = replace(rec, power_note="no power telemetry")
+                rec = rec.model_copy(update={"power_note": "no power telemetry"})
         self.records.append(rec)
         return rec
 
@@ -155,28 +151,42 @@ class SearchController:
         step = self.strategy.next(rec.n, rec.role, rec.passed)
         if step is None:
             assert self._started_at is not None
-            self._result = build_result(self.plan, self.strategy.b, self.records, self._started_at, now)
+            self._result = self._build(now)
             self.level = None
             return Finished(self._result)
         self._begin(step, now)
-        return SetConcurrency(step.n)
+        return RunAt(step.n)
+
+    def _build(self, now: float) -> SearchResult:
+        assert self._started_at is not None
+        res = build_result(
+            self.plan, self.strategy.b, self.records, self._started_at, now, counted_from=self._first_counted
+        )
+        if self._held_note is not None:
+            first = res.primary.model_copy(update={"notes": (self._held_note, *res.primary.notes)})
+            res = replace(res, results=(first, *res.results[1:]))
+        return res
 
     # ---- views ------------------------------------------------------------------------------
-    def level_view(self) -> LevelView | None:
+    def level_view(self) -> LevelRecord | None:
         if self.level is not None:
             return self.level.view()
-        return self.records[-1].to_view() if self.records else None
+        return self.records[-1] if self.records else None
+
+    def levels(self) -> list[LevelRecord]:
+        """Every level of the run so far, the open one (live) last."""
+        if self.level is not None:
+            return [*self.records, self.level.view()]
+        return list(self.records)
 
     def view(self) -> SearchView:
         p, b = self.plan, self.strategy.b
-        levels = [r.to_view() for r in self.records]
-        if self.level is not None:
-            levels.append(self.level.view())
+        levels = self.levels()
         tier = p.tier
         if p.mode == "search":
             best_pass, lowest_fail = (b.lo if b.lo > 0 else None), b.hi
         else:
-            counted = [r for r in self.records if r.outcome != "discarded" and tier is not None]
+            counted = [r for r in self.records[self._first_counted:] if r.decided and tier is not None]
             best_pass = max((r.n for r in counted if r.passed), default=None)
             lowest_fail = min((r.n for r in counted if not r.passed), default=None)
         return SearchView(
@@ -189,5 +199,5 @@ class SearchController:
             best_pass=best_pass,
             lowest_fail=lowest_fail,
             done=self._result is not None,
-            result_n=self._result.n_star if self._result is not None else None,
+            result_n=self._result.primary.n_star if self._result is not None else None,
         )

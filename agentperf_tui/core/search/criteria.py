@@ -18,9 +18,9 @@ import numpy.typing as npt
 
 from agentperf_tui.core.search import order_stats as os_
 from agentperf_tui.core.search.order_stats import FloatArray
-from agentperf_tui.core.search.tiers import SPEED_QUANTILE, TTFT_QUANTILE
+from agentperf_tui.core.summary.level import Verdict
+from agentperf_tui.core.tiers import SPEED_QUANTILE, TTFT_QUANTILE
 
-Verdict = Literal["pass", "fail", "undecided"]
 Criterion = Literal["speed", "ttft"]
 
 

@@ -19,11 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.criteria import (
     CriterionEval,
-    Verdict,
     combined_verdict,
     failing_criterion,
     judge_speed,
@@ -31,9 +29,9 @@ from agentperf_tui.core.search.criteria import (
     judge_window,
 )
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.record import LevelRecord, Outcome
-from agentperf_tui.core.search.tiers import fmt_num
 from agentperf_tui.core.search.window import LevelWindow, WindowData
+from agentperf_tui.core.summary.level import LevelRecord, Outcome, Phase, Role, Verdict
+from agentperf_tui.core.tiers import fmt_num
 
 
 def look_alpha(alpha: float, k: int) -> float:
@@ -50,13 +48,13 @@ def _fmt(x: float, unit: str) -> str:
 
 
 class Level:
-    def __init__(self, index: int, n: int, role: str, started_at: float, plan: SearchPlan) -> None:
+    def __init__(self, index: int, n: int, role: Role, started_at: float, plan: SearchPlan) -> None:
         self.index = index
         self.n = n
-        self.role = role
+        self.role: Role = role
         self.started_at = started_at
         self.plan = plan
-        self.phase = "transition"
+        self.phase: Phase = "transition"
         self.win = LevelWindow(n)
         self.close_at: float | None = None
         self.rules_met: bool | None = None
@@ -303,9 +301,9 @@ class Level:
         return self._finish(now, end, None, "restarted by the operator; not counted", outcome="discarded")
 
     # ---- live view --------------------------------------------------------------------------
-    def view(self) -> LevelView:
+    def view(self) -> LevelRecord:
         if self._record is not None:
-            return self._record.to_view()
+            return self._record
         p, w, tier = self.plan, self.win, self.plan.tier
         sp25 = tp95 = math.nan
         sb: tuple[float, float] = (math.nan, math.nan)
@@ -327,10 +325,13 @@ class Level:
                 if tier is not None and p.rigour == "fast":
                     sv, tv = s.settled, t.settled
         total, _ = w.trajectory_counts(self._now)
-        return LevelView(
+        return LevelRecord(
+            index=self.index,
             n=self.n,
+            role=self.role,
             phase=self.phase,
             started_at=self.started_at,
+            held_at=w.held_at,
             measure_from=w.measure_from,
             requests=n_req,
             failed=failed,

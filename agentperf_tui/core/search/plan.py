@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from agentperf_tui.core.search.tiers import SloTier
+from agentperf_tui.core.tiers import SloTier
 
 Mode = Literal["search", "fixed", "sweep"]
 Rigour = Literal["strict", "fast"]

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult
-from agentperf_tui.core.search.tiers import SloTier
 from agentperf_tui.core.search.virtual_run import run_search_virtual
 from agentperf_tui.core.simulator.costmodel import CostParams, load_cost_params
 from agentperf_tui.core.simulator.recipes import Recipe
 from agentperf_tui.core.simulator.shapes import Shape, candidate_shapes
 from agentperf_tui.core.simulator.steady import Capacity, WorkloadStats, agent_capacity
 from agentperf_tui.core.simulator.virtual import VirtualLoad, baseline_tool_delay
+from agentperf_tui.core.tiers import SloTier
 from agentperf_tui.core.workload.trajectory import TokenTurn, Trajectory
 
 
@@ -94,7 +94,7 @@ class ShapeOutcome:
         return self.candidate.shape
 
     def plausible_range(self, spread: float) -> tuple[int, int]:
-        n = self.result.n_star or 0
+        n = self.result.primary.n_star or 0
         return math.floor(n * math.exp(-spread)), math.ceil(n * math.exp(spread))
 
 
@@ -151,10 +151,11 @@ def search_shape(
         shape, trajectories, seed=seed, tool_delay="baseline" if tool_delay == "baseline" else "recorded"
     )
     res = run_search_virtual(plan, load, tick_s=tick_s, on_tick=on_tick)
-    fail_n = res.first_fail_n
+    answer = res.primary
+    fail_n = answer.first_fail_n
     if fail_n is not None:
         bound = bound_at(
-            shape, trajectories, fail_n, seed=seed, tool_delay=tool_delay, failing=res.failing_criterion
+            shape, trajectories, fail_n, seed=seed, tool_delay=tool_delay, failing=answer.failing_criterion
         )
     else:
         bound = "none within --max"

@@ -7,13 +7,13 @@ import math
 from dataclasses import dataclass, field
 
 from agentperf_tui.core.search.plan import SearchPlan
+from agentperf_tui.core.summary.level import Role
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
     n: int
-    role: str
-    """"ramp", "bisect", "confirm", "fixed" or "sweep"."""
+    role: Role
 
 
 @dataclass
@@ -27,6 +27,13 @@ class Bracket:
     capped: bool = False
     """The ramp reached max_n and it passed: the capacity may be higher."""
     notes: list[str] = field(default_factory=list)
+
+
+def converged(p: SearchPlan, b: Bracket) -> bool:
+    """The bracket is as narrow as the plan's tolerance asks."""
+    if b.hi is None:
+        return False
+    return b.hi - b.lo <= max(p.tolerance_abs, math.floor(p.tolerance_frac * b.lo))
 
 
 class Strategy:
@@ -50,12 +57,9 @@ class Strategy:
         return Step(min(max(1, p.start_n), p.max_n), "ramp")
 
     def converged(self) -> bool:
-        b, p = self.b, self.plan
-        if b.hi is None:
-            return False
-        return b.hi - b.lo <= max(p.tolerance_abs, math.floor(p.tolerance_frac * b.lo))
+        return converged(self.plan, self.b)
 
-    def next(self, n: int, role: str, passed: bool, counts: bool = True) -> Step | None:
+    def next(self, n: int, role: Role, passed: bool, counts: bool = True) -> Step | None:
         """The outcome of the level just run at n; `counts` False for a discarded level (rerun it)."""
         p, b = self.plan, self.b
         if not counts:
@@ -74,7 +78,7 @@ class Strategy:
             return None
         return step
 
-    def _search_next(self, n: int, role: str, passed: bool) -> Step | None:
+    def _search_next(self, n: int, role: Role, passed: bool) -> Step | None:
         p, b = self.plan, self.b
         if role == "confirm":
             if passed:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from agentperf_tui.core.records import RequestResult
-from agentperf_tui.core.search.controller import Finished, SearchController, SetConcurrency
+from agentperf_tui.core.search.controller import Finished, RunAt, SearchController
 from agentperf_tui.core.search.energy import CounterLog
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.result import SearchResult
@@ -68,7 +68,7 @@ def run_search_virtual(
         decision = ctl.tick(now, results, done, load.active_agents, energy.window)
         if on_tick is not None:
             on_tick(ctl)
-        if isinstance(decision, SetConcurrency):
+        if isinstance(decision, RunAt):
             load.set_concurrency(decision.n)
         elif isinstance(decision, Finished):
             return decision.result

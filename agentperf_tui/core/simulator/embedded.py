@@ -20,21 +20,13 @@ from types import TracebackType
 
 from aiohttp import web
 
+from agentperf_tui.core.event_loop import new_event_loop
 from agentperf_tui.core.simulator.power import SimulatedPowerSource
 from agentperf_tui.core.simulator.profiles import Deployment, load_deployment
 from agentperf_tui.core.simulator.server import SimServer
 
 DEFAULT_HARDWARE = "h100-sxm"
 DEFAULT_MODEL = "llama-3.3-70b"
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop when installed (lower per-token overhead), else asyncio's default loop."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 class EmbeddedSimulator:

@@ -12,9 +12,11 @@ from typing import Any
 from agentperf_tui.core.store.errors import UnknownRunError
 from agentperf_tui.core.store.liveness import writer_alive
 from agentperf_tui.core.store.models import INCOMPLETE, RunInfo
-from agentperf_tui.core.store.rows import loads_json
+from agentperf_tui.core.store.partial import configured_tier
+from agentperf_tui.core.store.rows import LEVEL_COLUMNS, LEVEL_COLUMNS_V1, loads_json
 from agentperf_tui.core.store.schema import connect_reader
-from agentperf_tui.core.store.summary_fields import summary_result_n, tier_label
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.summary.upgrade import read_summary
 
 LATEST = ("latest", "last")
 """Run references that mean "the most recently started run"."""
@@ -73,19 +75,35 @@ def resolve(conn: sqlite3.Connection | None, path: Path, ref: str) -> tuple[int,
     raise UnknownRunError(path, ref, tuple(str(m[1]) for m in matches))
 
 
-def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, dict[str, Any] | None]:
+def level_columns(conn: sqlite3.Connection) -> tuple[str, ...]:
+    """The level columns this store has (a version 1 store has no whole-record column)."""
+    version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    return LEVEL_COLUMNS if version >= 2 else LEVEL_COLUMNS_V1
+
+
+def tier_label(summary: RunSummary | None, config: dict[str, Any]) -> str | None:
+    """The run's tier by name: from its result, else as configured."""
+    if summary is not None and summary.result is not None and summary.result.tier is not None:
+        return summary.result.tier.name
+    tier = configured_tier(config)
+    if tier is not None:
+        return tier.name
+    named = config.get("tier")
+    return named if isinstance(named, str) and named else None
+
+
+def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, RunSummary | None]:
     (_pk, run_id, started, endpoint, model, simulated, status, summary_text, config_text, note,
      finished_wall, pid, host, token, heartbeat, n_annotations, first_annotation, best, last_n,
      last_verdict) = row  # fmt: skip
-    summary = loads_json(summary_text)
+    summary = read_summary(loads_json(summary_text))
     config = loads_json(config_text) or {}
     shown = status
     if status == "running" and not writer_alive(pid, host, token, heartbeat, now):
         shown = INCOMPLETE
     # A summary means the run ended: its N* is final (from the summary, else the best pass).
     final = summary is not None
-    found, stated = summary_result_n(summary)
-    n = stated if found else best
+    n = (summary.result.n_star if summary.result is not None else None) if summary is not None else best
     info = RunInfo(
         id=run_id,
         started_wall=started,
@@ -109,6 +127,6 @@ def run_info(row: Sequence[Any], now: float) -> tuple[dict[str, Any], RunInfo, d
     return config, info, summary
 
 
-def load_info(conn: sqlite3.Connection, pk: int) -> tuple[dict[str, Any], RunInfo, dict[str, Any] | None]:
+def load_info(conn: sqlite3.Connection, pk: int) -> tuple[dict[str, Any], RunInfo, RunSummary | None]:
     """(config, RunInfo, summary) of the run with primary key `pk`."""
     return run_info(conn.execute(RUN_SELECT + " WHERE r.pk = ?", (pk,)).fetchone(), time.time())

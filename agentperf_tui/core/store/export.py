@@ -19,10 +19,9 @@ from typing import Any, TextIO
 
 import orjson
 
-from agentperf_tui.core.store.access import load_info, open_store, resolve, snapshot
+from agentperf_tui.core.store.access import level_columns, load_info, open_store, resolve, snapshot
 from agentperf_tui.core.store.rows import (
     ANNOTATION_COLUMNS,
-    LEVEL_COLUMNS,
     REQUEST_COLUMNS,
     SERVER_METRIC_COLUMNS,
     TELEMETRY_COLUMNS,
@@ -47,7 +46,10 @@ def export_json(path: str | Path, run_id: str, out: Path) -> Path:
         assert conn is not None
         with snapshot(conn):
             doc = _run_document(conn, pk)
-            doc["levels"] = [_level_dict(r) for r in _rows(conn, "levels", LEVEL_COLUMNS, pk, "idx")]
+            doc["levels"] = [
+                level_from_row(r).model_dump(mode="json")
+                for r in _rows(conn, "levels", level_columns(conn), pk, "idx")
+            ]
             doc["annotations"] = _dicts(conn, "annotations", ANNOTATION_COLUMNS, pk, "id")
             doc["requests"] = [
                 {**d, "ok": bool(d["ok"])} for d in _dicts(conn, "requests", REQUEST_COLUMNS, pk, "rowid")
@@ -71,6 +73,7 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
         assert conn is not None
         with snapshot(conn):
             meta = _run_document(conn, pk)
+            level_csv = tuple(c for c in level_columns(conn) if c != "record")
             target = out_dir / "run.json"
             _write_atomic(target, lambda f: f.write(orjson.dumps(meta, option=orjson.OPT_INDENT_2).decode()))
             written.append(target)
@@ -79,7 +82,7 @@ def export_csv(path: str | Path, run_id: str, out_dir: Path) -> list[Path]:
             )
             tables: list[tuple[str, Sequence[str], Iterable[Sequence[Any]]]] = [
                 ("requests.csv", (*REQUEST_COLUMNS, *DERIVED_REQUEST_COLUMNS), request_rows),
-                ("levels.csv", LEVEL_COLUMNS, _rows(conn, "levels", LEVEL_COLUMNS, pk, "idx")),
+                ("levels.csv", level_csv, _rows(conn, "levels", level_csv, pk, "idx")),
                 ("telemetry.csv", TELEMETRY_COLUMNS, _rows(conn, "telemetry", TELEMETRY_COLUMNS, pk, _BY_T)),
                 ("server_metrics.csv", SERVER_METRIC_COLUMNS,
                  _rows(conn, "server_metrics", SERVER_METRIC_COLUMNS, pk, _BY_T)),
@@ -108,12 +111,8 @@ def _run_document(conn: sqlite3.Connection, pk: int) -> dict[str, Any]:
     config, info, summary = load_info(conn, pk)
     run = asdict(info)
     run["started_utc"] = datetime.fromtimestamp(info.started_wall, tz=UTC).isoformat()
-    return {"format": EXPORT_FORMAT, "run": run, "config": config, "summary": summary}
-
-
-def _level_dict(row: Sequence[Any]) -> dict[str, Any]:
-    idx, view = level_from_row(row)
-    return {"idx": idx, **asdict(view)}
+    stored = summary.model_dump(mode="json", by_alias=True) if summary is not None else None
+    return {"format": EXPORT_FORMAT, "run": run, "config": config, "summary": stored}
 
 
 def _derived(row: Sequence[Any]) -> tuple[float, float, float | None]:

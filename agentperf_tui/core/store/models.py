@@ -14,8 +14,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.model import RunSummary
 
 INCOMPLETE = "incomplete (no finish record)"
 """Shown status of a run still marked "running" whose writing process is gone."""
@@ -200,11 +201,11 @@ class ServerMetricsTable:
 class RunData:
     info: RunInfo
     config: dict[str, Any]
-    summary: dict[str, Any] | None
-    """None until the run finished (or for a killed run)."""
-    levels: list[LevelView]
-    """In level index order; `level_idx[i]` is the index of `levels[i]`."""
-    level_idx: list[int]
+    summary: RunSummary
+    """The run's own summary; for a run that never wrote one (killed, crashed, still going) one
+    rebuilt from what the store holds, with `final` False."""
+    levels: list[LevelRecord]
+    """In level index order, as stored while the run went on."""
     annotations: list[Annotation]
     requests: RequestTable
     telemetry: TelemetryTable

@@ -1,8 +1,7 @@
 """Reading runs back: listings, one run as column arrays, run id resolution.
 
 Readers open the file on their own connection and may run while a RunStore writes to it (WAL:
-a reader sees every committed batch and never blocks the writer). Export and comparison live in
-export.py and compare.py and are re-exported here.
+a reader sees every committed batch and never blocks the writer).
 """
 
 from __future__ import annotations
@@ -15,10 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from agentperf_tui.core.store.access import RUN_SELECT, load_info, open_store, resolve, run_info, snapshot
-from agentperf_tui.core.store.compare import compare_runs
+from agentperf_tui.core.store.access import (
+    RUN_SELECT,
+    level_columns,
+    load_info,
+    open_store,
+    resolve,
+    run_info,
+    snapshot,
+)
 from agentperf_tui.core.store.errors import StoreNotFoundError
-from agentperf_tui.core.store.export import export_csv, export_json
 from agentperf_tui.core.store.models import (
     Annotation,
     RequestTable,
@@ -27,17 +32,8 @@ from agentperf_tui.core.store.models import (
     ServerMetricsTable,
     TelemetryTable,
 )
-from agentperf_tui.core.store.rows import LEVEL_COLUMNS, REQUEST_COLUMNS, TELEMETRY_COLUMNS, level_from_row
-
-__all__ = [
-    "compare_runs",
-    "export_csv",
-    "export_json",
-    "list_runs",
-    "load_run",
-    "open_store",
-    "resolve_run_id",
-]
+from agentperf_tui.core.store.partial import rebuilt_summary
+from agentperf_tui.core.store.rows import REQUEST_COLUMNS, TELEMETRY_COLUMNS, level_from_row
 
 # Column kinds in REQUEST_COLUMNS / TELEMETRY_COLUMNS order: f float (NaN = missing), i int, b bool, o text.
 _REQUEST_KINDS = "fioiifffffboffffiif"
@@ -83,10 +79,9 @@ def load_run(
 def _load(conn: sqlite3.Connection, pk: int, with_requests: bool, with_telemetry: bool) -> RunData:
     config, info, summary = load_info(conn, pk)
     level_rows = conn.execute(
-        f"SELECT {', '.join(LEVEL_COLUMNS)} FROM levels WHERE run_pk = ? ORDER BY idx", (pk,)
+        f"SELECT {', '.join(level_columns(conn))} FROM levels WHERE run_pk = ? ORDER BY idx", (pk,)
     ).fetchall()
-    indexed = [level_from_row(r) for r in level_rows]
-    levels = [view for _, view in indexed]
+    levels = [level_from_row(r) for r in level_rows]
     annotations = [
         Annotation(t=t, wall=wall, text=text)
         for t, wall, text in conn.execute(
@@ -109,9 +104,8 @@ def _load(conn: sqlite3.Connection, pk: int, with_requests: bool, with_telemetry
     return RunData(
         info=info,
         config=config,
-        summary=summary,
+        summary=summary if summary is not None else rebuilt_summary(info, config, levels),
         levels=levels,
-        level_idx=[idx for idx, _ in indexed],
         annotations=annotations,
         requests=RequestTable(**_columns(req_rows, REQUEST_COLUMNS, _REQUEST_KINDS)),
         telemetry=TelemetryTable(**_columns(tel_rows, TELEMETRY_COLUMNS, _TELEMETRY_KINDS)),

@@ -1,4 +1,4 @@
-"""Mapping between the shared records (RequestResult, LevelView, GpuSample) and table rows."""
+"""Mapping between the shared records (RequestResult, LevelRecord, GpuSample) and table rows."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.telemetry.base import GpuSample
 
 REQUEST_COLUMNS = (
@@ -60,7 +60,12 @@ LEVEL_COLUMNS = (
     "mean_power_w",
     "energy_j",
     "power_note",
+    "role",
+    "outcome",
+    "record",
 )
+"""The indexed columns are for SQL listings and CSV; `record` holds the whole LevelRecord (JSON)."""
+LEVEL_COLUMNS_V1 = LEVEL_COLUMNS[:-3]
 
 TELEMETRY_COLUMNS = (
     "t",
@@ -110,10 +115,10 @@ def request_row(run_pk: int, level: int | None, r: RequestResult) -> tuple[Any, 
     )
 
 
-def level_row(run_pk: int, idx: int, lv: LevelView) -> tuple[Any, ...]:
+def level_row(run_pk: int, lv: LevelRecord) -> tuple[Any, ...]:
     return (
         run_pk,
-        idx,
+        lv.index,
         lv.n,
         lv.phase,
         lv.started_at,
@@ -136,6 +141,9 @@ def level_row(run_pk: int, idx: int, lv: LevelView) -> tuple[Any, ...]:
         lv.mean_power_w,
         lv.energy_j,
         lv.power_note,
+        lv.role,
+        lv.outcome,
+        lv.model_dump_json(),
     )
 
 
@@ -143,14 +151,19 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
-def level_from_row(row: Sequence[Any]) -> tuple[int, LevelView]:
-    """(idx, LevelView) from a row in LEVEL_COLUMNS order."""
+def level_from_row(row: Sequence[Any]) -> LevelRecord:
+    """A LevelRecord from a row in LEVEL_COLUMNS order (or LEVEL_COLUMNS_V1 order, from a store
+    written before levels carried their whole record)."""
+    if len(row) == len(LEVEL_COLUMNS) and row[-1] is not None:
+        return LevelRecord.model_validate_json(row[-1])
     (idx, n, phase, started_at, measure_from, ended_at, requests, failed, trajectories,
      p25, p25_lo, p25_hi, p95, p95_lo, p95_hi, speed_v, ttft_v, verdict, confidence, reason,
-     power, energy, power_note) = row  # fmt: skip
-    view = LevelView(
+     power, energy, power_note) = row[: len(LEVEL_COLUMNS_V1)]  # fmt: skip
+    return LevelRecord(
+        index=idx,
         n=n,
         phase=phase,
+        outcome="measured" if phase == "settled" else None,
         started_at=_nan(started_at),
         measure_from=measure_from,
         ended_at=ended_at,
@@ -164,13 +177,12 @@ def level_from_row(row: Sequence[Any]) -> tuple[int, LevelView]:
         ttft_verdict=ttft_v,
         verdict=verdict,
         confidence=confidence,
-        reason=reason,
+        reason=reason or "",
         mean_power_w=power,
         energy_j=energy,
         power_note=power_note,
         trajectories_completed=trajectories,
     )
-    return idx, view
 
 
 def telemetry_row(run_pk: int, s: GpuSample, source: str) -> tuple[Any, ...]:

@@ -20,7 +20,7 @@ from agentperf_tui.core.store.errors import (
     StoreUnreadableError,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APPLICATION_ID = 0x41505455  # "APTU"
 BUSY_TIMEOUT_MS = 5000
 
@@ -138,8 +138,15 @@ _SCHEMA_V1 = (
     "CREATE INDEX annotations_by_run ON annotations(run_pk, id)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {}
-"""Statements that take a store from version k to k + 1; empty while there is one version."""
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # 2: a level row keeps its whole record (role, outcome and every figure) as JSON.
+    1: (
+        "ALTER TABLE levels ADD COLUMN role TEXT",
+        "ALTER TABLE levels ADD COLUMN outcome TEXT",
+        "ALTER TABLE levels ADD COLUMN record TEXT",
+    ),
+}
+"""Statements that take a store from version k to k + 1."""
 
 
 def _register_numpy_adapters() -> None:

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from agentperf_tui import __version__
-from agentperf_tui.core.observer import LevelView
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.store.errors import StoreClosedError, StoreWriteError, UnknownRunError
 from agentperf_tui.core.store.liveness import HEARTBEAT_INTERVAL_S, current_writer
@@ -44,6 +43,8 @@ from agentperf_tui.core.store.rows import (
 )
 from agentperf_tui.core.store.run_ids import new_run_id
 from agentperf_tui.core.store.schema import connect_writer
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.telemetry.base import GpuSample
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,9 @@ class RunStore:
         if results:
             self._put(("requests", run_id, tuple(results), level))
 
-    def put_level(self, run_id: str, idx: int, level: LevelView) -> None:
-        """Insert or replace level `idx` of the run. Never blocks."""
-        self._put(("level", run_id, idx, level))
+    def put_level(self, run_id: str, level: LevelRecord) -> None:
+        """Insert or replace the run's level `level.index`. Never blocks."""
+        self._put(("level", run_id, level))
 
     def add_telemetry(self, run_id: str, samples: Sequence[GpuSample], source: str) -> None:
         if samples:
@@ -166,11 +167,11 @@ class RunStore:
         """Set the run's one-line note (shown in `runs list`)."""
         self._put(("note", run_id, note))
 
-    def finish_run(self, run_id: str, *, status: str, summary: dict[str, Any]) -> None:
+    def finish_run(self, run_id: str, *, status: str, summary: RunSummary) -> None:
         """Queue the final record: status "finished", "aborted" or "crashed", and the summary."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"finish_run status must be one of {', '.join(FINAL_STATUSES)}, not {status!r}")
-        self._put(("finish", run_id, status, dumps_json(summary), time.time()))
+        self._put(("finish", run_id, status, summary.to_json().decode(), time.time()))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything queued so far is committed.
@@ -377,8 +378,8 @@ class RunStore:
             conn.executemany(_REQUESTS_SQL, [request_row(pk, level, r) for r in results])
             return len(results)
         if kind == "level":
-            _, run_id, idx, view = op
-            conn.execute(_LEVEL_SQL, level_row(self._pk(run_id), idx, view))
+            _, run_id, level = op
+            conn.execute(_LEVEL_SQL, level_row(self._pk(run_id), level))
         elif kind == "telemetry":
             _, run_id, samples, source = op
             pk = self._pk(run_id)

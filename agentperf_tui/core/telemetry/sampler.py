@@ -23,11 +23,11 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agentperf_tui.core.observer import PowerView
 from agentperf_tui.core.telemetry.base import GpuSample, SourceStatus, TelemetrySource, TelemetryUnavailable
 from agentperf_tui.core.telemetry.energy import NO_WINDOW, GpuWindow, best_window
 from agentperf_tui.core.telemetry.ring import GpuRing
 from agentperf_tui.core.telemetry.ticker import Ticker
+from agentperf_tui.core.views import PowerView
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,10 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from agentperf_tui.core.observer import ServerView
+from agentperf_tui.core.endpoint import normalise_base_url
 from agentperf_tui.core.telemetry.base import TelemetryUnavailable
 from agentperf_tui.core.telemetry.promtext import (
     DEFAULT_TIMEOUT,
@@ -26,6 +25,7 @@ from agentperf_tui.core.telemetry.promtext import (
 )
 from agentperf_tui.core.telemetry.server_dialects import Dialect, Reading, detect, normalise, reduce
 from agentperf_tui.core.telemetry.ticker import Ticker
+from agentperf_tui.core.views import ServerView
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +34,7 @@ ENABLE_HINT = "vLLM serves /metrics by default; llama.cpp needs --metrics, SGLan
 
 def metrics_url_for(base_url: str) -> str:
     """`http://h:8000/v1` -> `http://h:8000/metrics` (the OpenAI base path is dropped)."""
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) endpoint URL: {base_url!r}")
-    path = parts.path.rstrip("/")
-    if path.endswith("/v1"):
-        path = path[: -len("/v1")]
-    return urlunsplit((parts.scheme, parts.netloc, path + "/metrics", "", ""))
+    return normalise_base_url(base_url) + "/metrics"
 
 
 class ServerMetricsScraper:

@@ -19,9 +19,18 @@ from textual.screen import Screen
 from textual.widgets import Footer, RichLog
 
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.observer import Event, Snapshot
+from agentperf_tui.core.engine.protocol import (
+    Abort,
+    Annotate,
+    EngineControl,
+    Pause,
+    RepeatLevel,
+    Resume,
+    SetConcurrency,
+    SkipLevel,
+)
+from agentperf_tui.core.views import Event, Snapshot
 from agentperf_tui.tui import palette
-from agentperf_tui.tui.engine_port import EngineControl
 from agentperf_tui.tui.format import duration
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.screens.prompt import PromptScreen
@@ -206,10 +215,10 @@ class DashboardScreen(Screen[None]):
     # ---- controls ----
     def action_toggle_pause(self) -> None:
         if self.paused:
-            self.engine.resume()
+            self.engine.submit(Resume())
             self.notify("resuming", timeout=2)
         else:
-            self.engine.pause()
+            self.engine.submit(Pause())
             self.notify("pausing: agents finish their current request, then wait", timeout=3)
         self.paused = not self.paused
 
@@ -226,7 +235,7 @@ class DashboardScreen(Screen[None]):
             except ValueError:
                 self.notify(f"N must be a whole number ≥ 1 (got {value!r})", severity="error")
                 return
-            self.engine.set_concurrency(n)
+            self.engine.submit(SetConcurrency(n))
             self.notify(f"N set to {n}: the search is suspended, this is now a fixed level", timeout=4)
 
         self.app.push_screen(
@@ -235,17 +244,17 @@ class DashboardScreen(Screen[None]):
         )
 
     def action_skip_level(self) -> None:
-        self.engine.skip_level()
+        self.engine.submit(SkipLevel())
         self.notify("skipping the current level", timeout=2)
 
     def action_repeat_level(self) -> None:
-        self.engine.repeat_level()
+        self.engine.submit(RepeatLevel())
         self.notify("repeating the current level", timeout=2)
 
     def action_annotate(self) -> None:
         def done(value: str | None) -> None:
             if value:
-                self.engine.annotate(value)
+                self.engine.submit(Annotate(value))
                 self.notify(f"noted: {value}", timeout=3)
 
         self.app.push_screen(PromptScreen("Annotate the run", "Note (e.g. max-num-seqs 256)", ""), done)
@@ -276,5 +285,5 @@ class DashboardScreen(Screen[None]):
             return
         self.aborting = True
         self._abort_armed_at = None
-        self.engine.abort()
+        self.engine.submit(Abort())
         self.notify("aborting: agents stop, the partial run is kept in the store", severity="warning")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -12,72 +13,73 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Header, Static
 
+from agentperf_tui.core.summary.headline import Headline, headline, summary_notes
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
-from agentperf_tui.tui.result_view import ResultView, from_summary
 
 FIXED_VERDICT = {"pass": "tier held", "fail": "tier missed", "undecided": "undecided"}
 
 
-def _big_number(v: ResultView) -> str:
+def _big_number(summary: RunSummary, head: Headline) -> str:
     """N* in large digits, or the N a fixed run held."""
-    n = v.fixed_n if v.fixed_n is not None else v.n_star
+    n = head.level_n if summary.mode == "fixed" else head.n_star
     return "—" if n is None else str(n)
 
 
-def headline(view: ResultView) -> Table:
+def headline_table(summary: RunSummary, head: Headline) -> Table:
     t = Table(box=None, show_header=False, padding=(0, 1, 0, 0), expand=True)
     t.add_column(style="dim", no_wrap=True)
     t.add_column(ratio=1)
-    per_gpu = fmt.ratio(view.agents_per_gpu, 2)
-    gpus = (
-        f"  ({view.gpu_count} GPUs)" if view.gpu_count else "  (GPU count unknown: give --gpus or --hardware)"
-    )
+    per_gpu = fmt.ratio(head.agents_per_gpu, 2)
+    gpus = f"  ({head.gpus} GPUs)" if head.gpus else "  (GPU count unknown: give --gpus or --hardware)"
     t.add_row("agents per GPU", Text(per_gpu, style="bold").append(gpus, style="dim"))
-    mw = Text(fmt.ratio(view.agents_per_mw, 0), style="bold")
-    mw.append(f"  {view.power_basis}", style=palette.WARN if view.agents_per_mw is None else "dim")
-    if view.mean_power_w is not None:
-        mw.append(f", mean {fmt.watts(view.mean_power_w)}", style="dim")
+    mw = Text(fmt.ratio(head.agents_per_mw, 0), style="bold")
+    mw.append(f"  {head.power_text()}", style=palette.WARN if head.agents_per_mw is None else "dim")
+    if head.mean_power_w is not None:
+        mw.append(f", mean {fmt.watts(head.mean_power_w)}", style="dim")
     t.add_row("agents per MW", mw)
-    t.add_row("bound by", Text(view.bound_by or "—"))
-    t.add_row("confidence", Text(fmt.confidence(view.confidence)))
-    t.add_row("tier", Text(view.tier or "none"))
-    t.add_row("mode", Text(f"{view.mode or '—'} · {view.rigour or '—'} · {fmt.duration(view.duration_s)}"))
-    endpoint = Text(view.endpoint or "—")
-    if view.model:
-        endpoint.append(f"  {view.model}", style="dim")
+    t.add_row("bound by", Text(head.bound_by() or "—"))
+    t.add_row("confidence", Text(fmt.confidence(head.confidence)))
+    tier = head.result.tier if head.result is not None else None
+    t.add_row("tier", Text(f"{tier.name} ({tier.criteria()})" if tier is not None else "none"))
+    t.add_row(
+        "mode", Text(f"{summary.mode} · {summary.rigour} · {fmt.duration(summary.duration_s)}")
+    )
+    endpoint = Text(summary.endpoint or "—")
+    if summary.model:
+        endpoint.append(f"  {summary.model}", style="dim")
     t.add_row("endpoint", endpoint)
-    t.add_row("stored", Text(f"run {view.run_id or '—'} in {view.store or '—'}"))
+    t.add_row("stored", Text(f"run {summary.run_id or '—'} in {summary.store or '—'}"))
     return t
 
 
-def notes_text(view: ResultView) -> Text:
+def notes_text(summary: RunSummary) -> Text:
     text = Text()
-    for note in view.notes:
-        style = palette.SIMULATED if note.startswith("SIMULATED") else palette.WARN
-        text.append("! ", style=palette.WARN).append(
-            note + "\n", style=style if style != palette.SIMULATED else ""
-        )
+    for note in summary_notes(summary):
+        style = "" if note.startswith("SIMULATED") else palette.WARN
+        text.append("! ", style=palette.WARN).append(note + "\n", style=style)
     return text
 
 
-def fill_levels(table: DataTable[Any], levels: list[dict[str, Any]]) -> None:
+def fill_levels(table: DataTable[Any], levels: Sequence[LevelRecord]) -> None:
     table.clear(columns=True)
     table.add_columns(
         "N", "verdict", "P25 tok/s", "p95 TTFT", "requests", "failed", "power", "confidence", "why"
     )
     for lv in levels:
-        verdict = str(lv.get("verdict", "undecided"))
+        verdict = lv.verdict
         table.add_row(
-            Text(str(lv.get("n", "?")), justify="right"),
+            Text(str(lv.n), justify="right"),
             Text(palette.verdict_mark(verdict) + " " + verdict, style=palette.verdict_style(verdict)),
-            Text(fmt.ratio(lv.get("speed_p25"), 0), justify="right"),
-            Text(fmt.seconds(lv.get("ttft_p95")), justify="right"),
-            Text(fmt.count(lv.get("requests")), justify="right"),
-            Text(fmt.count(lv.get("failed")), justify="right"),
-            Text(fmt.watts(lv.get("mean_power_w")), justify="right"),
-            Text(fmt.confidence(lv.get("confidence")), justify="right"),
-            Text(str(lv.get("reason") or ""), style="dim"),
+            Text(fmt.ratio(lv.speed_p25, 0), justify="right"),
+            Text(fmt.seconds(lv.ttft_p95), justify="right"),
+            Text(fmt.count(lv.requests), justify="right"),
+            Text(fmt.count(lv.failed), justify="right"),
+            Text(fmt.watts(lv.mean_power_w), justify="right"),
+            Text(fmt.confidence(lv.confidence), justify="right"),
+            Text(lv.reason, style="dim"),
         )
 
 
@@ -91,54 +93,54 @@ class ResultScreen(Screen[None]):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, summary: dict[str, Any], *, live: bool = True) -> None:
+    def __init__(self, summary: RunSummary, *, live: bool = True) -> None:
         super().__init__()
         self.summary = summary
-        self.view = from_summary(summary)
+        self.head = headline(summary)
         self.live = live
 
     def compose(self) -> ComposeResult:
-        v = self.view
+        s, h = self.summary, self.head
         yield Header(icon="◆")
         with VerticalScroll(id="result-body"):
             with Horizontal(id="result-top"):
                 with Vertical(id="nstar-box"):
                     yield Static(self._nstar_caption(), id="nstar-caption")
-                    yield Digits(_big_number(v), id="nstar")
-                yield Static(headline(v), id="headline")
-            yield Static(notes_text(v), id="notes")
+                    yield Digits(_big_number(s, h), id="nstar")
+                yield Static(headline_table(s, h), id="headline")
+            yield Static(notes_text(s), id="notes")
             table: DataTable[Any] = DataTable(id="levels", zebra_stripes=True, cursor_type="row")
             table.border_title = "Levels"
             yield table
         yield Footer()
 
     def _nstar_caption(self) -> Text:
-        v = self.view
+        s, h = self.summary, self.head
         text = Text()
-        if v.simulated:
+        if s.simulated:
             text.append(" SIMULATED ", style=palette.SIMULATED).append("\n")
-        if v.fixed_n is not None and v.fixed_verdict is not None:
+        if s.mode == "fixed" and h.level is not None:
+            verdict = h.level.verdict
             text.append("N", style="bold").append(" held, fixed run: ", style="dim")
-            verdict = FIXED_VERDICT.get(v.fixed_verdict, v.fixed_verdict)
-            text.append(verdict, style=palette.verdict_style(v.fixed_verdict))
+            text.append(FIXED_VERDICT.get(verdict, verdict), style=palette.verdict_style(verdict))
         else:
             text.append("N*", style="bold")
-            text.append(" highest N in tier" if v.mode == "search" else f" {v.mode} run", style="dim")
-        if v.status != "finished":
-            text.append(f"  {v.status.upper()}", style="bold " + palette.WARN)
+            text.append(" highest N in tier" if s.mode == "search" else f" {s.mode} run", style="dim")
+        if s.status != "finished":
+            text.append(f"  {s.status.upper()}", style="bold " + palette.WARN)
         return text
 
     def on_mount(self) -> None:
-        self.title = f"agentperf · result {self.view.run_id or ''}"
-        fill_levels(self.query_one("#levels", DataTable), self.view.levels)
+        self.title = f"agentperf · result {self.summary.run_id or ''}"
+        fill_levels(self.query_one("#levels", DataTable), self.summary.levels)
 
     def action_export(self) -> None:
-        if self.view.run_id is None:
+        if self.summary.run_id is None:
             self.notify("This run has no id in the store: nothing to export", severity="error")
             return
         export = getattr(self.app, "ask_export", None)
         if export is not None:
-            export(self.view.run_id, self.view.store)
+            export(self.summary.run_id, self.summary.store)
 
     def action_back(self) -> None:
         if self.live:

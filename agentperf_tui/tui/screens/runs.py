@@ -14,9 +14,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from agentperf_tui.core.store import RunInfo, annotate_run, list_runs, load_run
+from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.screens.prompt import PromptScreen
-from agentperf_tui.tui.stored import summary_of
 
 STATUS_STYLE = {"finished": palette.PASS, "running": palette.STREAMING, "aborted": palette.WARN}
 
@@ -138,11 +138,12 @@ class RunsScreen(Screen[None]):
     @work(thread=True, exit_on_error=False, exclusive=True, group="runs-open", name="load the run")
     def _open(self, run_id: str) -> None:
         run = load_run(self.store, run_id, with_requests=False, with_telemetry=False)
-        summary = summary_of(run)
-        summary.setdefault("store", str(self.store))
+        summary = run.summary
+        if summary.store is None:
+            summary = summary.model_copy(update={"store": str(self.store)})
         self.app.call_from_thread(self._show, summary)
 
-    def _show(self, summary: dict[str, Any]) -> None:
+    def _show(self, summary: RunSummary) -> None:
         from agentperf_tui.tui.screens.result import ResultScreen
 
         self.app.push_screen(ResultScreen(summary, live=False))

@@ -20,11 +20,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
+from agentperf_tui.core.choices import Choices
 from agentperf_tui.core.engine.config import RunConfig
-from agentperf_tui.core.search.tiers import TierSpecError, parse_tier
+from agentperf_tui.core.preflight import CheckReport, Prober
+from agentperf_tui.core.tiers import TierSpecError, parse_tier
 from agentperf_tui.tui import palette
-from agentperf_tui.tui.choices import Choices
-from agentperf_tui.tui.endpoint_check import CheckReport, Prober
 
 CUSTOM_TIER = "__custom__"
 DEFAULT_CHOICE = "__default__"

@@ -10,7 +10,7 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.widget import Widget
 
-from agentperf_tui.core.observer import Snapshot
+from agentperf_tui.core.views import Snapshot
 from agentperf_tui.tui.history import History
 
 

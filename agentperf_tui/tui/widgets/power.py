@@ -6,7 +6,7 @@ import numpy as np
 from rich.console import RenderableType
 from rich.text import Text
 
-from agentperf_tui.core.observer import PowerView, Snapshot
+from agentperf_tui.core.views import PowerView, Snapshot
 from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import Band, Line, bar, line_chart

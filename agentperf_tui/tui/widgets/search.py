@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from agentperf_tui.core.observer import LevelView, SearchView, Snapshot
+from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.views import SearchView, Snapshot
 from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import bracket
@@ -29,7 +30,7 @@ def bracket_text(search: SearchView) -> str:
 PHASES = {"transition": "joining", "warmup": "warm-up", "measuring": "measure", "settled": "done"}
 
 
-def level_lines(levels: tuple[LevelView, ...], rows: int, now: float, width: int) -> Text:
+def level_lines(levels: tuple[LevelRecord, ...], rows: int, now: float, width: int) -> Text:
     """Newest level first: N, verdict, phase and time, P25 speed, p95 TTFT, requests, confidence;
     columns dropped from the right when the panel is narrow."""
     wide = width >= 58

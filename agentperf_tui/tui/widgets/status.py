@@ -7,7 +7,7 @@ import math
 from rich.text import Text
 from textual.widget import Widget
 
-from agentperf_tui.core.observer import Snapshot
+from agentperf_tui.core.views import Snapshot
 from agentperf_tui.tui import format as fmt
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.widgets.panel import stack

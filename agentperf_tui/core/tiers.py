@@ -10,6 +10,7 @@ Names: `family@version/S-T` (e.g. `deepseek-v4-pro@2026-06/100-5`) for published
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -81,6 +82,10 @@ class SloTier:
     def describe(self) -> str:
         s, t = fmt_num(self.speed_tok_s), fmt_num(self.ttft_s)
         return f"P25 output speed >= {s} tok/s and P95 TTFT <= {t} s"
+
+    def criteria(self) -> str:
+        """The two criteria in short: "P25 ≥ 100 tok/s, P95 TTFT ≤ 5 s"."""
+        return f"P25 ≥ {fmt_num(self.speed_tok_s)} tok/s, P95 TTFT ≤ {fmt_num(self.ttft_s)} s"
 
     def provenance(self) -> str:
         if self.custom:
@@ -215,11 +220,19 @@ def slo_dir() -> Path:
 
 
 def load_tier_sets(folder: Path | str | None = None) -> list[TierSet]:
-    """Every `*.toml` in the SLO folder, newest version of each family first."""
+    """Every `*.toml` in the SLO folder, newest version of each family first. Read once and kept
+    until a file in the folder is added, removed or changed."""
     d = Path(folder) if folder is not None else slo_dir()
     if not d.is_dir():
         raise SloProfileError(d, None, "SLO profile folder not found")
-    sets = [load_tier_file(f) for f in sorted(d.glob("*.toml"))]
+    files = tuple(sorted(d.glob("*.toml")))
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    return list(_load_sets(d, stamp))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_sets(d: Path, stamp: tuple[tuple[str, int, int], ...]) -> tuple[TierSet, ...]:
+    sets = [load_tier_file(name) for name, _, _ in stamp]
     by_key: dict[tuple[str, str], TierSet] = {}
     for s in sets:
         key = (s.family, s.version)
@@ -233,7 +246,7 @@ def load_tier_sets(folder: Path | str | None = None) -> list[TierSet]:
             raise SloProfileError(
                 s.path, "supersedes", f"no profile {s.family}@{s.supersedes} in {d} to supersede"
             )
-    return sorted(sets, key=lambda s: (s.family, -_generation(s, by_key), s.version))
+    return tuple(sorted(sets, key=lambda s: (s.family, -_generation(s, by_key), s.version)))
 
 
 def _generation(s: TierSet, by_key: dict[tuple[str, str], TierSet]) -> int:
@@ -280,5 +293,3 @@ def parse_tier(spec: str, folder: Path | str | None = None) -> SloTier:
     known = ", ".join(t.name for t in tiers) or "none"
     raise TierSpecError(f"no published tier {spec!r}; known tiers: {known}; or give a custom tier as S/T")
 
-
-resolve_tier = parse_tier

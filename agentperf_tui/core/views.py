@@ -1,15 +1,13 @@
-"""What the engine publishes: aggregated snapshots a few times a second, and discrete events.
-
-The TUI and the headless CLI are both observers. Observers are called from the engine's own
-thread; an observer that draws must hand the snapshot over to its own loop (the TUI uses
-`App.call_from_thread`/`post_message`) and must never block.
-"""
+"""What the engine publishes about a run in progress: aggregated snapshots a few times a second
+and discrete events. The console and the headless printer draw these; nothing here is per token."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from agentperf_tui.core.summary.level import LevelRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,35 +15,6 @@ class Percentiles:
     p50: float = math.nan
     p95: float = math.nan
     p99: float = math.nan
-
-
-@dataclass(frozen=True, slots=True)
-class LevelView:
-    """One concurrency level of a run (search, sweep or fixed N)."""
-
-    n: int
-    phase: str
-    """"transition" (agents joining or retiring), "warmup", "measuring" or "settled"."""
-    started_at: float
-    measure_from: float | None = None
-    ended_at: float | None = None
-    requests: int = 0
-    failed: int = 0
-    speed_p25: float = math.nan
-    speed_p25_bounds: tuple[float, float] = (math.nan, math.nan)
-    ttft_p95: float = math.nan
-    ttft_p95_bounds: tuple[float, float] = (math.nan, math.nan)
-    speed_verdict: str = "undecided"
-    ttft_verdict: str = "undecided"
-    verdict: str = "undecided"
-    """"pass", "fail" or "undecided"."""
-    confidence: float | None = None
-    reason: str | None = None
-    """Which criterion decided it, or why the level stopped."""
-    mean_power_w: float | None = None
-    energy_j: float | None = None
-    power_note: str | None = None
-    trajectories_completed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +26,7 @@ class SearchView:
     tier: str
     speed_floor: float
     ttft_limit: float
-    levels: tuple[LevelView, ...] = ()
+    levels: tuple[LevelRecord, ...] = ()
     best_pass: int | None = None
     lowest_fail: int | None = None
     done: bool = False
@@ -118,19 +87,9 @@ class Snapshot:
     client_lag_max: float
     usage_mismatches: int = 0
     length_mismatches: int = 0
-    level: LevelView | None = None
+    level: LevelRecord | None = None
     search: SearchView | None = None
     power: PowerView | None = None
     server: ServerView | None = None
-    events: tuple[Event, ...] = ()
-    """The most recent events (bounded), newest last."""
     paused: bool = False
     finished: bool = False
-
-
-class Observer(Protocol):
-    def on_snapshot(self, snap: Snapshot) -> None: ...
-
-    def on_event(self, event: Event) -> None: ...
-
-    def on_finish(self, summary: dict[str, Any]) -> None: ...

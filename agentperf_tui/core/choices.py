@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentperf_tui.core.data_paths import profiles_dir, resolve_trajectories
-from agentperf_tui.core.search.tiers import all_tiers, fmt_num
+from agentperf_tui.core.tiers import all_tiers, fmt_num
 
 
 @dataclass(frozen=True, slots=True)
