@@ -2,15 +2,16 @@
 
 Each point is a fixed-length benchmark result: total tokens/s per GPU at a per-user speed, on a
 model and hardware profile. The simulator's figure for it is the best any shape of the
-matching recipe reaches at that speed (`steady.throughput_at`), with the GPU budget of the
-hardware's scale-up domain (or two nodes for HGX systems, as multi-node recipes use).
+matching recipe reaches at that speed (`steady.pool_rates`), over every pool size the recipe
+lists and every split into whole prefill and decode instances within the GPU budget of the
+hardware's scale-up domain (or eight nodes for HGX systems, as the multi-node recipes use).
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -20,7 +21,7 @@ from agentperf_tui.core.simulator.costmodel import CostParams, load_cost_params
 from agentperf_tui.core.simulator.profiles import ProfileError, load_hardware, load_model, profile_dirs
 from agentperf_tui.core.simulator.recipes import load_recipe
 from agentperf_tui.core.simulator.shapes import candidate_shapes
-from agentperf_tui.core.simulator.steady import throughput_at
+from agentperf_tui.core.simulator.steady import pool_rates, value_at
 
 FIT_TOLERANCE = 0.25
 VALIDATION_TOLERANCE = 0.35
@@ -101,21 +102,37 @@ class PointResult:
 def evaluate(point: MeasuredPoint, params: CostParams | None = None) -> PointResult:
     p = params or load_cost_params()
     rec = load_recipe(point.model, point.hardware)
+    budget = budget_for(point.hardware)
     shapes = candidate_shapes(
         rec,
-        budget_for(point.hardware),
+        budget,
         hardware=load_hardware(point.hardware),
         model=load_model(point.model),
         params=p,
         shape_names=list(point.shapes) or None,
     )
-    # the curve is per GPU with balanced pools: instance counts do not change it
+    # per-instance rates depend on the pool sizes only; every split of the budget into whole
+    # prefill and decode instances is then a candidate (measured runs use 1-7 prefill workers)
     unique = {(s.spec.name, s.decode_gpus, s.prefill_gpus): s for s in shapes}
-    shapes = list(unique.values())
-    best = throughput_at(shapes, point.isl, point.osl, point.speed)
+    best: tuple[float, str] | None = None
+    for s in unique.values():
+        rates = pool_rates(s, point.isl, point.osl)
+        if not s.disaggregated:
+            splits = [(0, s.decode_instances)]
+        else:
+            splits = [
+                (n_p, n_d)
+                for n_p in range(1, budget // s.prefill_gpus + 1)
+                for n_d in range(1, (budget - n_p * s.prefill_gpus) // s.decode_gpus + 1)
+            ]
+        for n_p, n_d in splits:
+            val = value_at(rates.per_gpu(n_p, n_d), point.speed)
+            if val is not None and (best is None or val > best[0]):
+                shape = replace(s, prefill_instances=n_p, decode_instances=n_d)
+                best = (val, shape.summary)
     if best is None:
         return PointResult(point, None, "-")
-    return PointResult(point, best[0], best[1].summary)
+    return PointResult(point, best[0], best[1])
 
 
 def evaluate_all(

@@ -122,6 +122,10 @@ class ModelProfile(_Profile):
     """Fixed KV bytes read per query token (sparse attention's selected entries)."""
     attn_flops_per_ctx_token: NonNegInt
     """Attention FLOPs per query token per context token, all layers."""
+    attn_flops_per_ctx_token_decode: NonNegInt | None = None
+    """The same for decode, when its kernels compute attention another way (MLA decodes in the
+    absorbed form: the 576-dim latent as one shared key head, 512-dim values); default: as
+    prefill. Used by the rack-scale cost model."""
     attn_flops_per_query: NonNegInt = 0
     max_model_len: PosInt
 

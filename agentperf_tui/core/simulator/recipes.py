@@ -43,6 +43,9 @@ class PoolSpec(_Strict):
     """Prompt-plus-decode tokens one attention rank takes per step (the chunked-prefill budget)."""
     cuda_graphs: bool = True
     """Decode steps replayed from CUDA graphs (smaller per-layer launch floor)."""
+    gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
+    """The engine's share of HBM (vLLM --gpu-memory-utilization, SGLang --mem-fraction-static);
+    None: the cost model's default."""
 
     def ranks(self, gpus: int) -> int:
         """Attention ranks (independent batches) in an instance of `gpus` GPUs."""

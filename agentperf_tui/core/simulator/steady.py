@@ -2,10 +2,13 @@
 
 Two questions, both from the same per-step cost (`costmodel.PoolCost`) the engines use:
 
-- `throughput_curve` / `throughput_at`: a fixed-length benchmark's curve, total tokens per
-  second per GPU against tokens per second per user (the InferenceX axes), for a shape whose
-  pools run every batch size up to their caps, with the prefill:decode split that balances
-  the pools. The calibration compares these with published measurements.
+- `pool_rates` / `throughput_curve` / `throughput_at`: a fixed-length benchmark's curve, total
+  tokens per second per GPU against tokens per second per user (the InferenceX axes), for a
+  shape whose decode pool runs every batch size up to its cap, with whole instances: a
+  disaggregated shape serves the request rate the smaller of its two pools allows, and every
+  GPU of both pools counts (an idle prefill node at the low-latency end costs throughput per
+  GPU, as it does in the measured runs). The calibration compares these with published
+  measurements.
 - `agent_capacity`: roughly how many closed-loop agents a shape holds at a tier, and which
   limit binds first (batch cap, KV memory, decode bandwidth, prefill compute, TTFT queueing).
   The planner ranks candidate shapes with it before simulating the best ones on the clock.
@@ -35,13 +38,37 @@ def _prefill_rate(pc: PoolCost, isl: float) -> float:
     return chunk * pc.ranks / cost.duration / pc.gpus
 
 
-def throughput_curve(shape: Shape, isl: int, osl: int) -> list[tuple[float, float]]:
-    """(tokens/s per user, total tokens/s per GPU) for every decode batch size, best first."""
+@dataclass(frozen=True)
+class PoolRates:
+    """A shape's steady-state rates per instance, whatever its instance counts: what a
+    fixed-length benchmark (isl prompt tokens, osl reply tokens) gets from each pool."""
+
+    isl: int
+    osl: int
+    decode_gpus: int
+    prefill_gpus: int
+    decode: tuple[tuple[float, float], ...]
+    """(tokens/s per user, reply tokens/s per decode instance) for each decode batch size up to
+    the cap (or the KV cache), fastest first. An aggregated instance prefills its own prompts."""
+    prefill_tokens_s: float
+    """Prompt tokens/s one prefill instance sustains (0 for an aggregated shape)."""
+
+    def per_gpu(self, prefill_instances: int, decode_instances: int) -> list[tuple[float, float]]:
+        """(tokens/s per user, total tokens/s per GPU) with these instance counts: a request
+        rate that neither pool exceeds, over every GPU of both pools."""
+        total = (self.isl + self.osl) / self.osl
+        if not self.prefill_gpus:
+            return [(speed, out * total / self.decode_gpus) for speed, out in self.decode]
+        gpus = prefill_instances * self.prefill_gpus + decode_instances * self.decode_gpus
+        cap = prefill_instances * self.prefill_tokens_s * self.osl / self.isl
+        return [(speed, min(decode_instances * out, cap) * total / gpus) for speed, out in self.decode]
+
+
+def pool_rates(shape: Shape, isl: int, osl: int) -> PoolRates:
     dc = shape.decode_cost
     ctx = isl + osl / 2
     pts: list[tuple[float, float]] = []
     pc = shape.prefill_cost
-    p_rate = _prefill_rate(pc, isl) if pc is not None else 0.0
     for b in _batches(dc.pool.max_batch_per_rank):
         if b * (isl + osl) > dc.kv_tokens_per_rank:
             break
@@ -54,32 +81,45 @@ def throughput_curve(shape: Shape, isl: int, osl: int) -> list[tuple[float, floa
             t_dec = dc.step(b, b * ctx, 0.0).duration
             t_mix = dc.step(b, b * ctx, chunk, chunk * isl / 2, 0.0).duration
             cycle = max(0.0, steps - n_chunk) * t_dec + n_chunk * t_mix
-            speed = osl / cycle
-            per_gpu = b * dc.ranks * (isl + osl) / cycle / dc.gpus
+            pts.append((osl / cycle, b * dc.ranks * osl / cycle))
         else:
             cost = dc.step(b, b * ctx, 0.0)
-            speed = dc.accept / cost.duration
-            out_rate = b * dc.ranks * dc.accept / cost.duration / dc.gpus
-            per_gpu = (isl + osl) / osl / (1.0 / out_rate + (isl / osl) / p_rate)
-        pts.append((speed, per_gpu))
-    return pts
+            pts.append((dc.accept / cost.duration, b * dc.ranks * dc.accept / cost.duration))
+    p_rate = _prefill_rate(pc, isl) * pc.gpus if pc is not None else 0.0
+    return PoolRates(isl, osl, dc.gpus, pc.gpus if pc is not None else 0, tuple(pts), p_rate)
+
+
+def throughput_curve(shape: Shape, isl: int, osl: int) -> list[tuple[float, float]]:
+    """(tokens/s per user, total tokens/s per GPU) for every decode batch size of the shape
+    with its instance counts, fastest first."""
+    return pool_rates(shape, isl, osl).per_gpu(shape.prefill_instances, shape.decode_instances)
+
+
+def value_at(pts: list[tuple[float, float]], speed: float) -> float | None:
+    """Total tokens/s per GPU a curve reaches at `speed` tokens/s per user (log-linear between
+    batch sizes; the largest batch's figure when even it is faster; None when none is)."""
+    if not pts or pts[0][0] < speed:
+        return None
+    if pts[-1][0] >= speed:
+        return max(t for _, t in pts)
+    best = None
+    for (s0, t0), (s1, t1) in itertools.pairwise(pts):
+        if s0 >= speed >= s1:
+            w = (math.log(s0) - math.log(speed)) / (math.log(s0) - math.log(s1)) if s0 != s1 else 0.0
+            val = math.exp(math.log(t0) + w * (math.log(t1) - math.log(t0)))
+            # throughput never falls as the batch grows at a lower speed: the best of the
+            # batches fast enough stands
+            best = max([val] + [t for s_, t in pts if s_ >= speed])
+            break
+    return best
 
 
 def throughput_at(shapes: list[Shape], isl: int, osl: int, speed: float) -> tuple[float, Shape] | None:
-    """Highest total tokens/s per GPU any of the shapes reaches at `speed` tokens/s per user
-    (log-linear between batch sizes), and the shape that reaches it."""
+    """Highest total tokens/s per GPU any of the shapes (with their instance counts) reaches at
+    `speed` tokens/s per user, and the shape that reaches it."""
     best: tuple[float, Shape] | None = None
     for s in shapes:
-        pts = throughput_curve(s, isl, osl)
-        if not pts or pts[0][0] < speed:
-            continue
-        val = pts[-1][1] if pts[-1][0] >= speed else None
-        if val is None:
-            for (s0, t0), (s1, t1) in itertools.pairwise(pts):
-                if s0 >= speed >= s1:
-                    w = (math.log(s0) - math.log(speed)) / (math.log(s0) - math.log(s1)) if s0 != s1 else 0.0
-                    val = math.exp(math.log(t0) + w * (math.log(t1) - math.log(t0)))
-                    break
+        val = value_at(throughput_curve(s, isl, osl), speed)
         if val is not None and (best is None or val > best[0]):
             best = (val, s)
     return best
