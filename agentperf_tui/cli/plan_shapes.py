@@ -16,10 +16,11 @@ import time
 from agentperf_tui.cli.plan import _err, _Printer, answer_line, plan_summary, write_summary
 from agentperf_tui.core.search.plan import PlanError, SearchPlan
 from agentperf_tui.core.search.shape_plan import (
+    Candidate,
     ShapeOutcome,
     distinct_top,
     rank_shapes,
-    search_shape,
+    search_shapes,
     workload_stats,
 )
 from agentperf_tui.core.search.virtual_run import VirtualRunError
@@ -103,11 +104,10 @@ def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Traj
             file=sys.stderr,
         )
     top = distinct_top(cands)
-    outcomes: list[ShapeOutcome] = []
-    wall0 = time.perf_counter()
-    for i, cand in enumerate(top):
+    jobs: list[tuple[Candidate, SearchPlan]] = []
+    for cand in top:
         try:
-            plan = SearchPlan(
+            jobs.append((cand, SearchPlan(
                 mode="search",
                 rigour=args.rigour,
                 tier=tier,
@@ -116,25 +116,23 @@ def main_shapes(args: argparse.Namespace, tier: SloTier, trajectories: list[Traj
                 warmup_s=args.warmup_s,
                 confidence=args.confidence,
                 gpu_count=cand.shape.gpu_count,
-            )
+            )))
         except PlanError as e:
             return _err(str(e))
-        if i == 0:
-            print(f"searching {cand.shape.summary} [{cand.shape.spec.name}]:", file=sys.stderr)
-        try:
-            outcomes.append(
-                search_shape(
-                    cand,
-                    trajectories,
-                    plan,
-                    seed=args.seed,
-                    tool_delay=args.tool_delay,
-                    tick_s=args.tick,
-                    on_tick=_Printer(sys.stderr) if i == 0 else None,
-                )
-            )
-        except VirtualRunError as e:
-            return _err(str(e))
+    print(f"searching {top[0].shape.summary} [{top[0].shape.spec.name}]"
+          + (" (and the runner-up candidate alongside):" if len(top) > 1 else ":"), file=sys.stderr)
+    wall0 = time.perf_counter()
+    try:
+        outcomes = search_shapes(
+            jobs,
+            trajectories,
+            seed=args.seed,
+            tool_delay=args.tool_delay,
+            tick_s=args.tick,
+            on_tick=_Printer(sys.stderr),
+        )
+    except VirtualRunError as e:
+        return _err(str(e))
     outcomes.sort(key=lambda o: -(o.result.primary.n_star or 0))
     win = outcomes[0]
     runner = outcomes[1] if len(outcomes) > 1 else None

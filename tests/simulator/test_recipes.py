@@ -116,3 +116,30 @@ def test_plan_chooses_a_shape_and_reports_winner_runner_up_and_range(
     lo, hi = plan.shape.plausible_range
     assert lo <= n_star <= hi
     assert "SIMULATED" in err and "winner:" in err and "runner-up:" in err and "bound by" in err
+
+
+def test_searching_the_runner_up_alongside_gives_the_answers_of_one_after_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agentperf_tui.core.search import shape_plan
+    from agentperf_tui.core.search.plan import SearchPlan
+    from agentperf_tui.core.tiers import parse_tier
+
+    d = tmp_path / "quick"
+    write_synth_set(d, seed=3, count=6, preset="quick", overwrite=True)
+    trajs = load_set(d)
+    tier = parse_tier("20/5")
+    cands = shape_plan.distinct_top(
+        shape_plan.rank_shapes(load_recipe("gpt-oss-120b", "h200-sxm"), 2, tier,
+                               shape_plan.workload_stats(trajs, "recorded"))
+    )
+    assert len(cands) == 2
+    jobs = [(c, SearchPlan(mode="search", tier=tier, start_n=8, max_n=256, gpu_count=c.shape.gpu_count))
+            for c in cands]
+    kw = {"seed": 1, "tool_delay": "recorded", "tick_s": 2.0}
+    alongside = shape_plan.search_shapes(jobs, trajs, **kw)  # type: ignore[arg-type]
+    monkeypatch.setattr(shape_plan.os, "cpu_count", lambda: 1)
+    in_turn = shape_plan.search_shapes(jobs, trajs, **kw)  # type: ignore[arg-type]
+    for a, b in zip(alongside, in_turn, strict=True):
+        assert a.result.levels == b.result.levels and a.result.results == b.result.results
+        assert a.bound == b.bound and a.shape == b.shape

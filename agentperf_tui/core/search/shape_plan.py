@@ -2,20 +2,24 @@
 
 Every candidate shape (recipe shape x pool sizes x instance counts filling the budget) gets a
 steady-state estimate of the agents it holds at the tier (`steady.agent_capacity`, fast); the
-best two distinct shapes are then searched on the virtual clock with the rack-scale engine,
-and the winner is the one whose searched N* is higher. What bound each is read from the
-engine at the first failing level: the batch cap or the KV cache when requests queued for a
-decode slot, prefill compute when the prefill side was saturated, decode bandwidth when the
-speed criterion failed with free slots, TTFT queueing otherwise.
+best two distinct shapes are then searched on the virtual clock with the rack-scale engine (at
+the same time, the second in a worker process), and the winner is the one whose searched N*
+is higher. What bound each is read from the engine's counters over its first failing level:
+the batch cap or the KV cache when requests queued for a decode slot, prefill compute when
+the prefill side was saturated, decode bandwidth when the speed criterion failed with free
+slots, TTFT queueing otherwise.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import random
 import statistics
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from agentperf_tui.core.search.controller import SearchController
@@ -27,6 +31,7 @@ from agentperf_tui.core.simulator.recipes import Recipe
 from agentperf_tui.core.simulator.shapes import Shape, candidate_shapes
 from agentperf_tui.core.simulator.steady import Capacity, WorkloadStats, agent_capacity
 from agentperf_tui.core.simulator.virtual import VirtualLoad, baseline_tool_delay
+from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.tiers import SloTier
 from agentperf_tui.core.workload.trajectory import TokenTurn, Trajectory
 
@@ -98,37 +103,32 @@ class ShapeOutcome:
         return math.floor(n * math.exp(-spread)), math.ceil(n * math.exp(spread))
 
 
-def bound_at(
+def _counters(load: VirtualLoad) -> tuple[float, float, float]:
+    c = load.engine.c  # type: ignore[union-attr]
+    return (c.slot_limited_s, c.kv_limited_s, c.prefill_busy_s)
+
+
+def bound_of(
     shape: Shape,
-    trajectories: list[Trajectory],
-    n: int,
-    *,
-    seed: int,
-    tool_delay: str,
+    level: LevelRecord,
+    marks: list[tuple[float, tuple[float, float, float]]],
     failing: str | None,
-    seconds: float = 150.0,
 ) -> str:
-    """What limits the shape at n agents: run n agents for `seconds` and read the engine."""
-    load = VirtualLoad(
-        shape,
-        trajectories,
-        seed=seed,
-        tool_delay="baseline" if tool_delay == "baseline" else "recorded",
-        join_spread_s=10.0,
-    )
-    load.set_concurrency(n)
-    load.advance(seconds)
-    eng = load.engine
-    c = eng.c  # type: ignore[union-attr]
-    if c.slot_limited_s > 0.2 * seconds:
+    """What limited the shape during `level` (its first failing level), from the engine's
+    counters over the level's span: requests queued for a decode slot (batch cap) or for KV
+    room (KV memory), the prefill pool saturated (prefill compute), the speed criterion failing
+    with free slots (decode bandwidth), else TTFT queueing."""
+    t0 = level.started_at if math.isfinite(level.started_at) else marks[0][0]
+    t1 = level.ended_at if level.ended_at is not None else marks[-1][0]
+    before = next((m for t, m in reversed(marks) if t <= t0), marks[0][1])
+    after = next((m for t, m in reversed(marks) if t <= t1), marks[-1][1])
+    seconds = max(1e-9, t1 - t0)
+    slot, kv, prefill = (b - a for a, b in zip(before, after, strict=True))
+    if slot > 0.2 * seconds:
         return "batch cap"
-    if c.kv_limited_s > 0.2 * seconds:
+    if kv > 0.2 * seconds:
         return "KV memory"
-    if (
-        shape.disaggregated
-        and shape.prefill_instances
-        and c.prefill_busy_s / shape.prefill_instances > 0.85 * seconds
-    ):
+    if shape.disaggregated and shape.prefill_instances and prefill / shape.prefill_instances > 0.85 * seconds:
         return "prefill compute"
     if failing == "speed":
         return "decode bandwidth"
@@ -150,16 +150,56 @@ def search_shape(
     load = VirtualLoad(
         shape, trajectories, seed=seed, tool_delay="baseline" if tool_delay == "baseline" else "recorded"
     )
-    res = run_search_virtual(plan, load, tick_s=tick_s, on_tick=on_tick)
+    marks = [(load.now, _counters(load))]
+
+    def tick(ctl: SearchController) -> None:
+        marks.append((load.now, _counters(load)))
+        if on_tick is not None:
+            on_tick(ctl)
+
+    res = run_search_virtual(plan, load, tick_s=tick_s, on_tick=tick)
     answer = res.primary
-    fail_n = answer.first_fail_n
-    if fail_n is not None:
-        bound = bound_at(
-            shape, trajectories, fail_n, seed=seed, tool_delay=tool_delay, failing=answer.failing_criterion
-        )
+    failed = [lv for lv in res.levels if lv.n == answer.first_fail_n and lv.decided and not lv.passed]
+    fail = max(failed, key=lambda lv: lv.index, default=None)
+    if fail is not None:
+        bound = bound_of(shape, fail, marks, answer.failing_criterion)
     else:
         bound = "none within --max"
     return ShapeOutcome(cand, res, bound, time.perf_counter() - t0)
+
+
+def search_shapes(
+    jobs: list[tuple[Candidate, SearchPlan]],
+    trajectories: list[Trajectory],
+    *,
+    seed: int,
+    tool_delay: str,
+    tick_s: float,
+    on_tick: Callable[[SearchController], None] | None = None,
+) -> list[ShapeOutcome]:
+    """Search every (candidate, plan), in order: the first in this process (its levels go to
+    `on_tick` as they finish), the others at the same time in worker processes when the
+    machine has more than one core. Each search is deterministic, so where it runs does not
+    change its answer."""
+    if not jobs:
+        return []
+    first, rest = jobs[0], jobs[1:]
+    if not rest or (os.cpu_count() or 1) < 2:
+        return [
+            search_shape(c, trajectories, p, seed=seed, tool_delay=tool_delay, tick_s=tick_s,
+                         on_tick=on_tick if i == 0 else None)
+            for i, (c, p) in enumerate(jobs)
+        ]
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with ProcessPoolExecutor(max_workers=len(rest), mp_context=ctx) as pool:
+        futures = [
+            pool.submit(search_shape, c, trajectories, p, seed=seed, tool_delay=tool_delay, tick_s=tick_s)
+            for c, p in rest
+        ]
+        head = search_shape(first[0], trajectories, first[1], seed=seed, tool_delay=tool_delay,
+                            tick_s=tick_s, on_tick=on_tick)
+        return [head] + [f.result() for f in futures]
 
 
 def distinct_top(cands: list[Candidate], k: int = 2) -> list[Candidate]:

@@ -264,6 +264,13 @@ class PoolCost:
         self.q = 1 + (mtp.draft_tokens if mtp else 0)
         self.accept = mtp.acceptance_length if mtp else 1.0
         self.draft_tokens = mtp.draft_tokens if mtp else 0
+        if shape.kv_transfer == "scaleup":
+            bw = hw.scaleup_bandwidth_gbs / 2 * 1e9
+        else:
+            bw = hw.scaleout_bandwidth_gbs * 1e9
+        self._xfer_fixed_s = params.kv_transfer_ms / 1e3
+        self._xfer_heads = min(self.attn_tp, m.kv_heads)
+        self._xfer_bw = bw * max(1, self.attn_tp)
         self._fixed: dict[tuple[float, float], tuple[Any, ...]] = {}
         """Context-independent step terms by (sequences, prompt tokens) per rank."""
 
@@ -313,6 +320,14 @@ class PoolCost:
         return StepCost(
             duration, c_dense + c_attn + c_exp, m_dense + m_attn + m_exp, exposed, overhead + draft
         )
+
+    def step_time(
+        self, decode_seqs: float, decode_ctx: float, prefill_tokens: float, prefill_pairs: float,
+        prefill_ctx: float,
+    ) -> tuple[float, float]:
+        """(duration, activity) of `step(...)`: what the engines need each step."""
+        c = self.step(decode_seqs, decode_ctx, prefill_tokens, prefill_pairs, prefill_ctx)
+        return c.duration, c.activity
 
     def _fixed_terms(self, decode_seqs: float, prefill_tokens: float) -> tuple[Any, ...] | None:
         """The parts of a step's cost that its contexts do not change (None: an empty step)."""
@@ -384,9 +399,4 @@ class PoolCost:
 
     def kv_transfer_s(self, tokens: int, dst: PoolCost) -> float:
         """Time to move a prompt's KV cache from this (prefill) pool to `dst` (decode)."""
-        if self.shape.kv_transfer == "scaleup":
-            bw = self.hw.scaleup_bandwidth_gbs / 2 * 1e9
-        else:
-            bw = self.hw.scaleout_bandwidth_gbs * 1e9
-        total = tokens * self.kv_token_bytes * min(self.attn_tp, self.model.kv_heads)
-        return self.params.kv_transfer_ms / 1e3 + total / (bw * max(1, self.attn_tp))
+        return self._xfer_fixed_s + tokens * self.kv_token_bytes * self._xfer_heads / self._xfer_bw

@@ -59,8 +59,47 @@ class PoolCounters:
 
 
 class _Instance:
+    __slots__ = (
+        "accept",
+        "budget",
+        "busy",
+        "cost",
+        "ctx0",
+        "energy",
+        "engine",
+        "first_pending",
+        "g",
+        "heap",
+        "idle_w",
+        "index",
+        "joining",
+        "key",
+        "kv_capacity",
+        "kv_reserved",
+        "pos",
+        "power",
+        "pq",
+        "pq_tokens",
+        "range_w",
+        "ranks",
+        "role",
+        "slots",
+        "step_end",
+        "step_prefill",
+        "step_start",
+        "t_energy",
+        "used_slots",
+        "version",
+    )
+
     def __init__(self, index: int, role: str, cost: PoolCost, engine: PoolEngine) -> None:
         self.index = index
+        self.pos = 0
+        """Place in the engine's instance list (ties between events go to the lower one)."""
+        self.key = INF
+        """Time of this instance's live entry in the engine's event heap (INF: none)."""
+        self.version = 0
+        """Version of that entry; an older entry in the heap is stale."""
         self.role = role  # "agg", "prefill" or "decode"
         self.cost = cost
         self.engine = engine
@@ -152,11 +191,17 @@ class _Instance:
         ranks = self.ranks
         b = math.ceil(n / ranks) if n else 0
         ctx = (self.ctx0 + n * self.g) if n else 0.0
-        cost = self.cost.step(b, ctx * b / n if n else 0.0, prefill / ranks, pairs / ranks, pctx / ranks)
+        duration, activity = self.cost.step_time(
+            b, ctx * b / n if n else 0.0, prefill / ranks, pairs / ranks, pctx / ranks
+        )
         self.busy = True
         self.step_start = t
-        self.step_end = t + cost.duration
-        self._set_power(t, self.idle_w + self.range_w * cost.activity)
+        self.step_end = t + duration
+        # the power this step draws (as _set_power, inline: this runs every step)
+        if t > self.t_energy:
+            self.energy += (t - self.t_energy) * self.power
+            self.t_energy = t
+        self.power = self.idle_w + self.range_w * activity
 
     def _join_decode(self, r: SimRequest) -> None:
         """r starts decoding now; its first token comes at the end of this step."""
@@ -233,6 +278,12 @@ class PoolEngine:
             else []
         )
         self.instances = self.decode + self.prefill
+        for pos, inst in enumerate(self.instances):
+            inst.pos = pos
+        self._events: list[tuple[float, int, int]] = []
+        """Heap of (time, instance position, version): each instance's next event."""
+        self._dirty: list[_Instance] = []
+        """Instances given work since their event was last scheduled."""
         self.capacity_tokens = dcost.kv_tokens_per_rank * dcost.ranks
         self.waiting: deque[SimRequest] = deque()
         self.c = PoolCounters()
@@ -368,10 +419,17 @@ class PoolEngine:
         r.computed = cached
         self.c.prompt_tokens += r.prompt_len
         self.c.cached_tokens += cached
-        pool = self.prefill if self.prefill else [dec]
-        inst = min(pool, key=lambda i: i.pq_tokens) if len(pool) > 1 else pool[0]
+        # the prefill instance with the least queued (the first of equals)
+        inst = dec
+        if self.prefill:
+            inst = self.prefill[0]
+            least = inst.pq_tokens
+            for other in self.prefill:
+                if other.pq_tokens < least:
+                    inst, least = other, other.pq_tokens
         inst.pq.append([r, r.prompt_len - cached, cached])
         inst.pq_tokens += r.prompt_len - cached
+        self._dirty.append(inst)
         self._dest[r.rid] = dec
 
     def prefill_done(self, inst: _Instance, r: SimRequest, t: float) -> None:
@@ -387,6 +445,7 @@ class PoolEngine:
                 self.finish(r, self._finished_sink)
                 return
             dec.joining.append((t, r))
+            self._dirty.append(dec)
             return
         ready = t + inst.cost.kv_transfer_s(r.prompt_len, dec.cost)
         dq = dec.joining
@@ -394,6 +453,7 @@ class PoolEngine:
             # keep the queue ordered by ready time (transfers finish in order of their start)
             ready = dq[-1][0]
         dq.append((ready, r))
+        self._dirty.append(dec)
 
     def finish(self, r: SimRequest, finished: list[SimRequest]) -> None:
         r.finished = True
@@ -404,32 +464,80 @@ class PoolEngine:
 
     # -- clock ------------------------------------------------------------------------------
 
+    def _schedule(self, inst: _Instance) -> None:
+        """Put inst's next event in the heap if it moved (the old entry goes stale)."""
+        nt = inst.next_time()
+        if nt != inst.key:
+            inst.key = nt
+            inst.version += 1
+            if nt < INF:
+                heapq.heappush(self._events, (nt, inst.pos, inst.version))
+
+    def _flush_dirty(self) -> None:
+        dirty = self._dirty
+        while dirty:
+            self._schedule(dirty.pop())
+
+    def _top(self) -> tuple[float, int, int] | None:
+        """The earliest live event (stale entries dropped), left in the heap."""
+        self._flush_dirty()
+        events = self._events
+        insts = self.instances
+        while events:
+            ev = events[0]
+            if insts[ev[1]].version == ev[2]:
+                return ev
+            heapq.heappop(events)
+        return None
+
     def next_time(self) -> float:
-        return min((i.next_time() for i in self.instances), default=INF)
+        ev = self._top()
+        return ev[0] if ev is not None else INF
 
     def run_until(self, t: float, emitted: list[SimRequest] | None = None) -> list[SimRequest]:
+        """Run every event up to time t, in time order (ties: decode instances first, then
+        prefill, each in index order); return the requests that finished."""
+        finished = self._run(INF, t, stop_on_finish=False)
+        self._account_wait(t)
+        self.now_hint = max(self.now_hint, t)
+        return finished
+
+    def run_before(self, bound: float, until: float) -> list[SimRequest]:
+        """Run the events before `bound` and not after `until`, one event time after another,
+        until some request finishes (the caller answers it before time moves on): the same as
+        calling `run_until` at each of those times in turn, without the round trips."""
+        return self._run(bound, until, stop_on_finish=True)
+
+    def _run(self, bound: float, until: float, *, stop_on_finish: bool) -> list[SimRequest]:
         finished: list[SimRequest] = []
         self._finished_sink = finished
         insts = self.instances
+        events = self._events
         while True:
-            best = None
-            bt = INF
-            for inst in insts:
-                nt = inst.next_time()
-                if nt < bt:
-                    best, bt = inst, nt
-            if best is None or bt > t:
+            ev = self._top()
+            if ev is None or ev[0] > until or ev[0] >= bound:
                 break
-            self.now_hint = max(self.now_hint, bt)
-            if best.busy:
-                best.end_step(bt, finished)
-                if self.capacity_freed:
-                    self.capacity_freed = False
-                    self._account_wait(bt)
-                    self._admit(bt)
-            best.start_step(bt)
-        self._account_wait(t)
-        self.now_hint = max(self.now_hint, t)
+            bt = ev[0]
+            # every event at this time, as one run_until(bt) would take them
+            while ev is not None and ev[0] == bt:
+                heapq.heappop(events)
+                best = insts[ev[1]]
+                best.key = INF
+                self.now_hint = max(self.now_hint, bt)
+                if best.busy:
+                    best.end_step(bt, finished)
+                    if self.capacity_freed:
+                        self.capacity_freed = False
+                        self._account_wait(bt)
+                        self._admit(bt)
+                best.start_step(bt)
+                self._schedule(best)
+                ev = self._top()
+            if stop_on_finish:
+                self._account_wait(bt)
+                self.now_hint = max(self.now_hint, bt)
+                if finished:
+                    break
         return finished
 
     # -- observation ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agentperf_tui.core.records import RequestResult
+from agentperf_tui.core.simulator.block_runs import BlockRuns
 from agentperf_tui.core.simulator.engine import Engine, RequestRejected, SimRequest
 from agentperf_tui.core.simulator.pool_engine import PoolEngine
 from agentperf_tui.core.simulator.profiles import Deployment, load_deployment
@@ -56,7 +57,9 @@ class _Agent:
     turn: int = 0
     t_start: float = 0.0
     prev_prompt_len: int = 0
-    prev_hashes: list[int] = field(default_factory=list)
+    prev_hashes: list[int] | BlockRuns = field(default_factory=list)
+    """The previous prompt's block identities: a list for the replica engine (its block-level
+    cache walks them), runs of identities for the rack-scale engine."""
     text_bytes: int = 0
     retiring: bool = False
     retired: bool = False
@@ -90,7 +93,9 @@ class VirtualLoad:
         self.now = 0.0
         self._heap: list[tuple[float, int, int, _Agent]] = []
         self._seq = itertools.count()
-        self._hash_ids = itertools.count(1)
+        self._next_hash = 1
+        self._runs = isinstance(self.engine, PoolEngine)
+        """Next fresh block identity (identities are never reused)."""
         self._agents: dict[int, _Agent] = {}
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
@@ -146,7 +151,7 @@ class VirtualLoad:
         a.turn = 0
         a.t_start = t
         a.prev_prompt_len = 0
-        a.prev_hashes = []
+        a.prev_hashes = BlockRuns() if self._runs else []
         a.text_bytes = 0
         self._schedule(a, t)
 
@@ -173,11 +178,19 @@ class VirtualLoad:
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
         prompt, reuse = self._prompt_of(a, traj, turn)
-        keep = min(reuse // self.block, len(a.prev_hashes))
-        full = prompt // self.block
-        hashes = a.prev_hashes[:keep]
-        if full > keep:
-            hashes.extend(itertools.islice(self._hash_ids, full - keep))
+        prev = a.prev_hashes
+        keep = min(reuse // self.block, len(prev))
+        fresh = max(0, prompt // self.block - keep)
+        first = self._next_hash
+        self._next_hash = first + fresh
+        hashes: list[int] | BlockRuns
+        if isinstance(prev, BlockRuns):
+            hashes = prev.grown(keep, first, fresh)
+        else:
+            # the previous turn's request is over (one request in flight per agent), so its
+            # list can grow in place when the whole of it is reused
+            hashes = prev if keep == len(prev) else prev[:keep]
+            hashes.extend(range(first, first + fresh))
         a.prev_hashes = hashes
         a.prev_prompt_len = prompt
         try:
@@ -232,6 +245,7 @@ class VirtualLoad:
             raise ValueError("cannot advance by a negative time")
         until = self.now + seconds
         heap, engine = self._heap, self.engine
+        pooled = engine if isinstance(engine, PoolEngine) else None
         while True:
             te = engine.next_time()
             ta = heap[0][0] if heap else math.inf
@@ -242,6 +256,9 @@ class VirtualLoad:
                 if a.retired or seq != a.pending:
                     continue
                 self._send(a, t)
+            elif pooled is not None:
+                for r in pooled.run_before(ta, until):
+                    self._finish(r)
             else:
                 for r in engine.run_until(te):
                     self._finish(r)
