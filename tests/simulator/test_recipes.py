@@ -143,3 +143,15 @@ def test_searching_the_runner_up_alongside_gives_the_answers_of_one_after_the_ot
     for a, b in zip(alongside, in_turn, strict=True):
         assert a.result.levels == b.result.levels and a.result.results == b.result.results
         assert a.bound == b.bound and a.shape == b.shape
+
+
+def test_when_no_shape_holds_an_agent_the_fastest_decode_ranks_first() -> None:
+    from agentperf_tui.core.search.shape_plan import rank_shapes, workload_stats
+    from agentperf_tui.core.tiers import parse_tier
+
+    trajs = load_set(profile_dirs()[0].parent / "trajectories" / "default")
+    cands = rank_shapes(load_recipe("deepseek-v4-pro", "gb300-nvl72"), 72, parse_tier("2000/1"),
+                        workload_stats(trajs, "baseline"))
+    assert all(c.estimate.agents == 0 for c in cands)
+    speeds = [c.estimate.speed for c in cands]
+    assert speeds == sorted(speeds, reverse=True)

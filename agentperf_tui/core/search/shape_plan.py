@@ -80,10 +80,11 @@ def rank_shapes(
     params: CostParams | None = None,
     shape_names: list[str] | None = None,
 ) -> list[Candidate]:
-    """Candidates best first by estimated agents (ties: fewer GPUs, then the recipe's order)."""
+    """Candidates best first by estimated agents (ties, e.g. none holds any agent at a fast tier:
+    the faster decode first, then fewer GPUs, then the recipe's order)."""
     shapes = candidate_shapes(recipe, gpus, params=params or load_cost_params(), shape_names=shape_names)
     cands = [Candidate(s, agent_capacity(s, stats, tier.speed_tok_s, tier.ttft_s)) for s in shapes]
-    cands.sort(key=lambda c: (-c.estimate.agents, c.shape.gpu_count))
+    cands.sort(key=lambda c: (-c.estimate.agents, -c.estimate.speed, c.shape.gpu_count))
     return cands
 
 
