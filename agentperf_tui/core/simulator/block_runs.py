@@ -5,44 +5,45 @@ blocks) plus new blocks with fresh identities, so its identities are a few runs 
 consecutive integers: one per turn. Holding the runs instead of one integer per block keeps
 thousands of simulated agents with 100K-token contexts in a few megabytes. The rack-scale
 engine reads only a prompt's length, its first and last identity and the identity at a given
-block, which a walk over the runs answers.
+block, which a binary search over the runs' ends answers.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from typing import overload
 
 
 class BlockRuns(Sequence[int]):
-    """Identities `start, start + 1, ...` of each (start, length) run, in order."""
+    """Identities `start, start + 1, ...` of each run, in order: run k starts at `starts[k]` and
+    ends (exclusive, counted over the whole chain) at `ends[k]`."""
 
-    __slots__ = ("_n", "_runs")
+    __slots__ = ("_ends", "_starts")
 
-    def __init__(self, runs: tuple[tuple[int, int], ...] = ()) -> None:
-        self._runs = runs
-        self._n = sum(length for _, length in runs)
+    def __init__(self, starts: tuple[int, ...] = (), ends: tuple[int, ...] = ()) -> None:
+        self._starts = starts
+        self._ends = ends
 
     def grown(self, keep: int, first: int, count: int) -> BlockRuns:
         """The first `keep` identities of this chain followed by `first .. first + count - 1`."""
-        runs: list[tuple[int, int]] = []
-        left = keep
-        for start, length in self._runs:
-            if left <= 0:
-                break
-            take = min(length, left)
-            runs.append((start, take))
-            left -= take
-        if count > 0:
-            if runs and runs[-1][0] + runs[-1][1] == first:
-                start, length = runs.pop()
-                runs.append((start, length + count))
+        starts, ends = self._starts, self._ends
+        n = ends[-1] if ends else 0
+        if keep < n:
+            k = bisect.bisect_left(ends, keep)  # the run that holds identity keep - 1 (or none)
+            if keep == 0:
+                starts, ends = (), ()
             else:
-                runs.append((first, count))
-        return BlockRuns(tuple(runs))
+                starts, ends = starts[: k + 1], (*ends[:k], keep)
+            n = keep
+        if count <= 0:
+            return BlockRuns(starts, ends)
+        if ends and starts[-1] + (ends[-1] - (ends[-2] if len(ends) > 1 else 0)) == first:
+            return BlockRuns(starts, (*ends[:-1], n + count))
+        return BlockRuns((*starts, first), (*ends, n + count))
 
     def __len__(self) -> int:
-        return self._n
+        return self._ends[-1] if self._ends else 0
 
     @overload
     def __getitem__(self, i: int) -> int: ...
@@ -53,16 +54,19 @@ class BlockRuns(Sequence[int]):
     def __getitem__(self, i: int | slice) -> int | list[int]:
         if isinstance(i, slice):
             return list(self)[i]
+        ends = self._ends
+        if i == 0 and ends:
+            return self._starts[0]
+        n = ends[-1] if ends else 0
         if i < 0:
-            i += self._n
-        if not 0 <= i < self._n:
+            i += n
+        if not 0 <= i < n:
             raise IndexError("block index out of range")
-        for start, length in self._runs:
-            if i < length:
-                return start + i
-            i -= length
-        raise IndexError("block index out of range")  # pragma: no cover - lengths add up to _n
+        k = bisect.bisect_right(ends, i)
+        return self._starts[k] + i - (ends[k - 1] if k else 0)
 
     def __iter__(self) -> Iterator[int]:
-        for start, length in self._runs:
-            yield from range(start, start + length)
+        prev = 0
+        for start, end in zip(self._starts, self._ends, strict=True):
+            yield from range(start, start + end - prev)
+            prev = end

@@ -518,12 +518,13 @@ class PoolEngine:
             if ev is None or ev[0] > until or ev[0] >= bound:
                 break
             bt = ev[0]
+            if bt > self.now_hint:
+                self.now_hint = bt
             # every event at this time, as one run_until(bt) would take them
             while ev is not None and ev[0] == bt:
                 heapq.heappop(events)
                 best = insts[ev[1]]
                 best.key = INF
-                self.now_hint = max(self.now_hint, bt)
                 if best.busy:
                     best.end_step(bt, finished)
                     if self.capacity_freed:
@@ -531,7 +532,12 @@ class PoolEngine:
                         self._account_wait(bt)
                         self._admit(bt)
                 best.start_step(bt)
-                self._schedule(best)
+                # reschedule it (as _schedule, inline: this runs every step)
+                nt = best.next_time()
+                if nt < INF:
+                    best.key = nt
+                    best.version += 1
+                    heapq.heappush(events, (nt, best.pos, best.version))
                 ev = self._top()
             if stop_on_finish:
                 self._account_wait(bt)

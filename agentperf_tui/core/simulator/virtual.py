@@ -37,6 +37,7 @@ BASELINE_MEDIAN_S = 1.0
 BASELINE_SIGMA = 1.0
 BASELINE_MIN_S = 0.1
 BASELINE_MAX_S = 5.0
+_LOG_MEDIAN = math.log(BASELINE_MEDIAN_S)
 
 
 def baseline_tool_delay(rng: random.Random) -> float:
@@ -44,7 +45,7 @@ def baseline_tool_delay(rng: random.Random) -> float:
 
     Drawn log-normal (median 1 s, sigma 1) and clipped to [0.1, 5] s.
     """
-    d = math.exp(math.log(BASELINE_MEDIAN_S) + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
+    d = math.exp(_LOG_MEDIAN + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
     return min(BASELINE_MAX_S, max(BASELINE_MIN_S, d))
 
 
@@ -206,9 +207,10 @@ class VirtualLoad:
         a.in_flight = req
         self.engine.submit(req, t)
 
-    def _after_turn(self, a: _Agent, t: float) -> None:
+    def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
         """The reply to the current turn is in at time t: retire, go on, or start over."""
-        traj = self.trajectories[a.traj_index]
+        if traj is None:
+            traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
         a.in_flight = None
         if a.turn + 1 >= len(traj.turns):
@@ -235,7 +237,7 @@ class VirtualLoad:
             t_first_token=r.t_first, t_last_token=r.t_last, prompt_tokens=r.prompt_len,
             cached_tokens=r.cached_tokens, output_tokens=r.out, client_output_tokens=r.out,
             requested_output_tokens=turn.output_tokens))
-        self._after_turn(a, r.t_last)
+        self._after_turn(a, r.t_last, traj)
 
     # -- clock -----------------------------------------------------------------------------
 
