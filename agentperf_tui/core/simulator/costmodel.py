@@ -8,18 +8,25 @@ tokens under MTP) and `P` prompt tokens. Its time is the sum of three kernel gro
 larger of its compute and memory time (roofline), divided by an efficiency curve:
 
 - non-expert GEMMs (attention projections, shared experts, dense FFNs): weights streamed once;
-- attention: KV-cache reads, with an efficiency `C / (C + attn_half_ctx)` for a mean context C
-  (short contexts do not reach the kernels' streaming bandwidth);
+- attention: KV-cache reads, once per sequence however many query tokens MTP verifies, with an
+  efficiency `C / (C + attn_half_ctx)` for a mean context C (short contexts do not reach the
+  kernels' streaming bandwidth), and FLOPs per context token in the form decode computes them
+  (MLA decodes absorbed: the latent as one shared key head);
 - routed experts (grouped GEMM): the weights of the experts the step touches, and compute
   padded to whole tiles, so its efficiency is `n / max(n, moe_tile_tokens)` for n tokens per
-  touched expert (a one-token GEMM pays for a tile); a weight format the GPU lacks (FP4 on
-  Hopper) runs at the fallback rate times `dequant_efficiency` (dequantising kernels);
+  touched expert (a one-token GEMM pays for a tile), the busiest expert-parallel rank carrying
+  more than the mean (`ep_imbalance`); a weight format the GPU lacks (FP4 on Hopper) runs at the
+  fallback rate times `dequant_efficiency`, block-scaled FP8 experts on Blackwell at
+  `fp8_moe_efficiency` of its FP4 path;
 
 plus the exposed part of the communication (tensor-parallel all-reduces, expert-parallel
 dispatch and combine, each a latency plus bytes over the fabric the instance spans: NVLink
-inside the scale-up domain, the network between domains), a per-step host overhead and a
-per-layer launch floor (smaller when decode steps replay CUDA graphs), and under MTP the
-draft passes. The fitted constants live in `profiles/calibration/cost-model.toml`.
+inside the scale-up domain, the network between domains, where the dispatch latency grows with
+the EP width), a per-step host overhead and a per-layer launch floor (smaller when decode steps
+replay CUDA graphs), and under MTP the draft passes. Memory: HBM in binary units times the
+pool's share, less activations (a fixed reserve plus a part per batched token), the weights
+and the window KV; the rest holds the KV cache. The fitted constants live in
+`profiles/calibration/cost-model.toml`.
 """
 
 from __future__ import annotations
@@ -90,8 +97,8 @@ class CostParams(BaseModel):
     as flat."""
     ep_imbalance: Annotated[float, Field(ge=1.0)] = 1.0
     """Tokens the busiest expert-parallel rank of EP8 gets over the mean (no EPLB); the excess
-    grows with log2 of the width (LMSYS measured a balancedness of ~0.5-0.6 at large EP
-    without EPLB). Scales the expert compute and the dispatch/combine bytes of that rank."""
+    grows with log2 of the width (DeepSeek's EPLB exists because it is uneven; InferenceX's
+    recipes run without EPLB). Scales the expert compute and the dispatch/combine bytes of that rank."""
     mtp_draft_us: NonNeg = 250.0
     kv_transfer_ms: NonNeg = 1.0
     """Fixed latency of moving a prompt's KV cache between pools, on top of bytes / bandwidth."""
