@@ -2,7 +2,9 @@
 
 Runs the concurrency search against the simulator's engine model on a virtual clock (no HTTP,
 no waiting): the level table goes to stderr as levels finish, the JSON summary to stdout.
-Every figure is SIMULATED: a capacity plan, not a measurement.
+Every figure is SIMULATED: a capacity plan, not a measurement. When the model has a recipe
+for the hardware and no explicit replica shape is given, the deployment shape is chosen from
+the recipe (cli/plan_shapes.py).
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from agentperf_tui.cli.common import concurrency_list
 from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import Mode, PlanError, SearchPlan
+from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.search.virtual_run import VirtualRunError, run_search_virtual
 from agentperf_tui.core.summary.headline import headlines, tier_line
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.summary.plan import PlanDetails
 from agentperf_tui.core.tiers import SloProfileError, TierSpecError, parse_tiers
 from agentperf_tui.core.workload.trajectory import TrajectoryError, load_set
 
@@ -45,9 +49,16 @@ def register(sub: Any) -> None:
     p.add_argument("--trajectories", default="trajectories/quick", help="trajectory file or directory")
     p.add_argument("--rigour", choices=["fast", "strict"], default="fast")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--replicas", type=int, help="serving replicas (default 1)")
+    p.add_argument("--gpus", type=int,
+                   help="GPU budget the deployment shape is chosen for (default: one node or NVLink "
+                        "domain of the hardware, e.g. 8 for H200, 72 for GB300 NVL72)")
+    p.add_argument("--shape", dest="shape_name",
+                   help="only this named shape of the recipe (profiles/recipes/MODEL/HARDWARE.toml)")
+    p.add_argument("--replicas", type=int,
+                   help="explicit shape instead of a recipe: serving replicas (default 1)")
     p.add_argument("--gpus-per-replica", type=int,
-                   help="GPUs per replica (default: the fewest that hold the model)")
+                   help="explicit shape instead of a recipe: GPUs per replica (default: the fewest "
+                        "that hold the model)")
     p.add_argument("--tool-delay", choices=["recorded", "baseline"], default="recorded",
                    help="tool-call delay: as recorded, or the AgentPerf baseline (0.1-5 s, median ~1 s)")
     p.add_argument("-n", "--start", type=int, default=4, help="starting guess for N")
@@ -110,8 +121,67 @@ class _Printer:
             self.shown += 1
 
 
+def plan_summary(
+    result: SearchResult,
+    *,
+    model: str,
+    simulator: str,
+    gpu_count: int,
+    wall_s: float,
+    details: PlanDetails | None = None,
+) -> RunSummary:
+    """The plan's answer as a RunSummary on the virtual clock (every figure simulated)."""
+    return RunSummary(
+        status="finished",
+        endpoint="virtual clock",
+        model=model,
+        simulated=True,
+        simulator=simulator,
+        mode=result.mode,  # type: ignore[arg-type]
+        rigour=result.rigour,  # type: ignore[arg-type]
+        published_rules=result.published_rules,
+        gpu_count=gpu_count,
+        duration_s=result.duration_s,
+        levels=result.levels,
+        results=result.results,
+        clock="virtual",
+        wall_time_s=wall_s,
+        plan=details,
+    )
+
+
+def write_summary(summary: RunSummary, out: str | None) -> None:
+    """The summary's JSON to stdout, and to `out` when given."""
+    text = summary.to_json(indent=True) + b"\n"
+    sys.stdout.write(text.decode())
+    if out:
+        Path(out).write_bytes(text)
+
+
+def answer_line(result: SearchResult, wall_s: float) -> str:
+    res = result.primary
+    ratio = f"{res.agents_per_mw:.0f}" if res.agents_per_mw is not None else "n/a"
+    return (
+        f"SIMULATED N* = {res.n_star} agents ({_num(res.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
+        f"{res.power_basis or 'no'} power); first failing N = {res.first_fail_n} "
+        f"({res.failing_criterion or '-'}); {result.duration_s:.0f} s virtual in {wall_s:.1f} s wall"
+    )
+
+
+def print_answer(summary: RunSummary, result: SearchResult, wall_s: float, suffix: str = "") -> None:
+    """The answer on stderr: one line, or one line per tier for a run with several."""
+    if len(result.results) > 1:
+        for head in headlines(summary):
+            print("SIMULATED " + tier_line(head), file=sys.stderr)
+        print(f"{len(result.results)} tiers on shared levels: {result.duration_s:.0f} s virtual in "
+              f"{wall_s:.1f} s wall{suffix}", file=sys.stderr)
+    else:
+        print(answer_line(result, wall_s) + suffix, file=sys.stderr)
+
+
 def main(args: argparse.Namespace) -> int:
     from agentperf_tui.core.simulator.profiles import ProfileError
+    from agentperf_tui.core.simulator.recipes import recipe_path
     from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
 
     try:
@@ -126,6 +196,10 @@ def main(args: argparse.Namespace) -> int:
             f"--trajectories: {e}; import recorded traces with `agentperf-tui trajectories import` "
             "or generate a set with `agentperf-tui trajectories synth`"
         )
+    if args.replicas is None and args.gpus_per_replica is None and recipe_path(args.model, args.hardware):
+        from agentperf_tui.cli.plan_shapes import main_shapes
+
+        return main_shapes(args, tiers, trajectories)
     try:
         dep = load_deployment(args.hardware, args.model, replicas=args.replicas,
                               gpus_per_replica=args.gpus_per_replica)
@@ -164,38 +238,9 @@ def main(args: argparse.Namespace) -> int:
     except VirtualRunError as e:
         return _err(str(e))
     wall = time.perf_counter() - wall0
-    summary = RunSummary(
-        status="finished",
-        endpoint="virtual clock",
-        model=args.model,
-        simulated=True,
-        simulator=dep.label,
-        mode=result.mode,  # type: ignore[arg-type]
-        rigour=result.rigour,  # type: ignore[arg-type]
-        published_rules=result.published_rules,
-        gpu_count=dep.gpu_count,
-        duration_s=result.duration_s,
-        levels=result.levels,
-        results=result.results,
-        clock="virtual",
-        wall_time_s=wall,
+    summary = plan_summary(
+        result, model=args.model, simulator=dep.label, gpu_count=dep.gpu_count, wall_s=wall
     )
-    text = summary.to_json(indent=True) + b"\n"
-    sys.stdout.write(text.decode())
-    if args.out:
-        Path(args.out).write_bytes(text)
-    if len(result.results) > 1:
-        for head in headlines(summary):
-            print(tier_line(head), file=sys.stderr)
-        done = f"{len(result.results)} tiers: {result.duration_s:.0f} s virtual in {wall:.1f} s"
-        print(done, file=sys.stderr)
-        return 0
-    res = result.primary
-    ratio = f"{res.agents_per_mw:.0f}" if res.agents_per_mw is not None else "n/a"
-    print(
-        f"N* = {res.n_star} agents ({_num(res.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
-        f"{res.power_basis or 'no'} power); first failing N = {res.first_fail_n} "
-        f"({res.failing_criterion or '-'}); {result.duration_s:.0f} s virtual in {wall:.1f} s",
-        file=sys.stderr,
-    )
+    write_summary(summary, args.out)
+    print_answer(summary, result, wall)
     return 0

@@ -44,6 +44,7 @@ def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[
     out_file = tmp_path / "plan.json"
     rc, out, err = run_plan(
         ["--hardware", "h200-sxm", "--sim-model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1/100-5",
+         "--replicas", "1",
          "--trajectories", str(quick_dir), "--seed", "3", "--tick", "2", "--start", "8",
          "--out", str(out_file)],
         capsys,
@@ -75,8 +76,8 @@ def test_plan_answers_a_whole_family_on_shared_levels(
     quick_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rc, out, err = run_plan(
-        ["--hardware", "h200-sxm", "--model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1",
-         "--trajectories", str(quick_dir), "--seed", "3", "--tick", "2", "--start", "4"],
+        ["--hardware", "h200-sxm", "--sim-model", "gpt-oss-120b", "--tier", "gpt-oss-120b@rev1",
+         "--replicas", "1", "--trajectories", str(quick_dir), "--seed", "3", "--tick", "2", "--start", "4"],
         capsys,
     )
     assert rc == 0, err
@@ -101,7 +102,7 @@ def test_plan_answers_a_whole_family_on_shared_levels(
     assert all(len(lv.tiers) == 4 for lv in summary.levels)
     assert "4 tiers on shared levels" in err and "100-5:pass" in err
     for t in tiers:
-        assert f"\n{t.name}: N*=" in err
+        assert f"\nSIMULATED {t.name}: N*=" in err
 
 
 @pytest.mark.parametrize(

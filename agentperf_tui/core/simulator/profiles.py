@@ -109,6 +109,11 @@ class ModelProfile(_Profile):
     expert_weight_bytes_per_param: NonNegF = 0.0
     kv_bytes_per_token: PosInt
     """KV bytes per token of context that grows with the sequence (all layers)."""
+    kv_dtype: Literal["bf16", "fp8"] = "bf16"
+    """The dtype `kv_bytes_per_token` is counted in (a recipe's KV-cache dtype scales it)."""
+    kv_heads: PosInt = 8
+    """KV heads per layer: how many ways tensor parallelism can split the KV cache (1 for MLA/MQA,
+    whose single latent head every tensor-parallel rank holds whole)."""
     swa_kv_bytes_per_token: NonNegInt = 0
     sliding_window: NonNegInt = 0
     kv_read_bytes_per_token: NonNegInt | None = None
@@ -117,6 +122,10 @@ class ModelProfile(_Profile):
     """Fixed KV bytes read per query token (sparse attention's selected entries)."""
     attn_flops_per_ctx_token: NonNegInt
     """Attention FLOPs per query token per context token, all layers."""
+    attn_flops_per_ctx_token_decode: NonNegInt | None = None
+    """The same for decode, when its kernels compute attention another way (MLA decodes in the
+    absorbed form: the 576-dim latent as one shared key head, 512-dim values); default: as
+    prefill. Used by the rack-scale cost model."""
     attn_flops_per_query: NonNegInt = 0
     max_model_len: PosInt
 
@@ -268,6 +277,10 @@ class Deployment:
     @property
     def gpu_count(self) -> int:
         return self.gpus_per_replica * self.replicas
+
+    @property
+    def block_size(self) -> int:
+        return self.engine.block_size
 
     @property
     def label(self) -> str:

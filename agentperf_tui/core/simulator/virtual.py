@@ -22,8 +22,11 @@ from typing import Literal
 
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.window import OpenRequest
+from agentperf_tui.core.simulator.block_runs import BlockRuns
 from agentperf_tui.core.simulator.engine import Engine, RequestRejected, SimRequest
+from agentperf_tui.core.simulator.pool_engine import PoolEngine
 from agentperf_tui.core.simulator.profiles import Deployment, load_deployment
+from agentperf_tui.core.simulator.shapes import Shape
 from agentperf_tui.core.simulator.tokenizer import GEN_PROMPT, count_bytes, render_chat, render_message
 from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory
 
@@ -35,6 +38,7 @@ BASELINE_MEDIAN_S = 1.0
 BASELINE_SIGMA = 1.0
 BASELINE_MIN_S = 0.1
 BASELINE_MAX_S = 5.0
+_LOG_MEDIAN = math.log(BASELINE_MEDIAN_S)
 
 
 def baseline_tool_delay(rng: random.Random) -> float:
@@ -42,7 +46,7 @@ def baseline_tool_delay(rng: random.Random) -> float:
 
     Drawn log-normal (median 1 s, sigma 1) and clipped to [0.1, 5] s.
     """
-    d = math.exp(math.log(BASELINE_MEDIAN_S) + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
+    d = math.exp(_LOG_MEDIAN + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
     return min(BASELINE_MAX_S, max(BASELINE_MIN_S, d))
 
 
@@ -55,7 +59,9 @@ class _Agent:
     turn: int = 0
     t_start: float = 0.0
     prev_prompt_len: int = 0
-    prev_hashes: list[int] = field(default_factory=list)
+    prev_hashes: list[int] | BlockRuns = field(default_factory=list)
+    """The previous prompt's block identities: a list for the replica engine (its block-level
+    cache walks them), runs of identities for the rack-scale engine."""
     text_bytes: int = 0
     retiring: bool = False
     retired: bool = False
@@ -72,7 +78,7 @@ class VirtualLoad:
     finished in that span; every time in the results is on this clock.
     """
 
-    def __init__(self, deployment: Deployment, trajectories: list[Trajectory], *, seed: int,
+    def __init__(self, deployment: Deployment | Shape, trajectories: list[Trajectory], *, seed: int,
                  tool_delay: ToolDelay = "recorded", join_spread_s: float = 1.0) -> None:
         if not trajectories:
             raise ValueError("VirtualLoad needs at least one trajectory")
@@ -83,12 +89,15 @@ class VirtualLoad:
         self.seed = seed
         self.tool_delay = tool_delay
         self.join_spread_s = join_spread_s
-        self.engine = Engine(deployment, seed=seed)
-        self.block = deployment.engine.block_size
+        self.engine: Engine | PoolEngine = (PoolEngine(deployment, seed=seed) if isinstance(deployment, Shape)
+                                            else Engine(deployment, seed=seed))
+        self.block = deployment.block_size
         self.now = 0.0
         self._heap: list[tuple[float, int, int, _Agent]] = []
         self._seq = itertools.count()
-        self._hash_ids = itertools.count(1)
+        self._next_hash = 1
+        self._runs = isinstance(self.engine, PoolEngine)
+        """Next fresh block identity (identities are never reused)."""
         self._agents: dict[int, _Agent] = {}
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
@@ -144,7 +153,7 @@ class VirtualLoad:
         a.turn = 0
         a.t_start = t
         a.prev_prompt_len = 0
-        a.prev_hashes = []
+        a.prev_hashes = BlockRuns() if self._runs else []
         a.text_bytes = 0
         self._schedule(a, t)
 
@@ -171,11 +180,19 @@ class VirtualLoad:
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
         prompt, reuse = self._prompt_of(a, traj, turn)
-        keep = min(reuse // self.block, len(a.prev_hashes))
-        full = prompt // self.block
-        hashes = a.prev_hashes[:keep]
-        if full > keep:
-            hashes.extend(itertools.islice(self._hash_ids, full - keep))
+        prev = a.prev_hashes
+        keep = min(reuse // self.block, len(prev))
+        fresh = max(0, prompt // self.block - keep)
+        first = self._next_hash
+        self._next_hash = first + fresh
+        hashes: list[int] | BlockRuns
+        if isinstance(prev, BlockRuns):
+            hashes = prev.grown(keep, first, fresh)
+        else:
+            # the previous turn's request is over (one request in flight per agent), so its
+            # list can grow in place when the whole of it is reused
+            hashes = prev if keep == len(prev) else prev[:keep]
+            hashes.extend(range(first, first + fresh))
         a.prev_hashes = hashes
         a.prev_prompt_len = prompt
         try:
@@ -191,9 +208,10 @@ class VirtualLoad:
         a.in_flight = req
         self.engine.submit(req, t)
 
-    def _after_turn(self, a: _Agent, t: float) -> None:
+    def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
         """The reply to the current turn is in at time t: retire, go on, or start over."""
-        traj = self.trajectories[a.traj_index]
+        if traj is None:
+            traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
         a.in_flight = None
         if a.turn + 1 >= len(traj.turns):
@@ -220,7 +238,7 @@ class VirtualLoad:
             t_first_token=r.t_first, t_last_token=r.t_last, prompt_tokens=r.prompt_len,
             cached_tokens=r.cached_tokens, output_tokens=r.out, client_output_tokens=r.out,
             requested_output_tokens=turn.output_tokens))
-        self._after_turn(a, r.t_last)
+        self._after_turn(a, r.t_last, traj)
 
     # -- clock -----------------------------------------------------------------------------
 
@@ -230,6 +248,7 @@ class VirtualLoad:
             raise ValueError("cannot advance by a negative time")
         until = self.now + seconds
         heap, engine = self._heap, self.engine
+        pooled = engine if isinstance(engine, PoolEngine) else None
         while True:
             te = engine.next_time()
             ta = heap[0][0] if heap else math.inf
@@ -240,6 +259,9 @@ class VirtualLoad:
                 if a.retired or seq != a.pending:
                     continue
                 self._send(a, t)
+            elif pooled is not None:
+                for r in pooled.run_before(ta, until):
+                    self._finish(r)
             else:
                 for r in engine.run_until(te):
                     self._finish(r)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agentperf_tui.core.summary.figures import NAN, Figure
 from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.plan import PlanDetails
 from agentperf_tui.core.summary.result import TierResult
 
 SUMMARY_SCHEMA = "agentperf-summary/2"
@@ -138,6 +139,9 @@ class RunSummary(_Shape):
     """virtual: a capacity plan on the simulator's virtual clock (`duration_s` is virtual time)."""
     wall_time_s: float | None = None
     """Wall time a virtual-clock plan took."""
+    plan: PlanDetails | None = None
+    """A plan that chose its deployment shape from a recipe: the shape, the runner-up, what bound
+    each and the plausible range (None for runs and for plans of an explicit shape)."""
 
     @property
     def result(self) -> TierResult | None:

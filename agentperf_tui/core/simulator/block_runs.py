@@ -1,0 +1,72 @@
+"""A prompt's prefix-cache block identities, kept as runs of consecutive identities.
+
+A replayed conversation's next prompt is the previous prompt (all of it, or its first `keep`
+blocks) plus new blocks with fresh identities, so its identities are a few runs of
+consecutive integers: one per turn. Holding the runs instead of one integer per block keeps
+thousands of simulated agents with 100K-token contexts in a few megabytes. The rack-scale
+engine reads only a prompt's length, its first and last identity and the identity at a given
+block, which a binary search over the runs' ends answers.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+from typing import overload
+
+
+class BlockRuns(Sequence[int]):
+    """Identities `start, start + 1, ...` of each run, in order: run k starts at `starts[k]` and
+    ends (exclusive, counted over the whole chain) at `ends[k]`."""
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, starts: tuple[int, ...] = (), ends: tuple[int, ...] = ()) -> None:
+        self._starts = starts
+        self._ends = ends
+
+    def grown(self, keep: int, first: int, count: int) -> BlockRuns:
+        """The first `keep` identities of this chain followed by `first .. first + count - 1`."""
+        starts, ends = self._starts, self._ends
+        n = ends[-1] if ends else 0
+        if keep < n:
+            k = bisect.bisect_left(ends, keep)  # the run that holds identity keep - 1 (or none)
+            if keep == 0:
+                starts, ends = (), ()
+            else:
+                starts, ends = starts[: k + 1], (*ends[:k], keep)
+            n = keep
+        if count <= 0:
+            return BlockRuns(starts, ends)
+        if ends and starts[-1] + (ends[-1] - (ends[-2] if len(ends) > 1 else 0)) == first:
+            return BlockRuns(starts, (*ends[:-1], n + count))
+        return BlockRuns((*starts, first), (*ends, n + count))
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        if isinstance(i, slice):
+            return list(self)[i]
+        ends = self._ends
+        if i == 0 and ends:
+            return self._starts[0]
+        n = ends[-1] if ends else 0
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("block index out of range")
+        k = bisect.bisect_right(ends, i)
+        return self._starts[k] + i - (ends[k - 1] if k else 0)
+
+    def __iter__(self) -> Iterator[int]:
+        prev = 0
+        for start, end in zip(self._starts, self._ends, strict=True):
+            yield from range(start, start + end - prev)
+            prev = end

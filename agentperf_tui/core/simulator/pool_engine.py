@@ -1,0 +1,563 @@
+"""The rack-scale serving engine: pools of instances running a recipe shape, on any clock.
+
+Same calling convention as `engine.Engine` (`new_request`, `submit`, `next_time`, `run_until`,
+`energy_j`, `power_w`), built to stay fast with thousands of sequences in flight:
+
+- Decoding is tracked per instance, not per token: every sequence of an instance gains the
+  same number of tokens per step (1, or MTP's acceptance length), so an instance keeps a
+  running token count and a heap of the counts at which its sequences finish; a step costs
+  O(1) plus the sequences that join or finish in it.
+- Admission is guaranteed-no-evict (TensorRT-LLM's default capacity policy): a request waits,
+  first come first served, until a decode instance has a free batch slot on its ranks
+  (`max_batch_per_rank` x attention ranks) and KV room for its prompt plus its whole reply.
+  That wait is TTFT queueing; with the batch cap or the KV cache full, it is what bounds N.
+- Prefill runs in chunks of at most `max_batched_tokens` per rank per step, in arrival order.
+  Aggregated instances mix those chunks with their decode steps; disaggregated shapes prefill
+  on their own pool, then move the KV cache to the decode instance (fabric bandwidth plus a
+  fixed latency) before the first token.
+- The prefix cache keeps, per conversation, its last prompt (as a chain of block hashes), in
+  LRU order within the KV memory the pool leaves free (plus any host-memory offload tier):
+  a request whose prompt extends a cached one prefills only the new tokens. A router that
+  sends a conversation back to the instance holding its prefix is assumed (KV-aware routing).
+
+Each instance's GPUs draw idle power between steps and idle + (TDP - idle) x activity during
+a step (activity from the step's compute, memory and communication shares, as in roofline.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentperf_tui.core.simulator.costmodel import PoolCost
+from agentperf_tui.core.simulator.engine import INF, RequestRejected, SimRequest
+from agentperf_tui.core.simulator.shapes import Shape
+
+
+@dataclass(slots=True)
+class PoolCounters:
+    """Time integrals and counts the planner reads to say what bound a level."""
+
+    admission_wait_s: float = 0.0
+    admitted: int = 0
+    slot_limited_s: float = 0.0
+    """Time some request waited while every decode slot was taken."""
+    kv_limited_s: float = 0.0
+    """Time some request waited while slots were free but KV memory was not."""
+    prefill_busy_s: float = 0.0
+    decode_busy_s: float = 0.0
+    prefill_gpu_s: float = 0.0
+    decode_gpu_s: float = 0.0
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    generation_tokens: float = 0.0
+
+
+class _Instance:
+    __slots__ = (
+        "accept",
+        "budget",
+        "busy",
+        "cost",
+        "ctx0",
+        "energy",
+        "engine",
+        "first_pending",
+        "g",
+        "heap",
+        "idle_w",
+        "index",
+        "joining",
+        "key",
+        "kv_capacity",
+        "kv_reserved",
+        "pos",
+        "power",
+        "pq",
+        "pq_tokens",
+        "range_w",
+        "ranks",
+        "role",
+        "slots",
+        "step_end",
+        "step_prefill",
+        "step_start",
+        "t_energy",
+        "used_slots",
+        "version",
+    )
+
+    def __init__(self, index: int, role: str, cost: PoolCost, engine: PoolEngine) -> None:
+        self.index = index
+        self.pos = 0
+        """Place in the engine's instance list (ties between events go to the lower one)."""
+        self.key = INF
+        """Time of this instance's live entry in the engine's event heap (INF: none)."""
+        self.version = 0
+        """Version of that entry; an older entry in the heap is stale."""
+        self.role = role  # "agg", "prefill" or "decode"
+        self.cost = cost
+        self.engine = engine
+        self.ranks = cost.ranks
+        pool = cost.pool
+        self.slots = pool.max_batch_per_rank * cost.ranks
+        self.kv_capacity = cost.kv_tokens_per_rank * cost.ranks
+        self.budget = pool.max_batched_tokens * cost.ranks
+        self.accept = cost.accept
+        self.used_slots = 0
+        self.kv_reserved = 0
+        # decode state
+        self.g = 0.0
+        self.heap: list[tuple[float, int, SimRequest]] = []
+        self.ctx0 = 0.0
+        self.joining: deque[tuple[float, SimRequest]] = deque()
+        self.first_pending: list[SimRequest] = []
+        # prefill state: [request, tokens left, context already computed]
+        self.pq: deque[list[Any]] = deque()
+        self.pq_tokens = 0
+        self.step_prefill: list[tuple[list[Any], int]] = []
+        # clock
+        self.busy = False
+        self.step_start = 0.0
+        self.step_end = INF
+        gpus = cost.gpus
+        hw = cost.hw
+        self.idle_w = hw.idle_w * gpus
+        self.range_w = (hw.tdp_w - hw.idle_w) * gpus
+        self.power = self.idle_w
+        self.energy = 0.0
+        self.t_energy = 0.0
+
+    @property
+    def n_decode(self) -> int:
+        return len(self.heap)
+
+    def has_work(self, t: float) -> bool:
+        return bool(self.heap or self.pq or (self.joining and self.joining[0][0] <= t))
+
+    def next_time(self) -> float:
+        if self.busy:
+            return self.step_end
+        if self.heap or self.pq:
+            return self.engine.now_hint
+        if self.joining:
+            return max(self.engine.now_hint, self.joining[0][0])
+        return INF
+
+    def _set_power(self, t: float, watts: float) -> None:
+        if t > self.t_energy:
+            self.energy += (t - self.t_energy) * self.power
+            self.t_energy = t
+        self.power = watts
+
+    def energy_at(self, t: float) -> float:
+        return self.energy + max(0.0, t - self.t_energy) * self.power
+
+    # -- one step ---------------------------------------------------------------------------
+
+    def start_step(self, t: float) -> None:
+        joining = self.joining
+        while joining and joining[0][0] <= t:
+            _, r = joining.popleft()
+            self._join_decode(r)
+        n = len(self.heap)
+        budget = self.budget - n * self.cost.q
+        prefill = 0
+        pairs = 0.0
+        pctx = 0.0
+        chosen: list[tuple[list[Any], int]] = []
+        if self.role != "decode":
+            for item in self.pq:
+                if budget <= 0:
+                    break
+                take = min(item[1], budget)
+                c = item[2]
+                pairs += take * c + take * (take + 1) / 2
+                pctx += c
+                prefill += take
+                budget -= take
+                chosen.append((item, take))
+        self.step_prefill = chosen
+        if n == 0 and prefill == 0:
+            self.busy = False
+            self.step_end = INF
+            self._set_power(t, self.idle_w)
+            return
+        ranks = self.ranks
+        b = math.ceil(n / ranks) if n else 0
+        ctx = (self.ctx0 + n * self.g) if n else 0.0
+        duration, activity = self.cost.step_time(
+            b, ctx * b / n if n else 0.0, prefill / ranks, pairs / ranks, pctx / ranks
+        )
+        self.busy = True
+        self.step_start = t
+        self.step_end = t + duration
+        # the power this step draws (as _set_power, inline: this runs every step)
+        if t > self.t_energy:
+            self.energy += (t - self.t_energy) * self.power
+            self.t_energy = t
+        self.power = self.idle_w + self.range_w * activity
+
+    def _join_decode(self, r: SimRequest) -> None:
+        """r starts decoding now; its first token comes at the end of this step."""
+        left = r.target - r.out
+        heapq.heappush(self.heap, (self.g + left, r.rid, r))
+        self.ctx0 += r.prompt_len + r.out - self.g
+        if r.out == 0:
+            self.first_pending.append(r)
+
+    def end_step(self, t: float, finished: list[SimRequest]) -> None:
+        eng = self.engine
+        c = eng.c
+        dt = t - self.step_start
+        gpus = self.cost.gpus
+        if self.heap:
+            c.decode_busy_s += dt
+            c.decode_gpu_s += dt * gpus
+        else:
+            c.prefill_busy_s += dt
+            c.prefill_gpu_s += dt * gpus
+        n = len(self.heap)
+        if n:
+            self.g += self.accept
+            c.generation_tokens += n * self.accept
+            for r in self.first_pending:
+                r.t_first = t
+            self.first_pending = []
+            heap = self.heap
+            g = self.g
+            while heap and heap[0][0] <= g + 1e-9:
+                key, _, r = heapq.heappop(heap)
+                self.ctx0 -= r.prompt_len + r.target - key
+                r.out = r.target
+                r.t_last = t
+                if math.isnan(r.t_first):
+                    r.t_first = t
+                self.release(r)
+                eng.finish(r, finished)
+            if not heap:
+                self.ctx0 = 0.0
+        for item, take in self.step_prefill:
+            item[1] -= take
+            item[2] += take
+            self.pq_tokens -= take
+        while self.pq and self.pq[0][1] <= 0:
+            r = self.pq.popleft()[0]
+            eng.prefill_done(self, r, t)
+        self.step_prefill = []
+        self.busy = False
+        self.step_end = INF
+
+    def release(self, r: SimRequest) -> None:
+        self.used_slots -= 1
+        self.kv_reserved -= r.prompt_len + r.target
+        self.engine.capacity_freed = True
+
+
+class PoolEngine:
+    """A recipe shape served on its pools of instances (see the module docstring)."""
+
+    def __init__(self, shape: Shape, *, seed: int = 0) -> None:
+        self.dep = shape
+        self.shape = shape
+        self.block = shape.block_size
+        self.max_model_len = shape.model.max_model_len
+        self._ids = itertools.count(1)
+        dcost = shape.decode_cost
+        role = "decode" if shape.disaggregated else "agg"
+        self.decode = [_Instance(i, role, dcost, self) for i in range(shape.decode_instances)]
+        pcost = shape.prefill_cost
+        self.prefill = (
+            [_Instance(i, "prefill", pcost, self) for i in range(shape.prefill_instances)]
+            if pcost is not None
+            else []
+        )
+        self.instances = self.decode + self.prefill
+        for pos, inst in enumerate(self.instances):
+            inst.pos = pos
+        self._events: list[tuple[float, int, int]] = []
+        """Heap of (time, instance position, version): each instance's next event."""
+        self._dirty: list[_Instance] = []
+        """Instances given work since their event was last scheduled."""
+        self.capacity_tokens = dcost.kv_tokens_per_rank * dcost.ranks
+        self.waiting: deque[SimRequest] = deque()
+        self.c = PoolCounters()
+        self.now_hint = 0.0
+        self.capacity_freed = False
+        self._wait_mark = 0.0
+        # prefix cache: conversation key -> (blocks, last hash); LRU order
+        self.cache: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        self.cache_blocks = 0
+        offload = shape.spec.kv_offload_gb_per_gpu * 1e9
+        src = self.prefill if self.prefill else self.decode
+        per_gpu = src[0].cost.kv_token_bytes if src else 1.0
+        hbm_tokens = sum(i.kv_capacity for i in src)
+        off_tokens = (
+            int(offload * sum(i.cost.gpus for i in src) / per_gpu / max(1, src[0].cost.attn_tp)) if src else 0
+        )
+        self.cache_capacity_blocks = (hbm_tokens + off_tokens) // self.block
+        self.caching = shape.spec.prefix_caching
+        self._dest: dict[int, _Instance] = {}
+        """Decode instance each admitted request was given, until its prefill is done."""
+        self._finished_sink: list[SimRequest] = []
+        del seed
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def new_request(
+        self,
+        prompt_len: int,
+        hashes: Sequence[int],
+        t: float,
+        *,
+        max_tokens: int | None,
+        min_tokens: int = 0,
+        ignore_eos: bool = False,
+        owner: Any = None,
+    ) -> SimRequest:
+        del min_tokens, ignore_eos  # replies run to max_tokens (the load generator asks for exact lengths)
+        limit = self.max_model_len
+        if prompt_len < 1:
+            raise RequestRejected("the prompt is empty")
+        if max_tokens is None:
+            max_tokens = max(1, limit - prompt_len)
+        if prompt_len + max_tokens > limit:
+            raise RequestRejected(
+                f"This model's maximum context length is {limit} tokens. However, you requested "
+                f"{prompt_len + max_tokens} tokens ({prompt_len} in the messages, {max_tokens} in "
+                f"the completion). Please reduce the length of the messages or completion."
+            )
+        if prompt_len + max_tokens > self.capacity_tokens:
+            raise RequestRejected(
+                f"the request needs {prompt_len + max_tokens} tokens of KV cache, more than one "
+                f"decode instance holds ({self.capacity_tokens})"
+            )
+        return SimRequest(
+            rid=next(self._ids),
+            prompt_len=prompt_len,
+            hashes=hashes,
+            target=max_tokens,
+            finish_reason="length",
+            t_arrival=t,
+            owner=owner,
+        )
+
+    def submit(self, req: SimRequest, t: float) -> None:
+        self.now_hint = max(self.now_hint, t)
+        self._account_wait(t)
+        self.waiting.append(req)
+        self._admit(t)
+
+    def _account_wait(self, t: float) -> None:
+        dt = t - self._wait_mark
+        if dt > 0 and self.waiting:
+            self.c.admission_wait_s += dt * len(self.waiting)
+            if any(i.used_slots < i.slots for i in self.decode):
+                self.c.kv_limited_s += dt
+            else:
+                self.c.slot_limited_s += dt
+        self._wait_mark = max(self._wait_mark, t)
+
+    def _admit(self, t: float) -> None:
+        waiting = self.waiting
+        while waiting:
+            r = waiting[0]
+            need = r.prompt_len + r.target
+            best = None
+            best_free = 0
+            for inst in self.decode:
+                free = inst.slots - inst.used_slots
+                if free > best_free and inst.kv_reserved + need <= inst.kv_capacity:
+                    best, best_free = inst, free
+            if best is None:
+                return
+            waiting.popleft()
+            best.used_slots += 1
+            best.kv_reserved += need
+            r.replica = best.index
+            r.admitted = True
+            r.t_admitted = t
+            self.c.admitted += 1
+            self._start_prefill(r, best, t)
+
+    def _lookup(self, r: SimRequest) -> int:
+        hashes = r.hashes
+        if not self.caching or not hashes:
+            return 0
+        hit = self.cache.get(hashes[0])
+        if hit is None:
+            return 0
+        blocks, last = hit
+        if blocks > len(hashes) or hashes[blocks - 1] != last:
+            return 0
+        self.cache.move_to_end(hashes[0])
+        return min(blocks * self.block, r.prompt_len - 1)
+
+    def _remember(self, r: SimRequest) -> None:
+        hashes = r.hashes
+        if not self.caching or not hashes:
+            return
+        key = hashes[0]
+        old = self.cache.pop(key, None)
+        if old is not None:
+            self.cache_blocks -= old[0]
+        n = len(hashes)
+        self.cache[key] = (n, hashes[-1])
+        self.cache_blocks += n
+        while self.cache_blocks > self.cache_capacity_blocks and self.cache:
+            _, (b, _h) = self.cache.popitem(last=False)
+            self.cache_blocks -= b
+
+    def _start_prefill(self, r: SimRequest, dec: _Instance, t: float) -> None:
+        cached = self._lookup(r)
+        r.cached_tokens = cached
+        r.computed = cached
+        self.c.prompt_tokens += r.prompt_len
+        self.c.cached_tokens += cached
+        # the prefill instance with the least queued (the first of equals)
+        inst = dec
+        if self.prefill:
+            inst = self.prefill[0]
+            least = inst.pq_tokens
+            for other in self.prefill:
+                if other.pq_tokens < least:
+                    inst, least = other, other.pq_tokens
+        inst.pq.append([r, r.prompt_len - cached, cached])
+        inst.pq_tokens += r.prompt_len - cached
+        self._dirty.append(inst)
+        self._dest[r.rid] = dec
+
+    def prefill_done(self, inst: _Instance, r: SimRequest, t: float) -> None:
+        self._remember(r)
+        dec = self._dest.pop(r.rid)
+        if inst.role == "agg":
+            # the step that completes the prompt emits the first token
+            r.out = 1
+            r.t_first = t
+            r.t_last = t
+            if r.out >= r.target:
+                inst.release(r)
+                self.finish(r, self._finished_sink)
+                return
+            dec.joining.append((t, r))
+            self._dirty.append(dec)
+            return
+        ready = t + inst.cost.kv_transfer_s(r.prompt_len, dec.cost)
+        dq = dec.joining
+        if dq and dq[-1][0] > ready:
+            # keep the queue ordered by ready time (transfers finish in order of their start)
+            ready = dq[-1][0]
+        dq.append((ready, r))
+        self._dirty.append(dec)
+
+    def finish(self, r: SimRequest, finished: list[SimRequest]) -> None:
+        r.finished = True
+        finished.append(r)
+
+    def abort(self, req: SimRequest, t: float) -> None:
+        raise NotImplementedError("the rack-scale engine does not serve HTTP clients that go away")
+
+    # -- clock ------------------------------------------------------------------------------
+
+    def _schedule(self, inst: _Instance) -> None:
+        """Put inst's next event in the heap if it moved (the old entry goes stale)."""
+        nt = inst.next_time()
+        if nt != inst.key:
+            inst.key = nt
+            inst.version += 1
+            if nt < INF:
+                heapq.heappush(self._events, (nt, inst.pos, inst.version))
+
+    def _flush_dirty(self) -> None:
+        dirty = self._dirty
+        while dirty:
+            self._schedule(dirty.pop())
+
+    def _top(self) -> tuple[float, int, int] | None:
+        """The earliest live event (stale entries dropped), left in the heap."""
+        self._flush_dirty()
+        events = self._events
+        insts = self.instances
+        while events:
+            ev = events[0]
+            if insts[ev[1]].version == ev[2]:
+                return ev
+            heapq.heappop(events)
+        return None
+
+    def next_time(self) -> float:
+        ev = self._top()
+        return ev[0] if ev is not None else INF
+
+    def run_until(self, t: float, emitted: list[SimRequest] | None = None) -> list[SimRequest]:
+        """Run every event up to time t, in time order (ties: decode instances first, then
+        prefill, each in index order); return the requests that finished."""
+        finished = self._run(INF, t, stop_on_finish=False)
+        self._account_wait(t)
+        self.now_hint = max(self.now_hint, t)
+        return finished
+
+    def run_before(self, bound: float, until: float) -> list[SimRequest]:
+        """Run the events before `bound` and not after `until`, one event time after another,
+        until some request finishes (the caller answers it before time moves on): the same as
+        calling `run_until` at each of those times in turn, without the round trips."""
+        return self._run(bound, until, stop_on_finish=True)
+
+    def _run(self, bound: float, until: float, *, stop_on_finish: bool) -> list[SimRequest]:
+        finished: list[SimRequest] = []
+        self._finished_sink = finished
+        insts = self.instances
+        events = self._events
+        while True:
+            ev = self._top()
+            if ev is None or ev[0] > until or ev[0] >= bound:
+                break
+            bt = ev[0]
+            if bt > self.now_hint:
+                self.now_hint = bt
+            # every event at this time, as one run_until(bt) would take them
+            while ev is not None and ev[0] == bt:
+                heapq.heappop(events)
+                best = insts[ev[1]]
+                best.key = INF
+                if best.busy:
+                    best.end_step(bt, finished)
+                    if self.capacity_freed:
+                        self.capacity_freed = False
+                        self._account_wait(bt)
+                        self._admit(bt)
+                best.start_step(bt)
+                # reschedule it (as _schedule, inline: this runs every step)
+                nt = best.next_time()
+                if nt < INF:
+                    best.key = nt
+                    best.version += 1
+                    heapq.heappush(events, (nt, best.pos, best.version))
+                ev = self._top()
+            if stop_on_finish:
+                self._account_wait(bt)
+                self.now_hint = max(self.now_hint, bt)
+                if finished:
+                    break
+        return finished
+
+    # -- observation ------------------------------------------------------------------------
+
+    def energy_j(self, t: float) -> float:
+        return sum(i.energy_at(t) for i in self.instances)
+
+    def power_w(self) -> float:
+        return sum(i.power for i in self.instances)
+
+    @property
+    def running(self) -> int:
+        return sum(i.used_slots for i in self.decode)
+
+    @property
+    def slots(self) -> int:
+        return sum(i.slots for i in self.decode)
