@@ -133,7 +133,8 @@ def _http_error(status: int, body: bytes, retry_after: str | None) -> str:
 def _transport_failure(error: str) -> str:
     """The kind of a transport-level error (the transports word them the same way)."""
     low = error.lower()
-    if low.startswith("connect") or low == "no response":
+    # "connect error" / "connect timeout": no connection; "connection error ...": one that broke
+    if low.startswith(("connect error", "connect timeout")) or low == "no response":
         return "connect"
     if "timeout" in low:
         return "timeout"
