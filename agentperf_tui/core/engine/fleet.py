@@ -28,6 +28,14 @@ from agentperf_tui.core.workload.tree_replay import Due, TreeReplay
 
 BodyFn = Callable[[TurnRequest], bytes]
 
+_DONE = b"data: [DONE]"
+
+
+def reply_complete(raw: RawExchange) -> bool:
+    """The recorded bytes end with the stream's last event (`data: [DONE]`): the reply was over
+    even if the task awaiting it had not yet handed it over."""
+    return raw.status == 200 and raw.error is None and b"".join(raw.chunks[-2:]).rstrip().endswith(_DONE)
+
 
 @dataclass(slots=True)
 class Exchange:
@@ -154,7 +162,8 @@ class Fleet:
 
     async def stop(self) -> None:
         """Stop every agent. A request still open is handed over as such ("open_at_end"): it is
-        stored and counted, never silently dropped."""
+        stored and counted, never silently dropped. One whose whole reply had arrived is handed
+        over as finished: its agent was cancelled between the last byte and the hand-over."""
         agents = list(self._agents.values())
         tasks = [t for a in agents for t in (*a.requests, a.task) if t is not None]
         for t in tasks:
@@ -163,9 +172,13 @@ class Fleet:
         now = self._clock()
         for a in agents:
             for ex in a.open.values():
-                ex.raw.t_end = now
-                ex.raw.failure = "open_at_end"
-                ex.raw.error = "still open when the run stopped"
+                if reply_complete(ex.raw):
+                    # every byte of the reply was in: the stream ended as its task was cancelled
+                    ex.raw.t_end = ex.raw.times[-1]
+                else:
+                    ex.raw.t_end = now
+                    ex.raw.failure = "open_at_end"
+                    ex.raw.error = "still open when the run stopped"
                 self._out.put(ex)
             a.open.clear()
         self._agents.clear()
