@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from .fault_modes import Fault
 from .fault_process import FaultProcess
 from .fault_server import FaultServer
+from .tool_runs import write_trajectories
 
 StartFaultServer = Callable[..., FaultServer]
 """`start_fault_server(fault=None, **FaultServer options) -> a started FaultServer`."""
@@ -64,3 +66,9 @@ def spawn_fault_server() -> Iterator[SpawnFaultServer]:
     yield spawn
     for proc in procs:
         proc.stop()
+
+
+@pytest.fixture
+def trajectory_set(tmp_path: Path) -> Path:
+    """A small token-only trajectory set (short replies, 50 ms tool delays) for runs of the tool."""
+    return write_trajectories(tmp_path / "trajectories")
