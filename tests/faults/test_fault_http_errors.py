@@ -26,13 +26,12 @@ def test_http_500s_fail_every_level_they_touch_and_are_each_stored(
     assert passed_levels(summary) == [] and summary["results"][0]["n_star"] == 0
     assert [lv["n"] for lv in summary["levels"]] == [2, 1]
     stats = server.wait_settled()
-    stored = audit(run, stats, store)
+    stored, shown = audit(run, stats, store)
     own = stats.excluding_preflight()
     assert stored.failures["http"] == own.failed["http_500"] > 0
     assert stored.failed == stored.failures["http"]
     assert "HTTP 500: injected fault: the engine failed" in run.stderr
     assert "% of the requests failed (more than 5%)" in run.stderr
-    shown = run_tool("runs", "show", stored.run_id, "--store", str(store)).stdout
     assert f"{stored.failed} http" in shown and "× HTTP 500" in shown
 
 
@@ -53,8 +52,7 @@ def test_http_429_is_a_rate_limited_failure_that_says_its_retry_after(
     told = [line for line in run.stderr.splitlines() if "HTTP 429" in line]
     assert len(told) == 1 and "(Retry-After: 7)" in told[0] and "warn: request failed" in told[0]
     stats = server.wait_settled()
-    stored = audit(run, stats, store)
+    stored, shown = audit(run, stats, store)
     assert stored.ok == 0
     assert stored.failures["rate_limited"] == stats.excluding_preflight().failed["http_429"]
-    shown = run_tool("runs", "show", stored.run_id, "--store", str(store)).stdout
     assert "rate_limited" in shown and "(Retry-After: 7)" in shown

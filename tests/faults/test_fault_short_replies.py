@@ -33,9 +33,8 @@ def test_short_replies_after_an_honest_probe_mark_the_run_not_comparable(
     assert reason.split(" of ")[0].isdigit() and "exact output lengths" in reason
     assert "not trustworthy as it is: not comparable" in err
     stats = server.wait_settled()
-    stored = audit(run, stats, store)
+    stored, shown = audit(run, stats, store)
     own = stats.excluding_preflight()
     assert own.completed == stored.ok > 0 and stored.failed == 0
     assert all(r.tokens_sent < (r.max_tokens or 0) for r in own.requests if r.outcome == "completed")
-    shown = run_tool("runs", "show", stored.run_id, "--store", str(store)).stdout
     assert "another length than asked" in shown or "not comparable" in shown.lower()

@@ -23,13 +23,15 @@ def test_a_malformed_stream_is_a_failure_even_when_the_rest_of_it_looks_fine(
     summary = run.summary
     assert passed_levels(summary) == [] and summary["results"][0]["n_star"] == 0
     stats = server.wait_settled()
-    stored = audit(run, stats, store)
+    stored, shown = audit(run, stats, store)
     own = stats.excluding_preflight()
     # the server counts a reply malformed once the bad line is out; a reply the run's end cut off
     # after that is stored as open at the end
-    assert stored.ok == 0 and stored.failures["malformed"] + stored.open_at_end == own.failed["malformed"]
+    assert stored.ok == 0
+    cut_off = stored.open_at_end
+    assert stored.failures["malformed"] <= own.failed["malformed"] <= stored.failures["malformed"] + cut_off
     assert "malformed stream: event 4 is not JSON" in run.stderr
-    assert "malformed" in run_tool("runs", "show", stored.run_id, "--store", str(store)).stdout
+    assert "malformed" in shown
 
 
 def test_a_stream_that_ends_without_done_is_a_truncated_failure(
@@ -46,10 +48,10 @@ def test_a_stream_that_ends_without_done_is_a_truncated_failure(
     assert passed_levels(summary) == []
     assert summary["whole_run"]["output_speed_tok_s"]["p50"] == 0.0
     stats = server.wait_settled()
-    stored = audit(run, stats, store)
+    stored, shown = audit(run, stats, store)
     assert stored.ok == 0 and stored.failures["truncated"] == stats.excluding_preflight().failed["truncated"]
     assert "stream ended without data: [DONE]" in run.stderr
-    assert "truncated" in run_tool("runs", "show", stored.run_id, "--store", str(store)).stdout
+    assert "truncated" in shown
 
 
 def test_a_slow_drip_is_slow_not_stalled_and_fails_the_level_on_speed(
@@ -68,6 +70,6 @@ def test_a_slow_drip_is_slow_not_stalled_and_fails_the_level_on_speed(
     assert not level["passed"] and level["failing_criterion"] == "speed"
     assert level["speed_p25"] < 11 and level["ttft_p95"] < 2
     stats = server.wait_settled()
-    stored = audit(run, stats, store)
+    stored, _ = audit(run, stats, store)
     assert stored.failed == 0 and stored.ok > 30
     assert "request failed" not in run.stderr

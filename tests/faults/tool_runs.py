@@ -9,12 +9,19 @@ plain SQL, so that a test can hold the tool's books against the server's.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import os
+import pty
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +29,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from agentperf_tui.cli import main
 
 from .fault_ledger import FaultStats
 
@@ -155,6 +164,43 @@ class ToolProcess:
         return run
 
 
+class ConsoleProcess:
+    """`agentperf-tui ARGS...` (the console) on a pseudo-terminal of 100x30, its screen output
+    drained by a thread so that it never blocks on a full terminal."""
+
+    def __init__(self, *args: str) -> None:
+        self._master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+        self.proc = subprocess.Popen(tool_command(*args), cwd=REPO_ROOT, stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, start_new_session=True)
+        os.close(slave)
+        self._screen = bytearray()
+        self._drain = threading.Thread(target=self._read, daemon=True)
+        self._drain.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self._screen += data
+
+    def screen(self) -> str:
+        """Everything drawn so far, escape codes and all."""
+        return bytes(self._screen).decode(errors="replace")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        os.close(self._master)
+        self._drain.join(timeout=5)
+
+
 @dataclass(frozen=True)
 class StoredRun:
     """One run as its store holds it, read with plain SQL."""
@@ -240,17 +286,27 @@ def assert_conserved(stats: FaultStats, run: StoredRun, *, unreached: bool = Fal
     return own
 
 
+def cli(*args: str) -> ToolRun:
+    """`agentperf-tui ARGS...` in this process (for commands that only read: no process to start)."""
+    out, err = io.StringIO(), io.StringIO()
+    t0 = time.monotonic()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return ToolRun(code, out.getvalue(), err.getvalue(), time.monotonic() - t0)
+
+
 def runs_show(store: Path, run_id: str) -> ToolRun:
-    return run_tool("runs", "show", run_id, "--store", str(store), timeout=30)
+    return cli("runs", "show", run_id, "--store", str(store))
 
 
 def passed_levels(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return [lv for lv in summary["levels"] if lv.get("passed")]
 
 
-def audit(run: ToolRun, stats: FaultStats, store: Path, *, unreached: bool = False) -> StoredRun:
+def audit(run: ToolRun, stats: FaultStats, store: Path, *, unreached: bool = False) -> tuple[StoredRun, str]:
     """What every fault test checks after the tool has ended: the store is sound and holds the
-    run it printed, the books balance with the server's, and `runs show` reads the run back."""
+    run it printed, the books balance with the server's, and `runs show` reads the run back (its
+    text is returned with the stored run)."""
     assert integrity(store) == "ok"
     printed = run.summary
     stored = stored_run(store, printed["run_id"])
@@ -262,4 +318,4 @@ def audit(run: ToolRun, stats: FaultStats, store: Path, *, unreached: bool = Fal
     shown = runs_show(store, stored.run_id)
     assert shown.code == 0, shown.explain()
     assert f"requests    {stored.rows:,}" in shown.stdout, shown.stdout
-    return stored
+    return stored, shown.stdout
