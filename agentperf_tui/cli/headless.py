@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from agentperf_tui.cli import exit_codes
 from agentperf_tui.core import fmt
-from agentperf_tui.core.engine.config import ConfigError, RunConfig
+from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
 from agentperf_tui.core.engine.protocol import Abort
 from agentperf_tui.core.summary.headline import headlines, summary_notes, tier_line
@@ -103,10 +103,10 @@ def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
             printer.say(held)
     if handle.error is not None:
         e = handle.error
-        config_error = isinstance(e, ConfigError | ValueError)
-        what = "configuration error" if config_error else "run failed"
+        code = exit_codes.for_error(e)
+        what = "configuration error" if code == exit_codes.CONFIG_ERROR else "run failed"
         print(f"agentperf-tui: {what}: {e}", file=sys.stderr)
-        return exit_codes.CONFIG_ERROR if config_error else exit_codes.RUN_FAILED
+        return code
     summary = handle.summary
     assert summary is not None
     try:
