@@ -17,7 +17,7 @@ from agentperf_tui.core.client.errors import EndpointError
 from agentperf_tui.core.client.probe import ExactLengthProbe, ModelInfo, check_served, probe_exact_length
 from agentperf_tui.core.client.request import EXACT_FIELDS
 from agentperf_tui.core.client.stream import StreamClient
-from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.config import ConfigError, RunConfig
 
 if TYPE_CHECKING:
     from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
@@ -27,6 +27,11 @@ NOT_REQUESTED = "exact output length not requested (--no-exact-length): not comp
 
 class PreflightError(RuntimeError):
     """The endpoint cannot be measured; the message says what is wrong and what to do."""
+
+
+class PreflightSettingError(PreflightError, ConfigError):
+    """The endpoint refuses a setting of the run (its API key, its model name): nothing was run,
+    and the fix is in the settings, not the server."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +68,8 @@ async def preflight(
     """Check the server behind `client` and probe it; raises PreflightError."""
     check = await check_served(client, model)
     if not check.ok:
-        raise PreflightError(check.error or f"endpoint check of {client.base_url} failed")
+        error = PreflightSettingError if check.bad_setting is not None else PreflightError
+        raise error(check.error or f"endpoint check of {client.base_url} failed")
     info = check.model_info
     says_simulated = info is not None and info.simulated
     simulated_by = "embedded simulator" if embedded else "the server says so" if says_simulated else None

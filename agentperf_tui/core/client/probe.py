@@ -61,6 +61,9 @@ class EndpointCheck:
     """What is wrong and what to do about it; None when ok."""
     served: tuple[ModelInfo, ...] = ()
     model_info: ModelInfo | None = None
+    bad_setting: str | None = None
+    """The setting the server refused, when the fault is the run's and not the server's: "api_key"
+    (authentication failed) or "model" (not served there)."""
 
 
 def _int(value: Any) -> int | None:
@@ -212,7 +215,7 @@ def _explain(exc: EndpointError, base_url: str) -> str:
     if exc.status in (401, 403):
         return (
             f"authentication failed (HTTP {exc.status}) at {exc.url}: {exc.detail}. "
-            "Pass the server's API key."
+            "Pass the server's API key: name the environment variable holding it with --api-key-env."
         )
     if exc.status == 404:
         return (
@@ -244,7 +247,9 @@ async def check_served(client: StreamClient, model: str | None) -> EndpointCheck
     try:
         served = tuple(await list_models(client))
     except EndpointError as exc:
-        return EndpointCheck(False, client.base_url, model or "", _explain(exc, client.base_url))
+        refused = "api_key" if exc.status in (401, 403) else None
+        return EndpointCheck(False, client.base_url, model or "", _explain(exc, client.base_url),
+                             bad_setting=refused)
     if model is None:
         if not served:
             error = f"{client.base_url} lists no models; pass --model"
@@ -261,4 +266,4 @@ async def check_served(client: StreamClient, model: str | None) -> EndpointCheck
         close = [info.id for info in served if info.id.lower() == model.lower()]
         if close:
             error += f" (did you mean {close[0]!r}?)"
-    return EndpointCheck(False, client.base_url, model, error, served)
+    return EndpointCheck(False, client.base_url, model, error, served, bad_setting="model")

@@ -18,7 +18,7 @@ from agentperf_tui.core.client.request import CHAT_PATH, chat_body
 from agentperf_tui.core.client.sse import complete_reply, parse_stream
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.aggregator import Aggregator
-from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.config import ConfigError, RunConfig
 from agentperf_tui.core.engine.failures import FailureLog
 from agentperf_tui.core.engine.load import Load, LoadReport
 from agentperf_tui.core.engine.load_choice import make_load
@@ -226,6 +226,8 @@ class RunEngine:
             embedded = ctx.sim is not None
             pf = await preflight(client, cfg.model, exact_length=cfg.exact_length, embedded=embedded)
         except PreflightError as e:
+            if isinstance(e, ConfigError):
+                raise  # the run's settings, not the server: a configuration error
             raise EngineError(str(e)) from e
         self._report_preflight(pf)
         calibration: Calibration | None = None
