@@ -246,9 +246,14 @@ def _field_of(err: ValidationError) -> str:
     return ".".join(str(p) for p in first.get("loc", ())) or "?"
 
 
-def _reason_of(err: ValidationError) -> str:
+def _reason_of(err: ValidationError, model: type[BaseModel]) -> str:
+    """What is wrong with the first bad field, and for an unknown one, the fields there are."""
     first = err.errors()[0]
-    return str(first.get("msg", "invalid value"))
+    msg = str(first.get("msg", "invalid value"))
+    if first.get("type") == "extra_forbidden":
+        known = ", ".join(model.model_fields)
+        return f"{msg}: an unknown field; remove it or correct its name (fields here: {known})"
+    return f"{msg} (docs/trajectory-format.md)"
 
 
 def block_hash_range(prompt_tokens: int, block_size: int) -> tuple[int, int]:
@@ -294,6 +299,12 @@ def _read_header(p: Path, it: Iterator[tuple[int, dict[str, Any]]]) -> Trajector
     except StopIteration:
         raise TrajectoryError(p, None, None, "empty file: expected a header line") from None
     fmt = obj.get("format")
+    if fmt is None:
+        raise TrajectoryError(
+            p, lineno, "format", f"the first line must be the trajectory's header, with \"format\": "
+            f"\"{FORMAT}\" (docs/trajectory-format.md); convert other files with "
+            "`agentperf-tui trajectories import`"
+        )
     if fmt not in FORMATS:
         raise TrajectoryError(
             p, lineno, "format", f"expected '{FORMAT}' or '{FORMAT_V2}', found {fmt!r}; convert the file "
@@ -302,7 +313,7 @@ def _read_header(p: Path, it: Iterator[tuple[int, dict[str, Any]]]) -> Trajector
     try:
         header = TrajectoryHeader.model_validate(obj)
     except ValidationError as e:
-        raise TrajectoryError(p, lineno, _field_of(e), _reason_of(e)) from e
+        raise TrajectoryError(p, lineno, _field_of(e), _reason_of(e, TrajectoryHeader)) from e
     if header.format == FORMAT and header.v2_fields:
         raise TrajectoryError(p, lineno, header.v2_fields[0], f"this field needs format '{FORMAT_V2}'")
     if header.block_size is not None and header.kind != "tokens":
@@ -341,7 +352,7 @@ class _Body:
         try:
             turn = self.model.model_validate(obj)
         except ValidationError as e:
-            raise self._error(ln, _field_of(e), _reason_of(e)) from e
+            raise self._error(ln, _field_of(e), _reason_of(e, self.model)) from e
         sec = self.current
         if turn.i != len(sec.turns):
             raise self._error(ln, "i", f"turn index {turn.i} out of order, expected {len(sec.turns)}")
@@ -378,7 +389,7 @@ class _Body:
         try:
             spec = SubagentSpec.model_validate(obj)
         except ValidationError as e:
-            raise self._error(ln, _field_of(e), _reason_of(e)) from e
+            raise self._error(ln, _field_of(e), _reason_of(e, SubagentSpec)) from e
         if spec.node in self.sections:
             raise self._error(ln, "node", f"node id {spec.node!r} is used twice")
         parent = self.sections.get(spec.parent)
