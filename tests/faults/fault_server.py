@@ -147,6 +147,7 @@ class FaultServer:
         default_max_tokens: int = 256,
         port: int = 0,
         control_port: int = 0,
+        api_key: str | None = None,
     ) -> None:
         if tokens_per_s is not None and tokens_per_s <= 0:
             raise ValueError(f"tokens_per_s must be positive (or None: unpaced), got {tokens_per_s}")
@@ -163,6 +164,8 @@ class FaultServer:
         self.port = port
         """The API port (the bound one once started; kept across refuse and listening again)."""
         self.control_port = control_port
+        self.api_key = api_key
+        """When set, the API answers 401 to a request without `Authorization: Bearer <api_key>`."""
         self.ledger = Ledger()
         self._plan = FaultPlan(fault or Fault())
         self._created = int(time.time())
@@ -367,7 +370,15 @@ class FaultServer:
         app.router.add_get("/health", self._health)
         return app
 
+    def _refused(self, request: web.Request) -> web.Response | None:
+        """The 401 an OpenAI-compatible server sends for a missing or wrong API key (None: allowed)."""
+        if self.api_key is None or request.headers.get("Authorization") == f"Bearer {self.api_key}":
+            return None
+        return error_response(401, "Incorrect API key provided", "AuthenticationError")
+
     async def _models(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
         entry = {"id": self.model, "object": "model", "created": self._created,
                  "owned_by": "agentperf-faults", "root": self.model, "parent": None,
                  "max_model_len": self.max_model_len}
@@ -428,6 +439,11 @@ class FaultServer:
 
     async def _serve(self, request: web.Request, *, chat: bool) -> web.StreamResponse:
         raw = await request.read()
+        if (refused := self._refused(request)) is not None:
+            rec = self.ledger.open(path=request.path, max_tokens=None, min_tokens=None, ignore_eos=False,
+                                   probe=False, calibration=False, fault="ok", status=401)
+            self.ledger.end(rec, "bad_request")
+            return refused
         try:
             ask = self._read(raw, chat)
         except BadRequest as exc:
@@ -613,6 +629,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="share of max_tokens after which a request without exact-length fields stops")
     p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--max-model-len", type=int, default=32768)
+    p.add_argument("--api-key", default=None, help="answer 401 to requests without this bearer key")
     return p
 
 
@@ -621,7 +638,8 @@ async def _main(args: argparse.Namespace) -> int:
         fault = Fault.parse({"mode": args.mode, "params": dict(args.param)})
         server = FaultServer(fault, tokens_per_s=args.tokens_per_s or None, ttft_s=args.ttft,
                              natural_share=args.natural_share, model=args.model,
-                             max_model_len=args.max_model_len, port=args.port, control_port=args.control_port)
+                             max_model_len=args.max_model_len, port=args.port, control_port=args.control_port,
+                             api_key=args.api_key)
     except ValueError as exc:
         print(f"fault_server: {exc}", file=sys.stderr)
         return 2
