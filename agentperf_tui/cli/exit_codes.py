@@ -3,7 +3,8 @@
 | code | meaning |
 |---|---|
 | 0 | the run finished and its figures can be trusted |
-| 1 | the run could not be done (endpoint unreachable, store unwritable or full, engine error) |
+| 1 | the run could not be done, or not to its end (endpoint unreachable, store unwritable or |
+|   | full, engine error); a run that stopped part-way still prints its summary |
 | 2 | configuration or argument error: nothing was run (a bad flag, trajectory file, API key or |
 |   | model name, a --store file that is not a readable run store) |
 | 3 | the run finished, but its figures are not to be trusted as they are: not comparable, more |
@@ -45,6 +46,8 @@ def untrustworthy(summary: RunSummary) -> list[str]:
 
 
 def exit_code(summary: RunSummary) -> int:
+    if summary.status == "failed":  # it could not go on (its store full or unwritable): not an abort
+        return RUN_FAILED
     if summary.status != "finished":
         return ABORTED
     return NOT_TRUSTWORTHY if untrustworthy(summary) else OK
