@@ -251,6 +251,9 @@ class RunContext:
         self.save_levels(ctl, cols)
         pf = self.preflight
         assert pf is not None
+        # what is queued is tried first, so that the count of lost writes below is whole
+        with contextlib.suppress(StoreWriteError, TimeoutError):
+            self.store.flush(timeout=5.0)
         store = self.store.status()
         if store.failed_writes:
             self.incidents.append(
