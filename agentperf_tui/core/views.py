@@ -118,3 +118,6 @@ class Snapshot:
     requests_in_flight: int = 0
     not_comparable: str | None = None
     """Why the run cannot be compared with others (None: it can, so far)."""
+    requests_stalled: int = 0
+    """Requests of the whole run that failed as stalled (no byte for the stall timeout) or timed
+    out (not finished within the request timeout); counted in `requests_failed` too."""

@@ -128,6 +128,7 @@ class Aggregator:
             window_s=self.window_s,
             requests_ok=c.ok,
             requests_failed=c.failed,
+            requests_stalled=c.failures["stalled"] + c.failures["timeout"],
             output_tokens=c.output_tokens,
             usage_mismatches=c.usage_mismatches,
             length_mismatches=c.length_mismatches,

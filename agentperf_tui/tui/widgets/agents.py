@@ -19,6 +19,8 @@ class AgentsPanel(Panel):
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
         self.border_subtitle = f"N target {snap.target_n}"
         legend = Text(no_wrap=True, overflow="ellipsis")
+        if snap.requests_stalled:  # first: it matters most when there is any, and a narrow panel cuts the end
+            legend.append(f"✗ {snap.requests_stalled} stalled or timed out so far  ", style=palette.FAIL)
         legend.append("■", style=palette.WAITING).append(f"{snap.agents_waiting} waiting  ")
         legend.append("■", style=palette.STREAMING).append(f"{snap.agents_streaming} streaming  ")
         legend.append("■", style=palette.IN_TOOL).append(f"{snap.agents_in_tool} in tool  ")
