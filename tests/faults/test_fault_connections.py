@@ -6,10 +6,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from .conftest import SpawnFaultServer, StartFaultServer
 from .fault_ledger import FaultStats
 from .fault_modes import Fault
 from .tool_runs import ToolProcess, audit, passed_levels, quick_run, run_tool
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_reset_mid_stream_is_a_failure_of_kind_reset(
@@ -58,20 +62,20 @@ def test_a_server_restarted_on_the_same_port_is_served_again_and_its_outage_coun
     spawn_fault_server: SpawnFaultServer, trajectory_set: Path, tmp_path: Path
 ) -> None:
     """The server process is stopped (SIGTERM) mid-run and a new one started on the same port a
-    second later. The run goes on against the new one; what failed in between is stored, and the
+    moment later. The run goes on against the new one; what failed in between is stored, and the
     two servers' books together balance with the store."""
     first = spawn_fault_server("--tokens-per-s", "1000")
     port = str(first.port)
     store = tmp_path / "runs.sqlite3"
-    tool = ToolProcess("run", "--headless", "-n", "4", "--duration", "5",
+    tool = ToolProcess("run", "--headless", "-n", "4", "--duration", "4",
                        *quick_run(first.url, store, trajectory_set))
     second = None
     try:
         tool.wait_for("level 1: N=4", timeout=20)
-        time.sleep(1.0)
+        time.sleep(0.8)
         before = first.stop()
         assert before is not None
-        time.sleep(1.0)
+        time.sleep(0.8)
         second = spawn_fault_server("--tokens-per-s", "1000", "--port", port)
         run = tool.wait(timeout=30)
     finally:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import StartFaultServer
 from .fault_modes import Fault
 from .tool_runs import audit, passed_levels, quick_run, run_tool
+
+pytestmark = pytest.mark.slow
 
 
 def test_http_500s_fail_every_level_they_touch_and_are_each_stored(

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import StartFaultServer
 from .fault_modes import Fault
 from .tool_runs import audit, quick_run, run_tool
+
+pytestmark = pytest.mark.slow
 
 
 def test_short_replies_after_an_honest_probe_mark_the_run_not_comparable(

@@ -23,7 +23,7 @@ def _start(url: str, store: Path, trajectories: Path) -> ToolProcess:
     flags = quick_run(url, store, trajectories)
     tool = ToolProcess("run", "--headless", "-n", "4", "--duration", "60", *flags)
     tool.wait_for("level 1: N=4", timeout=20)
-    time.sleep(1.0)
+    time.sleep(0.7)
     return tool
 
 
@@ -89,7 +89,7 @@ def test_a_killed_run_leaves_a_readable_incomplete_run_with_its_finished_request
     store = tmp_path / "runs.sqlite3"
     tool = _start(server.url, store, trajectory_set)
     try:
-        time.sleep(1.0)
+        time.sleep(1.3)
         killed_wall = time.time()
         tool.signal(signal.SIGKILL)
         run = tool.wait(timeout=10)

@@ -11,6 +11,8 @@ from .conftest import StartFaultServer
 from .fault_modes import Fault
 from .tool_runs import audit, passed_levels, quick_run, run_tool
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize(
     ("mode", "where"),

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .conftest import StartFaultServer
 from .fault_modes import Fault
 from .tool_runs import audit, passed_levels, quick_run, run_tool, write_trajectories
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_malformed_stream_is_a_failure_even_when_the_rest_of_it_looks_fine(
