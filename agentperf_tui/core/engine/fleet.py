@@ -164,6 +164,10 @@ class Fleet:
         """Stop every agent. A request still open is handed over as such ("open_at_end"): it is
         stored and counted, never silently dropped. One whose whole reply had arrived is handed
         over as finished: its agent was cancelled between the last byte and the hand-over."""
+        # Two turns of the loop first: bytes already in the sockets are read (the first turn polls
+        # them, the second runs what they wake) before the requests are cut off.
+        for _ in range(2):
+            await asyncio.sleep(0)
         agents = list(self._agents.values())
         tasks = [t for a in agents for t in (*a.requests, a.task) if t is not None]
         for t in tasks:
