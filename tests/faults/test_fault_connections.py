@@ -29,7 +29,9 @@ def test_a_reset_mid_stream_is_a_failure_of_kind_reset(
     stats = server.wait_settled()
     stored, shown = audit(run, stats, store)
     # the connection broke after tokens had come: "reset", not "connect" (no connection at all)
-    assert stored.failures["reset"] == stats.excluding_preflight().failed["reset"] == stored.failed
+    # a reset the run's end overtook is stored as open at the end
+    assert stored.failures["reset"] == stored.failed
+    assert stored.failed <= stats.excluding_preflight().failed["reset"] <= stored.failed + stored.open_at_end
     assert "mid-stream" in run.stderr
     assert "reset" in shown
 
@@ -51,8 +53,9 @@ def test_a_port_that_stops_listening_fails_the_level_and_ends_the_run(
     stats = server.wait_settled()
     stored, shown = audit(run, stats, store, unreached=True)
     own = stats.excluding_preflight()
-    # the 40 honest ones, less those still streaming when the port closed (dropped, and failed)
-    assert 40 - 3 <= own.completed == stored.ok <= 40
+    # the 40 honest ones, less those of the three other agents still streaming (or not yet read)
+    # when the port closed and dropped their connections
+    assert 40 - 3 <= stored.ok <= own.completed <= 40
     assert stored.failures["connect"] > 0
     assert "connect error" in run.stderr
     assert "connect" in shown
