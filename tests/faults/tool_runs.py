@@ -291,6 +291,16 @@ def assert_conserved(stats: FaultStats, run: StoredRun, *, unreached: bool = Fal
     return own
 
 
+def assert_struck(run: StoredRun, kind: str, struck: int) -> None:
+    """The `struck` requests the server failed with one fault are stored as failures of `kind`,
+    each, but those the run's end overtook (the server had failed them, the client had not read it
+    yet): they are stored as open at the end."""
+    assert struck > 0
+    assert run.failures[kind] <= struck <= run.failures[kind] + run.open_at_end, (
+        f"server failed {struck} requests with the fault; the store holds {run.failures}"
+    )
+
+
 def cli(*args: str) -> ToolRun:
     """`agentperf-tui ARGS...` in this process (for commands that only read: no process to start)."""
     out, err = io.StringIO(), io.StringIO()
