@@ -20,7 +20,7 @@ def register(sub: Any) -> None:
         description="Open the console. Flags prefill the setup screen.",
     )
     add_field(p, "mode", flags=("--mode",), default="search")
-    for name in ("concurrency", "max_concurrency", "sweep", "duration_s"):
+    for name in ("concurrency", "max_concurrency", "budget_s", "sweep", "duration_s"):
         add_field(p, name)
     p.add_argument(
         "--start", action="store_true", help="start the run at once instead of showing setup first"
@@ -36,6 +36,7 @@ def prefill(args: argparse.Namespace) -> RunConfig:
     extra = {
         "concurrency": args.concurrency,
         "max_concurrency": args.max_concurrency,
+        "budget_s": args.budget_s,
         "sweep": args.sweep,
         "duration_s": args.duration_s,
     }
