@@ -51,3 +51,18 @@ def test_a_bad_budget_is_refused_naming_the_flag(capsys: pytest.CaptureFixture[s
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "--budget" in err and "not a duration" in err
+
+
+def test_console_flags_mean_what_search_flags_mean() -> None:
+    from agentperf_tui.cli import console as console_cli
+
+    parser = argparse.ArgumentParser(prog="agentperf-tui")
+    sub = parser.add_subparsers()
+    console_cli.register(sub)
+    search_cli.register(sub)
+    con = parser.parse_args(["console", "--tier", "100/5", "--start", "16", "--budget", "5m", "--go"])
+    cfg = console_cli.prefill(con)
+    assert (cfg.mode, cfg.concurrency, cfg.budget_s, con.go) == ("search", 16, 300.0, True)
+    srch = parser.parse_args(["search", "--tier", "100/5", "--start", "16"])
+    assert srch.concurrency == con.concurrency
+    assert parser.parse_args(["console", "-n", "8"]).concurrency == 8
