@@ -19,8 +19,8 @@ class AgentsPanel(Panel):
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
         self.border_subtitle = f"N target {snap.target_n}"
         legend = Text(no_wrap=True, overflow="ellipsis")
-        legend.append("■", style=palette.WAITING).append(f"{snap.agents_waiting} waiting  ")
-        legend.append("■", style=palette.STREAMING).append(f"{snap.agents_streaming} streaming  ")
+        legend.append("■", style=palette.WAITING).append(f"{snap.requests_waiting} waiting  ")
+        legend.append("■", style=palette.STREAMING).append(f"{snap.requests_streaming} streaming  ")
         legend.append("■", style=palette.IN_TOOL).append(f"{snap.agents_in_tool} in tool  ")
         legend.append("─ ", style=palette.TARGET).append("target N", style="dim")
         if height < 3:
