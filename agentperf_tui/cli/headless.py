@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from agentperf_tui.cli import exit_codes
 from agentperf_tui.core import fmt
 from agentperf_tui.core.engine.config import ConfigError, RunConfig
+from agentperf_tui.core.engine.engine import AbortedBeforeStart
 from agentperf_tui.core.engine.handle import EngineHandle
 from agentperf_tui.core.engine.protocol import Abort
 from agentperf_tui.core.summary.headline import headlines, summary_notes, tier_line
@@ -103,6 +104,9 @@ def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
             printer.say(held)
     if handle.error is not None:
         e = handle.error
+        if isinstance(e, AbortedBeforeStart):
+            print(f"agentperf-tui: aborted: {e}", file=sys.stderr)
+            return exit_codes.ABORTED
         config_error = isinstance(e, ConfigError | ValueError)
         what = "configuration error" if config_error else "run failed"
         print(f"agentperf-tui: {what}: {e}", file=sys.stderr)
