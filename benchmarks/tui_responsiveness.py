@@ -77,7 +77,8 @@ def config(a: argparse.Namespace, store: Path, endpoint: str | None, ray: str | 
     return RunConfig(
         concurrency=a.agents, trajectories=a.trajectories, store=str(store), endpoint=endpoint,
         telemetry="none" if endpoint else "sim", scrape_server_metrics=endpoint is None,
-        workers=a.workers, ray=ray, **run,  # type: ignore[arg-type]
+        workers=a.workers, ray=ray, exact_length=endpoint is None,  # the mock is slow to probe
+        **run,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
