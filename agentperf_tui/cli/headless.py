@@ -43,8 +43,9 @@ class HeadlessPrinter:
         floor = search.speed_floor if search is not None and math.isfinite(search.speed_floor) else None
         limit = search.ttft_limit if search is not None and math.isfinite(search.ttft_limit) else None
         line = (
-            f"[{s.t:7.1f}s{sim}] N={s.target_n} agents={s.agents} (wait {s.requests_waiting}, stream "
-            f"{s.requests_streaming}, tool {s.agents_in_tool}) ok={fmt.count(s.requests_ok)} "
+            f"[{s.t:7.1f}s{sim}] N={s.target_n} agents={s.agents} (in tool {s.agents_in_tool}) "
+            f"in flight={s.requests_in_flight} (wait {s.requests_waiting}, stream {s.requests_streaming}) "
+            f"ok={fmt.count(s.requests_ok)} "
             f"failed={fmt.count(s.requests_failed)} | TTFT p50 {fmt.seconds(s.ttft.p50)} "
             f"p95 {fmt.seconds(s.ttft.p95, limit=limit)} p99 {fmt.seconds(s.ttft.p99)} | speed P25 "
             f"{fmt.speed(s.speed_p25, floor=floor, unit=False)} P50 {fmt.speed(s.speed_p50)} | "

@@ -172,7 +172,7 @@ def print_answer(summary: RunSummary, result: SearchResult, wall_s: float, suffi
 def main(args: argparse.Namespace) -> int:
     from agentperf_tui.core.simulator.profiles import ProfileError
     from agentperf_tui.core.simulator.recipes import recipe_path
-    from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
+    from agentperf_tui.core.simulator.virtual import VirtualLoad, check_replayable, load_deployment
 
     try:
         tiers = parse_tiers(args.tier)
@@ -180,12 +180,16 @@ def main(args: argparse.Namespace) -> int:
         return _err(f"--tier: {e}")
     path = resolve_trajectories(args.trajectories)
     try:
-        trajectories = load_set(path)
+        trajectories = load_set(path, trees=True)
     except TrajectoryError as e:
         return _err(
             f"--trajectories: {e}; import recorded traces with `agentperf-tui trajectories import` "
             "or generate a set with `agentperf-tui trajectories synth`"
         )
+    try:
+        check_replayable(trajectories)
+    except ValueError as e:
+        return _err(f"--trajectories: {e}")
     if args.replicas is None and args.gpus_per_replica is None and recipe_path(args.model, args.hardware):
         from agentperf_tui.cli.plan_shapes import main_shapes
 

@@ -411,7 +411,7 @@ class Level:
             )
             for k, tier in enumerate(self.tiers)
         ]  # fmt: skip
-        c = w.complete_through()
+        c = w.complete_through(self._opens() if self._opens is not None else ())
         if self.phase == "measuring" and c is not None and w.measure_from is not None and c > w.measure_from:
             d = w.data(c)
             n_req, failed = d.n, d.failed
