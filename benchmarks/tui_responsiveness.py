@@ -11,17 +11,29 @@ joined, then:
    terminal would deliver it, and the clock stops when the help screen is mounted.
 
     python benchmarks/tui_responsiveness.py --agents 1000 --presses 10
+
+With --mock the agents stream from benchmarks/mock_stream_server.py instead (one token every
+--gap seconds, so thousands of streams stay open and the server keeps up); --search TIER runs a
+search that starts (and stays) at --agents; --workers K puts the agents in K worker processes,
+--ray local in Ray actors on a two-node Ray cluster started on 127.0.0.1 for the benchmark:
+
+    python benchmarks/tui_responsiveness.py --agents 4096 --mock --search 0.5/30 --workers 2
+    python benchmarks/tui_responsiveness.py --agents 4096 --mock --search 0.5/30 --ray local
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from scale_bench import start_mock
 from textual import events
 
 from agentperf_tui.core.engine.config import RunConfig
@@ -58,10 +70,19 @@ async def key_latencies(app: AgentPerfApp, presses: int) -> list[float]:
     return out
 
 
-async def measure(agents: int, presses: int, steady_s: float, trajectories: str, store: Path) -> None:
-    cfg = RunConfig(
-        concurrency=agents, duration_s=3600.0, telemetry="sim", trajectories=trajectories, store=str(store)
-    )
+def config(a: argparse.Namespace, store: Path, endpoint: str | None, ray: str | None) -> RunConfig:
+    run: dict[str, object] = {"mode": "fixed", "duration_s": 3600.0}
+    if a.search:
+        run = {"mode": "search", "tier": a.search, "max_concurrency": a.agents, "warmup_s": 5.0}
+    return RunConfig(
+        concurrency=a.agents, trajectories=a.trajectories, store=str(store), endpoint=endpoint,
+        telemetry="none" if endpoint else "sim", scrape_server_metrics=endpoint is None,
+        workers=a.workers, ray=ray, exact_length=endpoint is None,  # the mock is slow to probe
+        **run,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def measure(cfg: RunConfig, agents: int, presses: int, steady_s: float) -> None:
     app = make_app(cfg, autostart=True)
     async with app.run_test(size=(160, 48)) as pilot:
         t0 = time.monotonic()
@@ -77,7 +98,13 @@ async def measure(agents: int, presses: int, steady_s: float, trajectories: str,
             await pilot.pause(0.2)
         dash = app.screen
         assert isinstance(dash, DashboardScreen)
-        print(f"{agents} agents running after {time.monotonic() - t0:.1f} s ({trajectories} trajectories)")
+        load = f"{cfg.workers} workers" if cfg.workers else "workers by default"
+        if cfg.ray:
+            load = f"Ray actors ({cfg.ray})"
+        print(
+            f"{agents} agents running after {time.monotonic() - t0:.1f} s ({cfg.trajectories} trajectories, "
+            f"{cfg.mode}, {load}, {cfg.endpoint or 'embedded simulator'})"
+        )
 
         counts = {"received": 0, "drawn": 0}
         take = dash.take_snapshot
@@ -115,8 +142,8 @@ async def measure(agents: int, presses: int, steady_s: float, trajectories: str,
         snap = dash.latest
         assert snap is not None
         print(
-            f"engine meanwhile: {snap.agents} agents ({snap.agents_waiting} waiting, "
-            f"{snap.agents_streaming} streaming, {snap.agents_in_tool} in tool), "
+            f"engine meanwhile: {snap.agents} agents ({snap.requests_waiting} waiting, "
+            f"{snap.requests_streaming} streaming, {snap.agents_in_tool} in tool), "
             f"{snap.requests_ok} ok, {snap.requests_failed} failed, "
             f"client lag p99 {snap.client_lag_p99 * 1e3:.0f} ms"
         )
@@ -129,9 +156,38 @@ def main() -> None:
     ap.add_argument("--presses", type=int, default=10)
     ap.add_argument("--steady", type=float, default=15.0, help="seconds of steady-state measurement")
     ap.add_argument("--trajectories", default="trajectories/quick", help="trajectory set (name or folder)")
+    ap.add_argument("--mock", action="store_true", help="stream from the slow mock server, not the simulator")
+    ap.add_argument("--gap", type=float, default=0.5, help="--mock: seconds between tokens")
+    ap.add_argument("--port", type=int, default=18779)
+    ap.add_argument("--search", metavar="TIER", help="run a search at this tier, held at --agents")
+    ap.add_argument("--workers", type=int, help="load worker processes (default: from the agent count)")
+    ap.add_argument("--ray", choices=["local"], help="local: a two-node Ray cluster on 127.0.0.1")
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(measure(a.agents, a.presses, a.steady, a.trajectories, Path(tmp) / "runs.sqlite3"))
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        endpoint = None
+        if a.mock:
+            mock = start_mock(a.port, None, 0.1, a.gap)
+            stack.callback(mock.wait, 10)
+            stack.callback(mock.terminate)
+            endpoint = f"http://127.0.0.1:{a.port}"
+        ray = stack.enter_context(local_ray()) if a.ray else None
+        asyncio.run(measure(config(a, tmp / "runs.sqlite3", endpoint, ray), a.agents, a.presses, a.steady))
+
+
+@contextlib.contextmanager
+def local_ray() -> Iterator[str]:
+    """A head and a second node on 127.0.0.1 (Ray's cluster utilities), stopped afterwards."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # bind to 127.0.0.1; read at import
+    from ray.cluster_utils import Cluster
+
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        c.add_node(num_cpus=1)
+        c.wait_for_nodes()
+        yield c.address
+    finally:
+        c.shutdown()
 
 
 if __name__ == "__main__":

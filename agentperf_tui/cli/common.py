@@ -18,6 +18,10 @@ def _arg_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
         try:
             return parse(text)
         except ValueError as e:
+            if parse is float:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+            if parse is int:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
             raise argparse.ArgumentTypeError(str(e)) from None
 
     convert.__name__ = getattr(parse, "__name__", "value")

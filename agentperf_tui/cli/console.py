@@ -20,10 +20,12 @@ def register(sub: Any) -> None:
         description="Open the console. Flags prefill the setup screen.",
     )
     add_field(p, "mode", flags=("--mode",), default="search")
-    for name in ("concurrency", "max_concurrency", "sweep", "duration_s"):
+    add_field(p, "concurrency", flags=("-n", "--concurrency", "--start"),
+              help="concurrent agents (N) of a fixed run; a search's starting guess (as `search --start`)")
+    for name in ("max_concurrency", "budget_s", "sweep", "duration_s"):
         add_field(p, name)
     p.add_argument(
-        "--start", action="store_true", help="start the run at once instead of showing setup first"
+        "--go", action="store_true", help="start the run at once instead of showing setup first"
     )
     add_run_args(p)
     p.set_defaults(func=main)
@@ -36,6 +38,7 @@ def prefill(args: argparse.Namespace) -> RunConfig:
     extra = {
         "concurrency": args.concurrency,
         "max_concurrency": args.max_concurrency,
+        "budget_s": args.budget_s,
         "sweep": args.sweep,
         "duration_s": args.duration_s,
     }
@@ -59,7 +62,7 @@ def main(args: argparse.Namespace) -> int:
     except ArgError as e:
         print(f"agentperf-tui console: {e}", file=sys.stderr)
         return 2
-    if args.start and cfg.mode in ("search", "sweep") and cfg.tier is None:
-        print("agentperf-tui console: --start with a search or sweep needs --tier", file=sys.stderr)
+    if args.go and cfg.mode in ("search", "sweep") and cfg.tier is None:
+        print("agentperf-tui console: --go with a search or sweep needs --tier", file=sys.stderr)
         return 2
-    return open_console(cfg, autostart=args.start)
+    return open_console(cfg, autostart=args.go)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 from agentperf_tui.cli import exit_codes
 from agentperf_tui.core import fmt
 from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.core.engine.engine import AbortedBeforeStart
 from agentperf_tui.core.engine.handle import EngineHandle
 from agentperf_tui.core.engine.protocol import Abort
 from agentperf_tui.core.summary.headline import headlines, summary_notes, tier_line
@@ -42,8 +43,9 @@ class HeadlessPrinter:
         floor = search.speed_floor if search is not None and math.isfinite(search.speed_floor) else None
         limit = search.ttft_limit if search is not None and math.isfinite(search.ttft_limit) else None
         line = (
-            f"[{s.t:7.1f}s{sim}] N={s.target_n} agents={s.agents} (wait {s.agents_waiting}, stream "
-            f"{s.agents_streaming}, tool {s.agents_in_tool}) ok={fmt.count(s.requests_ok)} "
+            f"[{s.t:7.1f}s{sim}] N={s.target_n} agents={s.agents} (in tool {s.agents_in_tool}) "
+            f"in flight={s.requests_in_flight} (wait {s.requests_waiting}, stream {s.requests_streaming}) "
+            f"ok={fmt.count(s.requests_ok)} "
             f"failed={fmt.count(s.requests_failed)} | TTFT p50 {fmt.seconds(s.ttft.p50)} "
             f"p95 {fmt.seconds(s.ttft.p95, limit=limit)} p99 {fmt.seconds(s.ttft.p99)} | speed P25 "
             f"{fmt.speed(s.speed_p25, floor=floor, unit=False)} P50 {fmt.speed(s.speed_p50)} | "
@@ -103,6 +105,9 @@ def run_headless(config: RunConfig, *, progress_every_s: float = 5.0) -> int:
             printer.say(held)
     if handle.error is not None:
         e = handle.error
+        if isinstance(e, AbortedBeforeStart):
+            print(f"agentperf-tui: aborted: {e}", file=sys.stderr)
+            return exit_codes.ABORTED
         code = exit_codes.for_error(e)
         what = "configuration error" if code == exit_codes.CONFIG_ERROR else "run failed"
         print(f"agentperf-tui: {what}: {e}", file=sys.stderr)

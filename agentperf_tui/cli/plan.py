@@ -10,13 +10,13 @@ the recipe (cli/plan_shapes.py).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from agentperf_tui.cli.common import concurrency_list
+from agentperf_tui.core import fmt
 from agentperf_tui.core.data_paths import resolve_trajectories
 from agentperf_tui.core.search.controller import SearchController
 from agentperf_tui.core.search.plan import Mode, PlanError, SearchPlan
@@ -78,14 +78,6 @@ def _err(msg: str) -> int:
     return 2
 
 
-def _num(x: float | None, fmt: str) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if math.isinf(x):
-        return "inf"
-    return format(x, fmt)
-
-
 HEADER = (
     f"{'#':>3} {'N':>6} {'role':<8} {'verdict':<9} {'P25 tok/s':>9} {'P95 TTFT':>9} {'req':>7} "
     f"{'fail':>5} {'window':>7} {'conf':>5} {'power W':>9}  note"
@@ -93,18 +85,16 @@ HEADER = (
 
 
 def level_row(r: LevelRecord) -> str:
-    verdict: str = r.verdict if r.outcome == "measured" else (r.outcome or "open")
-    if r.verdict == "undecided" and r.outcome == "measured":
-        verdict = f"~{'pass' if r.passed else 'fail'}"
+    verdict = r.shown_verdict(judged=True)
     note = r.failing_criterion or ""
     if r.meets_rules is False:
         note = (note + " rules-not-met").strip()
     if len(r.tiers) > 1:
         note = r.tiers_text() + (f"  {note}" if note else "")
     return (
-        f"{r.index + 1:>3} {r.n:>6} {r.role:<8} {verdict:<9} {_num(r.speed_p25, '.1f'):>9} "
-        f"{_num(r.ttft_p95, '.2f'):>9} {r.requests:>7} {r.failed:>5} {r.window_s:>6.0f}s "
-        f"{_num(r.confidence, '.2f'):>5} {_num(r.mean_power_w, '.0f'):>9}  {note}"
+        f"{r.index + 1:>3} {r.n:>6} {r.role:<8} {verdict:<9} {fmt.number(r.speed_p25, 1):>9} "
+        f"{fmt.number(r.ttft_p95, 2):>9} {r.requests:>7} {r.failed:>5} {r.window_s:>6.0f}s "
+        f"{fmt.number(r.confidence, 2):>5} {fmt.number(r.mean_power_w, 0):>9}  {note}"
     )
 
 
@@ -160,9 +150,9 @@ def write_summary(summary: RunSummary, out: str | None) -> None:
 
 def answer_line(result: SearchResult, wall_s: float) -> str:
     res = result.primary
-    ratio = f"{res.agents_per_mw:.0f}" if res.agents_per_mw is not None else "n/a"
+    ratio = fmt.per_mw(res.agents_per_mw) if res.agents_per_mw is not None else "n/a"
     return (
-        f"SIMULATED N* = {res.n_star} agents ({_num(res.agents_per_gpu, '.2f')} per GPU, {ratio} per MW, "
+        f"SIMULATED N* = {res.n_star} agents ({fmt.per_gpu(res.agents_per_gpu)} per GPU, {ratio} per MW, "
         f"{res.power_basis or 'no'} power); first failing N = {res.first_fail_n} "
         f"({res.failing_criterion or '-'}); {result.duration_s:.0f} s virtual in {wall_s:.1f} s wall"
     )
@@ -182,7 +172,7 @@ def print_answer(summary: RunSummary, result: SearchResult, wall_s: float, suffi
 def main(args: argparse.Namespace) -> int:
     from agentperf_tui.core.simulator.profiles import ProfileError
     from agentperf_tui.core.simulator.recipes import recipe_path
-    from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
+    from agentperf_tui.core.simulator.virtual import VirtualLoad, check_replayable, load_deployment
 
     try:
         tiers = parse_tiers(args.tier)
@@ -190,12 +180,16 @@ def main(args: argparse.Namespace) -> int:
         return _err(f"--tier: {e}")
     path = resolve_trajectories(args.trajectories)
     try:
-        trajectories = load_set(path)
+        trajectories = load_set(path, trees=True)
     except TrajectoryError as e:
         return _err(
             f"--trajectories: {e}; import recorded traces with `agentperf-tui trajectories import` "
             "or generate a set with `agentperf-tui trajectories synth`"
         )
+    try:
+        check_replayable(trajectories)
+    except ValueError as e:
+        return _err(f"--trajectories: {e}")
     if args.replicas is None and args.gpus_per_replica is None and recipe_path(args.model, args.hardware):
         from agentperf_tui.cli.plan_shapes import main_shapes
 

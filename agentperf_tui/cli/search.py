@@ -18,6 +18,7 @@ def register(sub: Any) -> None:
     p.add_argument("--headless", action="store_true", help="no console: progress on stderr, JSON on stdout")
     add_field(p, "concurrency", flags=("-n", "--start"), default=4, help="starting guess for N")
     add_field(p, "max_concurrency", default=4096)
+    add_field(p, "budget_s")
     add_field(p, "sweep")
     p.add_argument("--progress-every", type=float, default=5.0)
     add_run_args(p)
@@ -31,6 +32,7 @@ def main(args: argparse.Namespace) -> int:
             mode="sweep" if args.sweep else "search",
             concurrency=args.concurrency,
             max_concurrency=args.max_concurrency,
+            budget_s=args.budget_s,
             sweep=args.sweep,
         )
     except ArgError as e:

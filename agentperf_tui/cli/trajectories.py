@@ -184,10 +184,10 @@ def _print_tree_stats(trajs: list[Trajectory], stats: list[TreeStats]) -> None:
               f"{100 * sub_toks / max(1, toks):.1f}% of tokens (prompt + output)")
         peaks = [s.peak_structural for s in trees]
         line = (f"  peak requests in flight inside one tree: max {max(peaks)}, "
-                f"median {int(np.median(peaks))} (structural bound)")
+                f"median {np.median(peaks):g} (structural bound)")
         timed = [s.peak_recorded for s in trees if s.peak_recorded is not None]
         if timed:
-            line += (f"; max {max(timed)}, median {int(np.median(timed))} (recorded timing, {len(timed)} of "
+            line += (f"; max {max(timed)}, median {np.median(timed):g} (recorded timing, {len(timed)} of "
                      f"{len(trees)} trees)")
         print(line)
     hits = [s for s in stats if s.hit_tokens is not None]

@@ -89,9 +89,9 @@ class Snapshot:
     target_n: int
     agents: int
     """Agent slots (a trajectory tree is one agent, whatever its sub-agents)."""
-    agents_waiting: int
+    requests_waiting: int
     """Requests sent, no byte of the reply yet (an agent running a tree may have several)."""
-    agents_streaming: int
+    requests_streaming: int
     """Requests whose reply is arriving."""
     agents_in_tool: int
     """Agents with no request in flight (tool call, think time, joining)."""

@@ -242,8 +242,8 @@ def _zombie(pid: int) -> bool:
 
 def _snap(i: int) -> Snapshot:
     return Snapshot(
-        t=float(i), run_id="r", simulated_endpoint=True, target_n=i, agents=i, agents_waiting=0,
-        agents_streaming=0, agents_in_tool=0, requests_ok=i, requests_failed=0, output_tokens=0,
+        t=float(i), run_id="r", simulated_endpoint=True, target_n=i, agents=i, requests_waiting=0,
+        requests_streaming=0, agents_in_tool=0, requests_ok=i, requests_failed=0, output_tokens=0,
         window_s=60.0, ttft=Percentiles(), speed_p25=1.0, speed_p50=1.0, speed_hist=(), speed_hist_edges=(),
         throughput_tok_s=0.0, client_lag_p99=0.0, client_lag_max=0.0,
     )  # fmt: skip

@@ -85,9 +85,12 @@ def test_fixed_run_on_a_real_http_server_reports_per_request_figures(
     assert len(rec.snaps) >= 8
     assert max(sn.agents for sn in rec.snaps) == 6
     # agents are seen in every state: waiting for a first token, streaming, in a tool call
-    assert max(sn.agents_streaming for sn in rec.snaps) > 0
+    assert max(sn.requests_streaming for sn in rec.snaps) > 0
     assert max(sn.agents_in_tool for sn in rec.snaps) > 0
-    assert all(sn.agents_waiting + sn.agents_streaming + sn.agents_in_tool <= sn.agents for sn in rec.snaps)
+    # linear trajectories: an agent has at most one request in flight
+    assert all(
+        sn.requests_waiting + sn.requests_streaming + sn.agents_in_tool <= sn.agents for sn in rec.snaps
+    )
     # every request is in the store: finished ones with their timings, those still open when the
     # run stopped as such (nothing is dropped)
     assert h.run_id is not None

@@ -101,6 +101,7 @@ def test_a_tree_is_one_agent_with_its_sub_agents_in_flight_together(
     req = load_run(store, h.run_id).requests  # type: ignore[arg-type]
     ok = req.select(req.ok)
     assert set(ok.agent) == {0, 1}, "two slots, each a whole tree"
+    assert np.all(ok.t_sent >= ok.t_intended), "a request was sent before its intended time"
     rows: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i in range(len(ok)):
         rows[(int(ok.agent[i]), int(ok.replay[i]))].append(i)

@@ -262,3 +262,29 @@ def test_an_aborted_run_keeps_its_open_level_but_has_no_result() -> None:
     result, ctl = _fixed_run_cut_short(conclude=False, ttft=0.5)
     assert result is None and ctl.result() is None  # type: ignore[attr-defined]
     assert ctl.records[-1].outcome == "ended" and ctl.records[-1].requests > 0  # type: ignore[attr-defined]
+
+
+def test_the_live_view_waits_for_a_sub_agent_request_older_than_its_agents_latest() -> None:
+    """An agent that is a tree has several requests in flight: a later request of the same agent
+    ending does not make an older one known. The live figures stop at the older one's send time."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(0, 1, "ramp", 0.0, plan)
+    slow = OpenRequest(0, 2.0, None, 101, trajectory_id="x", node="helper", turn=0)
+    opens = [slow]
+    lv.feed(0.0, [], [], active_agents=1, opens=lambda: opens)
+    lv.feed(1.5, [req(0, 0.1, ttft=0.2)], [], active_agents=1)
+    # the main agent's requests sent after the helper's go on ending while the helper waits
+    later = [RequestResult(agent_id=0, trajectory_id="x", replay=0, turn=k, node="root", t_intended=2.5 + k,
+                           t_sent=2.5 + k, t_end=3.0 + k, ok=True, t_first_token=2.7 + k,
+                           t_last_token=3.0 + k, output_tokens=31) for k in range(5)]
+    lv.feed(8.0, later, [], active_agents=1)
+    assert lv.win.complete_through(opens) == 2.0
+    assert lv.win.complete_through() == 7.0, "without the requests in flight: the agent's latest end"
+    assert lv.view().requests == 1, "only the request sent before the open one is complete"
+    opens = []
+    done = RequestResult(agent_id=0, trajectory_id="x", replay=0, turn=0, node="helper", t_intended=2.0,
+                         t_sent=2.0, t_end=8.5, ok=True, t_first_token=8.0, t_last_token=8.5,
+                         output_tokens=101)
+    lv.feed(9.0, [done], [], active_agents=1)
+    assert lv.win.complete_through(opens) == 8.5
+    assert lv.view().requests == 7

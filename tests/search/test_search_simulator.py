@@ -19,7 +19,8 @@ from agentperf_tui.core.simulator.profiles import Deployment
 from agentperf_tui.core.simulator.virtual import VirtualLoad, load_deployment
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.tiers import SloTier, parse_tier, parse_tiers
-from agentperf_tui.core.workload.synth import write_synth_set
+from agentperf_tui.core.workload.synth import PRESETS, LogNormal, write_synth_set
+from agentperf_tui.core.workload.synth_tree import TreePreset, write_tree_set
 from agentperf_tui.core.workload.trajectory import Trajectory, load_set
 
 
@@ -103,6 +104,60 @@ def test_plan_answers_a_whole_family_on_shared_levels(
     assert "4 tiers on shared levels" in err and "100-5:pass" in err
     for t in tiers:
         assert f"\nSIMULATED {t.name}: N*=" in err
+
+
+@pytest.fixture(scope="module")
+def tree_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Small trees: `quick` chains, half the main agent's replies forking 2 to 4 sub-agents."""
+    d = tmp_path_factory.mktemp("trees")
+    quick = PRESETS["quick"]
+    preset = TreePreset(name="quick-tree", main=quick, sub=quick, fork_probability=0.5,
+                        fanout_weights=(0.0, 1.0, 1.0, 1.0),
+                        result_tokens=LogNormal(median=100, sigma=0.5, lo=20, hi=400))
+    write_tree_set(d, seed=2, count=8, preset=preset, overwrite=True)
+    return d
+
+
+def test_plan_replays_trees_with_every_sub_agent_request(
+    tree_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fixed level on trees: N agents are N trees, and the level's requests are every request
+    of the trees (main agents' and sub-agents'), as the virtual load reports them."""
+    rc, out, err = run_plan(
+        ["--hardware", "h200-sxm", "--sim-model", "gpt-oss-120b", "--tier", "50/5", "--replicas", "1",
+         "--trajectories", str(tree_dir), "--fixed", "6", "--tick", "2"],
+        capsys,
+    )
+    assert rc == 0, err
+    summary = RunSummary.model_validate(json.loads(out))
+    (level,) = summary.levels
+    assert level.n == 6 and level.requests > 0
+    trajs = load_set(tree_dir, trees=True)
+    assert sum(t.is_tree for t in trajs) >= 5
+    load = VirtualLoad(load_deployment("h200-sxm", "gpt-oss-120b"), trajs, seed=0)
+    load.set_concurrency(6)
+    results = load.advance(120.0)
+    subs = [r for r in results if r.node != "root"]
+    assert len(subs) > 0.3 * len(results)
+    assert len({r.agent_id for r in results}) == 6
+
+
+def test_plan_refuses_a_text_tree_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text_turn = {"i": 0, "append": [{"role": "user", "content": "fix the test"}], "output_tokens": 8}
+    path = tmp_path / "notes.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in [
+        {"format": "agentperf-traj/2", "id": "text-tree", "kind": "text", "turns": 1, "subagents": 1},
+        text_turn,
+        {"node": "helper", "at_turn": 0, "turns": 1},
+        text_turn,
+    ]) + "\n")
+    rc, out, err = run_plan(
+        ["--hardware", "h200-sxm", "--sim-model", "gpt-oss-120b", "--tier", "50/5", "--replicas", "1",
+         "--trajectories", str(path)],
+        capsys,
+    )
+    assert rc == 2 and out == ""
+    assert "text-tree" in err and "token-only trees" in err
 
 
 @pytest.mark.parametrize(

@@ -266,3 +266,36 @@ def test_a_server_that_stops_answering_never_yields_a_passing_level() -> None:
     load = SyntheticLoad(seed=1, hang_from=150.0, **kwargs)
     res = run_search_virtual(SearchPlan(tier=tier, start_n=8), load)
     assert not [lv for lv in res.levels if lv.started_at >= 150.0 and lv.passed]
+
+
+def test_a_time_budget_ends_the_search_with_the_bracket_it_has() -> None:
+    kwargs, tier = CONFIGS["speed-bound"]
+    truth = SyntheticLoad(**kwargs).true_capacity(tier.speed_tok_s, tier.ttft_s)
+    full = run_search_virtual(SearchPlan(tier=tier, gpu_count=8), SyntheticLoad(seed=1, **kwargs))
+    budget = full.duration_s / 2
+    plan = SearchPlan(tier=tier, gpu_count=8, budget_s=budget)
+    cut = run_search_virtual(plan, SyntheticLoad(seed=1, **kwargs))
+    r = cut.primary
+    # it stopped at the budget (within one tick), with fewer levels than the whole search
+    assert budget <= cut.duration_s <= budget + 5.0
+    assert len([lv for lv in cut.levels if lv.outcome != "discarded"]) < len(full.levels)
+    assert not r.converged
+    # the answer is a level that passed (never more than the truth), and the note says so
+    assert r.n_star is not None and r.n_star <= truth + max(1, math.floor(0.05 * truth))
+    assert any(lv.n == r.n_star and lv.passed for lv in cut.levels) or r.n_star == 0
+    note = r.notes[0]
+    assert "time budget ran out" in note and f"N*>={r.n_star}" in note
+    # the level open when the budget ran out is on record as discarded, not judged
+    last = cut.levels[-1]
+    if last.outcome == "discarded":
+        assert "time budget" in (last.reason or "") and not last.passed
+
+
+def test_a_budget_longer_than_the_search_changes_nothing() -> None:
+    kwargs, tier = CONFIGS["speed-bound"]
+    full = run_search_virtual(SearchPlan(tier=tier, gpu_count=8), SyntheticLoad(seed=2, **kwargs))
+    roomy = run_search_virtual(
+        SearchPlan(tier=tier, gpu_count=8, budget_s=full.duration_s * 3), SyntheticLoad(seed=2, **kwargs)
+    )
+    assert roomy.primary.n_star == full.primary.n_star and roomy.primary.converged
+    assert not any("budget" in n for n in roomy.primary.notes)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory, TrajectoryHeader
+from agentperf_tui.core.workload.trajectory import (
+    Subagent,
+    SubagentSpec,
+    TextTurn,
+    TokenTurn,
+    Trajectory,
+    TrajectoryHeader,
+)
 
 
 def token_trajectory(tid: str, turns: int = 4, first: int = 2000, new: int = 300, out: int = 100,
@@ -36,3 +43,28 @@ def text_trajectory(tid: str, turns: int = 3, out: int = 20, delay: float = 0.1)
                                            "tool_delay_s": delay}))
     header = TrajectoryHeader(format="agentperf-traj/1", id=tid, kind="text")
     return Trajectory(header=header, turns=tuple(ts))
+
+
+def tree_trajectory(tid: str, *, context: str = "parent", offset: float = 0.2, delay: float = 0.1,
+                    out: int = 12) -> Trajectory:
+    """A main agent of 3 turns whose first reply forks two helpers (joined before turn 1, starting
+    `offset` s after the reply, from `context`) and whose second reply starts one detached helper
+    with a fresh context."""
+
+    def turn(i: int, new: int, prev: int = 0) -> TokenTurn:
+        return TokenTurn(i=i, new_input_tokens=new, cached_prefix_tokens=prev, output_tokens=out,
+                         tool_delay_s=delay)
+
+    helpers = [
+        Subagent(
+            spec=SubagentSpec.model_validate({"node": name, "at_turn": 0, "context": context,
+                                              "start_offset_s": offset, "result_tokens": 60}),
+            turns=(turn(0, 900, 2000), turn(1, 400, 2900 + out)),
+        )
+        for name in ("explore", "tests")
+    ]
+    lint = Subagent(spec=SubagentSpec(node="lint", at_turn=1, join="detach", context="none"),
+                    turns=(turn(0, 1500),))
+    header = TrajectoryHeader(format="agentperf-traj/2", id=tid, kind="tokens")
+    root = (turn(0, 2000), turn(1, 600, 2000 + out), turn(2, 300, 2600 + 2 * out))
+    return Trajectory(header=header, turns=root, subagents=(*helpers, lint))

@@ -119,10 +119,10 @@ def test_each_tier_has_a_headline_line_and_its_notes(db: Path, family_run: str) 
     assert [h.n_star for h in heads] == [32, 8, 0]
     assert [h.level.n if h.level else None for h in heads] == [32, 8, None]
     first = tier_line(heads[0])
-    assert first.startswith(f"{NAMES[0]}: N*=32, 4 agents/GPU (8 GPUs), ")
+    assert first.startswith(f"{NAMES[0]}: N*=32, 4.00 agents/GPU (8 GPUs), ")
     assert "agents/MW (measured GPU power)" in first
     assert first.endswith("bound by P25 output speed (N=36 failed)")
-    assert tier_line(heads[2]).startswith(f"{NAMES[2]}: N*=0, 0 agents/GPU (8 GPUs), agents/MW n/a")
+    assert tier_line(heads[2]).startswith(f"{NAMES[2]}: N*=0, 0.00 agents/GPU (8 GPUs), agents/MW n/a")
     notes = summary_notes(summary)
     assert f"{NAMES[1]}: N=16 passed once and failed its confirmation" in notes
 
@@ -137,8 +137,8 @@ def test_runs_show_prints_a_line_per_tier(
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("deepseek-v4@")}
     assert list(rows) == NAMES
-    assert rows[NAMES[0]][:4] == [NAMES[0], "32", "4", f"{32 / 3.32e-3:.4g}"]  # 32 agents / 3320 W
-    assert rows[NAMES[1]][:4] == [NAMES[1], "8", "1", f"{8 / 3.08e-3:.4g}"]
+    assert rows[NAMES[0]][:4] == [NAMES[0], "32", "4.00", f"{32 / 3.32e-3:,.0f}"]  # 32 agents / 3320 W
+    assert rows[NAMES[1]][:4] == [NAMES[1], "8", "1.00", f"{8 / 3.08e-3:,.0f}"]
     assert rows[NAMES[2]][:2] == [NAMES[2], "0"]
     assert "P25 output speed (N=36 failed)" in out
     assert "30-10:pass 100-5:fail/speed 300-3:fail/speed" in out  # the TIERS column of N=32

@@ -30,8 +30,8 @@ def snap(
     level: LevelRecord, search: SearchView, *, t: float = 52.0, p25: float = 120.0, **over: object
 ) -> Snapshot:
     base = Snapshot(
-        t=t, run_id="r1", simulated_endpoint=True, target_n=level.n, agents=level.n, agents_waiting=1,
-        agents_streaming=1, agents_in_tool=1, requests_ok=100, requests_failed=0, output_tokens=9000,
+        t=t, run_id="r1", simulated_endpoint=True, target_n=level.n, agents=level.n, requests_waiting=1,
+        requests_streaming=1, agents_in_tool=1, requests_ok=100, requests_failed=0, output_tokens=9000,
         window_s=30.0, ttft=Percentiles(0.031, 0.045, 0.06), speed_p25=p25, speed_p50=p25 * 1.1,
         speed_hist=(), speed_hist_edges=(), throughput_tok_s=500.0, client_lag_p99=0.001,
         client_lag_max=0.002, level=level, search=dataclasses.replace(search, levels=(level,)),

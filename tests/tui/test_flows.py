@@ -28,7 +28,7 @@ from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.help import HelpScreen
 from agentperf_tui.tui.screens.prompt import ConfirmScreen, PromptScreen
 from agentperf_tui.tui.screens.result import ResultScreen
-from agentperf_tui.tui.screens.setup import SetupScreen
+from agentperf_tui.tui.screens.setup import FormError, SetupScreen
 from agentperf_tui.tui.widgets.panel import Panel
 from agentperf_tui.tui.widgets.status import RunStatus
 
@@ -222,6 +222,7 @@ async def test_setup_form_builds_the_run_config(make_console: Console) -> None:
         screen.query_one("#tier", Select).value = "deepseek-v4-pro@rev1/60-5"
         screen.query_one("#mode", Select).value = "search"
         screen.query_one("#concurrency", Input).value = "16"
+        screen.query_one("#budget-s", Input).value = "10m"
         screen.query_one("#rigour", Select).value = "strict"
         screen.query_one("#telemetry", Select).value = "dcgm"
         screen.query_one("#telemetry-arg", Input).value = "http://node1:9400/metrics"
@@ -231,6 +232,8 @@ async def test_setup_form_builds_the_run_config(make_console: Console) -> None:
         assert (cfg.model, cfg.api_key_env) == ("deepseek-v4-pro", "MY_KEY")
         assert cfg.tier == "deepseek-v4-pro@rev1/60-5"
         assert (cfg.mode, cfg.concurrency, cfg.rigour) == ("search", 16, "strict")
+        assert cfg.budget_s == 600.0 and not screen.query_one("#row-budget-s").disabled
+        assert "within 10m00s" in static_text(screen.query_one("#plan", Static))
         assert cfg.telemetry == "dcgm:http://node1:9400/metrics"
         assert not screen.query_one("#row-endpoint").disabled
         assert screen.query_one("#row-sim-model").disabled
@@ -241,6 +244,13 @@ async def test_setup_refuses_a_bad_form(make_console: Console) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         assert isinstance(screen, SetupScreen)
+        screen.query_one("#mode", Select).value = "search"
+        screen.query_one("#budget-s", Input).value = "soon"
+        await pilot.pause()
+        with pytest.raises(FormError) as info:
+            screen.collect()
+        assert any("Budget: 'soon' is not a duration" in p for p in info.value.problems)
+        screen.query_one("#budget-s", Input).value = ""
         screen.query_one("#mode", Select).value = "sweep"
         screen.query_one("#endpoint-kind", Select).value = "url"
         await pilot.pause()

@@ -166,3 +166,28 @@ def test_missing_source(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(TrajectoryError, match=r"no \*\.json"):
         import_weka(tmp_path / "empty", tmp_path / "o")
+
+
+def test_show_prints_the_tree_figures_of_the_imported_traces(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fan-out, depth, concurrency inside a tree, the sub-agents' share of tokens and the implied
+    cache-hit ratio, as `trajectories show` prints them for both traces, against tree_stats."""
+    out = tmp_path / "both"
+    assert main(["trajectories", "import", "--from", "weka", str(WEKA), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["trajectories", "show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    stats = [tree_stats(t) for t in load_set(out, trees=True)]
+    fan = [f for s in stats for f in s.fanouts]
+    assert sorted(fan) == [1, 1, 1, 1, 2]  # trace-a: a pair, a nested one, a detached one; trace-b: two
+    assert ("sub-agents: 6 in 2 of 2 trajectories, 5 forks; sub-agents per fork: mean 1.20, max 2; "
+            "depth: max 2; detached: 2") in shown
+    tokens = sum(s.tokens for s in stats)
+    assert f"{100 * sum(s.subagent_tokens for s in stats) / tokens:.1f}% of tokens (prompt + output)" in shown
+    # trace-a runs two sub-agents side by side; trace-b's sub-agents never overlap another request
+    assert [s.peak_structural for s in stats] == [2, 1] and [s.peak_recorded for s in stats] == [2, 1]
+    assert ("peak requests in flight inside one tree: max 2, median 1.5 (structural bound); max 2, "
+            "median 1.5 (recorded timing, 2 of 2 trees)") in shown
+    hits = sum(s.hit_tokens or 0 for s in stats) / sum(s.prompt_tokens for s in stats)
+    assert f"implied prefix-cache hit ratio: {100 * hits:.1f}% of prompt tokens" in shown

@@ -32,7 +32,7 @@ class ModelInfo:
     simulated: bool = False
     """The server says this model is simulated (agentperf-tui's own simulator marks its models)."""
     deployment: str | None = None
-    """What a simulated server says it models (e.g. "gpt-oss-120b on 1 x 1 b200 (simulated)")."""
+    """What a simulated server says it models (e.g. "gpt-oss-120b on 1 x b200 (simulated)")."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,8 @@ class RunConfig(BaseModel):
     concurrency: int = Field(default=4, ge=1)
     """N for fixed mode; the starting guess for a search."""
     max_concurrency: int = Field(default=4096, ge=1)
+    budget_s: float | None = Field(default=None, gt=0)
+    """Search: time budget in seconds; when it runs out the search ends with the bracket it has."""
     sweep: list[int] | None = None
     duration_s: float | None = Field(default=None, gt=0)
     """Fixed mode: how long to run. None: until the level's verdict is settled (or aborted)."""

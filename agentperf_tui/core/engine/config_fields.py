@@ -32,6 +32,25 @@ def concurrency_list(text: str) -> list[int]:
     return out
 
 
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """`90`, `90s`, `10m`, `1.5h`: a positive duration in seconds (ValueError saying what is wrong)."""
+    t = text.strip().lower()
+    unit = _UNITS.get(t[-1:])
+    number = t[:-1] if unit is not None else t
+    try:
+        value = float(number) * (unit or 1.0)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a duration: give seconds, or a number with s, m or h (10m)"
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{text!r}: a duration must be positive and finite")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigField:
     name: str
@@ -147,6 +166,10 @@ FIELDS: tuple[ConfigField, ...] = (
     ConfigField("concurrency", ("-n", "--concurrency"), "N",
                 "concurrent agents (N); for a search, the starting guess", "run", parse=int, metavar="N"),
     ConfigField("max_concurrency", ("--max",), "Max N", "largest N a search may try", "run", parse=int),
+    ConfigField("budget_s", ("--budget",), "Budget",
+                "time budget of a search (90s, 10m, 1h): when it runs out the search ends with the bracket "
+                "it has, and says so", "run", parse=duration_seconds, metavar="TIME",
+                placeholder="e.g. 10m (empty: no limit)"),
     ConfigField("sweep", ("--sweep",), "Sweep N", "run these N instead of searching, e.g. 4,8,16,32", "run",
                 parse=concurrency_list, placeholder="4, 8, 16, 32"),
     ConfigField("duration_s", ("--duration",), "Duration", "seconds a fixed run lasts", "run", parse=float,

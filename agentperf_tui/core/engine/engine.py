@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from agentperf_tui.core.client.request import CHAT_PATH, chat_body
 from agentperf_tui.core.client.sse import complete_reply, parse_stream
@@ -43,9 +43,16 @@ from agentperf_tui.core.workload.calibrate import CalibrationError, calibrate
 from agentperf_tui.core.workload.filler import Calibration
 from agentperf_tui.core.workload.trajectory import load_set
 
+T = TypeVar("T")
+
 
 class EngineError(RuntimeError):
     """The run cannot start or continue; the message says what to fix."""
+
+
+class AbortedBeforeStart(EngineError):
+    """The run was aborted (a signal, the operator) while it was still checking the endpoint:
+    nothing was measured, so nothing is stored."""
 
 
 def _prompt_text(messages: list[dict[str, Any]]) -> str:
@@ -76,6 +83,7 @@ class RunEngine:
         self._done: asyncio.Event | None = None
         self._finish_reason: Status = "finished"
         self._abort_reason: str | None = None
+        self._early_stop: Callable[[], None] | None = None
         self._paused = False
         self._manual = False
         self._failures = FailureLog()
@@ -153,6 +161,8 @@ class RunEngine:
                 self._done.set()
 
         self.agg.event("warn", reason)
+        if self.loop is None:  # not started yet: the run stops as soon as it starts
+            self._early_stop = stop
         self._on_loop(stop)
 
     def emergency_stop(self, reason: str) -> None:
@@ -194,6 +204,8 @@ class RunEngine:
         cfg = self.config
         self.loop = asyncio.get_running_loop()
         self._done = asyncio.Event()
+        if self._early_stop is not None:
+            self._early_stop()
         # Read the workload first: a bad trajectory file is reported before any request is sent.
         trajectories = load_set(cfg.trajectories_path(), trees=True)
         self.agg.event("info", "starting: checking the endpoint")
@@ -220,11 +232,32 @@ class RunEngine:
         finally:
             ctx.close()
 
+    async def _unless_aborted(self, step: Coroutine[Any, Any, T]) -> T:
+        """A start-up step (the endpoint check, the filler calibration) that an abort ends at once:
+        the exact-length probe against a slow server can take minutes."""
+        done = self._done
+        assert done is not None
+        task = asyncio.ensure_future(step)
+        stop = asyncio.ensure_future(done.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            why = self._abort_reason or "aborted"
+            raise AbortedBeforeStart(f"{why} while checking the endpoint: nothing was measured or stored")
+        return task.result()
+
     async def _measure(self, ctx: RunContext, client: StreamClient, trajectories: list[Any]) -> RunSummary:
         cfg = self.config
         try:
             embedded = ctx.sim is not None
-            pf = await preflight(client, cfg.model, exact_length=cfg.exact_length, embedded=embedded)
+            pf = await self._unless_aborted(
+                preflight(client, cfg.model, exact_length=cfg.exact_length, embedded=embedded)
+            )
         except PreflightError as e:
             if isinstance(e, ConfigError):
                 raise  # the run's settings, not the server: a configuration error
@@ -232,7 +265,7 @@ class RunEngine:
         self._report_preflight(pf)
         calibration: Calibration | None = None
         if any(t.kind == "tokens" for t in trajectories):
-            calibration = await self._calibrate(client, pf.model)
+            calibration = await self._unless_aborted(self._calibrate(client, pf.model))
         self.run_id = ctx.start_run(pf, trajectories=trajectories, started_wall=self.t0_wall)
         controller = ctx.controller
         load = self.load = make_load(cfg, client, self.clock, self.agg.event)
@@ -422,8 +455,8 @@ class RunEngine:
             "simulated_endpoint": bool(ctx and ctx.simulated),
             "target_n": load.target if load else 0,
             "agents": counts.agents,
-            "agents_waiting": counts.waiting,
-            "agents_streaming": counts.streaming,
+            "requests_waiting": counts.waiting,
+            "requests_streaming": counts.streaming,
             "agents_in_tool": counts.in_tool,
             "requests_in_flight": counts.in_flight,
             "level": ctl.level_view() if ctl else None,

@@ -224,8 +224,9 @@ class Fleet:
         agent.task = loop.create_task(self._run_agent(agent, t_join), name=f"agent-{aid}")
 
     async def _sleep_until(self, t: float) -> None:
-        d = t - self._clock()
-        if d > 0:
+        # an event loop's timers may fire a little early (uvloop counts whole milliseconds): a
+        # request is never sent before its intended time
+        while (d := t - self._clock()) > 0:
             await asyncio.sleep(d)
 
     def _delay(self, agent: Agent) -> Callable[[Node, int], float]:

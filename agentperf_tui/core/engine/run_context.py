@@ -110,6 +110,7 @@ class RunContext:
             tiers=self.tiers,
             start_n=n,
             max_n=cfg.max_concurrency,
+            budget_s=cfg.budget_s if cfg.mode == "search" else None,
             fixed_n=n if cfg.mode == "fixed" else None,
             sweep=cfg.sweep if cfg.mode == "sweep" else None,
             gpu_count=self.gpu_count,

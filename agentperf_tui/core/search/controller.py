@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.energy import EnergyFn, no_energy
 from agentperf_tui.core.search.level import Level
@@ -14,6 +15,7 @@ from agentperf_tui.core.search.result import SearchResult, build_result
 from agentperf_tui.core.search.strategy import Step, Strategy
 from agentperf_tui.core.search.window import OpenFn
 from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.result import TierResult
 from agentperf_tui.core.views import SearchView, TierBracketView
 
 
@@ -42,6 +44,7 @@ class SearchController:
         """Index of the first record the result is judged on (levels before a hand-set N are kept
         on record but belong to the suspended search)."""
         self._held_note: str | None = None
+        self._budget_note: str | None = None
         self._result: SearchResult | None = None
         self._started_at: float | None = None
         self._energy: EnergyFn = no_energy
@@ -73,6 +76,10 @@ class SearchController:
             return None
         rec = self.level.feed(now, results, trajectories_done, active_agents, opens)
         if rec is None:
+            if self._over_budget(now):
+                why = "the search's time budget ran out before this level was decided; not counted"
+                self._store(self.level.discard(now, why))
+                return self._finish_early(now)
             return None
         return self._advance(rec, now)
 
@@ -157,8 +164,28 @@ class SearchController:
             self._result = self._build(now)
             self.level = None
             return Finished(self._result)
+        if self._over_budget(now):
+            return self._finish_early(now)
         self._begin(step, now)
         return RunAt(step.n)
+
+    def _over_budget(self, now: float) -> bool:
+        budget = self.plan.budget_s
+        return (
+            budget is not None and self.plan.mode == "search" and self._started_at is not None
+            and now - self._started_at >= budget
+        )  # fmt: skip
+
+    def _finish_early(self, now: float) -> Finished:
+        """The time budget ran out: the search ends with the bracket it has."""
+        assert self.plan.budget_s is not None
+        self.level = None
+        self._budget_note = (
+            f"the {fmt.duration(self.plan.budget_s)} time budget ran out after "
+            f"{fmt.plural(len(self.records), 'level')}: the search ended with the bracket it had"
+        )
+        self._result = self._build(now)
+        return Finished(self._result)
 
     def _build(self, now: float) -> SearchResult:
         assert self._started_at is not None
@@ -169,6 +196,11 @@ class SearchController:
         if self._held_note is not None:
             held = tuple(r.model_copy(update={"notes": (self._held_note, *r.notes)}) for r in res.results)
             res = replace(res, results=held)
+        if self._budget_note is not None:
+            res = replace(res, results=tuple(
+                r.model_copy(update={"notes": (f"{self._budget_note}: {_bracket_text(r)}", *r.notes)})
+                for r in res.results
+            ))  # fmt: skip
         return res
 
     # ---- views ------------------------------------------------------------------------------
@@ -225,3 +257,13 @@ class SearchController:
             done=self.strategy.done(k) or self._result is not None,
             result_n=self._result.results[k].n_star if self._result is not None else None,
         )
+
+
+def _bracket_text(r: TierResult) -> str:
+    """Where a tier's search stood when it was cut short."""
+    if r.converged:
+        return f"N*={r.n_star} had converged"
+    low = f"N*>={r.n_star} (passed)" if r.n_star else "no level passed yet"
+    if r.first_fail_n is None:
+        return f"{low}, no level failed yet: N* is a lower bound"
+    return f"{low}, N={r.first_fail_n} failed: the bracket was not closed"

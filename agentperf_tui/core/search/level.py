@@ -387,12 +387,13 @@ class Level:
         end = self._best_end(now)
         return self._finish(now, end, "the run ended before the level settled", outcome="ended")
 
-    def discard(self, now: float) -> LevelRecord:
-        """The operator restarts the level: this attempt is kept on record but does not count."""
+    def discard(self, now: float, reason: str = "restarted by the operator; not counted") -> LevelRecord:
+        """The level is abandoned (restarted by the operator, or the search ran out of time): this
+        attempt is kept on record but does not count."""
         if self._record is not None:
             return self._record
         end = self._best_end(now)
-        return self._finish(now, end, "restarted by the operator; not counted", outcome="discarded")
+        return self._finish(now, end, reason, outcome="discarded")
 
     # ---- live view --------------------------------------------------------------------------
     def view(self) -> LevelRecord:
@@ -410,7 +411,7 @@ class Level:
             )
             for k, tier in enumerate(self.tiers)
         ]  # fmt: skip
-        c = w.complete_through()
+        c = w.complete_through(self._opens() if self._opens is not None else ())
         if self.phase == "measuring" and c is not None and w.measure_from is not None and c > w.measure_from:
             d = w.data(c)
             n_req, failed = d.n, d.failed

@@ -37,6 +37,9 @@ class SearchPlan:
     tier it is relevant to. Give `tier` or `tiers` (or both, `tier` being `tiers[0]`)."""
     start_n: int = 4
     max_n: int = 4096
+    budget_s: float | None = None
+    """Search: seconds from its start after which the search ends with the bracket it has (the
+    open level is discarded unless it decides at that moment); None: no limit."""
     fixed_n: int | None = None
     sweep: Sequence[int] | None = None
     tolerance_frac: float = 0.05
@@ -129,6 +132,8 @@ class SearchPlan:
             raise PlanError("tier", f"mode {self.mode!r} needs an SLO tier")
         if self.max_n < 1:
             raise PlanError("max_n", "must be >= 1")
+        if self.budget_s is not None and not self.budget_s > 0:
+            raise PlanError("budget_s", "must be a positive number of seconds")
         if self.start_n < 1:
             raise PlanError("start_n", "must be >= 1")
         if self.mode == "fixed" and (self.fixed_n is None or self.fixed_n < 1):

@@ -34,35 +34,62 @@ from agentperf_tui.core.simulator.virtual import VirtualLoad, baseline_tool_dela
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.tiers import SloTier
 from agentperf_tui.core.workload.trajectory import TokenTurn, Trajectory
+from agentperf_tui.core.workload.tree import Node, tree_of
+from agentperf_tui.core.workload.tree_replay import timeline
+
+NOMINAL_SPEED_TOK_S = 50.0
+"""Reply speed used only to lay trees out when estimating how many requests an agent keeps in
+flight (the ranking estimate; the searched N* comes from the clock)."""
 
 
 def workload_stats(trajectories: list[Trajectory], tool_delay: str) -> WorkloadStats:
-    """Per-request means of a trajectory set (token-only turns; text turns count their
-    recorded prompt tokens where given)."""
+    """Per-request means of a trajectory set, every request of every tree node counted (token-only
+    turns; text turns count their recorded prompt tokens where given), and how many requests an
+    agent keeps in flight on average (1 for linear trajectories)."""
     prompts: list[float] = []
     new: list[float] = []
     outs: list[float] = []
     delays: list[float] = []
+    work = span = 0.0
     rng = random.Random(0)
+    draws = random.Random(1)
+    mean_baseline = statistics.fmean(baseline_tool_delay(draws) for _ in range(2000))
+
+    def delay(node: Node, k: int) -> float:
+        return node.turns[k].tool_delay_s if tool_delay == "recorded" else mean_baseline
+
+    def duration(node: Node, k: int) -> float:
+        return node.turns[k].output_tokens / NOMINAL_SPEED_TOK_S + 1.0
+
     for t in trajectories:
-        prev = 0
-        for turn in t.turns:
-            if isinstance(turn, TokenTurn):
-                p = turn.prompt_tokens
-                reuse = min(prev, turn.cached_prefix_tokens)
-            else:
-                p = turn.recorded_prompt_tokens or 0
-                reuse = 0 if turn.compacted else min(prev, p)
-            prompts.append(p)
-            new.append(p - reuse)
-            outs.append(turn.output_tokens)
-            delays.append(turn.tool_delay_s if tool_delay == "recorded" else baseline_tool_delay(rng))
-            prev = p
+        root = tree_of(t)
+        for node in root.walk():
+            prev = 0
+            for turn in node.turns:
+                if isinstance(turn, TokenTurn):
+                    p = turn.prompt_tokens
+                    # a sub-agent's first prompt may start with context its parent already sent
+                    inherited = not prev and not node.is_root
+                    reuse = turn.cached_prefix_tokens if inherited else min(prev, turn.cached_prefix_tokens)
+                else:
+                    p = turn.recorded_prompt_tokens or 0
+                    reuse = 0 if turn.compacted else min(prev, p)
+                prompts.append(p)
+                new.append(p - reuse)
+                outs.append(turn.output_tokens)
+                delays.append(turn.tool_delay_s if tool_delay == "recorded" else baseline_tool_delay(rng))
+                prev = p
+        # an agent's requests laid out without contention: the work they hold over the time the
+        # agent takes (equal for a linear trajectory; more when sub-agents run side by side)
+        laid = timeline(root, duration, think_time=False, tool_delay=delay)
+        work += sum(duration(n, k) + delay(n, k) for n in root.walk() for k in range(len(n.turns)))
+        span += max(r.end for r in laid) + delay(root, len(root.turns) - 1)
     return WorkloadStats(
         prompt_tokens=statistics.fmean(prompts),
         new_tokens=statistics.fmean(new),
         output_tokens=statistics.fmean(outs),
         tool_delay_s=statistics.fmean(delays),
+        parallelism=work / span if span > 0 else 1.0,
     )
 
 

@@ -1,9 +1,11 @@
 """The requests of one level's measured window: those reported, and those still open.
 
-Agents are sequential, so once every agent of the level has reported, every request sent before
-the oldest of their latest ends is known (the window's complete prefix). When a level must be
-judged before that (an agent has not reported since the level held), the requests still open are
-counted too, as right-censored values: docs/search.md, "Open requests count".
+A linear agent is sequential, so once every agent of the level has reported, every request sent
+before the oldest of their latest ends is known (the window's complete prefix). An agent that is
+a tree has several requests in flight, so a sub-agent's request sent earlier may still be open
+after a later one has ended: the complete prefix also stops at the send time of every request
+still open. When a level must be judged before every agent has reported, the requests still open
+are counted too, as right-censored values: docs/search.md, "No survivor bias".
 """
 
 from __future__ import annotations
@@ -179,14 +181,16 @@ class LevelWindow:
         ]
         return min([now, *pending])
 
-    def complete_through(self) -> float | None:
+    def complete_through(self, opens: Iterable[OpenRequest] = ()) -> float | None:
         """Every request of the level's agents sent before this time has been reported.
 
-        None until each of the N agents has reported a request sent after the level held."""
+        None until each of the N agents has reported a request sent after the level held. A
+        request in `opens` (still in flight) holds it back to that request's send time: a tree's
+        sub-agent request can be older than the latest request its agent reported."""
         if len(self._agents) < self.n or self.n == 0:
             return None
         ends = sorted((self._last_end[a] for a in self._agents), reverse=True)
-        return ends[self.n - 1]
+        return min([ends[self.n - 1], *(o.t_intended for o in self.unreported(opens))])
 
     def data(
         self,

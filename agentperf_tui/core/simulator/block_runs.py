@@ -42,6 +42,10 @@ class BlockRuns(Sequence[int]):
             return BlockRuns(starts, (*ends[:-1], n + count))
         return BlockRuns((*starts, first), (*ends, n + count))
 
+    def shifted(self, offset: int) -> BlockRuns:
+        """The same chain with every identity moved by `offset` (a template made concrete)."""
+        return BlockRuns(tuple(s + offset for s in self._starts), self._ends)
+
     def __len__(self) -> int:
         return self._ends[-1] if self._ends else 0
 
@@ -70,3 +74,20 @@ class BlockRuns(Sequence[int]):
         for start, end in zip(self._starts, self._ends, strict=True):
             yield from range(start, start + end - prev)
             prev = end
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading identities two chains share.
+
+    Chains are prefix-closed (an identity stands for all the content before it too: two chains
+    that hold the same identity at block i hold the same ones before it), so a binary search
+    finds it in O(log n) lookups.
+    """
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[mid - 1] == b[mid - 1]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

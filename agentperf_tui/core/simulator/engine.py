@@ -63,6 +63,9 @@ class SimRequest:
     aborted: bool = False
     owner: Any = None
     """Opaque slot for the caller (an HTTP stream, a virtual agent)."""
+    session: int | None = None
+    """The conversation the prompt continues, for an engine that caches per conversation (the
+    rack-scale engine); None: the prompt's first block identity names it."""
 
 
 @dataclass(slots=True)
@@ -355,8 +358,12 @@ class Engine:
     # -- requests --------------------------------------------------------------------------
 
     def new_request(self, prompt_len: int, hashes: Sequence[int], t: float, *, max_tokens: int | None,
-                    min_tokens: int = 0, ignore_eos: bool = False, owner: Any = None) -> SimRequest:
-        """Validate and build a request (not yet submitted). Raises RequestRejected."""
+                    min_tokens: int = 0, ignore_eos: bool = False, owner: Any = None,
+                    session: int | None = None) -> SimRequest:
+        """Validate and build a request (not yet submitted). Raises RequestRejected.
+
+        `session` is not needed here: the block cache finds shared blocks wherever they are."""
+        del session
         limit = self.max_model_len
         if prompt_len < 1:
             raise RequestRejected("the prompt is empty")

@@ -17,8 +17,11 @@ Same calling convention as `engine.Engine` (`new_request`, `submit`, `next_time`
   fixed latency) before the first token.
 - The prefix cache keeps, per conversation, its last prompt (as a chain of block hashes), in
   LRU order within the KV memory the pool leaves free (plus any host-memory offload tier):
-  a request whose prompt extends a cached one prefills only the new tokens. A router that
-  sends a conversation back to the instance holding its prefix is assumed (KV-aware routing).
+  a request prefills only what its prompt does not share with its conversation's cached
+  prompt, or with the latest cached prompt that starts with the same block (the other agents
+  of one tree: a sub-agent that starts from its parent's context, or siblings that share a
+  system prompt). A router that sends a conversation back to the instance holding its prefix
+  is assumed (KV-aware routing).
 
 Each instance's GPUs draw idle power between steps and idle + (TDP - idle) x activity during
 a step (activity from the step's compute, memory and communication shares, as in roofline.py).
@@ -34,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agentperf_tui.core.simulator.block_runs import common_prefix
 from agentperf_tui.core.simulator.costmodel import PoolCost
 from agentperf_tui.core.simulator.engine import INF, RequestRejected, SimRequest
 from agentperf_tui.core.simulator.shapes import Shape
@@ -290,8 +294,11 @@ class PoolEngine:
         self.now_hint = 0.0
         self.capacity_freed = False
         self._wait_mark = 0.0
-        # prefix cache: conversation key -> (blocks, last hash); LRU order
-        self.cache: OrderedDict[int, tuple[int, int]] = OrderedDict()
+        # prefix cache: conversation key -> (its last prompt's chain, blocks charged for it); LRU
+        # order. A chain charges the blocks it does not share with the chain it was found beside.
+        self.cache: OrderedDict[int, tuple[Sequence[int], int]] = OrderedDict()
+        self.heads: dict[int, int] = {}
+        """First block identity -> the conversation last cached with a prompt starting with it."""
         self.cache_blocks = 0
         offload = shape.spec.kv_offload_gb_per_gpu * 1e9
         src = self.prefill if self.prefill else self.decode
@@ -319,7 +326,9 @@ class PoolEngine:
         min_tokens: int = 0,
         ignore_eos: bool = False,
         owner: Any = None,
+        session: int | None = None,
     ) -> SimRequest:
+        """`session` names the conversation the prompt continues (default: its first block)."""
         del min_tokens, ignore_eos  # replies run to max_tokens (the load generator asks for exact lengths)
         limit = self.max_model_len
         if prompt_len < 1:
@@ -345,6 +354,7 @@ class PoolEngine:
             finish_reason="length",
             t_arrival=t,
             owner=owner,
+            session=session,
         )
 
     def submit(self, req: SimRequest, t: float) -> None:
@@ -389,29 +399,46 @@ class PoolEngine:
         hashes = r.hashes
         if not self.caching or not hashes:
             return 0
-        hit = self.cache.get(hashes[0])
-        if hit is None:
+        own = hashes[0] if r.session is None else r.session
+        keys = [own]
+        other = self.heads.get(hashes[0])
+        if other is not None and other != own:
+            keys.append(other)
+        best, best_key = 0, None
+        for key in keys:
+            hit = self.cache.get(key)
+            if hit is None:
+                continue
+            n = common_prefix(hashes, hit[0])
+            if n > best:
+                best, best_key = n, key
+        if best_key is None:
             return 0
-        blocks, last = hit
-        if blocks > len(hashes) or hashes[blocks - 1] != last:
-            return 0
-        self.cache.move_to_end(hashes[0])
-        return min(blocks * self.block, r.prompt_len - 1)
+        self.cache.move_to_end(best_key)
+        return min(best * self.block, r.prompt_len - 1)
 
     def _remember(self, r: SimRequest) -> None:
         hashes = r.hashes
         if not self.caching or not hashes:
             return
-        key = hashes[0]
+        first = hashes[0]
+        key = first if r.session is None else r.session
         old = self.cache.pop(key, None)
         if old is not None:
-            self.cache_blocks -= old[0]
-        n = len(hashes)
-        self.cache[key] = (n, hashes[-1])
+            self.cache_blocks -= old[1]
+        shared = 0
+        other = self.heads.get(first)
+        if other is not None and other != key and (beside := self.cache.get(other)) is not None:
+            shared = common_prefix(hashes, beside[0])
+        n = len(hashes) - shared
+        self.cache[key] = (hashes, n)
+        self.heads[first] = key
         self.cache_blocks += n
         while self.cache_blocks > self.cache_capacity_blocks and self.cache:
-            _, (b, _h) = self.cache.popitem(last=False)
+            gone, (chain, b) = self.cache.popitem(last=False)
             self.cache_blocks -= b
+            if chain and self.heads.get(chain[0]) == gone:
+                del self.heads[chain[0]]
 
     def _start_prefill(self, r: SimRequest, dec: _Instance, t: float) -> None:
         cached = self._lookup(r)

@@ -18,6 +18,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agentperf_tui.core import fmt
 from agentperf_tui.core.data_paths import profile_dir_candidates
 
 Pos = Annotated[float, Field(gt=0)]
@@ -284,8 +285,10 @@ class Deployment:
 
     @property
     def label(self) -> str:
-        return (f"{self.model.name} on {self.replicas} x {self.gpus_per_replica} "
-                f"{self.hardware.name} (simulated)")
+        gpus = f"{self.gpus_per_replica} x {self.hardware.name}"
+        if self.replicas > 1:
+            gpus = f"{self.replicas} replicas of {gpus}"
+        return f"{self.model.name} on {gpus} (simulated)"
 
     @property
     def compute_dtype(self) -> str:
@@ -337,7 +340,7 @@ class Deployment:
         m = self.model
         return (f"{self.label}: weights {m.weight_bytes / 1e9:.1f} GB per replica, KV cache "
                 f"{self.kv_capacity_tokens:,} tokens per replica ({self.num_blocks:,} blocks of "
-                f"{self.engine.block_size}), {self.gpu_count} GPUs in all")
+                f"{self.engine.block_size}), {fmt.plural(self.gpu_count, 'GPU')} in all")
 
 
 def auto_gpus_per_replica(hw: HardwareProfile, model: ModelProfile, engine: EngineConfig) -> int:

@@ -134,6 +134,9 @@ class WorkloadStats:
     """Prompt tokens not covered by the previous turn's prompt (what a prefix cache leaves)."""
     output_tokens: float
     tool_delay_s: float
+    parallelism: float = 1.0
+    """Requests an agent keeps in flight for each one a linear agent would (1: linear; more
+    when a tree's sub-agents run side by side): an agent's load is that many request cycles."""
 
 
 @dataclass(frozen=True)
@@ -174,10 +177,13 @@ def agent_capacity(
         speed_at = dc.accept / dc.step(1, ctx, 0.0).duration
 
     # an agent occupies a sequence slot while its reply streams, and none while its tool runs
+    # (a tree's agent: `parallelism` slots' worth of such cycles)
+    par = max(1.0, w.parallelism)
+
     def agents(batch_per_rank: int, speed: float) -> float:
         busy = w.output_tokens / max(speed, 1e-9)
         cycle = busy + w.tool_delay_s + 1.0
-        return batch_per_rank * ranks * cycle / max(busy, 1e-9)
+        return batch_per_rank * ranks * cycle / max(busy, 1e-9) / par
 
     s_ref = max(speed_at, target)
     limits = {
@@ -189,7 +195,7 @@ def agent_capacity(
     rate = _prefill_rate(pc, w.prompt_tokens) * pc.gpus * (shape.prefill_instances or 1)
     if not shape.disaggregated:
         rate *= 0.5  # aggregated instances spend their steps on decode too
-    per_agent = w.new_tokens / (w.output_tokens / s_ref + w.tool_delay_s + 1.0)
+    per_agent = par * w.new_tokens / (w.output_tokens / s_ref + w.tool_delay_s + 1.0)
     limits["prefill compute"] = 0.8 * rate / max(per_agent, 1e-9)
     # TTFT: one prompt's own prefill time must stay well inside the SLO (queueing comes on top)
     chunk_t = pc.step(

@@ -8,6 +8,11 @@ reuses the blocks of turn k's prompt, as a replay over HTTP does: the reply the 
 generated is not what the next prompt carries (that is the recorded reply), so only the
 previous prompt is a cache hit.
 
+A token-only tree is one agent, as in the load generator: its sub-agents' requests run in
+parallel, scheduled by the tree replay's rules (workload/tree_replay.py), and every prompt's
+cache identities come from the tree's block hashes (tree_blocks.py), so what one node shares
+with another is a hit here as it is on a server.
+
 Capacity questions (how many agents meet a tier) take seconds of wall time this way.
 """
 
@@ -17,6 +22,7 @@ import heapq
 import itertools
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,9 +34,12 @@ from agentperf_tui.core.simulator.pool_engine import PoolEngine
 from agentperf_tui.core.simulator.profiles import Deployment, load_deployment
 from agentperf_tui.core.simulator.shapes import Shape
 from agentperf_tui.core.simulator.tokenizer import GEN_PROMPT, count_bytes, render_chat, render_message
+from agentperf_tui.core.simulator.tree_blocks import TreeBlocks, tree_blocks
 from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory
+from agentperf_tui.core.workload.tree import Node
+from agentperf_tui.core.workload.tree_replay import Due, TreeReplay, recorded_tool_delay
 
-__all__ = ["VirtualLoad", "baseline_tool_delay", "load_deployment"]
+__all__ = ["VirtualLoad", "baseline_tool_delay", "check_replayable", "load_deployment"]
 
 ToolDelay = Literal["recorded", "baseline"]
 
@@ -48,6 +57,40 @@ def baseline_tool_delay(rng: random.Random) -> float:
     """
     d = math.exp(_LOG_MEDIAN + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
     return min(BASELINE_MAX_S, max(BASELINE_MIN_S, d))
+
+
+def check_replayable(trajectories: list[Trajectory]) -> None:
+    """Raise ValueError naming the first trajectory the virtual clock cannot replay."""
+    for t in trajectories:
+        if t.is_tree and t.kind != "tokens":
+            raise ValueError(
+                f"trajectory {t.id!r}{f' ({t.path})' if t.path else ''} is a text tree: the virtual "
+                "clock replays token-only trees (their prompts come from block hashes); replay text "
+                "trees against a server (`agentperf-tui run`)"
+            )
+
+
+@dataclass(slots=True, eq=False)
+class _TreeRun:
+    """One replay of a tree by one agent."""
+
+    blocks: TreeBlocks
+    replay: TreeReplay
+    offset: int
+    """Added to the template's identities: this replay's own cache blocks."""
+    sessions: dict[str, int]
+    """Node -> its conversation key in the rack-scale engine's cache."""
+    open: dict[int, SimRequest] = field(default_factory=dict)
+    held: list[Due] = field(default_factory=list)
+    """Requests that fell due while the agent was retiring (sent if it stays after all)."""
+
+
+@dataclass(slots=True, eq=False)
+class _Sent:
+    """The owner of a tree request in the engine."""
+
+    agent: _Agent
+    due: Due
 
 
 @dataclass(slots=True, eq=False)
@@ -69,6 +112,13 @@ class _Agent:
     t_intended: float = 0.0
     pending: int = 0
     """Sequence number of the agent's scheduled send; a stale heap entry carries an older one."""
+    tree: _TreeRun | None = None
+    """The tree replay in progress (None while the agent walks a linear trajectory)."""
+
+    @property
+    def busy(self) -> bool:
+        """A request of this agent is in flight."""
+        return self.in_flight is not None or (self.tree is not None and bool(self.tree.open))
 
 
 class VirtualLoad:
@@ -84,6 +134,7 @@ class VirtualLoad:
             raise ValueError("VirtualLoad needs at least one trajectory")
         if tool_delay not in ("recorded", "baseline"):
             raise ValueError(f"tool_delay must be 'recorded' or 'baseline', not {tool_delay!r}")
+        check_replayable(trajectories)
         self.deployment = deployment
         self.trajectories = trajectories
         self.seed = seed
@@ -93,11 +144,15 @@ class VirtualLoad:
                                             else Engine(deployment, seed=seed))
         self.block = deployment.block_size
         self.now = 0.0
-        self._heap: list[tuple[float, int, int, _Agent]] = []
+        self._heap: list[tuple[float, int, int, _Agent, Due | None]] = []
+        """(time, order, the agent's send number, agent, the tree request due or None)."""
         self._seq = itertools.count()
         self._next_hash = 1
-        self._runs = isinstance(self.engine, PoolEngine)
         """Next fresh block identity (identities are never reused)."""
+        self._runs = isinstance(self.engine, PoolEngine)
+        self._trees: dict[str, TreeBlocks] = {}
+        self._sessions = itertools.count(-1, -1)
+        """Conversation keys of tree nodes (negative: apart from any block identity)."""
         self._agents: dict[int, _Agent] = {}
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
@@ -121,7 +176,7 @@ class VirtualLoad:
         if n < len(active):
             for a in active[n:]:
                 a.retiring = True
-                if a.in_flight is None:
+                if not a.busy:
                     self._retire(a)
             return
         want = n - len(active)
@@ -131,6 +186,10 @@ class VirtualLoad:
                 break
             a.retiring = False
             want -= 1
+            if a.tree is not None:
+                held, a.tree.held = a.tree.held, []
+                for due in held:
+                    self._push(a, Due(due.node, due.turn, max(due.at, self.now)))
         for k in range(want):
             aid = self._next_id
             self._next_id += 1
@@ -152,6 +211,11 @@ class VirtualLoad:
         a.replay += 1
         a.turn = 0
         a.t_start = t
+        traj = self.trajectories[a.traj_index]
+        if traj.is_tree:
+            self._start_tree(a, traj, t)
+            return
+        a.tree = None
         a.prev_prompt_len = 0
         a.prev_hashes = BlockRuns() if self._runs else []
         a.text_bytes = 0
@@ -160,7 +224,88 @@ class VirtualLoad:
     def _schedule(self, a: _Agent, t: float) -> None:
         a.pending += 1
         a.t_intended = t
-        heapq.heappush(self._heap, (t, next(self._seq), a.pending, a))
+        heapq.heappush(self._heap, (t, next(self._seq), a.pending, a, None))
+
+    # -- trees -----------------------------------------------------------------------------
+
+    def _tree_delay(self, a: _Agent) -> Callable[[Node, int], float]:
+        if self.tool_delay == "recorded":
+            return recorded_tool_delay
+        return lambda node, k: baseline_tool_delay(a.rng)
+
+    def _start_tree(self, a: _Agent, traj: Trajectory, t: float) -> None:
+        blocks = self._trees.get(traj.id)
+        if blocks is None:
+            blocks = self._trees[traj.id] = tree_blocks(traj, self.block)
+        replay = TreeReplay(blocks.root, tool_delay=self._tree_delay(a))
+        sessions = {node.id: next(self._sessions) for node in blocks.root.walk()} if self._runs else {}
+        a.tree = _TreeRun(blocks, replay, self._next_hash, sessions)
+        self._next_hash += blocks.span
+        for due in replay.start(t):
+            self._push(a, due)
+
+    def _push(self, a: _Agent, due: Due) -> None:
+        heapq.heappush(self._heap, (due.at, next(self._seq), a.pending, a, due))
+
+    def _send_due(self, a: _Agent, due: Due, t: float) -> None:
+        run = a.tree
+        assert run is not None
+        if a.retiring:
+            run.held.append(due)
+            return
+        rb = run.blocks.requests[(due.node.id, due.turn)]
+        off = run.offset
+        hashes: list[int] | BlockRuns = rb.blocks.shifted(off) if self._runs else [h + off for h in rb.blocks]
+        try:
+            req = self.engine.new_request(rb.prompt_tokens, hashes, t, max_tokens=rb.output_tokens,
+                                          ignore_eos=True, owner=_Sent(a, due),
+                                          session=run.sessions.get(due.node.id))
+        except RequestRejected as e:
+            self._results.append(RequestResult(
+                agent_id=a.agent_id, trajectory_id=run.blocks.trajectory, replay=a.replay,
+                turn=due.node.turns[due.turn].i, node=due.node.id, t_intended=due.at, t_sent=t, t_end=t,
+                ok=False, error=str(e), http_status=400, prompt_tokens=rb.prompt_tokens,
+                requested_output_tokens=rb.output_tokens))
+            self._tree_reply(a, due, t)
+            return
+        run.open[req.rid] = req
+        self.engine.submit(req, t)
+
+    def _finish_due(self, r: SimRequest, sent: _Sent) -> None:
+        a, due = sent.agent, sent.due
+        run = a.tree
+        assert run is not None
+        del run.open[r.rid]
+        self._results.append(RequestResult(
+            agent_id=a.agent_id, trajectory_id=run.blocks.trajectory, replay=a.replay,
+            turn=due.node.turns[due.turn].i, node=due.node.id, t_intended=due.at, t_sent=r.t_arrival,
+            t_end=r.t_last, ok=True, t_first_token=r.t_first, t_last_token=r.t_last,
+            prompt_tokens=r.prompt_len, cached_tokens=r.cached_tokens, output_tokens=r.out,
+            client_output_tokens=r.out, requested_output_tokens=due.node.turns[due.turn].output_tokens))
+        self._tree_reply(a, due, r.t_last)
+
+    def _tree_reply(self, a: _Agent, due: Due, t: float) -> None:
+        """A tree request's reply ended at t (or it was refused): schedule what became due, and
+        start the next trajectory when the tree has finished, as the load generator does."""
+        run = a.tree
+        assert run is not None
+        for nxt in run.replay.reply_done(due.node.id, due.turn, t):
+            if a.retiring:
+                run.held.append(nxt)
+            else:
+                self._push(a, nxt)
+        if run.replay.finished:
+            end = run.replay.finished_at
+            assert end is not None
+            self._completed.append((a.agent_id, a.t_start, end))
+            a.tree = None
+            if a.retiring:
+                self._retire(a)
+                return
+            root = run.blocks.root
+            self._start_trajectory(a, end + self._tree_delay(a)(root, len(root.turns) - 1))
+        elif a.retiring and not run.open:
+            self._retire(a)
 
     def _prompt_of(self, a: _Agent, traj: Trajectory, turn: TextTurn | TokenTurn) -> tuple[int, int]:
         """(prompt tokens, tokens reusable from the previous prompt)."""
@@ -229,6 +374,9 @@ class VirtualLoad:
         self._schedule(a, t + delay)
 
     def _finish(self, r: SimRequest) -> None:
+        if isinstance(r.owner, _Sent):
+            self._finish_due(r, r.owner)
+            return
         a: _Agent = r.owner
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
@@ -255,10 +403,13 @@ class VirtualLoad:
             if min(te, ta) > until:
                 break
             if ta <= te:
-                t, _, seq, a = heapq.heappop(heap)
+                t, _, seq, a, due = heapq.heappop(heap)
                 if a.retired or seq != a.pending:
                     continue
-                self._send(a, t)
+                if due is None:
+                    self._send(a, t)
+                else:
+                    self._send_due(a, due, t)
             elif pooled is not None:
                 for r in pooled.run_before(ta, until):
                     self._finish(r)
@@ -276,11 +427,20 @@ class VirtualLoad:
     def open_requests(self) -> list[OpenRequest]:
         """The requests in flight now, with their first token if it has come."""
         out = []
+        now = self.now
         for a in self._agents.values():
             req = a.in_flight
             if req is not None:
-                first = req.t_first if req.t_first <= self.now else None
-                out.append(OpenRequest(a.agent_id, req.t_arrival, first, req.target))
+                first = req.t_first if req.t_first <= now else None
+                traj = self.trajectories[a.traj_index]
+                out.append(OpenRequest(a.agent_id, req.t_arrival, first, req.target, traj.id, a.replay,
+                                       "root", traj.turns[a.turn].i))
+            if a.tree is not None:
+                for req in a.tree.open.values():
+                    due = req.owner.due
+                    first = req.t_first if req.t_first <= now else None
+                    out.append(OpenRequest(a.agent_id, due.at, first, req.target, a.tree.blocks.trajectory,
+                                           a.replay, due.node.id, due.node.turns[due.turn].i))
         return out
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:

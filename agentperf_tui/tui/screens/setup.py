@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
-from agentperf_tui.core import defaults
+from agentperf_tui.core import defaults, fmt
 from agentperf_tui.core.choices import Choices
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.config_fields import BY_NAME, ConfigField, field
@@ -45,6 +45,7 @@ FORM: tuple[tuple[str, bool], ...] = (
     ("concurrency", True),
     ("sweep", True),
     ("duration_s", True),
+    ("budget_s", True),
     ("rigour", False),
     ("workers", False),
     ("stall_timeout_s", True),
@@ -271,6 +272,9 @@ class SetupScreen(Screen[None]):
         values["duration_s"] = (
             _parsed(self._read("duration_s"), field("duration_s"), problems) if mode == "fixed" else None
         )
+        values["budget_s"] = (
+            _parsed(self._read("budget_s"), field("budget_s"), problems) if mode == "search" else None
+        )
         values["rigour"] = self._read("rigour")
         values["workers"] = _parsed(self._read("workers"), field("workers"), problems)
         values["stall_timeout_s"] = _parsed(self._read("stall_timeout_s"), field("stall_timeout_s"), problems)
@@ -326,6 +330,7 @@ class SetupScreen(Screen[None]):
         self.query_one("#row-sweep").disabled = mode != "sweep"
         self.query_one("#row-concurrency").disabled = mode == "sweep"
         self.query_one("#row-duration-s").disabled = mode != "fixed"
+        self.query_one("#row-budget-s").disabled = mode != "search"
         label = self.query_one("#row-concurrency Label", Label)
         label.update("  Start N" if mode == "search" else "  N")
         self.query_one("#row-telemetry-arg").disabled = self._value("telemetry") not in ("dcgm", "nvml")
@@ -360,7 +365,8 @@ class SetupScreen(Screen[None]):
             if cfg.gpu_count is None and cfg.hardware is None:
                 text.append(f"! {NO_GPU_COUNT}\n", style=palette.WARN)
         if cfg.mode == "search":
-            text.append(f"search for the highest N, start at {cfg.concurrency}\n")
+            budget = f", within {fmt.duration(cfg.budget_s)}" if cfg.budget_s else ""
+            text.append(f"search for the highest N, start at {cfg.concurrency}{budget}\n")
         elif cfg.mode == "fixed":
             until = f"for {cfg.duration_s:g} s" if cfg.duration_s else "until settled"
             text.append(f"{cfg.concurrency} agents {until}\n")

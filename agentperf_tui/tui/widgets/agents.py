@@ -21,8 +21,8 @@ class AgentsPanel(Panel):
         legend = Text(no_wrap=True, overflow="ellipsis")
         if snap.requests_stalled:  # first: it matters most when there is any, and a narrow panel cuts the end
             legend.append(f"✗ {snap.requests_stalled} stalled or timed out so far  ", style=palette.FAIL)
-        legend.append("■", style=palette.WAITING).append(f"{snap.agents_waiting} waiting  ")
-        legend.append("■", style=palette.STREAMING).append(f"{snap.agents_streaming} streaming  ")
+        legend.append("■", style=palette.WAITING).append(f"{snap.requests_waiting} waiting  ")
+        legend.append("■", style=palette.STREAMING).append(f"{snap.requests_streaming} streaming  ")
         legend.append("■", style=palette.IN_TOOL).append(f"{snap.agents_in_tool} in tool  ")
         legend.append("─ ", style=palette.TARGET).append("target N", style="dim")
         if height < 3:
