@@ -2,9 +2,8 @@
 what it left behind: its exit status, its summary, and the rows of its run store read back with
 plain SQL, so that a test can hold the tool's books against the server's.
 
-    run = run_tool("run", "--headless", *quick_run(server.url, store), timeout=30)
-    rows = stored_rows(store)
-    assert_conserved(server.wait_settled(), rows)
+    run = run_tool("search", "--headless", "--sweep", "4", *quick_run(server.url, store, trajectories))
+    stored, shown = audit(run, server.wait_settled(), store)   # store sound, books balanced, runs show
 """
 
 from __future__ import annotations
@@ -58,14 +57,15 @@ def write_trajectories(
     return folder
 
 
-def quick_run(url: str, store: Path, trajectories: Path, *, tier: str = TIER, stall_s: float = 1.0,
-              extra: tuple[str, ...] = ()) -> list[str]:
+def quick_run(
+    url: str, store: Path, trajectories: Path, *, tier: str = TIER, stall_s: float = 1.0
+) -> list[str]:
     """The flags of a short run against `url`: no warm-up, a 1 s shortest window, no telemetry."""
     return [
         "--endpoint", url, "--trajectories", str(trajectories), "--store", str(store),
         "--tier", tier, "--warmup", "0", "--fast-min", "1",
         "--stall-timeout", str(stall_s), "--telemetry", "none", "--no-server-metrics",
-        "--progress-every", "1", "--gpus", "1", *extra,
+        "--progress-every", "1", "--gpus", "1",
     ]  # fmt: skip
 
 
@@ -95,12 +95,11 @@ def tool_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "agentperf_tui", *args]
 
 
-def run_tool(*args: str, timeout: float = 60.0, env: dict[str, str] | None = None) -> ToolRun:
+def run_tool(*args: str, timeout: float = 60.0) -> ToolRun:
     """Run `agentperf-tui ARGS...` to its end (killed, and the test failed, after `timeout`)."""
     t0 = time.monotonic()
     try:
-        out = subprocess.run(tool_command(*args), capture_output=True, timeout=timeout, cwd=REPO_ROOT,
-                             env={**os.environ, **(env or {})})
+        out = subprocess.run(tool_command(*args), capture_output=True, timeout=timeout, cwd=REPO_ROOT)
     except subprocess.TimeoutExpired as exc:
         err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         raise AssertionError(f"agentperf-tui {' '.join(args[:2])} did not end within {timeout} s:\n"
@@ -113,16 +112,15 @@ class ToolProcess:
     """`agentperf-tui ARGS...` running in the background (for signals): stdout and stderr go to
     files, read when it has ended. Only this child is ever signalled, by its PID."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str) -> None:
         self._out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self.t0 = time.monotonic()
-        self.proc = subprocess.Popen(tool_command(*args), cwd=REPO_ROOT, stdout=self._out, stderr=self._err,
-                                     env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(tool_command(*args), cwd=REPO_ROOT, stdout=self._out, stderr=self._err)
 
     def stderr_so_far(self) -> str:
-        self._err.flush()
-        return Path(f"/proc/self/fd/{self._err.fileno()}").read_bytes().decode(errors="replace")
+        fd = self._err.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def wait_for(self, text: str, timeout: float) -> None:
         """Wait until stderr holds `text` (the process still running)."""
