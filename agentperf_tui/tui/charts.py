@@ -490,3 +490,35 @@ def bracket(
         put(str(n), col(n) - len(str(n)) // 2, "dim")
     append_runs(text, labels, lstyles)
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class HBar:
+    """One bar of `hbars`: its label, value (None: no figure), the value as written, its colour."""
+
+    label: str
+    value: float | None
+    text: str
+    color: str
+    note: str = ""
+    """Said in place of the bar when there is none to draw (why there is no figure)."""
+
+
+def hbars(bars: Sequence[HBar], width: int) -> Text:
+    """Horizontal bars on one scale from zero, one line each: label, bar, value as written."""
+    label_w = max((len(b.label) for b in bars), default=0)
+    text_w = max((len(b.text) for b in bars), default=0)
+    bar_w = max(4, width - label_w - text_w - 2)
+    top = max((b.value for b in bars if b.value is not None and math.isfinite(b.value)), default=0.0)
+    out = Text(no_wrap=True, overflow="ellipsis", end="")
+    for i, b in enumerate(bars):
+        if i:
+            out.append("\n")
+        out.append(b.label.rjust(label_w) + " ", style=b.color)
+        if b.note and not b.value:
+            out.append(b.note[:bar_w].ljust(bar_w), style="dim")
+        else:
+            fraction = b.value / top if b.value is not None and top > 0 else 0.0
+            out.append_text(bar(fraction, bar_w, b.color))
+        out.append(" " + b.text.rjust(text_w), style="bold" if b.value else "dim")
+    return out

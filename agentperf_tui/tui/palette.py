@@ -38,3 +38,11 @@ def verdict_mark(verdict: str) -> str:
     return {"pass": "✓", "fail": "✗", "open": "…", "undecided": "…", "discarded": "⟲"}.get(
         _base(verdict), "·"
     )
+
+TIER_COLORS = ("#d75f5f", "#d7af5f", "#5fd7af", "#d787d7", "#87afff", "#afd75f")
+"""One colour per SLO tier of a run, in the run's order, the same on every panel (the first is
+the limit colour: a single-tier run looks as it always has)."""
+
+
+def tier_color(k: int) -> str:
+    return TIER_COLORS[k % len(TIER_COLORS)]

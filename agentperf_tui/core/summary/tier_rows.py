@@ -13,6 +13,7 @@ from agentperf_tui.core.summary.model import RunSummary
 
 POWER_WORD = {"measured": "measured", "simulated": "simulated", "nominal": "nominal (not measured)"}
 """The power a per-MW figure divides by, in a word for a table cell."""
+SHORT_CRITERIA = {"speed": "speed", "ttft": "TTFT", "speed+ttft": "speed+TTFT"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,9 @@ class TierRow:
     """The level the figures rest on: "#5 N=8" (its place in the run and its N), or "—"."""
     confidence: str
     bound_by: str
+    """What bound the search, in words: "P25 output speed (N=64 failed)"."""
+    bound_short: str
+    """The same, short: "speed, N=64 failed"."""
 
 
 def tier_rows(summary: RunSummary) -> list[TierRow]:
@@ -67,9 +71,25 @@ def tier_rows(summary: RunSummary) -> list[TierRow]:
                 level=f"#{lv.index + 1} N={lv.n}" if lv is not None else fmt.DASH,
                 confidence=fmt.optional(h.confidence, confidence_text),
                 bound_by=h.bound_by() or fmt.DASH,
+                bound_short=_bound_short(h),
             )
         )
     return rows
+
+
+def _bound_short(h: Headline) -> str:
+    r = h.result
+    if r is None or not r.failing_criterion:
+        return fmt.DASH
+    what = SHORT_CRITERIA.get(r.failing_criterion, r.failing_criterion)
+    return what + (f", N={fmt.count(r.first_fail_n)} failed" if r.first_fail_n is not None else "")
+
+
+def power_bases(summary: RunSummary) -> list[str]:
+    """The bases of the per-MW figures of a run's tiers, in words, each once."""
+    words = {POWER_WORD.get(h.power_basis, h.power_basis) for h in headlines(summary)
+             if h.agents_per_mw is not None and h.power_basis}
+    return sorted(words)
 
 
 def per_gpu_caption(summary: RunSummary) -> str:
@@ -87,9 +107,9 @@ def per_gpu_caption(summary: RunSummary) -> str:
 def per_mw_caption(summary: RunSummary) -> str:
     """What the agents-per-MW figures divide by: the GPU power over the measured window of each
     tier's level, and whether it was measured, simulated or a nominal figure."""
-    bases = {h.power_basis for h in headlines(summary) if h.agents_per_mw is not None and h.power_basis}
+    bases = power_bases(summary)
     if not bases:
         return "agents per MW: no GPU power reading"
-    words = " / ".join(POWER_WORD.get(b, b) for b in sorted(bases))
+    words = " / ".join(bases)
     sim = "SIMULATED run, " if summary.simulated and "simulated" not in bases else ""
-    return f"agents per MW, {sim}{words} GPU power over the measured window of each tier's level"
+    return f"agents per MW ({sim}{words} GPU power over each tier's level window)"
