@@ -113,8 +113,12 @@ def tier_heading(tier: str, k: int, runs: tuple[RunData, RunData], widths: tuple
         result = next((r for r in run.summary.results if r.tier is not None and r.tier.name == tier), None)
         if result is not None and result.tier is not None:
             t = result.tier
-            criteria = f"≥ {fmt.limit_text(t.speed_tok_s)} tok/s, ≤ {fmt.limit_text(t.ttft_s)} s"
-            cells.append(Text(clip(criteria, value_w), style="dim"))
+            speed, ttft = fmt.limit_text(t.speed_tok_s), fmt.limit_text(t.ttft_s)
+            criteria = f"≥ {speed} tok/s, ≤ {ttft} s"
+            if len(criteria) > value_w:  # never cut a figure: the short form instead
+                short = f"≥{speed} tok/s ≤{ttft} s"
+                criteria = short if len(short) <= value_w else f"≥{speed} ≤{ttft}s"
+            cells.append(Text(criteria, style="dim"))
         elif tier in tier_names(run.summary, run.config):
             cells.append(Text("judged, no result", style="dim"))
         else:
