@@ -588,7 +588,8 @@ def hbars(bars: Sequence[HBar], width: int) -> Text:
             out.append("\n")
         out.append(b.label.rjust(label_w) + " ", style=b.color)
         if b.note and not b.value:
-            out.append(b.note[:bar_w].ljust(bar_w), style="dim")
+            note = b.note if len(b.note) <= bar_w else b.note[: bar_w - 1] + "…"
+            out.append(note.ljust(bar_w), style="dim")
         else:
             fraction = b.value / top if b.value is not None and top > 0 else 0.0
             out.append_text(bar(fraction, bar_w, b.color))
