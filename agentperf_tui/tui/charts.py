@@ -204,7 +204,11 @@ def line_chart(
     for th in thresholds:
         if math.isfinite(th.y) and y_min <= th.y <= top:
             r = height - 1 - int(dot_rows(np.array([th.y]))[0]) // 4
-            labels[r] = (y_format(th.y), th.color)
+            value = y_format(th.y)
+            shared = names.get(r) and labels.get(r)
+            if shared and len(shared[0]) + len(value) + 1 <= gutter:  # two limits on one row: both
+                value = f"{shared[0]}/{value}"
+            labels[r] = (value, th.color)
             if th.label:
                 names.setdefault(r, []).append((th.label, th.color))
     text = Text(no_wrap=True, overflow="crop")
@@ -358,7 +362,8 @@ def histogram(
 
     `floors`: several floors (one per SLO tier), each (value, colour), instead of `floor`: a bin
     under any of them takes the colour of the lowest floor above it (the least demanding tier
-    its requests are too slow for); each floor is marked ▲ on the axis, labelled where it fits."""
+    its requests are too slow for); each floor is marked ▲ on the axis, labelled where it fits;
+    floors past the axis are named at its right end, followed by "›"."""
     marks = [(f, c) for f, c in floors if math.isfinite(f)]
     if not marks and floor is not None and math.isfinite(floor):
         marks = [(floor, bad)]
@@ -416,7 +421,18 @@ def histogram(
 
     if marker is not None and math.isfinite(marker):
         put("◆", col(marker), marker_style)
+    beyond = [(value, style) for value, style in marks if value > hi]
+    if beyond:  # floors past the axis: named at its right end, "›" for "further on"
+        block = [("▲" + fmt(value) + " ", style) for value, style in beyond]
+        if sum(len(b) for b, _ in block) + 1 <= width // 2:
+            at = width - 1 - sum(len(b) for b, _ in block)
+            for label, style in block:
+                put(label, at, style)
+                at += len(label)
+            put("›", width - 1, "dim")
     for value, style in marks:
+        if value > hi:
+            continue
         label = "▲" + fmt(value)
         at = col(value)
         if axis[at] != " ":  # the marker sits there: the floor's arrow goes beside it, on its side

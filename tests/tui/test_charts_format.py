@@ -255,3 +255,19 @@ def test_hbars_scale_to_the_largest_and_say_why_a_bar_is_missing() -> None:
     assert [len(r) for r in rows] == [34, 34, 34]
     assert rows[0].count("█") == 4 * rows[1].count("█")
     assert "no level met the tier" in rows[2] and rows[2].endswith("0")
+
+
+def test_floors_past_the_histogram_axis_are_named_at_its_end() -> None:
+    edges = [float(e) for e in range(0, 201, 20)]
+    floors = [(100.0, "red"), (250.0, "yellow"), (500.0, "green")]
+    axis = plain(histogram([3] * 10, edges, 40, 3, floors=floors))[-1]
+    assert "▲100" in axis and axis.rstrip().endswith("▲250 ▲500 ›")
+
+
+def test_two_limits_on_one_row_both_show_their_values() -> None:
+    chart = line_chart(
+        list(range(10)), [Line([0.02] * 10, "cyan")], 40, 6, log_y=True, y_format=lambda v: f"{v:g}s",
+        thresholds=[Threshold(5.0, "red", "100-5"), Threshold(3.0, "yellow", "250-3")],
+    )  # fmt: skip
+    row = next(r for r in plain(chart) if "100-5" in r)
+    assert row.lstrip().startswith("5s/3s") and row.rstrip().endswith("100-5 250-3")

@@ -14,6 +14,7 @@ from rich.text import Text
 from agentperf_tui.core import fmt
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.tiers import tiers_label
 from agentperf_tui.core.views import SearchView, Snapshot
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import TierBracket, bracket, brackets
@@ -158,6 +159,8 @@ class SearchPanel(Panel):
         names = {"search": "Concurrency search", "fixed": "Fixed N", "sweep": "Concurrency sweep"}
         self.border_title = f"{names.get(search.mode, search.mode)} · {search.rigour}"
         self.border_subtitle = f"tier {search.tier}" if judged(search) else "no SLO tier"
+        if several(search):
+            self.border_subtitle = f"tiers {tiers_label([b.tier for b in search.tiers])}"
         head = Text(no_wrap=True, overflow="ellipsis")
         if several(search) and search.mode == "search":
             done = sum(1 for b in search.tiers if b.done)
