@@ -15,6 +15,7 @@ import orjson
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.report.html import write_report
+from agentperf_tui.core.report.tier_rows import tier_rows
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import (
     Difference,
@@ -34,7 +35,6 @@ from agentperf_tui.core.store import (
 )
 from agentperf_tui.core.store.compare import MATERIAL
 from agentperf_tui.core.summary.headline import failures_text, headline, headlines, summary_notes
-from agentperf_tui.core.summary.tier_rows import tier_rows
 
 PROG = "agentperf-tui runs"
 RUN_HELP = "run id, a unique prefix of one, or 'latest'"

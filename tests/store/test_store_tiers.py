@@ -17,13 +17,13 @@ from store_factories import make_level, make_summary, new_run
 
 from agentperf_tui.cli import runs as runs_cli
 from agentperf_tui.core.report.html import render_report
+from agentperf_tui.core.report.tier_rows import per_gpu_caption, per_mw_caption, tier_rows
 from agentperf_tui.core.store import RunStore, compare_runs, export_csv, list_runs, load_run
 from agentperf_tui.core.summary.headline import headline, headlines, summary_notes, tier_line
 from agentperf_tui.core.summary.level import LevelRecord, TierVerdict
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.summary.normalise import normalise
 from agentperf_tui.core.summary.result import TierResult
-from agentperf_tui.core.summary.tier_rows import per_gpu_caption, per_mw_caption, tier_rows
 from agentperf_tui.core.summary.upgrade import read_summary
 from agentperf_tui.core.tiers import SloTier
 

@@ -15,13 +15,13 @@ import numpy as np
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.report.svg import Plot
+from agentperf_tui.core.report.tier_rows import TierRow, per_gpu_caption, per_mw_caption, tier_rows
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import RunData, run_figures
 from agentperf_tui.core.store.partial import configured_tier, configured_tiers
 from agentperf_tui.core.summary.headline import Headline, failures_text, summary_notes
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.core.summary.tier_rows import TierRow, per_gpu_caption, per_mw_caption, tier_rows
 from agentperf_tui.core.tiers import SloTier, tiers_label
 
 PASS, FAIL, OPEN = "#2e7d32", "#c62828", "#b28704"

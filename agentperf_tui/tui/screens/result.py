@@ -14,11 +14,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Header, Static
 
 from agentperf_tui.core import fmt
+from agentperf_tui.core.report.tier_rows import tier_rows
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.summary.headline import Headline, failures_text, headline, summary_notes
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.core.summary.tier_rows import tier_rows
 from agentperf_tui.core.tiers import tiers_label
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.widgets.tier_results import TierBars, TierTable, nstar_lines, several_tiers

@@ -7,15 +7,15 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from agentperf_tui.core.summary.headline import Headline
-from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.core.summary.tier_rows import (
+from agentperf_tui.core.report.tier_rows import (
     TierRow,
     per_gpu_caption,
     per_mw_caption,
     power_bases,
     tier_rows,
 )
+from agentperf_tui.core.summary.headline import Headline
+from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import HBar, hbars
 
