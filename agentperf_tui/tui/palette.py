@@ -23,8 +23,8 @@ GPU_LINES = ("#d7875f", "#87afd7", "#afd787", "#d787af", "#87d7d7", "#d7d787", "
 
 
 def _base(word: str) -> str:
-    """ "~pass (skipped)" -> "pass": the verdict a shown word stands for."""
-    return word.lstrip("~").split(" ", 1)[0]
+    """ "~pass (skipped)" -> "pass", "fail/speed" -> "fail": the verdict a shown word stands for."""
+    return word.lstrip("~").split(" ", 1)[0].split("/", 1)[0]
 
 
 def verdict_style(verdict: str) -> str:

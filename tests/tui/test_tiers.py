@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from agentperf_tui.core.choices import load_choices
 from agentperf_tui.core.engine.config import RunConfig
+from agentperf_tui.tui import palette
 from agentperf_tui.tui.app import make_app
 from agentperf_tui.tui.screens.compare import CompareScreen
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
@@ -160,7 +161,10 @@ async def test_result_screen_has_a_table_and_chart_across_tiers() -> None:
         assert "SIMULATED" in str(result.query_one(TierBars).border_title)
         levels = result.query_one("#levels", DataTable)
         assert [str(c.label) for c in levels.columns.values()][:3] == ["N", "verdict", "tiers"]
-        assert "30-10:pass 100-5:fail/speed" in str(levels.get_row_at(4)[2])  # N=48
+        tiers_at_48 = levels.get_row_at(4)[2]
+        assert "30-10:pass 100-5:fail/speed" in str(tiers_at_48)
+        fail = tiers_at_48.plain.index("fail/speed")
+        assert any(s.start <= fail < s.end and palette.FAIL in str(s.style) for s in tiers_at_48.spans)
         # at 80x24 the table says what bound each tier in short
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.3)
@@ -194,6 +198,11 @@ async def _compare_at(store: Path, size: tuple[int, int]) -> None:
         first = names.index(headings[0])
         assert names[first + 1 : first + 3] == ["  power basis", "  N*"], "rows under it lose the tier"
         assert not any(" @ " in n for n in names), "no row repeats its tier's name"
+        if size[1] >= 36:  # each run's levels beside the table: the family's with a mark per tier
+            levels = static_text(app.screen.query_one("#levels-a", Static)) + static_text(
+                app.screen.query_one("#levels-b", Static)
+            )
+            assert "✓✓✗" in levels and "✓✗✗" in levels and "✗✗✗" in levels
         row = [str(c) for c in table.get_row_at(first)]
         criteria = "≥ 30 tok/s, ≤ 10 s" if size[0] >= 120 else "≥30 tok/s ≤10 s"
         assert sorted(row[1:3]) == ["not judged", criteria], "the tier's figures whole, never cut"
