@@ -16,7 +16,7 @@ import pytest
 from store_factories import make_level, make_summary, new_run
 
 from agentperf_tui.cli import runs as runs_cli
-from agentperf_tui.core.report.html import render_report
+from agentperf_tui.core.report.html import on_axis, render_report
 from agentperf_tui.core.report.tier_rows import per_gpu_caption, per_mw_caption, tier_rows
 from agentperf_tui.core.store import RunStore, compare_runs, export_csv, list_runs, load_run
 from agentperf_tui.core.summary.headline import headline, headlines, summary_notes, tier_line
@@ -272,3 +272,17 @@ def test_the_html_report_has_a_table_and_bars_across_tiers(db: Path, family_run:
     assert "30-10:pass 100-5:fail/speed 300-3:fail/speed" in html, "each level's verdict per tier"
     ttft = html[html.index('aria-label="P95 TTFT per level"') :]
     assert all(f"limit {s}" in ttft[: ttft.index("</svg>")] for s in ("30-10", "100-5", "300-3"))
+    speed = html[html.index('aria-label="P25 output speed per level"') :]
+    assert all(f"floor {s}" in speed[: speed.index("</svg>")] for s in ("30-10", "100-5", "300-3"))
+
+
+def test_a_further_tier_far_off_the_plotted_values_is_named_not_drawn() -> None:
+    floors = [(100.0, "#c62828", "floor 100-5"), (500.0, "#b28704", "floor 500-2"),
+              (2000.0, "#00897b", "floor 2000-1")]  # fmt: skip
+    kept, note = on_axis(floors, 274.0)  # the fastest level's P25
+    assert [label for _, _, label in kept] == ["floor 100-5", "floor 500-2"]
+    assert note == " (off the axis: floor 2000-1 2000)"
+    first_only, _ = on_axis(floors[:1], 10.0)
+    assert first_only == floors[:1], "the first tier's floor is always drawn"
+    limits = [(5.0, "#c62828", "limit 100-5"), (1.0, "#b28704", "limit 2000-1")]
+    assert on_axis(limits, 0.07) == (limits, ""), "the axis reaches the first limit: 1 s is on it"

@@ -119,10 +119,11 @@ def plot_level_metric(
     """One bar per level, in the order tried, at evenly spaced places labelled with its N (so a
     level at N=2 is as wide as one at N=512, and a repeated N gets a bar of its own)."""
     levels = list(run.levels)
-    p = Plot(title, "levels in the order tried, labelled N", y_label)
+    vals = [getattr(lv, attr) for lv in levels]
+    limits, off = on_axis(limits, max((v for v in vals if math.isfinite(v)), default=math.nan))
+    p = Plot(title + off, "levels in the order tried, labelled N", y_label)
     if levels:
         places = [float(i) for i in range(len(levels))]
-        vals = [getattr(lv, attr) for lv in levels]
         p.bars(
             places,
             [v if math.isfinite(v) else 0.0 for v in vals],
@@ -134,6 +135,26 @@ def plot_level_metric(
     for value, color, label in limits:
         p.hline(value, color, label)
     return p.svg()
+
+
+OFF_AXIS = 3.0
+"""A further tier's threshold more than this many times the largest value plotted is named in
+the title instead of drawn: a 2,000 tok/s floor would flatten bars of 100 tok/s."""
+
+
+def on_axis(
+    limits: list[tuple[float, str, str]], top: float
+) -> tuple[list[tuple[float, str, str]], str]:
+    """The thresholds to draw (the first tier's always: the axis reaches it), and the title's
+    note naming the others."""
+    if limits and math.isfinite(limits[0][0]):
+        top = max(top, limits[0][0]) if math.isfinite(top) else limits[0][0]
+    if not math.isfinite(top) or top <= 0:
+        return limits, ""
+    kept = [lim for k, lim in enumerate(limits) if k == 0 or lim[0] <= top * OFF_AXIS]
+    off = [lim for k, lim in enumerate(limits) if k > 0 and lim[0] > top * OFF_AXIS]
+    note = "; ".join(f"{label} {fmt.limit_text(value)}" for value, _, label in off)
+    return kept, (f" (off the axis: {note})" if note else "")
 
 
 def plot_ttft_scatter(run: RunData, limits: list[tuple[float, str, str]]) -> str:
@@ -179,6 +200,8 @@ def plot_speed_hist(run: RunData, n_star: int | None, floors: list[tuple[float, 
             p.bars(centers.tolist(), counts.astype(float).tolist(), colors, float(edges[1] - edges[0]))
             p25 = float(np.percentile(speed, 25))
             p.points([p25], [0.0], "#000", f"P25 {fmt.speed(p25, floor=floor)}", r=4)
+            floors, off = on_axis(floors, hi)
+            p.title += off
     for value, color, label in floors:
         p.vline(value, color, label)
     return p.svg()
