@@ -15,6 +15,7 @@ import orjson
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.report.html import write_report
+from agentperf_tui.core.report.tier_rows import tier_rows
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import (
     Difference,
@@ -217,14 +218,9 @@ def _describe(run: RunData) -> str:
         n_gpus = heads[0].gpus
         field("GPUs", fmt.count(n_gpus) if n_gpus else "unknown: give --gpus or --hardware")
         rows = [
-            [
-                h.result.tier_name or "—" if h.result is not None else "—",
-                fmt.count(h.n_star) + ("+" if h.result is not None and h.result.capped else ""),
-                fmt.per_gpu(h.agents_per_gpu), fmt.per_mw(h.agents_per_mw), fmt.watts(h.mean_power_w), h.at,
-                fmt.optional(h.confidence, confidence_text), h.bound_by() or "—",
-            ]
-            for h in heads
-        ]  # fmt: skip
+            [r.tier, r.n_star, r.per_gpu, r.per_mw, r.power_w, r.at, r.confidence, r.bound_by]
+            for r in tier_rows(summary)
+        ]
         header = ["TIER", "N*", "AGENTS/GPU", "AGENTS/MW", "GPU POWER", "AT", "CONF", "BOUND BY"]
         basis = heads[0].power_text()
         what = f"\ntiers (GPU power: over the measured window of each tier's level; {basis})\n"

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agentperf_tui.core.data_paths import profiles_dir, resolve_trajectories
-from agentperf_tui.core.tiers import all_tiers, fmt_num
+from agentperf_tui.core.tiers import fmt_num, load_tier_sets
 
 
 @dataclass(frozen=True, slots=True)
 class Choices:
     tiers: list[tuple[str, str]] = field(default_factory=list)
-    """(label, tier name) pairs."""
+    """(label, tier spec) pairs: each family version as one entry (all its tiers, judged on the
+    same levels), followed by its single tiers."""
     hardware: list[str] = field(default_factory=list)
     sim_models: list[str] = field(default_factory=list)
     trajectories: list[str] = field(default_factory=list)
@@ -49,10 +50,12 @@ def load_choices() -> Choices:
     problems: list[str] = []
     tiers: list[tuple[str, str]] = []
     try:
-        for t in all_tiers():
-            tiers.append(
-                (f"{t.family}@{t.version}  {fmt_num(t.speed_tok_s)} tok/s · {fmt_num(t.ttft_s)} s", t.name)
-            )
+        for s in load_tier_sets():
+            family = f"{s.family}@{s.version}"
+            if len(s.tiers) > 1:
+                tiers.append((f"{family}  all {len(s.tiers)} tiers", family))
+            for t in s.tiers:
+                tiers.append((f"{family}  {fmt_num(t.speed_tok_s)} tok/s · {fmt_num(t.ttft_s)} s", t.name))
     except (OSError, ValueError) as e:
         problems.append(f"SLO tiers: {e}")
     return Choices(

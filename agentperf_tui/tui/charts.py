@@ -200,16 +200,30 @@ def line_chart(
                 canvas.plot(*_spans(ok, np.minimum(prev, rows), np.maximum(prev, rows)), s.color)
 
     labels: dict[int, tuple[str, str]] = {0: (y_format(top), "dim"), height - 1: (y_format(y_min), "dim")}
+    names: dict[int, list[tuple[str, str]]] = {}
     for th in thresholds:
         if math.isfinite(th.y) and y_min <= th.y <= top:
             r = height - 1 - int(dot_rows(np.array([th.y]))[0]) // 4
-            labels[r] = (y_format(th.y), th.color)
+            value = y_format(th.y)
+            shared = names.get(r) and labels.get(r)
+            if shared and len(shared[0]) + len(value) + 1 <= gutter:  # two limits on one row: both
+                value = f"{shared[0]}/{value}"
+            labels[r] = (value, th.color)
+            if th.label:
+                names.setdefault(r, []).append((th.label, th.color))
     text = Text(no_wrap=True, overflow="crop")
     for r in range(height):
         label, style = labels.get(r, ("", "dim"))
         text.append(label[:gutter].rjust(gutter), style=style)
         text.append("┤" if r in labels else "│", style="dim")
-        text.append_text(canvas.row_text(r))
+        row = canvas.row_text(r)
+        named = names.get(r, [])
+        room = cols - sum(len(n) + 1 for n, _ in named)
+        if named and room >= cols // 2:  # the thresholds' names at the right end of their line
+            row.truncate(room)
+            for name, color in named:
+                row.append(" ").append(name, style=color)
+        text.append_text(row)
         if r < height - 1:
             text.append("\n")
     return text
@@ -341,9 +355,19 @@ def histogram(
     bad: str = "red",
     marker_style: str = "bold",
     fmt: Callable[[float], str] = _default_fmt,
+    floors: Sequence[tuple[float, str]] = (),
 ) -> Text:
     """Vertical bars over `edges`; bins under `floor` in `bad`. The last row is the axis with
-    the floor (▲) and marker (◆) positions."""
+    the floor (▲) and marker (◆) positions.
+
+    `floors`: several floors (one per SLO tier), each (value, colour), instead of `floor`: a bin
+    under any of them takes the colour of the lowest floor above it (the least demanding tier
+    its requests are too slow for); each floor is marked ▲ on the axis, labelled where it fits;
+    floors past the axis are named at its right end, followed by "›"."""
+    marks = [(f, c) for f, c in floors if math.isfinite(f)]
+    if not marks and floor is not None and math.isfinite(floor):
+        marks = [(floor, bad)]
+    marks.sort()
     width, height = max(width, 8), max(height, 2)
     text = Text(no_wrap=True, overflow="crop")
     if len(edges) < 2 or len(counts) != len(edges) - 1:
@@ -369,7 +393,7 @@ def histogram(
     peak = cols.max()
     eighths = np.zeros(width, dtype=np.int64) if peak <= 0 else np.round(cols / peak * bar_rows * 8)
     col_value = lo + (np.arange(width) + 0.5) / width * (hi - lo)
-    styles = [bad if floor is not None and v < floor else good for v in col_value]
+    styles = [next((c for f, c in marks if v < f), good) for v in col_value]
     for r in range(bar_rows):
         level = (bar_rows - 1 - r) * 8
         chars = []
@@ -397,11 +421,22 @@ def histogram(
 
     if marker is not None and math.isfinite(marker):
         put("◆", col(marker), marker_style)
-    if floor is not None and math.isfinite(floor):
-        label = "▲" + fmt(floor)
-        at = col(floor)
+    beyond = [(value, style) for value, style in marks if value > hi]
+    if beyond:  # floors past the axis: named at its right end, "›" for "further on"
+        block = [("▲" + fmt(value) + " ", style) for value, style in beyond]
+        if sum(len(b) for b, _ in block) + 1 <= width // 2:
+            at = width - 1 - sum(len(b) for b, _ in block)
+            for label, style in block:
+                put(label, at, style)
+                at += len(label)
+            put("›", width - 1, "dim")
+    for value, style in marks:
+        if value > hi:
+            continue
+        label = "▲" + fmt(value)
+        at = col(value)
         if axis[at] != " ":  # the marker sits there: the floor's arrow goes beside it, on its side
-            step = 1 if marker is None or not math.isfinite(marker) or floor >= marker else -1
+            step = 1 if marker is None or not math.isfinite(marker) or value >= marker else -1
             at = min(width - 1, max(0, at + step))
         if axis[at] == " ":
             put(
@@ -409,7 +444,7 @@ def histogram(
                 if at + len(label) <= width and all(ch == " " for ch in axis[at : at + len(label)])
                 else "▲",
                 at,
-                bad,
+                style,
             )
     put(fmt(lo), 0, "dim")
     put(fmt(hi), width - len(fmt(hi)), "dim")
@@ -433,6 +468,66 @@ def bar(fraction: float, width: int, style: str = "", empty_style: str = "dim") 
     return text
 
 
+def _log2_cols(ns: Sequence[int], width: int) -> Callable[[int], int]:
+    """Column of an N on the brackets' log2 axis, up to a quarter past the largest N."""
+    top = math.log2(max(2, max(ns, default=1) * 1.25))
+    return lambda n: round(math.log2(max(1, n)) / top * (width - 1))
+
+
+def _bracket_line(
+    levels: Sequence[tuple[int, str]],
+    best_pass: int | None,
+    lowest_fail: int | None,
+    width: int,
+    col: Callable[[int], int],
+    styles: tuple[str, str, str, str],
+) -> Text:
+    """The marks of every level tried (✓ pass, ✗ fail, • undecided) and the bracket drawn thick."""
+    pass_style, fail_style, open_style, bracket_style = styles
+    line = ["─"] * width
+    line_styles = ["dim"] * width
+    if best_pass is not None:
+        end = col(lowest_fail) if lowest_fail is not None else width - 1
+        for c in range(col(best_pass), end + 1):
+            line[c], line_styles[c] = "━", bracket_style
+    for n, verdict in levels:
+        c = col(n)
+        if verdict == "pass":
+            line[c], line_styles[c] = "✓", pass_style
+        elif verdict == "fail":
+            line[c], line_styles[c] = "✗", fail_style
+        else:
+            line[c], line_styles[c] = "•", open_style
+    text = Text(no_wrap=True, overflow="crop")
+    append_runs(text, line, line_styles)
+    return text
+
+
+def _bracket_labels(
+    ns: Sequence[int], firsts: Sequence[tuple[int | None, str]], width: int, col: Callable[[int], int]
+) -> Text:
+    """The Ns under the axis: `firsts` (N, style) placed before the others, each where it fits."""
+    labels = [" "] * width
+    lstyles = ["dim"] * width
+
+    def put(s: str, at: int, style: str) -> None:
+        at = max(0, min(width - len(s), at))
+        lo, hi = max(0, at - 1), min(width, at + len(s) + 1)
+        if any(ch != " " for ch in labels[lo:hi]):
+            return
+        for i, ch in enumerate(s):
+            labels[at + i], lstyles[at + i] = ch, style
+
+    for n, style in firsts:
+        if n is not None:
+            put(str(n), col(n) - len(str(n)) // 2, style)
+    for n in sorted(ns, reverse=True):
+        put(str(n), col(n) - len(str(n)) // 2, "dim")
+    text = Text(no_wrap=True, overflow="crop")
+    append_runs(text, labels, lstyles)
+    return text
+
+
 def bracket(
     levels: Sequence[tuple[int, str]],
     best_pass: int | None,
@@ -447,46 +542,72 @@ def bracket(
     """Two lines on a log2 axis: every level tried (✓ pass, ✗ fail, • undecided) and the bracket
     [best pass, lowest fail) that N* lies in, drawn thick."""
     width = max(width, 10)
-    ns = [n for n, _ in levels] + [x for x in (best_pass, lowest_fail) if x]
-    n_max = max(ns, default=1)
-    top = math.log2(max(2, n_max * 1.25))
-
-    def col(n: int) -> int:
-        return round(math.log2(max(1, n)) / top * (width - 1))
-
-    line = ["─"] * width
-    styles = ["dim"] * width
-    if best_pass is not None:
-        end = col(lowest_fail) if lowest_fail is not None else width - 1
-        for c in range(col(best_pass), end + 1):
-            line[c], styles[c] = "━", bracket_style
-    for n, verdict in levels:
-        c = col(n)
-        if verdict == "pass":
-            line[c], styles[c] = "✓", pass_style
-        elif verdict == "fail":
-            line[c], styles[c] = "✗", fail_style
-        else:
-            line[c], styles[c] = "•", open_style
-    text = Text(no_wrap=True, overflow="crop")
-    append_runs(text, line, styles)
+    col = _log2_cols([n for n, _ in levels] + [x for x in (best_pass, lowest_fail) if x], width)
+    styles = (pass_style, fail_style, open_style, bracket_style)
+    text = _bracket_line(levels, best_pass, lowest_fail, width, col, styles)
     text.append("\n")
-    labels = [" "] * width
-    lstyles = ["dim"] * width
-
-    def put(s: str, at: int, style: str) -> None:
-        at = max(0, min(width - len(s), at))
-        lo, hi = max(0, at - 1), min(width, at + len(s) + 1)
-        if any(ch != " " for ch in labels[lo:hi]):
-            return
-        for i, ch in enumerate(s):
-            labels[at + i], lstyles[at + i] = ch, style
-
-    if best_pass is not None:
-        put(str(best_pass), col(best_pass) - len(str(best_pass)) // 2, pass_style)
-    if lowest_fail is not None:
-        put(str(lowest_fail), col(lowest_fail) - len(str(lowest_fail)) // 2, fail_style)
-    for n, _ in sorted(levels, key=lambda lv: -lv[0]):
-        put(str(n), col(n) - len(str(n)) // 2, "dim")
-    append_runs(text, labels, lstyles)
+    firsts = [(best_pass, pass_style), (lowest_fail, fail_style)]
+    text.append_text(_bracket_labels([n for n, _ in levels], firsts, width, col))
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class TierBracket:
+    """One tier's row of `brackets`: the levels as that tier judged them, and its bracket."""
+
+    levels: Sequence[tuple[int, str]]
+    best_pass: int | None
+    lowest_fail: int | None
+
+
+def brackets(
+    tiers: Sequence[TierBracket],
+    width: int,
+    *,
+    pass_style: str = "green",
+    fail_style: str = "red",
+    open_style: str = "yellow",
+    bracket_style: str = "bold",
+) -> tuple[list[Text], Text]:
+    """Several tiers' brackets on one shared log2 axis: a line of marks per tier (as `bracket`
+    draws it), and one line of the Ns tried under them all."""
+    width = max(width, 10)
+    ns = sorted({n for t in tiers for n, _ in t.levels})
+    ends = [x for t in tiers for x in (t.best_pass, t.lowest_fail) if x]
+    col = _log2_cols(ns + ends, width)
+    styles = (pass_style, fail_style, open_style, bracket_style)
+    lines = [_bracket_line(t.levels, t.best_pass, t.lowest_fail, width, col, styles) for t in tiers]
+    return lines, _bracket_labels(ns, [], width, col)
+
+
+@dataclass(frozen=True, slots=True)
+class HBar:
+    """One bar of `hbars`: its label, value (None: no figure), the value as written, its colour."""
+
+    label: str
+    value: float | None
+    text: str
+    color: str
+    note: str = ""
+    """Said in place of the bar when there is none to draw (why there is no figure)."""
+
+
+def hbars(bars: Sequence[HBar], width: int) -> Text:
+    """Horizontal bars on one scale from zero, one line each: label, bar, value as written."""
+    label_w = max((len(b.label) for b in bars), default=0)
+    text_w = max((len(b.text) for b in bars), default=0)
+    bar_w = max(4, width - label_w - text_w - 2)
+    top = max((b.value for b in bars if b.value is not None and math.isfinite(b.value)), default=0.0)
+    out = Text(no_wrap=True, overflow="ellipsis", end="")
+    for i, b in enumerate(bars):
+        if i:
+            out.append("\n")
+        out.append(b.label.rjust(label_w) + " ", style=b.color)
+        if b.note and not b.value:
+            note = b.note if len(b.note) <= bar_w else b.note[: bar_w - 1] + "…"
+            out.append(note.ljust(bar_w), style="dim")
+        else:
+            fraction = b.value / top if b.value is not None and top > 0 else 0.0
+            out.append_text(bar(fraction, bar_w, b.color))
+        out.append(" " + b.text.rjust(text_w), style="bold" if b.value else "dim")
+    return out

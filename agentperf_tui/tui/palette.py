@@ -23,8 +23,8 @@ GPU_LINES = ("#d7875f", "#87afd7", "#afd787", "#d787af", "#87d7d7", "#d7d787", "
 
 
 def _base(word: str) -> str:
-    """ "~pass (skipped)" -> "pass": the verdict a shown word stands for."""
-    return word.lstrip("~").split(" ", 1)[0]
+    """ "~pass (skipped)" -> "pass", "fail/speed" -> "fail": the verdict a shown word stands for."""
+    return word.lstrip("~").split(" ", 1)[0].split("/", 1)[0]
 
 
 def verdict_style(verdict: str) -> str:
@@ -38,3 +38,11 @@ def verdict_mark(verdict: str) -> str:
     return {"pass": "✓", "fail": "✗", "open": "…", "undecided": "…", "discarded": "⟲"}.get(
         _base(verdict), "·"
     )
+
+TIER_COLORS = ("#d75f5f", "#d7af5f", "#5fd7af", "#d787d7", "#87afff", "#afd75f")
+"""One colour per SLO tier of a run, in the run's order, the same on every panel (the first is
+the limit colour: a single-tier run looks as it always has)."""
+
+
+def tier_color(k: int) -> str:
+    return TIER_COLORS[k % len(TIER_COLORS)]

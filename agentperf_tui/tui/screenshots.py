@@ -1,12 +1,16 @@
 """Write screenshots/*.svg of every console screen from real runs against the embedded simulator.
 
     python -m agentperf_tui.tui.screenshots [--out screenshots] [--tier gpt-oss-120b@rev1/250-3]
+                                            [--family gpt-oss-120b@rev1]
 
 Runs the console headless (the same `make_app` as the CLI) on the defaults a first run gets (the
 embedded simulator's default deployment and tier): setup with the endpoint checked, the dashboard
 in the middle of a concurrency search (at 80x24 and 160x48), the result, a second, fixed-N run,
-the stored-runs list and the comparison of the two (each at 160x48 and 80x24). Takes several
-minutes: the simulator serves in real time.
+the stored-runs list and the comparison of the two (each at 160x48 and 80x24). Then a search
+against every tier of the default model's family, chosen on the setup screen (`*-tiers*`, at
+120x40 and 80x24): the setup, the dashboard with every tier's bracket, the result with its
+per-tier table and chart, and its comparison with the first search. Takes half an hour or so:
+the simulator serves in real time, and a family's search runs until its slowest tier is found.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.widgets import Select
 
 from agentperf_tui.core import defaults
 from agentperf_tui.core.engine.config import RunConfig
@@ -33,6 +38,7 @@ from agentperf_tui.tui.screens.runs import RunsScreen
 from agentperf_tui.tui.screens.setup import SetupScreen
 
 WIDE = (160, 48)
+MEDIUM = (120, 40)
 NARROW = (80, 24)
 
 
@@ -54,6 +60,26 @@ def save(app: AgentPerfApp, out: Path, name: str) -> None:
     log(f"wrote {path}")
 
 
+def brackets_started(app: AgentPerfApp) -> int:
+    """Tiers of the live search whose bracket has an end (a level passed or failed them)."""
+    dash = app.dashboard
+    snap = dash.latest if dash is not None else None
+    if snap is None or snap.search is None:
+        return 0
+    return sum(1 for b in snap.search.tiers if b.best_pass is not None or b.lowest_fail is not None)
+
+
+async def both_sizes(pilot: Pilot[Any], app: AgentPerfApp, out: Path, name: str) -> None:
+    """`name` at 120x40, then `name`-80x24; the terminal is left at 120x40."""
+    await pilot.resize_terminal(*MEDIUM)
+    await pilot.pause(0.5)
+    save(app, out, name)
+    await pilot.resize_terminal(*NARROW)
+    await pilot.pause(0.5)
+    save(app, out, f"{name}-80x24")
+    await pilot.resize_terminal(*MEDIUM)
+
+
 def levels_done(app: AgentPerfApp) -> int:
     dash = app.dashboard
     snap = dash.latest if dash is not None else None
@@ -62,7 +88,9 @@ def levels_done(app: AgentPerfApp) -> int:
     return sum(1 for lv in snap.search.levels if lv.verdict != "undecided")
 
 
-async def shoot(config: RunConfig, second: RunConfig, out: Path, mid_levels: int, timeout: float) -> None:
+async def shoot(
+    config: RunConfig, second: RunConfig, family: str, out: Path, mid_levels: int, timeout: float
+) -> None:
     app = make_app(config)
     async with app.run_test(size=WIDE) as pilot:
         await pilot.resize_terminal(*NARROW)
@@ -124,6 +152,38 @@ async def shoot(config: RunConfig, second: RunConfig, out: Path, mid_levels: int
         await pilot.pause(0.5)
         save(app, out, "compare-80x24")
 
+        log(f"a search against every tier of {family}")
+        await pilot.resize_terminal(*MEDIUM)
+        app.action_new_run()
+        await until(pilot, lambda: isinstance(app.screen, SetupScreen), 10, "setup")
+        setup = app.screen
+        assert isinstance(setup, SetupScreen)
+        setup.query_one("#tier", Select).value = family
+        await both_sizes(pilot, app, out, "setup-tiers")
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen), 30, "the dashboard")
+        await until(
+            pilot,
+            lambda: levels_done(app) >= mid_levels + 1 and brackets_started(app) >= 2,
+            timeout,
+            "several tiers bracketed",
+        )
+        await both_sizes(pilot, app, out, "dashboard-tiers")
+        await until(pilot, lambda: isinstance(app.screen, ResultScreen), timeout * 2, "the family's result")
+        await both_sizes(pilot, app, out, "result-tiers")
+        await pilot.press("r")
+        await until(
+            pilot, lambda: isinstance(app.screen, RunsScreen) and len(app.screen.runs) >= 3, 30, "runs"
+        )
+        await pilot.press("space", "down", "down", "space", "c")  # the family's run and the first search
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, CompareScreen) and bool(app.screen.differences),
+            60,
+            "compare",
+        )
+        await both_sizes(pilot, app, out, "compare-tiers")
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
@@ -131,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=Path("screenshots"))
     p.add_argument("--tier", default=defaults.TIER, help="SLO tier of the search (S/T or a profile name)")
+    p.add_argument(
+        "--family", default=defaults.TIER.rpartition("/")[0],
+        help="the tier family of the last search (every tier of it, chosen on the setup screen)",
+    )  # fmt: skip
     p.add_argument("--warmup", type=float, default=5.0, help="seconds a level holds before requests count")
     p.add_argument("--mid-levels", type=int, default=2, help="settled levels before the mid-search shot")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for each stage")
@@ -142,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     search = RunConfig(mode="search", tier=args.tier, rigour="fast", concurrency=4, **common)
     fixed = RunConfig(mode="fixed", tier=args.tier, concurrency=8, duration_s=45.0, **common)
     log(f"store {store}")
-    asyncio.run(shoot(search, fixed, args.out, args.mid_levels, args.timeout))
+    asyncio.run(shoot(search, fixed, args.family, args.out, args.mid_levels, args.timeout))
     return 0
 
 

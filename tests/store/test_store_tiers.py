@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import pytest
 from store_factories import make_level, make_summary, new_run
 
 from agentperf_tui.cli import runs as runs_cli
+from agentperf_tui.core.report.html import on_axis, render_report
+from agentperf_tui.core.report.tier_rows import per_gpu_caption, per_mw_caption, tier_rows
 from agentperf_tui.core.store import RunStore, compare_runs, export_csv, list_runs, load_run
 from agentperf_tui.core.summary.headline import headline, headlines, summary_notes, tier_line
 from agentperf_tui.core.summary.level import LevelRecord, TierVerdict
@@ -227,3 +230,59 @@ def test_the_csv_export_has_each_tier_per_level_and_per_result(
     assert [(r["tier_name"], r["n_star"], r["agents_per_gpu"]) for r in results] == [
         (NAMES[0], "32", "4.0"), (NAMES[1], "8", "1.0"), (NAMES[2], "0", "0.0"),
     ]  # fmt: skip
+
+
+def test_each_tier_is_a_row_of_written_figures_with_honest_captions(db: Path, family_run: str) -> None:
+    summary = load_run(db, family_run).summary
+    rows = tier_rows(summary)
+    assert [r.tier for r in rows] == NAMES and [r.short for r in rows] == ["30-10", "100-5", "300-3"]
+    first = rows[0]
+    assert (first.n_star, first.per_gpu, first.per_mw) == ("32", "4.00", "9,639")  # 32 / 3,320 W
+    assert (first.power_w, first.power, first.level) == ("3.32 kW", "measured", "#9 N=32")  # its confirmation
+    assert (first.confidence, first.bound_short) == ("95%", "speed, N=36 failed")
+    assert first.bound_by == "P25 output speed (N=36 failed)"
+    zero = rows[2]
+    assert (zero.n_star, zero.per_mw, zero.power, zero.level) == ("0", "—", "—", "—")
+    assert per_mw_caption(summary) == "agents per MW (measured GPU power over each tier's level window)"
+    assert per_gpu_caption(summary) == "agents per GPU, of 8 GPUs"
+    simulated = summary.model_copy(update={"simulated": True, "simulator": "m on 8 x h200 (simulated)"})
+    assert per_gpu_caption(simulated) == "agents per GPU, of 8 GPUs (SIMULATED: m on 8 x h200 (simulated))"
+    assert per_mw_caption(simulated).startswith("agents per MW (SIMULATED run, measured GPU power")
+
+
+def test_the_html_report_has_a_table_and_bars_across_tiers(db: Path, family_run: str) -> None:
+    html = render_report(load_run(db, family_run))
+    assert re.search(r'class="big">32 · 8 · 0<', html), "N* of every tier, in the run's order"
+    tiers = html.split("<h2>Tiers</h2>")[1].split("<h2>")[0]
+    cells = [re.sub("<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", tiers)]
+    assert cells[:10] == [
+        NAMES[0], "P25 ≥ 30 tok/s, P95 TTFT ≤ 10 s", "32", "4.00", "9,639", "3.32 kW", "measured", "#9 N=32",
+        "95%", "P25 output speed (N=36 failed)",
+    ]  # fmt: skip
+    for title in ("Agents per MW by SLO tier", "Agents per GPU by SLO tier"):
+        chart = html[html.index(f'aria-label="{title}"') :]
+        chart = chart[: chart.index("</svg>")]
+        ticks = re.findall(r'text-anchor="middle" fill="#555">([^<]+)</text>', chart)
+        assert ticks == ["30-10", "100-5", "300-3 (none)"], "one bar per tier; one without a figure says so"
+        bars = re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" fill="(#\w+)"',
+                          chart)
+        heights = [float(h) for h, fill in bars if fill != "#fafafa"]
+        assert heights[0] > heights[1] > 0 and heights[2] == 0
+    assert "of 8 GPUs" in html and "measured GPU power over each tier&#x27;s level window" in html
+    assert "30-10:pass 100-5:fail/speed 300-3:fail/speed" in html, "each level's verdict per tier"
+    ttft = html[html.index('aria-label="P95 TTFT per level"') :]
+    assert all(f"limit {s}" in ttft[: ttft.index("</svg>")] for s in ("30-10", "100-5", "300-3"))
+    speed = html[html.index('aria-label="P25 output speed per level"') :]
+    assert all(f"floor {s}" in speed[: speed.index("</svg>")] for s in ("30-10", "100-5", "300-3"))
+
+
+def test_a_further_tier_far_off_the_plotted_values_is_named_not_drawn() -> None:
+    floors = [(100.0, "#c62828", "floor 100-5"), (500.0, "#b28704", "floor 500-2"),
+              (2000.0, "#00897b", "floor 2000-1")]  # fmt: skip
+    kept, note = on_axis(floors, 274.0)  # the fastest level's P25
+    assert [label for _, _, label in kept] == ["floor 100-5", "floor 500-2"]
+    assert note == " (off the axis: floor 2000-1 2000)"
+    first_only, _ = on_axis(floors[:1], 10.0)
+    assert first_only == floors[:1], "the first tier's floor is always drawn"
+    limits = [(5.0, "#c62828", "limit 100-5"), (1.0, "#b28704", "limit 2000-1")]
+    assert on_axis(limits, 0.07) == (limits, ""), "the axis reaches the first limit: 1 s is on it"

@@ -19,7 +19,7 @@ from agentperf_tui.core.store import RunStore
 from agentperf_tui.core.telemetry.base import GpuSample
 from agentperf_tui.tui.app import AgentPerfApp, make_app
 
-from .fakes import FakeEngine, SearchScript, script_summary
+from .fakes import FAMILY_SPEC, FakeEngine, SearchScript, script_summary
 
 CHOICES = Choices(
     tiers=[
@@ -97,12 +97,15 @@ def _result(i: int, t0: float, ok: bool, speed: float) -> RequestResult:
 
 
 def write_run(
-    store: Path, script: SearchScript, *, note: str | None, n_scale: float = 1.0, finish: bool = True
+    store: Path, script: SearchScript, *, note: str | None, n_scale: float = 1.0, finish: bool = True,
+    family: bool = False,
 ) -> str:
-    """One run in a real SQLite store: the script's levels, requests, GPU samples, a note."""
+    """One run in a real SQLite store: the script's levels, requests, GPU samples, a note.
+    `family`: the script was judged against several tiers (see fakes.family_script): its own
+    per-tier summary is stored, and the config names the family."""
     rs = RunStore(store)
     try:
-        config = {
+        config: dict[str, Any] = {
             "mode": "search",
             "rigour": "fast",
             "tier": "deepseek-v4-pro@rev1/100-5",
@@ -111,6 +114,11 @@ def write_run(
             "comparable": True,
             "tier_resolved": {"name": "deepseek-v4-pro@rev1/100-5", "speed_tok_s": 100.0, "ttft_s": 5.0},
         }
+        if family:
+            tiers = [r.tier for r in script.summary.results if r.tier is not None]
+            config["tier"] = FAMILY_SPEC
+            config["tier_resolved"] = tiers[0].to_dict()
+            config["tiers_resolved"] = [t.to_dict() for t in tiers]
         run_id = rs.create_run(
             config=config,
             endpoint="http://127.0.0.1:40123",
@@ -139,7 +147,10 @@ def write_run(
         rs.add_telemetry(run_id, samples, "simulated")
         if note:
             rs.annotate(run_id, 1.0, note)
-        if finish:
+        if finish and family:
+            rs.finish_run(run_id, status="finished", summary=script.summary.model_copy(
+                update={"run_id": run_id, "store": str(store)}))
+        elif finish:
             s = script.summary
             result = s.result
             assert result is not None and result.first_fail_n is not None

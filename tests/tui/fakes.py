@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.protocol import Abort, Command, Observer, Pause, Resume
-from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.level import LevelRecord, TierVerdict
 from agentperf_tui.core.summary.model import RequestCounts, RunSummary, Status, WholeRunFigures
 from agentperf_tui.core.summary.normalise import normalise
 from agentperf_tui.core.summary.result import TierResult
@@ -23,6 +23,7 @@ from agentperf_tui.core.views import (
     SearchView,
     ServerView,
     Snapshot,
+    TierBracketView,
 )
 
 FLOOR, LIMIT = 100.0, 5.0
@@ -299,8 +300,6 @@ class FakeEngine:
                 return
             snap = self.script.snapshots[self.pos]
             if self._paused:
-                from dataclasses import replace
-
                 snap = replace(snap, paused=True)
             for idx, ev in self.script.events:
                 if idx == self.pos:
@@ -337,3 +336,102 @@ class FakeEngine:
         if self._thread is not None:
             self._thread.join(timeout)
         return True
+
+
+FAMILY = tuple(
+    SloTier(s, t, family="deepseek-v4-pro", version="2026-06") for s, t in ((30, 10), (100, 5), (300, 3))
+)
+FAMILY_SPEC = "deepseek-v4-pro@2026-06"
+
+
+def _verdicts(lv: LevelRecord, tiers: tuple[SloTier, ...]) -> tuple[TierVerdict, ...]:
+    """Each tier's verdict on a level of the script, judged on the level's own P25 and p95: settled
+    once the level is decided, undecided (estimates only) while it is open."""
+    out = []
+    for t in tiers:
+        speed_ok, ttft_ok = lv.speed_p25 >= t.speed_tok_s, lv.ttft_p95 <= t.ttft_s
+        ok = speed_ok and ttft_ok
+        failing = None if ok else "speed" if ttft_ok else "ttft" if speed_ok else "speed+ttft"
+        decided = lv.decided
+        out.append(
+            TierVerdict(
+                tier=t.name, speed_tok_s=t.speed_tok_s, ttft_s=t.ttft_s, used=True, role=lv.role,
+                speed_verdict=("pass" if speed_ok else "fail") if decided else "undecided",
+                ttft_verdict=("pass" if ttft_ok else "fail") if decided else "undecided",
+                verdict=("pass" if ok else "fail") if decided else "undecided",
+                passed=decided and ok, settled=decided, confidence=lv.confidence,
+                failing_criterion=failing, speed_p25=lv.speed_p25, ttft_p95=lv.ttft_p95,
+                requests=lv.requests, looks=3,
+            )
+        )  # fmt: skip
+    return tuple(out)
+
+
+def _tiered(lv: LevelRecord, tiers: tuple[SloTier, ...]) -> LevelRecord:
+    vs = _verdicts(lv, tiers)
+    first = vs[0]
+    return lv.model_copy(
+        update={
+            "tiers": vs, "verdict": first.verdict, "passed": first.passed,
+            "speed_verdict": first.speed_verdict, "ttft_verdict": first.ttft_verdict,
+            "failing_criterion": first.failing_criterion,
+        }
+    )  # fmt: skip
+
+
+def _brackets(
+    levels: tuple[LevelRecord, ...], tiers: tuple[SloTier, ...], done: bool
+) -> list[TierBracketView]:
+    out = []
+    for k, t in enumerate(tiers):
+        decided = [(lv.n, lv.tiers[k].passed) for lv in levels if lv.decided]
+        low_fail = min((n for n, ok in decided if not ok), default=None)
+        best = max((n for n, ok in decided if ok and (low_fail is None or n < low_fail)), default=None)
+        out.append(
+            TierBracketView(
+                tier=t.name, speed_floor=t.speed_tok_s, ttft_limit=t.ttft_s, best_pass=best,
+                lowest_fail=low_fail, converged=done, done=done, result_n=(best or 0) if done else None,
+            )
+        )  # fmt: skip
+    return out
+
+
+def family_script(tiers: tuple[SloTier, ...] = FAMILY) -> SearchScript:
+    """The scripted search judged against several tiers at once: every level carries each tier's
+    verdict, the search view each tier's bracket, and the summary one result per tier."""
+    script = SearchScript()
+    snaps = []
+    for snap in script.snapshots:
+        assert snap.search is not None and snap.level is not None
+        levels = tuple(_tiered(lv, tiers) for lv in snap.search.levels)
+        brackets = _brackets(levels, tiers, snap.search.done)
+        first = brackets[0]
+        search = replace(
+            snap.search, tier=first.tier, speed_floor=first.speed_floor, ttft_limit=first.ttft_limit,
+            levels=levels, best_pass=first.best_pass, lowest_fail=first.lowest_fail,
+            result_n=first.result_n, tiers=tuple(brackets),
+        )  # fmt: skip
+        snaps.append(replace(snap, level=levels[-1], search=search))
+    script.snapshots = snaps
+    last = snaps[-1].search
+    assert last is not None
+    levels = [lv for lv in last.levels if lv.decided]
+    results = []
+    for k, (t, b) in enumerate(zip(tiers, _brackets(tuple(levels), tiers, True), strict=True)):
+        star = b.best_pass or 0
+        at = [lv for lv in levels if lv.n == star and lv.tiers[k].passed]
+        norm = normalise(star, len(GPUS), at[-1].mean_power_w if at else None, power_simulated=True)
+        fails = [lv for lv in levels if not lv.tiers[k].passed]
+        first_fail = min(fails, key=lambda lv: lv.n) if fails else None
+        results.append(
+            TierResult(
+                tier=t, n_star=star, level_n=star if at else None, level_index=at[-1].index if at else None,
+                gpu_count=len(GPUS), agents_per_gpu=norm.agents_per_gpu, agents_per_mw=norm.agents_per_mw,
+                power_w=norm.power_w, power_basis=norm.power_basis, power_note=norm.note,
+                first_fail_n=first_fail.n if first_fail else None,
+                failing_criterion=first_fail.tiers[k].failing_criterion if first_fail else None,
+                confidence=0.97, converged=True, capped=first_fail is None,
+            )
+        )  # fmt: skip
+    script.summary = script.summary.model_copy(update={"levels": tuple(levels), "results": tuple(results)})
+    return script

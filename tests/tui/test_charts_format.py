@@ -8,7 +8,19 @@ from rich.console import Console
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.search.confidence_text import confidence_text
-from agentperf_tui.tui.charts import Line, Threshold, bar, bracket, histogram, line_chart, stacked_chart
+from agentperf_tui.tui.charts import (
+    HBar,
+    Line,
+    Threshold,
+    TierBracket,
+    bar,
+    bracket,
+    brackets,
+    hbars,
+    histogram,
+    line_chart,
+    stacked_chart,
+)
 from agentperf_tui.tui.history import History
 
 from .fakes import SearchScript
@@ -185,3 +197,77 @@ def test_the_floor_keeps_its_arrow_when_the_p25_marker_falls_in_its_column() -> 
     assert "◆▲100" in below, "P25 just under the floor: the arrow right beside it"
     above = plain(histogram(counts, edges, 35, 5, floor=100.0, marker=104.0))[-1]
     assert "▲◆" in above
+
+
+def test_brackets_of_several_tiers_share_one_axis() -> None:
+    levels = [(8, "pass"), (16, "pass"), (32, "fail")]
+    tiers = [
+        TierBracket(levels, 16, 32),
+        TierBracket([(8, "pass"), (16, "fail"), (32, "fail")], 8, 16),
+        TierBracket([(8, "fail"), (16, "fail"), (32, "fail")], None, 8),
+    ]
+    lines, labels = brackets(tiers, 40)
+    rows = [plain(line)[0] for line in lines]
+    assert [r.count("✓") for r in rows] == [2, 1, 0] and [r.count("✗") for r in rows] == [1, 2, 3]
+    # the same N stands in the same column on every line, over its label
+    label_row = plain(labels)[0]
+    for n in ("8", "16", "32"):
+        col = label_row.index(n) + len(n) // 2
+        assert all(r[col] in "✓✗" for r in rows), f"N={n} lines up across the tiers"
+    assert "━" in rows[0] and "━" in rows[1] and "━" not in rows[2], "no bracket before a pass"
+    single = plain(bracket(levels, 16, 32, 40))
+    assert single == [rows[0], plain(bracket(levels, 16, 32, 40))[1]], "one tier: drawn as before"
+
+
+def test_histogram_colours_and_marks_each_tier_floor() -> None:
+    edges = [float(e) for e in range(0, 401, 20)]
+    counts = [5] * 20
+    text = histogram(counts, edges, 40, 4, floors=[(300.0, "red"), (100.0, "yellow")], marker=210.0)
+    axis = plain(text)[-1]
+    assert "▲100" in axis and "▲300" in axis and "◆" in axis
+    # a bin under 100 fails both tiers: the colour of the least demanding (100); 100..300: 300's
+    spans = {(s.start, s.end): str(s.style) for s in text.spans if s.end <= 40}
+    styles_at = {col: style for (a, b), style in spans.items() for col in range(a, b)}
+    assert styles_at[2] == "yellow" and styles_at[20] == "red" and styles_at[38] == "green"
+
+
+def test_threshold_lines_are_named_at_their_right_end() -> None:
+    xs = list(range(50))
+    chart = line_chart(
+        xs, [Line([0.5] * 50, "cyan")], 40, 8, y_format=str,
+        thresholds=[Threshold(5.0, "red", "100-5"), Threshold(3.0, "yellow", "250-3")],
+    )  # fmt: skip
+    rows = plain(chart)
+    assert all(len(r) <= 40 for r in rows)
+    named = {r.split()[-1]: r for r in rows if r.rstrip().endswith(("100-5", "250-3"))}
+    assert set(named) == {"100-5", "250-3"}
+    assert named["100-5"].lstrip().startswith("5.0") and named["250-3"].lstrip().startswith("3.0")
+
+
+def test_hbars_scale_to_the_largest_and_say_why_a_bar_is_missing() -> None:
+    rows = plain(
+        hbars(
+            [HBar("30-10", 200.0, "200", "red"), HBar("100-5", 50.0, "50", "yellow"),
+             HBar("300-3", 0.0, "0", "green", "no level met the tier")],
+            34,
+        )
+    )  # fmt: skip
+    assert [len(r) for r in rows] == [34, 34, 34]
+    assert rows[0].count("█") == 4 * rows[1].count("█")
+    assert "no level met the tier" in rows[2] and rows[2].endswith("0")
+
+
+def test_floors_past_the_histogram_axis_are_named_at_its_end() -> None:
+    edges = [float(e) for e in range(0, 201, 20)]
+    floors = [(100.0, "red"), (250.0, "yellow"), (500.0, "green")]
+    axis = plain(histogram([3] * 10, edges, 40, 3, floors=floors))[-1]
+    assert "▲100" in axis and axis.rstrip().endswith("▲250 ▲500 ›")
+
+
+def test_two_limits_on_one_row_both_show_their_values() -> None:
+    chart = line_chart(
+        list(range(10)), [Line([0.02] * 10, "cyan")], 40, 6, log_y=True, y_format=lambda v: f"{v:g}s",
+        thresholds=[Threshold(5.0, "red", "100-5"), Threshold(3.0, "yellow", "250-3")],
+    )  # fmt: skip
+    row = next(r for r in plain(chart) if "100-5" in r)
+    assert row.lstrip().startswith("5s/3s") and row.rstrip().endswith("100-5 250-3")

@@ -10,11 +10,13 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.tui.app import AgentPerfApp
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.result import ResultScreen
 
 from .conftest import console
+from .fakes import FAMILY_SPEC, family_script
 from .test_flows import wait_for
 
 MID_SEARCH = 230
@@ -72,3 +74,36 @@ def test_help_80x24(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=with_help)
+
+
+def family(snapshots: int | None) -> tuple[AgentPerfApp, Callable[[Pilot[Any]], Any]]:
+    """A search against a family of three tiers: mid-search (`snapshots` into the script), or
+    at its result (None)."""
+    cfg = RunConfig(mode="search", tier=FAMILY_SPEC, concurrency=8)
+    app, box = console(cfg, autostart=True, autoplay=False, script=family_script())
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+        if snapshots is None:
+            box.last.play(10_000)
+            box.last.finish()
+            await wait_for(pilot, lambda: isinstance(app.screen, ResultScreen))
+            return
+        box.last.play(snapshots)
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, DashboardScreen)
+        screen.redraw(all_at_once=True)
+        await pilot.pause()
+
+    return app, run_before
+
+
+def test_dashboard_with_three_tiers_80x24(snap_compare: Any) -> None:
+    app, run_before = family(MID_SEARCH)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_result_with_three_tiers_80x24(snap_compare: Any) -> None:
+    app, run_before = family(None)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -15,16 +15,20 @@ import numpy as np
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.report.svg import Plot
+from agentperf_tui.core.report.tier_rows import TierRow, per_gpu_caption, per_mw_caption, tier_rows
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.store import RunData, run_figures
-from agentperf_tui.core.store.partial import configured_tier
-from agentperf_tui.core.summary.headline import failures_text, summary_notes
+from agentperf_tui.core.store.partial import configured_tier, configured_tiers
+from agentperf_tui.core.summary.headline import Headline, failures_text, summary_notes
 from agentperf_tui.core.summary.level import LevelRecord
-from agentperf_tui.core.tiers import SloTier
+from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.tiers import SloTier, tiers_label
 
 PASS, FAIL, OPEN = "#2e7d32", "#c62828", "#b28704"
 BLUE, GREY, ORANGE = "#1565c0", "#9e9e9e", "#e65100"
 GPU_COLORS = ("#e65100", "#1565c0", "#2e7d32", "#6a1b9a", "#00838f", "#ad1457", "#4e342e", "#37474f")
+TIER_COLORS = ("#c62828", "#b28704", "#00897b", "#8e24aa", "#1565c0", "#6d4c41")
+"""One colour per SLO tier of a run, in the run's order (the first is the limit colour)."""
 MAX_POINTS = 4000
 
 CSS = """
@@ -50,13 +54,28 @@ def _run_tier(run: RunData) -> SloTier | None:
     return configured_tier(run.config)
 
 
-def _tier(run: RunData) -> tuple[float, float]:
-    """(speed floor tok/s, TTFT limit s), NaN when the run had no tier."""
-    tier = _run_tier(run)
-    return (tier.speed_tok_s, tier.ttft_s) if tier is not None else (math.nan, math.nan)
+def _run_tiers(run: RunData) -> tuple[SloTier, ...]:
+    """Every tier the run was judged against, in its order."""
+    tiers = tuple(r.tier for r in run.summary.results if r.tier is not None)
+    return tiers or configured_tiers(run.config)
+
+
+def _limits(run: RunData, speed: bool) -> list[tuple[float, str, str]]:
+    """(threshold, colour, label) of each tier: its P25 speed floor or its P95 TTFT limit,
+    labelled with the tier's S-T part when the run has several."""
+    tiers = _run_tiers(run)
+    word = "floor" if speed else "limit"
+    return [
+        (t.speed_tok_s if speed else t.ttft_s, TIER_COLORS[k % len(TIER_COLORS)],
+         f"{word} {t.name.rpartition('/')[2]}" if len(tiers) > 1 else word)
+        for k, t in enumerate(tiers)
+    ]  # fmt: skip
 
 
 def _tier_text(run: RunData) -> str:
+    tiers = _run_tiers(run)
+    if len(tiers) > 1:
+        return f"{tiers_label(tiers)} — {len(tiers)} tiers, judged on the same levels (see Tiers)"
     tier = _run_tier(run)
     return f"{tier.name} — {tier.describe()}" if tier is not None else "none"
 
@@ -95,15 +114,16 @@ def plot_levels(run: RunData) -> str:
 
 
 def plot_level_metric(
-    run: RunData, attr: str, limit: float, title: str, y_label: str, limit_label: str
+    run: RunData, attr: str, limits: list[tuple[float, str, str]], title: str, y_label: str
 ) -> str:
     """One bar per level, in the order tried, at evenly spaced places labelled with its N (so a
     level at N=2 is as wide as one at N=512, and a repeated N gets a bar of its own)."""
     levels = list(run.levels)
-    p = Plot(title, "levels in the order tried, labelled N", y_label)
+    vals = [getattr(lv, attr) for lv in levels]
+    limits, off = on_axis(limits, max((v for v in vals if math.isfinite(v)), default=math.nan))
+    p = Plot(title + off, "levels in the order tried, labelled N", y_label)
     if levels:
         places = [float(i) for i in range(len(levels))]
-        vals = [getattr(lv, attr) for lv in levels]
         p.bars(
             places,
             [v if math.isfinite(v) else 0.0 for v in vals],
@@ -112,11 +132,32 @@ def plot_level_metric(
         )
         p.x_range = (-0.6, len(levels) - 0.4)
         p.x_ticks = [(float(i), str(lv.n)) for i, lv in enumerate(levels)]
-    p.hline(limit, FAIL, limit_label)
+    for value, color, label in limits:
+        p.hline(value, color, label)
     return p.svg()
 
 
-def plot_ttft_scatter(run: RunData, limit: float) -> str:
+OFF_AXIS = 3.0
+"""A further tier's threshold more than this many times the largest value plotted is named in
+the title instead of drawn: a 2,000 tok/s floor would flatten bars of 100 tok/s."""
+
+
+def on_axis(
+    limits: list[tuple[float, str, str]], top: float
+) -> tuple[list[tuple[float, str, str]], str]:
+    """The thresholds to draw (the first tier's always: the axis reaches it), and the title's
+    note naming the others."""
+    if limits and math.isfinite(limits[0][0]):
+        top = max(top, limits[0][0]) if math.isfinite(top) else limits[0][0]
+    if not math.isfinite(top) or top <= 0:
+        return limits, ""
+    kept = [lim for k, lim in enumerate(limits) if k == 0 or lim[0] <= top * OFF_AXIS]
+    off = [lim for k, lim in enumerate(limits) if k > 0 and lim[0] > top * OFF_AXIS]
+    note = "; ".join(f"{label} {fmt.limit_text(value)}" for value, _, label in off)
+    return kept, (f" (off the axis: {note})" if note else "")
+
+
+def plot_ttft_scatter(run: RunData, limits: list[tuple[float, str, str]]) -> str:
     req = run.requests
     p = Plot("TTFT of every request (sampled), failed requests at the top", "run time (s)", "TTFT (s)")
     if len(req):
@@ -125,16 +166,19 @@ def plot_ttft_scatter(run: RunData, limit: float) -> str:
         t = req.t_intended[idx]
         ok = np.isfinite(ttft)
         top = float(np.nanmax(ttft[ok])) if ok.any() else 1.0
-        if math.isfinite(limit):
-            top = max(top, limit * 1.1)
+        top = max([top, *(limit * 1.1 for limit, _, _ in limits if math.isfinite(limit))])
         p.points(t[ok].tolist(), ttft[ok].tolist(), BLUE, "ok")
         if (~ok).any():
             p.points(t[~ok].tolist(), [top] * int((~ok).sum()), FAIL, "failed", r=2.4)
-    p.hline(limit, FAIL, "P95 limit")
+    for limit, color, label in limits:
+        p.hline(limit, color, f"P95 {label}")
     return p.svg()
 
 
-def plot_speed_hist(run: RunData, n_star: int | None, floor: float) -> str:
+def plot_speed_hist(run: RunData, n_star: int | None, floors: list[tuple[float, str, str]]) -> str:
+    """Per-request output speed at N* (the first tier's; the whole run without one), bins under
+    the first tier's floor in red, and each tier's floor marked."""
+    floor = floors[0][0] if floors else math.nan
     req = run.requests
     title = "Output speed per request" + (f" at N*={n_star}" if n_star is not None else " (whole run)")
     p = Plot(title, "tok/s", "requests")
@@ -156,7 +200,10 @@ def plot_speed_hist(run: RunData, n_star: int | None, floor: float) -> str:
             p.bars(centers.tolist(), counts.astype(float).tolist(), colors, float(edges[1] - edges[0]))
             p25 = float(np.percentile(speed, 25))
             p.points([p25], [0.0], "#000", f"P25 {fmt.speed(p25, floor=floor)}", r=4)
-    p.vline(floor, FAIL, "floor")
+            floors, off = on_axis(floors, hi)
+            p.title += off
+    for value, color, label in floors:
+        p.vline(value, color, label)
     return p.svg()
 
 
@@ -192,21 +239,17 @@ def _headline(run: RunData) -> str:
     summary = run.summary
     gpus = fmt.plural(h.gpus, "GPU") if h.gpus else "GPU count unknown"
     n_star = h.n_star if summary.mode != "fixed" else h.level_n
-    rows = [
-        ("N*" if summary.mode != "fixed" else "N held", f'<span class="big">{fmt.number(n_star)}</span>'),
-        ("agents per GPU", f"{fmt.per_gpu(h.agents_per_gpu)} <span class='muted'>({escape(gpus)})</span>"),
-        (
-            "agents per MW",
-            f"{fmt.per_mw(h.agents_per_mw)} <span class='muted'>mean GPU power at {h.at} "
-            f"{fmt.watts(h.mean_power_w)} ({escape(h.power_text())})</span>"
-            if h.agents_per_mw is not None
-            else f"— <span class='warn'>{escape(h.power_text())}</span>",
-        ),
-        (f"P25 output speed at {h.at}", fmt.speed(h.speed_p25)),
-        (f"P95 TTFT at {h.at}", fmt.seconds(h.ttft_p95)),
-    ]
+    tiers = tier_rows(summary)
+    if len(tiers) > 1:  # each tier's answer is in the tier table
+        stars = " · ".join(r.n_star for r in tiers)
+        rows = [
+            (f"N* ({' · '.join(r.short for r in tiers)})", f'<span class="big">{stars}</span>'),
+            ("GPUs", escape(gpus)),
+        ]
+    else:
+        rows = _answer_rows(summary, h, n_star, gpus)
     lv = h.level
-    if lv is not None and lv.output_tok_s is not None:
+    if len(tiers) <= 1 and lv is not None and lv.output_tok_s is not None:
         rows.append((f"measured window at {h.at}", escape(_moved(
             lv.output_tok_s, lv.input_tok_s, lv.requests_per_s, lv.cache_hit_ratio, lv.server_prefix_hit_ratio
         ))))
@@ -220,17 +263,86 @@ def _headline(run: RunData) -> str:
     rows += [
         ("error rate", fmt.percent(fig.error_rate, 2)),
         ("requests", fmt.count(fig.requests) + failed),
-        ("tier", escape(_tier_text(run))),
+        ("tier" if len(tiers) <= 1 else "tiers", escape(_tier_text(run))),
         ("status", escape(run.info.status)),
     ]
     return "<table>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
-def _levels_table(run: RunData) -> str:
+def _answer_rows(summary: RunSummary, h: Headline, n_star: int | None, gpus: str) -> list[tuple[str, str]]:
+    """The rows of a single tier's answer: N*, per GPU, per MW and the level's percentiles."""
+    return [
+        ("N*" if summary.mode != "fixed" else "N held", f'<span class="big">{fmt.number(n_star)}</span>'),
+        ("agents per GPU", f"{fmt.per_gpu(h.agents_per_gpu)} <span class='muted'>({escape(gpus)})</span>"),
+        (
+            "agents per MW",
+            f"{fmt.per_mw(h.agents_per_mw)} <span class='muted'>mean GPU power at {h.at} "
+            f"{fmt.watts(h.mean_power_w)} ({escape(h.power_text())})</span>"
+            if h.agents_per_mw is not None
+            else f"— <span class='warn'>{escape(h.power_text())}</span>",
+        ),
+        (f"P25 output speed at {h.at}", fmt.speed(h.speed_p25)),
+        (f"P95 TTFT at {h.at}", fmt.seconds(h.ttft_p95)),
+    ]
+
+
+def _tiers_table(rows: list[TierRow]) -> str:
+    """Every tier's answer: N*, agents per GPU and per MW, the GPU power they divide by and its
+    basis, the level they rest on, the confidence and what bound the search."""
     head = (
+        "tier", "criteria", "N*", "agents per GPU", "agents per MW", "mean GPU power", "power basis",
+        "level (#, N)", "confidence", "bound by",
+    )  # fmt: skip
+    body = []
+    for k, r in enumerate(rows):
+        color = TIER_COLORS[k % len(TIER_COLORS)]
+        cells = [
+            f'<td style="color:{color}"><b>{escape(r.tier)}</b></td>',
+            f"<td>{escape(r.criteria)}</td>",
+            f'<td class="num"><b>{escape(r.n_star)}</b></td>',
+            f'<td class="num">{escape(r.per_gpu)}</td>',
+            f'<td class="num">{escape(r.per_mw)}</td>',
+            f'<td class="num">{escape(r.power_w)}</td>',
+            f"<td>{escape(r.power)}</td>",
+            f"<td>{escape(r.level)}</td>",
+            f'<td class="num">{escape(r.confidence)}</td>',
+            f"<td>{escape(r.bound_by)}</td>",
+        ]
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return "<table><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" + "".join(body) + "</table>"
+
+
+def plot_tiers(summary: RunSummary, per_mw: bool) -> str:
+    """One bar per tier: agents per MW (or per GPU), the figure written on each bar; a tier
+    without a figure gets no bar and says why under its name. SIMULATED in the title when the
+    run was."""
+    rows = tier_rows(summary)
+    caption = per_mw_caption(summary) if per_mw else per_gpu_caption(summary)
+    what = "agents per MW" if per_mw else "agents per GPU"
+    title = ("SIMULATED · " if summary.simulated else "") + f"{what[0].upper()}{what[1:]} by SLO tier"
+    p = Plot(title, caption, what, height=240)
+    values = [r.head.agents_per_mw if per_mw else r.head.agents_per_gpu for r in rows]
+    places = [float(i) for i in range(len(rows))]
+    colors = [TIER_COLORS[k % len(TIER_COLORS)] for k in range(len(rows))]
+    p.bars(places, [v if v is not None else 0.0 for v in values], colors, 0.6)
+    for x, v, r in zip(places, values, rows, strict=True):
+        if v is not None and v > 0:
+            p.label(x, v, r.per_mw if per_mw else r.per_gpu)
+    p.x_range = (-0.6, len(rows) - 0.4)
+    p.x_ticks = [
+        (x, r.short if v else f"{r.short} (none)") for x, v, r in zip(places, values, rows, strict=True)
+    ]
+    return p.svg()
+
+
+def _levels_table(run: RunData) -> str:
+    head: tuple[str, ...] = (
         "N", "role", "verdict", "P25 speed (tok/s)", "P95 TTFT", "requests", "failed", "output tok/s",
         "prefix cache hits", "mean power", "confidence", "why",
     )  # fmt: skip
+    several = len(_run_tiers(run)) > 1
+    if several:
+        head = (*head[:3], "each tier (first tier's on the left)", *head[3:])
     tier = _run_tier(run)
     floor = tier.speed_tok_s if tier is not None else None
     limit = tier.ttft_s if tier is not None else None
@@ -244,6 +356,7 @@ def _levels_table(run: RunData) -> str:
             f'<td class="num">{lv.n}</td>',
             f"<td>{escape(lv.role)}</td>",
             f'<td class="{cls}">{escape(shown)}</td>',
+            *([f"<td>{escape(lv.tiers_text())}</td>"] if several else []),
             f'<td class="num">{fmt.speed(lv.speed_p25, floor=floor, unit=False)}</td>',
             f'<td class="num">{fmt.seconds(lv.ttft_p95, limit=limit)}</td>',
             f'<td class="num">{fmt.count(lv.requests)}</td>',
@@ -290,7 +403,6 @@ def _config_table(config: dict[str, Any]) -> str:
 
 def render_report(run: RunData) -> str:
     info = run.info
-    floor, limit = _tier(run)
     n_star = run.summary.result.n_star if run.summary.result is not None else None
     started = dt.datetime.fromtimestamp(info.started_wall).strftime("%Y-%m-%d %H:%M:%S")
     sim = '<span class="sim">SIMULATED ENDPOINT</span> ' if info.simulated else ""
@@ -300,15 +412,15 @@ def render_report(run: RunData) -> str:
         f"<li>{escape(a.text)} <span class='muted'>{'' if a.t is None else f'at {a.t:.0f} s'}</span></li>"
         for a in run.annotations
     )
+    floors, limits = _limits(run, speed=True), _limits(run, speed=False)
+    tiers = tier_rows(run.summary)
     plots = [plot_levels(run)]
     if run.levels:
-        plots.append(plot_level_metric(run, "ttft_p95", limit, "P95 TTFT per level", "s", "limit"))
-        plots.append(
-            plot_level_metric(run, "speed_p25", floor, "P25 output speed per level", "tok/s", "floor")
-        )
+        plots.append(plot_level_metric(run, "ttft_p95", limits, "P95 TTFT per level", "s"))
+        plots.append(plot_level_metric(run, "speed_p25", floors, "P25 output speed per level", "tok/s"))
     if len(run.requests):
-        plots.append(plot_ttft_scatter(run, limit))
-        plots.append(plot_speed_hist(run, n_star, floor))
+        plots.append(plot_ttft_scatter(run, limits))
+        plots.append(plot_speed_hist(run, n_star, floors))
     if len(run.telemetry):
         plots.append(plot_power(run))
     parts = [
@@ -322,6 +434,17 @@ def render_report(run: RunData) -> str:
         "".join(f"<p class='warn'>{w}</p>" for w in warnings),
         "<h2>Result</h2>",
         _headline(run),
+        *(
+            [
+                "<h2>Tiers</h2>",
+                "<p class='muted'>Every tier judged on the same levels; the figures of each rest on "
+                "the measured window of its own level (mean GPU power over that window).</p>",
+                _tiers_table(tiers),
+                f'<div class="plots">{plot_tiers(run.summary, True)}{plot_tiers(run.summary, False)}</div>',
+            ]
+            if len(tiers) > 1
+            else []
+        ),
         "<h2>Plots</h2>",
         '<div class="plots">' + "".join(plots) + "</div>",
         "<h2>Levels</h2>",

@@ -169,6 +169,18 @@ class Plot:
 
         self._add(draw)
 
+    def label(self, x: float, y: float, text: str, color: str = "#222") -> None:
+        """A figure written just above the point (x, y), e.g. on top of a bar."""
+        self._extend([x], [y * 1.08])
+
+        def draw(f: Frame) -> list[str]:
+            return [
+                f'<text x="{f.sx(x):.1f}" y="{f.sy(y) - 4:.1f}" text-anchor="middle" fill="{color}" '
+                f'font-weight="600">{escape(text)}</text>'
+            ]
+
+        self._add(draw)
+
     def segment(self, x0: float, x1: float, y: float, color: str, width: float = 4) -> None:
         self._extend([x0, x1], [y, y])
 

@@ -17,9 +17,11 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.store import Difference, RunData, comparability, compare_runs, load_run, material
+from agentperf_tui.core.store.access import tier_names
 from agentperf_tui.core.store.compare import MATERIAL
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.screens.runs import clip
+from agentperf_tui.tui.widgets.tier_marks import verdict_marks
 
 TALL = 36
 """From this height the screen shows each run's levels under the table (key l toggles them)."""
@@ -78,7 +80,9 @@ def _nonzero(text: str) -> bool:
     return any(ch in "123456789∞" for ch in text)
 
 
-def difference_row(d: Difference, width: int = 30) -> list[Text]:
+def difference_row(d: Difference, width: int = 30, name: str | None = None) -> list[Text]:
+    """The row of one difference: its name (`name`, when the screen writes it otherwise than the
+    field, e.g. without the tier of a row under that tier's heading), A, B and B − A."""
     a, b = Text(clip(cell(d.a, d.field), width)), Text(clip(cell(d.b, d.field), width))
     differs = d.a != d.b
     numeric = isinstance(d.a, int | float) and isinstance(d.b, int | float) and not isinstance(d.a, bool)
@@ -91,8 +95,35 @@ def difference_row(d: Difference, width: int = 30) -> list[Text]:
     elif differs and (not numeric or material(d.field, float(d.a), float(d.b))):
         a.stylize(palette.WARN)
         b.stylize(palette.WARN)
-    name = Text(d.field, style="bold" if differs else "dim")
-    return [name, a, b, delta_text(d)]
+    label = Text(d.field if name is None else name, style="bold" if differs else "dim")
+    return [label, a, b, delta_text(d)]
+
+
+TIER_ROW = " @ "
+"""How compare_runs names a row of one tier's figures: "agents/GPU @ gpt-oss-120b@rev1/100-5"."""
+
+
+def tier_heading(tier: str, k: int, runs: tuple[RunData, RunData], widths: tuple[int, int]) -> list[Text]:
+    """The heading row of one tier's figures: the tier (its whole name where it fits), and for
+    each run the tier's criteria (P25 speed floor, P95 TTFT limit), or "not judged" against it."""
+    name_w, value_w = widths
+    named = f"tier {tier}" if len(tier) + 5 <= name_w else f"tier {tier.rpartition('/')[2]}"
+    cells = [Text(clip(named, name_w), style="bold " + palette.tier_color(k))]
+    for run in runs:
+        result = next((r for r in run.summary.results if r.tier is not None and r.tier.name == tier), None)
+        if result is not None and result.tier is not None:
+            t = result.tier
+            speed, ttft = fmt.limit_text(t.speed_tok_s), fmt.limit_text(t.ttft_s)
+            criteria = f"≥ {speed} tok/s, ≤ {ttft} s"
+            if len(criteria) > value_w:  # never cut a figure: the short form instead
+                short = f"≥{speed} tok/s ≤{ttft} s"
+                criteria = short if len(short) <= value_w else f"≥{speed} ≤{ttft}s"
+            cells.append(Text(criteria, style="dim"))
+        elif tier in tier_names(run.summary, run.config):
+            cells.append(Text("judged, no result", style="dim"))
+        else:
+            cells.append(Text("not judged", style="dim"))
+    return [*cells, Text("")]
 
 
 def levels_text(run: RunData) -> Text:
@@ -102,6 +133,8 @@ def levels_text(run: RunData) -> Text:
         shown = lv.shown_verdict(judged=judged)
         text.append(f"{lv.n:>5} ", style="bold")
         text.append(f"{palette.verdict_mark(shown)} {shown:<9}", style=palette.verdict_style(shown))
+        if len(lv.tiers) > 1:
+            text.append_text(verdict_marks(lv)).append(" ")
         text.append(
             f" P25 {fmt.speed(lv.speed_p25, unit=False):>5}  p95 {fmt.seconds(lv.ttft_p95):>8}\n", style="dim"
         )
@@ -110,7 +143,7 @@ def levels_text(run: RunData) -> Text:
     return text
 
 
-def widths(total: int) -> tuple[int, int, int]:
+def widths_for(total: int) -> tuple[int, int, int]:
     """(field, value, delta) column widths that fit `total` columns of screen."""
     narrow = total < 120
     delta = 14 if narrow else 18
@@ -159,7 +192,7 @@ class CompareScreen(Screen[None]):
 
     def _columns(self) -> None:
         table = self.query_one(DataTable)
-        name, value, delta = widths(self.size.width)
+        name, value, delta = widths_for(self.size.width)
         self._value_width = value
         table.clear(columns=True)
         table.add_column("", width=name)
@@ -195,8 +228,17 @@ class CompareScreen(Screen[None]):
         table = self.query_one(DataTable)
         table.loading = False
         shown = [d for d in diffs if not self.only_differences or d.a != d.b]
+        tiers: list[str] = []
         for d in shown:
-            table.add_row(*difference_row(d, self._value_width))
+            label, _, tier = d.field.partition(TIER_ROW)
+            if not tier or d.field.startswith("config."):
+                table.add_row(*difference_row(d, self._value_width), height=None)
+                continue
+            if tier not in tiers:  # the rows of each tier under a heading that names it once
+                tiers.append(tier)
+                widths = (widths_for(self.size.width)[0], self._value_width)
+                table.add_row(*tier_heading(tier, len(tiers) - 1, (a, b), widths))
+            table.add_row(*difference_row(d, self._value_width, name=f"  {label}"), height=None)
         changed = sum(1 for d in diffs if d.a != d.b)
         table.border_subtitle = (
             f"{changed} of {len(diffs)} rows differ · green/red: better/worse by more than "

@@ -14,11 +14,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Digits, Footer, Header, Static
 
 from agentperf_tui.core import fmt
+from agentperf_tui.core.report.tier_rows import tier_rows
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.summary.headline import Headline, failures_text, headline, summary_notes
 from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
+from agentperf_tui.core.tiers import tiers_label
 from agentperf_tui.tui import palette
+from agentperf_tui.tui.widgets.tier_results import TierBars, TierTable, nstar_lines, several_tiers
 
 FIXED_VERDICT = {
     "pass": "tier held",
@@ -64,9 +67,32 @@ def moved_text(output: float | None, input_: float | None, rps: float | None, ca
 
 
 def headline_table(summary: RunSummary, head: Headline) -> Table:
+    """The run's answer and what it rests on; with several tiers, what they share (each tier's
+    figures are in the tier table)."""
     t = Table(box=None, show_header=False, padding=(0, 1, 0, 0), expand=True)
     t.add_column(style="dim", no_wrap=True)
     t.add_column(ratio=1)
+    if several_tiers(summary):
+        _shared_rows(t, summary, head)
+    else:
+        _answer_rows(t, summary, head)
+    _run_rows(t, summary)
+    return t
+
+
+def _shared_rows(t: Table, summary: RunSummary, head: Headline) -> None:
+    rows = tier_rows(summary)
+    tiers = Text(f"{len(rows)} tiers, judged on the same levels: ", style="bold")
+    tiers.append(tiers_label([r.tier for r in rows]), style="dim")
+    t.add_row("tiers", tiers)
+    gpus = Text(fmt.plural(head.gpus, "GPU") if head.gpus else "unknown: give --gpus or --hardware",
+                style="" if head.gpus else palette.WARN)
+    if head.gpus and summary.simulated:
+        gpus.append("  simulated", style=palette.WARN)
+    t.add_row("GPUs", gpus)
+
+
+def _answer_rows(t: Table, summary: RunSummary, head: Headline) -> None:
     per_gpu = Text(fmt.per_gpu(head.agents_per_gpu), style="bold")
     if head.gpus:
         per_gpu.append(f"  ({fmt.plural(head.gpus, 'GPU')})", style="dim")
@@ -82,6 +108,10 @@ def headline_table(summary: RunSummary, head: Headline) -> Table:
     if lv is not None and lv.output_tok_s is not None:  # none: a plan, or a run stored before them
         t.add_row(f"window at {head.at}", moved_text(lv.output_tok_s, lv.input_tok_s, lv.requests_per_s,
                                                      lv.cache_hit_ratio, lv.server_prefix_hit_ratio))
+
+
+def _run_rows(t: Table, summary: RunSummary) -> None:
+    head = headline(summary)
     w = summary.whole_run
     if w.output_tok_s is not None:
         t.add_row("whole run", moved_text(w.output_tok_s, w.input_tok_s, w.requests_per_s, w.cache_hit_ratio))
@@ -95,11 +125,13 @@ def headline_table(summary: RunSummary, head: Headline) -> Table:
         requests.append(f", {fmt.count(req.open_at_end)} still open at the end", style="dim")
     requests.append(")")
     t.add_row("requests", requests)
-    if judged(summary):
-        t.add_row("bound by", Text(head.bound_by() or "—"))
-        t.add_row("confidence", Text(fmt.optional(head.confidence, confidence_text)))
-    tier = head.result.tier if head.result is not None else None
-    t.add_row("tier", Text(f"{tier.name} ({tier.criteria()})" if tier is not None else "none: measured only"))
+    if not several_tiers(summary):
+        if judged(summary):
+            t.add_row("bound by", Text(head.bound_by() or "—"))
+            t.add_row("confidence", Text(fmt.optional(head.confidence, confidence_text)))
+        tier = head.result.tier if head.result is not None else None
+        named = f"{tier.name} ({tier.criteria()})" if tier is not None else "none: measured only"
+        t.add_row("tier", Text(named))
     t.add_row(
         "mode", Text(f"{summary.mode} · {summary.rigour} · {fmt.duration(summary.duration_s)}")
     )
@@ -110,7 +142,6 @@ def headline_table(summary: RunSummary, head: Headline) -> Table:
         endpoint.append(f"  {summary.simulator}", style=palette.WARN)
     t.add_row("endpoint", endpoint)
     t.add_row("stored", Text(f"run {summary.run_id or '—'} in {summary.store or '—'}"))
-    return t
 
 
 def notes_text(summary: RunSummary) -> Text:
@@ -122,19 +153,23 @@ def notes_text(summary: RunSummary) -> Text:
 
 
 def fill_levels(table: DataTable[Any], levels: Sequence[LevelRecord], *, tiered: bool = True,
-                floor: float | None = None, limit: float | None = None) -> None:
-    """One row per level; the verdict only once a level was decided (see LevelRecord.shown_verdict)."""
+                floor: float | None = None, limit: float | None = None, several: bool = False) -> None:
+    """One row per level; the verdict only once a level was decided (see LevelRecord.shown_verdict).
+    `several`: the run has several tiers: a tiers column with each one's verdict beside the
+    verdict column (which, with P25, p95 and confidence, is the first tier's)."""
     table.clear(columns=True)
+    first = ("N", "verdict", "tiers") if several else ("N", "verdict")
     table.add_columns(
-        "N", "verdict", "P25 tok/s", "p95 TTFT", "requests", "failed", "out tok/s", "cache", "power",
-        "confidence", "why",
+        *first, "P25 tok/s", "p95 TTFT", "requests", "failed", "out tok/s", "cache", "power", "confidence",
+        "why",
     )
     for lv in levels:
         shown = lv.shown_verdict(judged=tiered)
         conf = fmt.optional(lv.confidence, confidence_text) if tiered and lv.decided else "—"
+        verdict = Text(palette.verdict_mark(shown) + " " + shown, style=palette.verdict_style(shown))
         table.add_row(
             Text(str(lv.n), justify="right"),
-            Text(palette.verdict_mark(shown) + " " + shown, style=palette.verdict_style(shown)),
+            *((verdict, tiers_cell(lv)) if several else (verdict,)),
             Text(fmt.speed(lv.speed_p25, floor=floor, unit=False), justify="right"),
             Text(fmt.seconds(lv.ttft_p95, limit=limit), justify="right"),
             Text(fmt.count(lv.requests), justify="right"),
@@ -145,6 +180,19 @@ def fill_levels(table: DataTable[Any], levels: Sequence[LevelRecord], *, tiered:
             Text(conf, justify="right"),
             Text(lv.reason, style="dim"),
         )
+
+
+def tiers_cell(lv: LevelRecord) -> Text:
+    """Each tier's verdict on a level (LevelRecord.tiers_text), in its colour; in brackets where
+    that tier's search did not need the level."""
+    text = Text()
+    for k, v in enumerate(lv.tiers):
+        word = v.word(compact=True)
+        if k:
+            text.append(" ")
+        text.append(f"{v.short_name}:", style=palette.tier_color(k))
+        text.append(word if v.used else f"({word})", style=palette.verdict_style(word) if v.used else "dim")
+    return text
 
 
 class ResultScreen(Screen[None]):
@@ -162,6 +210,7 @@ class ResultScreen(Screen[None]):
         self.summary = summary
         self.head = headline(summary)
         self.live = live
+        self.several = several_tiers(summary)
 
     def compose(self) -> ComposeResult:
         s, h = self.summary, self.head
@@ -170,8 +219,14 @@ class ResultScreen(Screen[None]):
             with Horizontal(id="result-top"):
                 with Vertical(id="nstar-box"):
                     yield Static(self._nstar_caption(), id="nstar-caption")
-                    yield Digits(_big_number(s, h), id="nstar")
+                    if self.several and s.mode != "fixed":
+                        yield Static(nstar_lines(s), id="nstar-tiers")
+                    else:
+                        yield Digits(_big_number(s, h), id="nstar")
                 yield Static(headline_table(s, h), id="headline")
+            if self.several:
+                yield TierTable(s, id="tier-table")
+                yield TierBars(s, id="tier-bars")
             yield Static(notes_text(s), id="notes")
             table: DataTable[Any] = DataTable(id="levels", zebra_stripes=True, cursor_type="row")
             table.border_title = "Levels"
@@ -183,10 +238,15 @@ class ResultScreen(Screen[None]):
         text = Text()
         if s.simulated:
             text.append(" SIMULATED ", style=palette.SIMULATED).append("\n")
-        if s.mode == "fixed" and h.level is not None:
+        if s.mode == "fixed" and h.level is not None and self.several:
+            text.append("N", style="bold").append(" held, fixed run: each tier's verdict below", style="dim")
+        elif s.mode == "fixed" and h.level is not None:
             shown = h.level.shown_verdict(judged=judged(s))
             text.append("N", style="bold").append(" held, fixed run: ", style="dim")
             text.append(fixed_verdict(shown), style=palette.verdict_style(shown))
+        elif self.several:
+            what = " per tier" if s.mode == "search" else f" per tier, {s.mode} run"
+            text.append("N*", style="bold").append(what, style="dim")
         else:
             text.append("N*", style="bold")
             text.append(" highest N in tier" if s.mode == "search" else f" {s.mode} run", style="dim")
@@ -203,6 +263,7 @@ class ResultScreen(Screen[None]):
             tiered=tier is not None,
             floor=tier.speed_tok_s if tier is not None else None,
             limit=tier.ttft_s if tier is not None else None,
+            several=self.several,
         )
 
     def action_export(self) -> None:

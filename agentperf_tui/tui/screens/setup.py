@@ -25,7 +25,14 @@ from agentperf_tui.core.choices import Choices
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.config_fields import BY_NAME, ConfigField, field
 from agentperf_tui.core.preflight import CheckReport, Prober
-from agentperf_tui.core.tiers import TierSpecError, parse_tier
+from agentperf_tui.core.tiers import (
+    SloProfileError,
+    SloTier,
+    TierSpecError,
+    fmt_num,
+    parse_tiers,
+    tiers_label,
+)
 from agentperf_tui.tui import palette
 
 NO_GPU_COUNT = "GPU count unknown: agents per GPU will be missing; set GPUs (or Hardware)"
@@ -172,7 +179,7 @@ class SetupScreen(Screen[None]):
             default = (default_label("sim_model", True), DEFAULT_CHOICE)
             return [default, *((m, m) for m in _with_names(ch.sim_models, c.sim_model))]
         if f.name == "tier":
-            return [*ch.tiers, ("custom S/T…", CUSTOM_TIER)]
+            return [*ch.tiers, ("custom S/T or a list…", CUSTOM_TIER)]
         if f.name == "telemetry":
             return _with_value(TELEMETRY, _split_telemetry(self.config.telemetry)[0])
         if f.name in LABELLED_CHOICES:
@@ -183,7 +190,7 @@ class SetupScreen(Screen[None]):
         if f.name in ("hardware", "sim_model"):
             return value or DEFAULT_CHOICE
         if f.name == "tier":
-            return self._initial_tier(value, {name for _, name in self.choices.tiers})[0]
+            return self._initial_tier(value, [name for _, name in self.choices.tiers])[0]
         if f.name == "telemetry":
             return _split_telemetry(value)[0]
         return str(value)
@@ -191,9 +198,9 @@ class SetupScreen(Screen[None]):
     def _after(self, f: ConfigField) -> Horizontal | None:
         """The free-text companion of a choice: a custom tier, a telemetry source."""
         if f.name == "tier":
-            names = {name for _, name in self.choices.tiers}
+            names = [name for _, name in self.choices.tiers]
             custom = self._initial_tier(self.config.tier, names)[1]
-            hint = "100/5 = P25 ≥ 100 tok/s, P95 TTFT ≤ 5 s"
+            hint = "100/5 (P25 ≥ 100 tok/s, P95 TTFT ≤ 5 s), or a list: 30/10,100/5"
             box = Input(custom, placeholder=hint, compact=True, id="tier-custom")
             return _row("  Custom S/T", box, "row-tier-custom")
         if f.name == "telemetry":
@@ -211,17 +218,23 @@ class SetupScreen(Screen[None]):
         self.query_one("#endpoint-kind", Select).focus()
 
     @staticmethod
-    def _initial_tier(tier: str | None, names: set[str]) -> tuple[str, str]:
+    def _initial_tier(tier: str | None, names: list[str]) -> tuple[str, str]:
+        """(the choice to select, the custom box's text) for the tier(s) the run was given: the
+        choice that means the same tiers (a family named without its version is its newest), or
+        the custom box."""
         if tier is None:
             first = defaults.TIER if defaults.TIER in names else next(iter(sorted(names)), CUSTOM_TIER)
             return (first, "")
         if tier in names:
             return tier, ""
         try:
-            resolved = parse_tier(tier).name
+            wanted = [t.name for t in parse_tiers(tier)]
+            for name in names:
+                if [t.name for t in parse_tiers(name)] == wanted:
+                    return name, ""
         except (TierSpecError, OSError, ValueError):
-            return CUSTOM_TIER, tier
-        return (resolved, "") if resolved in names else (CUSTOM_TIER, tier)
+            pass
+        return CUSTOM_TIER, tier
 
     # ---- reading the form ----
     def _value(self, wid: str) -> str:
@@ -255,8 +268,8 @@ class SetupScreen(Screen[None]):
             values["tier"] = text or None
             if text:
                 try:
-                    parse_tier(text)
-                except TierSpecError as e:
+                    parse_tiers(text)
+                except (TierSpecError, SloProfileError) as e:
                     problems.append(f"Custom S/T: {e}")
         else:
             values["tier"] = tier or None
@@ -374,7 +387,7 @@ class SetupScreen(Screen[None]):
             text.append(f"sweep N = {', '.join(str(n) for n in cfg.sweep or [])}\n")
         if cfg.tier:
             try:
-                text.append(parse_tier(cfg.tier).describe() + "\n", style="dim")
+                tier_plan(text, parse_tiers(cfg.tier))
             except (TierSpecError, OSError, ValueError) as e:
                 text.append(f"✗ tier: {e}\n", style=palette.FAIL)
         text.append(f"{cfg.rigour} · telemetry {cfg.telemetry}\n", style="dim")
@@ -435,6 +448,20 @@ class SetupScreen(Screen[None]):
         start = getattr(self.app, "start_run", None)
         if start is not None:
             start(cfg)
+
+
+def tier_plan(text: Text, tiers: tuple[SloTier, ...]) -> None:
+    """What the run is judged against: one tier's criteria, or how many tiers (they share every
+    level: one search answers them all) and each one's criteria."""
+    if len(tiers) == 1:
+        text.append(tiers[0].describe() + "\n", style="dim")
+        return
+    text.append(f"{len(tiers)} tiers", style="bold").append(", judged on the same levels: ")
+    text.append(f"{tiers_label(tiers)}\n", style="dim")
+    text.append("each: P25 speed ≥ S tok/s, P95 TTFT ≤ T s\n", style="dim")
+    for t in tiers:
+        s, ttft = fmt_num(t.speed_tok_s), fmt_num(t.ttft_s)
+        text.append(f"  {t.name.rpartition('/')[2]}: ", style="dim").append(f"≥ {s} tok/s, ≤ {ttft} s\n")
 
 
 def default_label(name: str, simulated: bool) -> str:

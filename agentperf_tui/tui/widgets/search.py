@@ -14,11 +14,19 @@ from rich.text import Text
 from agentperf_tui.core import fmt
 from agentperf_tui.core.search.confidence_text import confidence_text
 from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.tiers import tiers_label
 from agentperf_tui.core.views import SearchView, Snapshot
 from agentperf_tui.tui import palette
-from agentperf_tui.tui.charts import bracket
+from agentperf_tui.tui.charts import TierBracket, bracket, brackets
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.widgets.panel import Panel
+from agentperf_tui.tui.widgets.tier_marks import (
+    live_word,
+    several,
+    short_name,
+    tier_bracket_text,
+    verdict_marks,
+)
 
 NO_TIER = "none"
 """SearchView.tier of a run without a tier."""
@@ -44,6 +52,8 @@ def bracket_text(search: SearchView, target_n: int | None = None) -> str:
     if search.mode == "sweep":
         done = sum(1 for lv in search.levels if lv.decided)
         return f"sweep · {fmt.plural(done, 'level')} measured"
+    if several(search):
+        return "N* " + " · ".join(f"{short_name(b.tier)} {tier_bracket_text(b)}" for b in search.tiers)
     if search.done and search.result_n is not None:
         return f"N* = {search.result_n}"
     lo, hi = search.best_pass, search.lowest_fail
@@ -81,15 +91,21 @@ def level_lines(
     live_reason: str | None = None,
 ) -> Text:
     """Newest level first: N, verdict (once decided), phase and time, P25 speed, p95 TTFT,
-    requests, confidence; columns dropped from the right when the panel is narrow."""
+    requests, confidence; columns dropped from the right when the panel is narrow. With several
+    tiers, each tier's verdict too: a mark per tier, or (wide) `LevelRecord.tiers_text()`; the
+    other columns are the first tier's."""
     wide = width >= 58
+    tiers = search is not None and several(search)
+    marks = tiers and not wide and width >= 37 + len(search.tiers if search is not None else ())
     tiered = search is None or judged(search)
     floor = search.speed_floor if search is not None and tiered else None
     limit = search.ttft_limit if search is not None and tiered else None
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     head = f"{'N':>5}   {'phase':<12}{'P25':>6} {'p95':>8}"
+    if marks:
+        head += "  tiers"
     if wide:
-        head += f" {'reqs':>7} {'conf':>5}  why"
+        head += f" {'reqs':>7} {'conf':>5}  " + ("tiers · why" if tiers else "why")
     text.append(head, style="dim")
     for lv in list(reversed(levels))[: max(0, rows)]:
         shown = lv.shown_verdict(judged=tiered)
@@ -102,9 +118,13 @@ def level_lines(
         ttft_style = palette.verdict_style(lv.ttft_verdict) if lv.decided and tiered else ""
         text.append(f"{fmt.speed(lv.speed_p25, floor=_finite(floor), unit=False):>6}", style=speed_style)
         text.append(f" {fmt.seconds(lv.ttft_p95, limit=_finite(limit)):>8}", style=ttft_style)
+        if marks:
+            text.append("  ").append_text(verdict_marks(lv))
         if wide:
             conf = fmt.optional(lv.confidence, confidence_text) if tiered else ""
             text.append(f" {fmt.count(lv.requests):>7} {conf:>5}", style="dim")
+            if tiers and lv.decided:
+                text.append(f"  {lv.tiers_text()}")
             reason = live_reason if lv.outcome is None and live_reason is not None else lv.reason
             if reason:
                 text.append(f"  {reason}", style="dim")
@@ -139,8 +159,14 @@ class SearchPanel(Panel):
         names = {"search": "Concurrency search", "fixed": "Fixed N", "sweep": "Concurrency sweep"}
         self.border_title = f"{names.get(search.mode, search.mode)} · {search.rigour}"
         self.border_subtitle = f"tier {search.tier}" if judged(search) else "no SLO tier"
+        if several(search):
+            self.border_subtitle = f"tiers {tiers_label([b.tier for b in search.tiers])}"
         head = Text(no_wrap=True, overflow="ellipsis")
-        head.append(bracket_text(search, snap.target_n), style="bold")
+        if several(search) and search.mode == "search":
+            done = sum(1 for b in search.tiers if b.done)
+            head.append(f"{len(search.tiers)} tiers on shared levels · {done} found", style="bold")
+        else:
+            head.append(bracket_text(search, snap.target_n), style="bold")
         level = snap.level
         live_reason = None
         if search.mode == "fixed" and level is not None and level.outcome is None:
@@ -152,17 +178,59 @@ class SearchPanel(Panel):
             head.append(f"  {level.reason}", style="dim")
         parts: list[RenderableType] = [head]
         show_bracket = height >= 4 and search.mode == "search"
-        if show_bracket:
+        if show_bracket and several(search):
+            parts.extend(tier_lines(search, snap.level, width, height - 2))
+        elif show_bracket:
             marks = [(lv.n, _counted(lv)) for lv in search.levels if lv.outcome != "discarded"]
             parts.append(bracket(marks, search.best_pass, search.lowest_fail, width))
-        rows = height - len(parts) - (1 if show_bracket else 0) - 1
+        rows = height - sum(p.plain.count("\n") + 1 if isinstance(p, Text) else 1 for p in parts) - 1
         if rows >= 1 and search.levels:
             parts.append(level_lines(search.levels, rows, now, width, search, live_reason=live_reason))
         return Group(*parts)
 
 
-def _counted(lv: LevelRecord) -> str:
-    """What the search took from a level for the bracket chart: pass, fail, or open."""
+def _counted(lv: LevelRecord, k: int | None = None) -> str:
+    """What the search took from a level for the bracket chart (for the run's k-th tier): pass,
+    fail, or open."""
     if not lv.decided:
         return "open"
+    if k is not None and k < len(lv.tiers):
+        return "pass" if lv.tiers[k].passed else "fail"
     return "pass" if lv.passed else "fail"
+
+
+def tier_lines(search: SearchView, level: LevelRecord | None, width: int, rows: int) -> list[Text]:
+    """Every tier's bracket converging, one line each on one shared axis: the tier (in its
+    colour), the levels as that tier judged them and its bracket, where its N* stands and its live
+    verdict on the open level; then the Ns tried. Fewer rows than tiers: the lines without the
+    chart."""
+    names = [short_name(b.tier) for b in search.tiers]
+    name_w = max(len(n) for n in names)
+    stands = [tier_bracket_text(b) for b in search.tiers]
+    open_level = level if level is not None and level.outcome is None else None
+    words = [live_word(open_level.for_tier(b.tier)) if open_level else ("", "") for b in search.tiers]
+    right_w = max(len(t) for t in stands) + (max(len(w) for w, _ in words) + 1 if open_level else 0)
+    chart_w = width - name_w - right_w - 2
+    counted = [lv for lv in search.levels if lv.outcome != "discarded"]
+    out: list[Text] = []
+    charts: list[Text] = []
+    labels: Text | None = None
+    if chart_w >= 10 and rows > len(search.tiers):
+        tiers = [
+            TierBracket([(lv.n, _counted(lv, k)) for lv in counted], b.best_pass, b.lowest_fail)
+            for k, b in enumerate(search.tiers)
+        ]
+        charts, labels = brackets(tiers, chart_w)
+    for k, b in enumerate(search.tiers):
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(names[k].rjust(name_w) + " ", style=palette.tier_color(k))
+        if charts:
+            line.append_text(charts[k]).append(" ")
+        line.append(stands[k].ljust(max(len(t) for t in stands)), style="bold" if b.done else "")
+        word, style = words[k]
+        if word:
+            line.append(" " + word, style=style)
+        out.append(line)
+    if labels is not None:
+        out.append(Text(" " * (name_w + 1), no_wrap=True).append_text(labels))
+    return out

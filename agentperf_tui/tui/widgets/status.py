@@ -8,10 +8,12 @@ from rich.text import Text
 from textual.widget import Widget
 
 from agentperf_tui.core import fmt
+from agentperf_tui.core.tiers import tiers_label
 from agentperf_tui.core.views import Snapshot
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.widgets.panel import stack
 from agentperf_tui.tui.widgets.search import PHASES, bracket_text, judged, level_clock
+from agentperf_tui.tui.widgets.tier_marks import several, tier_checks
 
 
 def _check(ok: bool | None) -> tuple[str, str]:
@@ -52,6 +54,8 @@ def status_text(
     search = snap.search
     if search is not None:
         tier = f"tier {search.tier}" if judged(search) else "no tier"
+        if several(search):
+            tier = f"tiers {tiers_label([b.tier for b in search.tiers])}"
         line1.append(f"{search.mode} · {search.rigour} · {tier}  ", style="dim")
     line1.append(f"run {run_id or snap.run_id}", style="dim")
 
@@ -63,6 +67,16 @@ def status_text(
     if level is not None:
         phase = PHASES.get(level.phase, level.phase)
         line2.append(f" {phase} {fmt.duration(level_clock(level, now))}", style="dim")
+    if search is not None and several(search):
+        line2.append("  p95 TTFT ", style="dim").append(fmt.seconds(snap.ttft.p95), style="bold").append(" ")
+        line2.append_text(tier_checks(snap.ttft.p95, search.tiers, speed=False))
+        line2.append("  P25 ", style="dim").append(fmt.speed(snap.speed_p25, unit=False), style="bold")
+        line2.append(" tok/s ", style="dim")
+        line2.append_text(tier_checks(snap.speed_p25, search.tiers, speed=True))
+        line2.append(f"  {bracket_text(search, snap.target_n)}", style="bold")
+        if snap.power is not None and snap.power.total_w is not None:
+            line2.append(f"  {fmt.watts(snap.power.total_w)}", style=palette.POWER)
+        return stack(line1, line2)
     floor = search.speed_floor if search is not None and math.isfinite(search.speed_floor) else None
     limit = search.ttft_limit if search is not None and math.isfinite(search.ttft_limit) else None
     line2.append("  p95 TTFT ", style="dim").append(fmt.seconds(snap.ttft.p95, limit=limit), style="bold")

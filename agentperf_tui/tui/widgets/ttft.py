@@ -1,5 +1,6 @@
-"""TTFT p50/p95/p99 over time against the tier's limit, on a log scale: typical values of tens of
-milliseconds and a limit of seconds both show."""
+"""TTFT p50/p95/p99 over time against the tier's limit (each tier's, named, when the run has
+several), on a log scale: typical values of tens of milliseconds and a limit of seconds both
+show."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from agentperf_tui.tui import palette
 from agentperf_tui.tui.charts import Line, Threshold, line_chart
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.widgets.panel import Panel, stack
+from agentperf_tui.tui.widgets.tier_marks import several, short_name, tier_checks
 
 
 def _axis(v: float) -> str:
@@ -32,7 +34,10 @@ class TtftPanel(Panel):
         legend = Text(no_wrap=True, overflow="ellipsis")
         lim = limit if math.isfinite(limit) else None
         legend.append("p95 ", style=palette.P95).append(fmt.seconds(snap.ttft.p95, limit=lim), style="bold")
-        if math.isfinite(limit):
+        tiers = snap.search.tiers if snap.search is not None and several(snap.search) else ()
+        if tiers:
+            legend.append("  ").append_text(tier_checks(snap.ttft.p95, tiers, speed=False))
+        elif math.isfinite(limit):
             if not math.isnan(snap.ttft.p95):
                 ok = snap.ttft.p95 <= limit
                 legend.append(" ✓" if ok else " ✗", style=palette.PASS if ok else palette.FAIL)
@@ -42,6 +47,11 @@ class TtftPanel(Panel):
         if height < 3:
             return legend
         c = history.columns
+        limits = [
+            Threshold(b.ttft_limit, palette.tier_color(k), short_name(b.tier)) for k, b in enumerate(tiers)
+        ]
+        if not tiers and math.isfinite(limit):
+            limits = [Threshold(limit, palette.LIMIT)]
         chart = line_chart(
             c["t"],
             [
@@ -51,7 +61,7 @@ class TtftPanel(Panel):
             ],
             width,
             height - 1,
-            thresholds=[Threshold(limit, palette.LIMIT)] if math.isfinite(limit) else [],
+            thresholds=limits,
             y_format=_axis,
             log_y=True,
         )
