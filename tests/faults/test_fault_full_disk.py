@@ -82,7 +82,10 @@ def test_a_full_disk_ends_the_run_cleanly_and_keeps_what_was_stored(
     # and the summary, which has it all, says so
     before = sum(1 for r in own.requests if r.outcome == "completed" and (r.t_end or 0) < filled_wall - 1.0)
     assert 0 < before <= stored.ok <= own.completed and stored.rows <= own.seen
-    assert stored.ok < summary["requests"]["ok"] == own.completed
+    # the summary has every finished reply; one the server finished in the last instant before the
+    # run cut it off is counted open at the end, never lost (tests/faults/README.md, "the books")
+    ok, open_at_end = summary["requests"]["ok"], summary["requests"]["open_at_end"]
+    assert stored.ok < ok <= own.completed <= ok + open_at_end
     shown = runs_show(store, stored.run_id)
     assert shown.code == 0, shown.explain()
     assert "incomplete" in shown.stdout
