@@ -109,6 +109,20 @@ def test_the_window_ends_where_a_request_that_may_still_meet_the_tier_was_sent()
     assert rec.verdict == "pass" and rec.requests == 200
 
 
+def test_a_long_stream_sent_before_the_window_does_not_hold_it_back() -> None:
+    """A reply sent during the previous level (before measure_from) that streams on for minutes is
+    not in this level's window: the window runs up to now on the requests sent inside it."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=10, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(1, 40, "bisect", 100.0, plan)
+    earlier = OpenRequest(39, 60.0, 61.0, 100_000)  # can still reach 2000 tok/s: not a miss yet
+    lv.feed(100.0, [], [], active_agents=40, opens=lambda: [earlier])
+    lv.feed(110.0, [], [], active_agents=40)
+    assert lv.measure_from == 110.0
+    rec = lv.feed(170.0, [req(a % 39, 111.0 + a * 0.1) for a in range(300)], [], active_agents=40)
+    assert rec is not None and rec.window_end == 170.0 and rec.requests == 300
+    assert rec.open_counted == 0 and rec.verdict == "pass"
+
+
 def test_failed_requests_count_against_both_criteria() -> None:
     plan = SearchPlan(tier=TIER, rigour="strict", warmup_s=0, min_steady_s=10, min_trajectories=0,
                       min_trajectories_per_agent=0)
@@ -262,3 +276,28 @@ def test_an_aborted_run_keeps_its_open_level_but_has_no_result() -> None:
     result, ctl = _fixed_run_cut_short(conclude=False, ttft=0.5)
     assert result is None and ctl.result() is None  # type: ignore[attr-defined]
     assert ctl.records[-1].outcome == "ended" and ctl.records[-1].requests > 0  # type: ignore[attr-defined]
+
+
+def test_a_search_level_with_no_data_makes_the_answer_uncertain() -> None:
+    """N=16 passes; N=32 ends at its cap with nothing counted (no request finished, none open in
+    its window). It counts as a fail, but the answer says so instead of passing it off as one."""
+    from agentperf_tui.core.search.result import build_result
+    from agentperf_tui.core.search.strategy import Bracket
+
+    plan = SearchPlan(tier=TIER, rigour="fast", fast_cap_s=120, gpu_count=8)
+    good = Level(0, 16, "ramp", 0.0, plan)
+    _steady(good, 16, 2000.0, ttft=0.3, speed=120.0)
+    empty = Level(1, 32, "ramp", 500.0, plan)
+    for t in range(500, 800):
+        empty.feed(float(t), [], [], active_agents=32, opens=lambda: [])
+    rec = empty.record
+    assert rec is not None and rec.requests == 0 and not rec.passed
+    assert rec.failing_criterion == "no data" and rec.tiers[0].failing_criterion == "no data"
+    assert good.record is not None
+    bracket = Bracket(lo=16, hi=32, outcomes={16: [True], 32: [False]})
+    res = build_result(plan, [bracket], [good.record, rec], 0.0, 800.0).primary
+    assert res.n_star == 16 and res.first_fail_n == 32 and res.failing_criterion == "no data"
+    assert res.notes == (
+        "N=32 ended with no data (no request finished or open in its window) and was counted as a fail: "
+        "N* may be higher",
+    )

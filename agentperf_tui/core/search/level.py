@@ -22,7 +22,7 @@ from agentperf_tui.core.search.criteria import (
 )
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.window import LevelWindow, OpenFn, WindowData
-from agentperf_tui.core.summary.level import LevelRecord, Outcome, Phase, Role, TierVerdict, Verdict
+from agentperf_tui.core.summary.level import NO_DATA, LevelRecord, Outcome, Phase, Role, TierVerdict, Verdict
 from agentperf_tui.core.tiers import SloTier, fmt_num
 
 
@@ -259,7 +259,7 @@ class Level:
             used=k in self.needed, role=self.needed.get(k),
         )  # fmt: skip
         if data is None or data.n == 0:
-            return base, None
+            return base.model_copy(update={"failing_criterion": NO_DATA}), None
         a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
         s, t = self._judge(data, a, k)
         kept = self._settled.get(k)

@@ -166,15 +166,19 @@ class LevelWindow:
     def accounted_through(
         self, opens: Sequence[OpenRequest], now: float, thresholds: tuple[float, float]
     ) -> float:
-        """Every request sent before this time is accounted for: reported, or open and already a
-        miss on a criterion (it counts as one). It is now, unless a request still in flight may
-        yet meet the tier: then its send time, so a level is never judged on the requests that
-        happened to finish first, nor on a convenient early stretch of its window."""
+        """Every request of the window sent before this time is accounted for: reported, or open
+        and already a miss on a criterion (it counts as one). It is now, unless a request of the
+        window still in flight may yet meet the tier: then its send time, so a level is never
+        judged on the requests that happened to finish first, nor on a convenient early stretch of
+        its window. Requests sent before the window (an earlier level's, a retiring agent's last
+        one) are not in it and hold nothing back, however long they stream."""
         floor, limit = thresholds
+        mf = self.measure_from if self.measure_from is not None else -math.inf
         pending = [
             o.t_intended
             for o in self.unreported(opens)
-            if not ((c := censor(o, now, floor, limit)).ttft_known and c.ttft > limit)
+            if o.t_intended >= mf
+            and not ((c := censor(o, now, floor, limit)).ttft_known and c.ttft > limit)
             and not (c.speed_known and c.speed < floor)
         ]
         return min([now, *pending])

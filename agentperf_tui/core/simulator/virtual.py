@@ -274,13 +274,17 @@ class VirtualLoad:
         return out
 
     def open_requests(self) -> list[OpenRequest]:
-        """The requests in flight now, with their first token if it has come."""
+        """The requests in flight now (retiring agents' included), with their first token if it
+        has come: queued for a decode slot or KV room, in a prefill queue, moving to a decode
+        instance or decoding. Each carries the key its result will have when it finishes."""
         out = []
         for a in self._agents.values():
             req = a.in_flight
             if req is not None:
                 first = req.t_first if req.t_first <= self.now else None
-                out.append(OpenRequest(a.agent_id, req.t_arrival, first, req.target))
+                traj = self.trajectories[a.traj_index]
+                out.append(OpenRequest(a.agent_id, a.t_intended, first, req.target, trajectory_id=traj.id,
+                                       replay=a.replay, turn=traj.turns[a.turn].i))
         return out
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
