@@ -203,8 +203,12 @@ class Level:
     def _fast_step(self, now: float) -> None:
         p, w = self.plan, self.win
         assert w.measure_from is not None
-        c = self._best_end(now)
         capped = now - w.measure_from >= p.fast_cap_s
+        if not capped and (
+            now - w.measure_from < p.fast_min_s or w.received < max(p.min_requests, self._next_look_n)
+        ):
+            return  # no look can be due yet: the window ends by now and counts what was reported
+        c = self._best_end(now)
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
             due = (
@@ -226,8 +230,7 @@ class Level:
                     return
                 self._next_look_n = max(n_data + 1, math.ceil(n_data * p.look_growth))
         if capped:
-            end = self._best_end(now)
-            self._finish(now, end, f"time cap {p.fast_cap_s:.0f} s reached")
+            self._finish(now, c, f"time cap {p.fast_cap_s:.0f} s reached")
 
     def _judge(self, d: WindowData, alpha: float, k: int) -> tuple[CriterionEval, CriterionEval]:
         """Both criteria of tier k. With open requests in the window, a pass must hold with every

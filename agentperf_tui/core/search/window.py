@@ -174,14 +174,28 @@ class LevelWindow:
         one) are not in it and hold nothing back, however long they stream."""
         floor, limit = thresholds
         mf = self.measure_from if self.measure_from is not None else -math.inf
-        pending = [
-            o.t_intended
-            for o in self.unreported(opens)
-            if o.t_intended >= mf
-            and not ((c := censor(o, now, floor, limit)).ttft_known and c.ttft > limit)
-            and not (c.speed_known and c.speed < floor)
-        ]
-        return min([now, *pending])
+        reported = self._reported
+        end = now
+        # censor()'s two miss tests, inline: this runs on every open request at every look
+        for o in opens:
+            t = o.t_intended
+            if t < mf or t >= end:
+                continue
+            first = o.t_first_token
+            if first is None:
+                if now - t > limit:
+                    continue  # no token yet, already past the TTFT limit
+            elif first - t > limit:
+                continue  # its first token came too late
+            else:
+                elapsed = now - first
+                k = o.requested_tokens
+                top = 0.0 if k <= 1 else (k - 1) / elapsed if elapsed > 0 else math.inf
+                if top < floor:
+                    continue  # cannot reach the speed floor any more
+            if o.key not in reported:
+                end = t
+        return end
 
     def complete_through(self) -> float | None:
         """Every request of the level's agents sent before this time has been reported.
@@ -202,7 +216,7 @@ class LevelWindow:
         """Requests sent in [measure_from, end): the reported ones, and the `opens` (still in
         flight at `now`) censored against `thresholds` = (speed floor, TTFT limit)."""
         mf = self.measure_from if self.measure_from is not None else -math.inf
-        inside = [o for o in self.unreported(opens) if mf <= o.t_intended < end]
+        inside = self.unreported(o for o in opens if mf <= o.t_intended < end)
         key = (self._k, end)
         if not inside and self._cache is not None and self._cache[0] == key:
             return self._cache[1]

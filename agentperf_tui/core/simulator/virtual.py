@@ -66,6 +66,8 @@ class _Agent:
     retiring: bool = False
     retired: bool = False
     in_flight: SimRequest | None = None
+    seen: OpenRequest | None = None
+    """The request in flight as `open_requests` last reported it (remade once its first token is in)."""
     t_intended: float = 0.0
     pending: int = 0
     """Sequence number of the agent's scheduled send; a stale heap entry carries an older one."""
@@ -206,6 +208,7 @@ class VirtualLoad:
             self._after_turn(a, t)
             return
         a.in_flight = req
+        a.seen = None
         self.engine.submit(req, t)
 
     def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
@@ -278,13 +281,19 @@ class VirtualLoad:
         has come: queued for a decode slot or KV room, in a prefill queue, moving to a decode
         instance or decoding. Each carries the key its result will have when it finishes."""
         out = []
+        now = self.now
         for a in self._agents.values():
             req = a.in_flight
-            if req is not None:
-                first = req.t_first if req.t_first <= self.now else None
+            if req is None:
+                continue
+            seen = a.seen
+            if seen is None or (seen.t_first_token is None and req.t_first <= now):
                 traj = self.trajectories[a.traj_index]
-                out.append(OpenRequest(a.agent_id, a.t_intended, first, req.target, trajectory_id=traj.id,
-                                       replay=a.replay, turn=traj.turns[a.turn].i))
+                seen = a.seen = OpenRequest(
+                    a.agent_id, a.t_intended, req.t_first if req.t_first <= now else None, req.target,
+                    trajectory_id=traj.id, replay=a.replay, turn=traj.turns[a.turn].i,
+                )
+            out.append(seen)
         return out
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
