@@ -17,7 +17,7 @@ import heapq
 import itertools
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from agentperf_tui.core.records import RequestResult
@@ -66,8 +66,6 @@ class _Agent:
     retiring: bool = False
     retired: bool = False
     in_flight: SimRequest | None = None
-    seen: OpenRequest | None = None
-    """The request in flight as `open_requests` last reported it (remade once its first token is in)."""
     t_intended: float = 0.0
     pending: int = 0
     """Sequence number of the agent's scheduled send; a stale heap entry carries an older one."""
@@ -101,6 +99,12 @@ class VirtualLoad:
         self._runs = isinstance(self.engine, PoolEngine)
         """Next fresh block identity (identities are never reused)."""
         self._agents: dict[int, _Agent] = {}
+        self._retiring = 0
+        """Agents in `_agents` that are retiring."""
+        self._open: dict[int, OpenRequest] = {}
+        """Each agent's request in flight, as `open_requests` reports it."""
+        self._no_token: dict[int, _Agent] = {}
+        """The agents whose request in flight had no first token when last looked at."""
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
         self._results: list[RequestResult] = []
@@ -111,7 +115,7 @@ class VirtualLoad:
 
     @property
     def active_agents(self) -> int:
-        return sum(1 for a in self._agents.values() if not a.retiring)
+        return len(self._agents) - self._retiring
 
     def set_concurrency(self, n: int) -> None:
         """Grow to n agents (new ones join spread over `join_spread_s`) or shrink to n (the
@@ -123,6 +127,7 @@ class VirtualLoad:
         if n < len(active):
             for a in active[n:]:
                 a.retiring = True
+                self._retiring += 1
                 if a.in_flight is None:
                     self._retire(a)
             return
@@ -132,6 +137,7 @@ class VirtualLoad:
             if want == 0:
                 break
             a.retiring = False
+            self._retiring -= 1
             want -= 1
         for k in range(want):
             aid = self._next_id
@@ -143,9 +149,11 @@ class VirtualLoad:
             self._start_trajectory(a, self.now + offset)
 
     def _retire(self, a: _Agent) -> None:
+        """a (retiring, nothing in flight) leaves."""
         a.retired = True
         a.pending += 1
-        self._agents.pop(a.agent_id, None)
+        if self._agents.pop(a.agent_id, None) is not None:
+            self._retiring -= 1
 
     # -- agent behaviour -------------------------------------------------------------------
 
@@ -208,7 +216,10 @@ class VirtualLoad:
             self._after_turn(a, t)
             return
         a.in_flight = req
-        a.seen = None
+        self._open[a.agent_id] = OpenRequest(
+            a.agent_id, a.t_intended, None, req.target, trajectory_id=traj.id, replay=a.replay, turn=turn.i
+        )
+        self._no_token[a.agent_id] = a
         self.engine.submit(req, t)
 
     def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
@@ -216,7 +227,10 @@ class VirtualLoad:
         if traj is None:
             traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
-        a.in_flight = None
+        if a.in_flight is not None:
+            a.in_flight = None
+            del self._open[a.agent_id]
+            self._no_token.pop(a.agent_id, None)
         if a.turn + 1 >= len(traj.turns):
             self._completed.append((a.agent_id, a.t_start, t))
             if a.retiring:
@@ -280,21 +294,14 @@ class VirtualLoad:
         """The requests in flight now (retiring agents' included), with their first token if it
         has come: queued for a decode slot or KV room, in a prefill queue, moving to a decode
         instance or decoding. Each carries the key its result will have when it finishes."""
-        out = []
         now = self.now
-        for a in self._agents.values():
-            req = a.in_flight
-            if req is None:
-                continue
-            seen = a.seen
-            if seen is None or (seen.t_first_token is None and req.t_first <= now):
-                traj = self.trajectories[a.traj_index]
-                seen = a.seen = OpenRequest(
-                    a.agent_id, a.t_intended, req.t_first if req.t_first <= now else None, req.target,
-                    trajectory_id=traj.id, replay=a.replay, turn=traj.turns[a.turn].i,
-                )
-            out.append(seen)
-        return out
+        opens = self._open
+        got = [(aid, a.in_flight.t_first) for aid, a in self._no_token.items()
+               if a.in_flight is not None and a.in_flight.t_first <= now]
+        for aid, first in got:
+            del self._no_token[aid]
+            opens[aid] = replace(opens[aid], t_first_token=first)
+        return list(opens.values())
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
         """(agent_id, t_start, t_end) of every trajectory finished since the last call."""
