@@ -123,21 +123,27 @@ class LevelWindow:
         self._agents.clear()
 
     def add(self, results: Iterable[RequestResult], trajectories: Iterable[tuple[int, float, float]]) -> None:
+        held = self.held_at if self.held_at is not None else math.inf
+        mf = self.measure_from if self.measure_from is not None else math.inf
+        last_end, reported, agents = self._last_end, self._reported, self._agents
+        rows: list[tuple[float, float, float, float]] = []
         for r in results:
-            a = r.agent_id
-            if math.isfinite(r.t_end) and r.t_end > self._last_end.get(a, -math.inf):
-                self._last_end[a] = r.t_end
-            if self.held_at is not None and r.t_intended >= self.held_at:
-                self._reported.add(key_of(r))
-            if self.held_at is not None and r.t_intended >= self.held_at:
-                self._agents.add(a)
-            if self.measure_from is not None and r.t_intended >= self.measure_from:
-                if self._k == self._buf.shape[1]:
-                    grown = np.empty((4, 2 * self._k), dtype=np.float64)
-                    grown[:, : self._k] = self._buf
-                    self._buf = grown
-                self._buf[:, self._k] = (r.t_intended, r.output_speed, r.ttft, 1.0 if r.ok else 0.0)
-                self._k += 1
+            a, te, ti = r.agent_id, r.t_end, r.t_intended
+            if math.isfinite(te) and te > last_end.get(a, -math.inf):
+                last_end[a] = te
+            if ti >= held:
+                reported.add(key_of(r))
+                agents.add(a)
+            if ti >= mf:
+                rows.append((ti, r.output_speed, r.ttft, 1.0 if r.ok else 0.0))
+        if rows:
+            k, m = self._k, len(rows)
+            if k + m > self._buf.shape[1]:
+                grown = np.empty((4, max(2 * self._buf.shape[1], k + m)), dtype=np.float64)
+                grown[:, :k] = self._buf[:, :k]
+                self._buf = grown
+            self._buf[:, k : k + m] = np.array(rows, dtype=np.float64).T
+            self._k = k + m
         if self.measure_from is not None:
             mf = self.measure_from
             for a, _ts, te in trajectories:

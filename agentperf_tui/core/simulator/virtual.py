@@ -17,7 +17,7 @@ import heapq
 import itertools
 import math
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from agentperf_tui.core.records import RequestResult
@@ -300,7 +300,9 @@ class VirtualLoad:
                if a.in_flight is not None and a.in_flight.t_first <= now]
         for aid, first in got:
             del self._no_token[aid]
-            opens[aid] = replace(opens[aid], t_first_token=first)
+            o = opens[aid]
+            opens[aid] = OpenRequest(o.agent_id, o.t_intended, first, o.requested_tokens,
+                                     trajectory_id=o.trajectory_id, replay=o.replay, turn=o.turn)
         return list(opens.values())
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
