@@ -301,3 +301,39 @@ def test_a_search_level_with_no_data_makes_the_answer_uncertain() -> None:
         "N=32 ended with no data (no request finished or open in its window) and was counted as a fail: "
         "N* may be higher",
     )
+
+
+def test_at_the_cap_the_window_runs_past_a_few_long_replies_still_streaming() -> None:
+    """A reply sent 1 s into the window streams past the cap: judged as before, the level would
+    rest on its first second. At the cap the window runs on to now with that reply counted as a
+    censored value (one request in a thousand), so the level is judged on its whole window (but
+    its last TTFT limit, where requests may not have their first token yet)."""
+    long_stream = OpenRequest(39, 1.0, 1.5, 100_000)  # can still reach the floor
+    fed = [req(a % 39, 0.5 + 0.1 * a) for a in range(1150)]  # 39 agents, sent in [0.5, 115.5)
+
+    def capped(fraction: float) -> object:
+        plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=60, fast_cap_s=120,
+                          min_requests=1, cap_open_fraction=fraction)
+        lv = Level(0, 40, "ramp", 0.0, plan)
+        lv.feed(0.0, [], [], active_agents=40, opens=lambda: [long_stream])
+        return lv.feed(120.0, fed, [], active_agents=40)
+
+    rec = capped(0.01)
+    assert rec is not None and rec.window_end == 120.0 - TIER.ttft_s, "up to one TTFT limit before now"
+    assert rec.open_counted == 1 and rec.requests == 1151
+    assert rec.verdict == "pass" and rec.settled and rec.looks == 1, "settled at the look the cap allows"
+    # the window as the looks take it: up to the long reply's send time
+    old = capped(0.0)
+    assert old is not None and old.window_end == 1.0 and old.requests == 5 and old.open_counted == 0
+
+
+def test_at_the_cap_the_window_stops_where_open_requests_would_be_too_many() -> None:
+    """Twenty replies still streaming, sent from 2 s to 11.5 s, are 1 in 10 of the requests sent
+    in the window: more than the 1% allowed wherever it ends, so it ends at the first of them, as
+    at any look."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=60, fast_cap_s=120, min_requests=1)
+    streaming = [OpenRequest(20 + k, 2.0 + k * 0.5, 3.0 + k * 0.5, 100_000) for k in range(20)]
+    lv = Level(0, 40, "ramp", 0.0, plan)
+    lv.feed(0.0, [], [], active_agents=40, opens=lambda: streaming)
+    rec = lv.feed(120.0, [req(a % 20, 0.5 + 0.1 * a) for a in range(200)], [], active_agents=40)
+    assert rec is not None and rec.window_end == 2.0 and rec.open_counted == 0

@@ -145,10 +145,11 @@ class Level:
         """The tiers the level is run for whose verdict is not settled yet."""
         return [k for k in self.needed if k not in self._settled]
 
-    def _best_end(self, now: float) -> float | None:
+    def _best_end(self, now: float, open_fraction: float = 0.0) -> float | None:
         """The end of the window a level is judged on now: every request sent before it is
         accounted for (see LevelWindow.accounted_through) under the thresholds of each tier still
-        waiting for a verdict, so the one window serves them all."""
+        waiting for a verdict, so the one window serves them all; with `open_fraction`, up to that
+        share of them may be requests still in flight, counted as censored values."""
         if self.measure_from is None:
             return None
         if self._opens is None:
@@ -158,8 +159,9 @@ class Level:
             return max(self.measure_from, c) if c is not None else self.measure_from
         opens = self._opens()
         governing = self._pending() or list(self.needed) or list(range(len(self.tiers)))
-        ends = [self.win.accounted_through(opens, now, self._thresholds(k)) for k in governing]
-        end = min(ends) if ends else self.win.accounted_through(opens, now, self._thresholds(None))
+        f = open_fraction
+        ends = [self.win.accounted_through(opens, now, self._thresholds(k), f) for k in governing]
+        end = min(ends) if ends else self.win.accounted_through(opens, now, self._thresholds(None), f)
         return max(self.measure_from, end)
 
     def _thresholds(self, k: int | None) -> tuple[float, float]:
@@ -208,7 +210,9 @@ class Level:
             now - w.measure_from < p.fast_min_s or w.received < max(p.min_requests, self._next_look_n)
         ):
             return  # no look can be due yet: the window ends by now and counts what was reported
-        c = self._best_end(now)
+        # the last look, at the cap, may take in a few requests still in flight (censored), so a
+        # long reply sent early in the window does not cut it to its first seconds
+        c = self._best_end(now, p.cap_open_fraction if capped else 0.0)
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
             due = (

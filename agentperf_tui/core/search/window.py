@@ -170,22 +170,33 @@ class LevelWindow:
         return [o for o in opens if o.key not in self._reported]
 
     def accounted_through(
-        self, opens: Sequence[OpenRequest], now: float, thresholds: tuple[float, float]
+        self,
+        opens: Sequence[OpenRequest],
+        now: float,
+        thresholds: tuple[float, float],
+        open_fraction: float = 0.0,
     ) -> float:
         """Every request of the window sent before this time is accounted for: reported, or open
         and already a miss on a criterion (it counts as one). It is now, unless a request of the
         window still in flight may yet meet the tier: then its send time, so a level is never
         judged on the requests that happened to finish first, nor on a convenient early stretch of
         its window. Requests sent before the window (an earlier level's, a retiring agent's last
-        one) are not in it and hold nothing back, however long they stream."""
+        one) are not in it and hold nothing back, however long they stream.
+
+        With `open_fraction` > 0 the window may run past streams that may still meet the speed
+        floor (each then counts as a censored value) while they are at most that fraction of the
+        requests sent before its end, and up to one TTFT limit before now at most: every request
+        sent before that either has its first token or is a TTFT miss, so the TTFT of each request
+        in the window is known and only the speed of those streams is censored."""
         floor, limit = thresholds
         mf = self.measure_from if self.measure_from is not None else -math.inf
         reported = self._reported
         end = now
+        pending: list[float] = []
         # censor()'s two miss tests, inline: this runs on every open request at every look
         for o in opens:
             t = o.t_intended
-            if t < mf or t >= end:
+            if t < mf or (t >= end and not open_fraction):
                 continue
             first = o.t_first_token
             if first is None:
@@ -200,8 +211,25 @@ class LevelWindow:
                 if top < floor:
                     continue  # cannot reach the speed floor any more
             if o.key not in reported:
-                end = t
-        return end
+                if open_fraction:
+                    pending.append(t)
+                else:
+                    end = t
+        if not pending:
+            return end
+        return self._end_with_open(sorted(pending), now - limit, open_fraction)
+
+    def _end_with_open(self, pending: list[float], horizon: float, fraction: float) -> float:
+        """The latest of the pending send times after the first, and `horizon`, that is at most
+        `horizon` and has the pending requests sent before it at most `fraction` of the window's
+        requests sent before it (else pending[0])."""
+        if not horizon > pending[0]:
+            return pending[0]
+        ends = np.array([*(t for t in pending[1:] if t < horizon), horizon])
+        held_open = np.arange(1, len(ends) + 1)
+        sent = np.searchsorted(np.sort(self._buf[0, : self._k]), ends) + held_open
+        ok = np.flatnonzero(held_open <= fraction * sent)
+        return float(ends[ok[-1]]) if ok.size else pending[0]
 
     def complete_through(self) -> float | None:
         """Every request of the level's agents sent before this time has been reported.
