@@ -109,6 +109,20 @@ def test_the_window_ends_where_a_request_that_may_still_meet_the_tier_was_sent()
     assert rec.verdict == "pass" and rec.requests == 200
 
 
+def test_a_long_stream_sent_before_the_window_does_not_hold_it_back() -> None:
+    """A reply sent during the previous level (before measure_from) that streams on for minutes is
+    not in this level's window: the window runs up to now on the requests sent inside it."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=10, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(1, 40, "bisect", 100.0, plan)
+    earlier = OpenRequest(39, 60.0, 61.0, 100_000)  # can still reach 2000 tok/s: not a miss yet
+    lv.feed(100.0, [], [], active_agents=40, opens=lambda: [earlier])
+    lv.feed(110.0, [], [], active_agents=40)
+    assert lv.measure_from == 110.0
+    rec = lv.feed(170.0, [req(a % 39, 111.0 + a * 0.1) for a in range(300)], [], active_agents=40)
+    assert rec is not None and rec.window_end == 170.0 and rec.requests == 300
+    assert rec.open_counted == 0 and rec.verdict == "pass"
+
+
 def test_failed_requests_count_against_both_criteria() -> None:
     plan = SearchPlan(tier=TIER, rigour="strict", warmup_s=0, min_steady_s=10, min_trajectories=0,
                       min_trajectories_per_agent=0)
@@ -288,3 +302,64 @@ def test_the_live_view_waits_for_a_sub_agent_request_older_than_its_agents_lates
     lv.feed(9.0, [done], [], active_agents=1)
     assert lv.win.complete_through(opens) == 8.5
     assert lv.view().requests == 7
+
+
+def test_a_search_level_with_no_data_makes_the_answer_uncertain() -> None:
+    """N=16 passes; N=32 ends at its cap with nothing counted (no request finished, none open in
+    its window). It counts as a fail, but the answer says so instead of passing it off as one."""
+    from agentperf_tui.core.search.result import build_result
+    from agentperf_tui.core.search.strategy import Bracket
+
+    plan = SearchPlan(tier=TIER, rigour="fast", fast_cap_s=120, gpu_count=8)
+    good = Level(0, 16, "ramp", 0.0, plan)
+    _steady(good, 16, 2000.0, ttft=0.3, speed=120.0)
+    empty = Level(1, 32, "ramp", 500.0, plan)
+    for t in range(500, 800):
+        empty.feed(float(t), [], [], active_agents=32, opens=lambda: [])
+    rec = empty.record
+    assert rec is not None and rec.requests == 0 and not rec.passed
+    assert rec.failing_criterion == "no data" and rec.tiers[0].failing_criterion == "no data"
+    assert good.record is not None
+    bracket = Bracket(lo=16, hi=32, outcomes={16: [True], 32: [False]})
+    res = build_result(plan, [bracket], [good.record, rec], 0.0, 800.0).primary
+    assert res.n_star == 16 and res.first_fail_n == 32 and res.failing_criterion == "no data"
+    assert res.notes == (
+        "N=32 ended with no data (no request finished or open in its window) and was counted as a fail: "
+        "N* may be higher",
+    )
+
+
+def test_at_the_cap_the_window_runs_past_a_few_long_replies_still_streaming() -> None:
+    """A reply sent 1 s into the window streams past the cap: judged as before, the level would
+    rest on its first second. At the cap the window runs on to now with that reply counted as a
+    censored value (one request in a thousand), so the level is judged on its whole window (but
+    its last TTFT limit, where requests may not have their first token yet)."""
+    long_stream = OpenRequest(39, 1.0, 1.5, 100_000)  # can still reach the floor
+    fed = [req(a % 39, 0.5 + 0.1 * a) for a in range(1150)]  # 39 agents, sent in [0.5, 115.5)
+
+    def capped(fraction: float) -> object:
+        plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=60, fast_cap_s=120,
+                          min_requests=1, cap_open_fraction=fraction)
+        lv = Level(0, 40, "ramp", 0.0, plan)
+        lv.feed(0.0, [], [], active_agents=40, opens=lambda: [long_stream])
+        return lv.feed(120.0, fed, [], active_agents=40)
+
+    rec = capped(0.01)
+    assert rec is not None and rec.window_end == 120.0 - TIER.ttft_s, "up to one TTFT limit before now"
+    assert rec.open_counted == 1 and rec.requests == 1151
+    assert rec.verdict == "pass" and rec.settled and rec.looks == 1, "settled at the look the cap allows"
+    # the window as the looks take it: up to the long reply's send time
+    old = capped(0.0)
+    assert old is not None and old.window_end == 1.0 and old.requests == 5 and old.open_counted == 0
+
+
+def test_at_the_cap_the_window_stops_where_open_requests_would_be_too_many() -> None:
+    """Twenty replies still streaming, sent from 2 s to 11.5 s, are 1 in 10 of the requests sent
+    in the window: more than the 1% allowed wherever it ends, so it ends at the first of them, as
+    at any look."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=60, fast_cap_s=120, min_requests=1)
+    streaming = [OpenRequest(20 + k, 2.0 + k * 0.5, 3.0 + k * 0.5, 100_000) for k in range(20)]
+    lv = Level(0, 40, "ramp", 0.0, plan)
+    lv.feed(0.0, [], [], active_agents=40, opens=lambda: streaming)
+    rec = lv.feed(120.0, [req(a % 20, 0.5 + 0.1 * a) for a in range(200)], [], active_agents=40)
+    assert rec is not None and rec.window_end == 2.0 and rec.open_counted == 0

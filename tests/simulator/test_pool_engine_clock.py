@@ -8,16 +8,9 @@ import random
 from agentperf_tui.core.simulator.block_runs import BlockRuns
 from agentperf_tui.core.simulator.engine import INF
 from agentperf_tui.core.simulator.pool_engine import PoolEngine
-from agentperf_tui.core.simulator.recipes import load_recipe
-from agentperf_tui.core.simulator.shapes import Shape, candidate_shapes
 from agentperf_tui.core.simulator.virtual import VirtualLoad
+from tests.simulator.workloads import small_rack_shape as _shape
 from tests.simulator.workloads import token_trajectory
-
-
-def _shape() -> Shape:
-    shapes = candidate_shapes(load_recipe("deepseek-v4-pro", "gb300-nvl72"), 24,
-                              shape_names=["disagg-dep8-dep16-mtp"])
-    return min(shapes, key=lambda s: (s.decode_gpus, -s.prefill_instances))
 
 
 def _requests(rng: random.Random) -> list[tuple[float, int, int]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agentperf_tui.core.simulator.recipes import load_recipe
+from agentperf_tui.core.simulator.shapes import Shape, candidate_shapes
 from agentperf_tui.core.workload.trajectory import (
     Subagent,
     SubagentSpec,
@@ -10,6 +12,14 @@ from agentperf_tui.core.workload.trajectory import (
     Trajectory,
     TrajectoryHeader,
 )
+
+
+def small_rack_shape() -> Shape:
+    """A small disaggregated DeepSeek-V4-Pro shape on 24 GB300 GPUs: 4 x DEP4 prefill + 1 x DEP8
+    decode (512 decode slots), the rack-scale engine at a size a test runs in a second."""
+    shapes = candidate_shapes(load_recipe("deepseek-v4-pro", "gb300-nvl72"), 24,
+                              shape_names=["disagg-dep8-dep16-mtp"])
+    return min(shapes, key=lambda s: (s.decode_gpus, -s.prefill_instances))
 
 
 def token_trajectory(tid: str, turns: int = 4, first: int = 2000, new: int = 300, out: int = 100,

@@ -22,7 +22,7 @@ from agentperf_tui.core.search.criteria import (
 )
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.window import LevelWindow, OpenFn, WindowData
-from agentperf_tui.core.summary.level import LevelRecord, Outcome, Phase, Role, TierVerdict, Verdict
+from agentperf_tui.core.summary.level import NO_DATA, LevelRecord, Outcome, Phase, Role, TierVerdict, Verdict
 from agentperf_tui.core.tiers import SloTier, fmt_num
 
 
@@ -145,10 +145,11 @@ class Level:
         """The tiers the level is run for whose verdict is not settled yet."""
         return [k for k in self.needed if k not in self._settled]
 
-    def _best_end(self, now: float) -> float | None:
+    def _best_end(self, now: float, open_fraction: float = 0.0) -> float | None:
         """The end of the window a level is judged on now: every request sent before it is
         accounted for (see LevelWindow.accounted_through) under the thresholds of each tier still
-        waiting for a verdict, so the one window serves them all."""
+        waiting for a verdict, so the one window serves them all; with `open_fraction`, up to that
+        share of them may be requests still in flight, counted as censored values."""
         if self.measure_from is None:
             return None
         if self._opens is None:
@@ -158,8 +159,9 @@ class Level:
             return max(self.measure_from, c) if c is not None else self.measure_from
         opens = self._opens()
         governing = self._pending() or list(self.needed) or list(range(len(self.tiers)))
-        ends = [self.win.accounted_through(opens, now, self._thresholds(k)) for k in governing]
-        end = min(ends) if ends else self.win.accounted_through(opens, now, self._thresholds(None))
+        f = open_fraction
+        ends = [self.win.accounted_through(opens, now, self._thresholds(k), f) for k in governing]
+        end = min(ends) if ends else self.win.accounted_through(opens, now, self._thresholds(None), f)
         return max(self.measure_from, end)
 
     def _thresholds(self, k: int | None) -> tuple[float, float]:
@@ -203,8 +205,14 @@ class Level:
     def _fast_step(self, now: float) -> None:
         p, w = self.plan, self.win
         assert w.measure_from is not None
-        c = self._best_end(now)
         capped = now - w.measure_from >= p.fast_cap_s
+        if not capped and (
+            now - w.measure_from < p.fast_min_s or w.received < max(p.min_requests, self._next_look_n)
+        ):
+            return  # no look can be due yet: the window ends by now and counts what was reported
+        # the last look, at the cap, may take in a few requests still in flight (censored), so a
+        # long reply sent early in the window does not cut it to its first seconds
+        c = self._best_end(now, p.cap_open_fraction if capped else 0.0)
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
             due = (
@@ -226,8 +234,7 @@ class Level:
                     return
                 self._next_look_n = max(n_data + 1, math.ceil(n_data * p.look_growth))
         if capped:
-            end = self._best_end(now)
-            self._finish(now, end, f"time cap {p.fast_cap_s:.0f} s reached")
+            self._finish(now, c, f"time cap {p.fast_cap_s:.0f} s reached")
 
     def _judge(self, d: WindowData, alpha: float, k: int) -> tuple[CriterionEval, CriterionEval]:
         """Both criteria of tier k. With open requests in the window, a pass must hold with every
@@ -259,7 +266,7 @@ class Level:
             used=k in self.needed, role=self.needed.get(k),
         )  # fmt: skip
         if data is None or data.n == 0:
-            return base, None
+            return base.model_copy(update={"failing_criterion": NO_DATA}), None
         a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
         s, t = self._judge(data, a, k)
         kept = self._settled.get(k)

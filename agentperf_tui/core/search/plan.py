@@ -64,6 +64,11 @@ class SearchPlan:
     through the server's state); None treats requests as independent."""
     fast_cap_s: float = 300.0
     """Fast: longest measured window; an unsettled level then ends undecided."""
+    cap_open_fraction: float = 0.01
+    """Fast, at the cap: the window the level ends on may run past requests still in flight that
+    could yet meet the tier, as long as they are at most this fraction of its requests; they are
+    counted as censored values (a pass must hold with each as a miss, a fail with each as meeting
+    the tier). 0: the window ends at the oldest of them, as at the looks before the cap."""
     min_requests: int = 30
     confidence: float = 0.95
     """Fast: probability that an early-stopped level's verdict is right (over all its looks)."""
@@ -157,6 +162,8 @@ class SearchPlan:
                 raise PlanError(name, "must be >= 0")
         if self.fast_cap_s < self.fast_min_s:
             raise PlanError("fast_cap_s", "must be >= fast_min_s")
+        if not 0 <= self.cap_open_fraction < 0.25:
+            raise PlanError("cap_open_fraction", "must be in [0, 0.25), e.g. 0.01")
         if self.fast_min_trajectories_per_agent < 0:
             raise PlanError("fast_min_trajectories_per_agent", "must be >= 0")
         if self.block_s is not None and self.block_s <= 0:

@@ -62,6 +62,25 @@ Judged = tuple[LevelRecord, TierVerdict | None]
 """A level and its verdict for one tier (None: a run without a tier)."""
 
 
+def no_data_notes(plan: SearchPlan, n_star: int | None, used: Sequence[Judged]) -> list[str]:
+    """What the levels that ended with no request counted leave open: each counted as a fail
+    without a single request behind it (none finished or was open in its window)."""
+    empty = sorted({r.n for r, v in used if v is not None and v.requests == 0 and not v.passed})
+    if not empty:
+        return []
+    ns = ", ".join(str(n) for n in empty)
+    one = len(empty) == 1
+    what = (
+        f"N={ns} ended with no data (no request finished or open in its window) and "
+        f"{'was' if one else 'were'} counted as {'a fail' if one else 'fails'}"
+    )
+    if plan.mode == "fixed":
+        return [f"{what}: the verdict at N={plan.fixed_n} is unknown"]
+    if any(n > (n_star or 0) for n in empty):
+        return [f"{what}: N* may be higher"]
+    return [what]
+
+
 def tier_result(
     plan: SearchPlan, tier: SloTier | None, bracket: Bracket, records: list[LevelRecord]
 ) -> TierResult:
@@ -106,7 +125,9 @@ def tier_result(
         nominal_gpu_power_w=plan.nominal_gpu_power_w,
     )
     confs = [rv[1].confidence for rv in (star, first_fail) if rv and rv[1] and rv[1].confidence is not None]
-    if tier is not None and any(v.verdict == "undecided" for _, v in used):
+    if tier is not None:
+        notes += no_data_notes(plan, n_star, used)
+    if tier is not None and any(v.verdict == "undecided" and v.requests for _, v in used):
         notes.append("some levels ended undecided; the search took their point estimates" if
                      plan.undecided_as == "estimate" else "some levels ended undecided and counted as fails")
     return TierResult(

@@ -31,7 +31,7 @@ from agentperf_tui.core.simulator.recipes import Recipe
 from agentperf_tui.core.simulator.shapes import Shape, candidate_shapes
 from agentperf_tui.core.simulator.steady import Capacity, WorkloadStats, agent_capacity
 from agentperf_tui.core.simulator.virtual import VirtualLoad, baseline_tool_delay
-from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.level import NO_DATA, LevelRecord
 from agentperf_tui.core.tiers import SloTier
 from agentperf_tui.core.workload.trajectory import TokenTurn, Trajectory
 from agentperf_tui.core.workload.tree import Node, tree_of
@@ -145,7 +145,8 @@ def bound_of(
     """What limited the shape during `level` (its first failing level), from the engine's
     counters over the level's span: requests queued for a decode slot (batch cap) or for KV
     room (KV memory), the prefill pool saturated (prefill compute), the speed criterion failing
-    with free slots (decode bandwidth), else TTFT queueing."""
+    with free slots (decode bandwidth), else TTFT queueing (unknown when the level counted no
+    request)."""
     t0 = level.started_at if math.isfinite(level.started_at) else marks[0][0]
     t1 = level.ended_at if level.ended_at is not None else marks[-1][0]
     before = next((m for t, m in reversed(marks) if t <= t0), marks[0][1])
@@ -160,6 +161,8 @@ def bound_of(
         return "prefill compute"
     if failing == "speed":
         return "decode bandwidth"
+    if failing == NO_DATA:
+        return "unknown (no data)"
     return "TTFT queueing"
 
 

@@ -125,21 +125,27 @@ class LevelWindow:
         self._agents.clear()
 
     def add(self, results: Iterable[RequestResult], trajectories: Iterable[tuple[int, float, float]]) -> None:
+        held = self.held_at if self.held_at is not None else math.inf
+        mf = self.measure_from if self.measure_from is not None else math.inf
+        last_end, reported, agents = self._last_end, self._reported, self._agents
+        rows: list[tuple[float, float, float, float]] = []
         for r in results:
-            a = r.agent_id
-            if math.isfinite(r.t_end) and r.t_end > self._last_end.get(a, -math.inf):
-                self._last_end[a] = r.t_end
-            if self.held_at is not None and r.t_intended >= self.held_at:
-                self._reported.add(key_of(r))
-            if self.held_at is not None and r.t_intended >= self.held_at:
-                self._agents.add(a)
-            if self.measure_from is not None and r.t_intended >= self.measure_from:
-                if self._k == self._buf.shape[1]:
-                    grown = np.empty((4, 2 * self._k), dtype=np.float64)
-                    grown[:, : self._k] = self._buf
-                    self._buf = grown
-                self._buf[:, self._k] = (r.t_intended, r.output_speed, r.ttft, 1.0 if r.ok else 0.0)
-                self._k += 1
+            a, te, ti = r.agent_id, r.t_end, r.t_intended
+            if math.isfinite(te) and te > last_end.get(a, -math.inf):
+                last_end[a] = te
+            if ti >= held:
+                reported.add(key_of(r))
+                agents.add(a)
+            if ti >= mf:
+                rows.append((ti, r.output_speed, r.ttft, 1.0 if r.ok else 0.0))
+        if rows:
+            k, m = self._k, len(rows)
+            if k + m > self._buf.shape[1]:
+                grown = np.empty((4, max(2 * self._buf.shape[1], k + m)), dtype=np.float64)
+                grown[:, :k] = self._buf[:, :k]
+                self._buf = grown
+            self._buf[:, k : k + m] = np.array(rows, dtype=np.float64).T
+            self._k = k + m
         if self.measure_from is not None:
             mf = self.measure_from
             for a, _ts, te in trajectories:
@@ -166,20 +172,66 @@ class LevelWindow:
         return [o for o in opens if o.key not in self._reported]
 
     def accounted_through(
-        self, opens: Sequence[OpenRequest], now: float, thresholds: tuple[float, float]
+        self,
+        opens: Sequence[OpenRequest],
+        now: float,
+        thresholds: tuple[float, float],
+        open_fraction: float = 0.0,
     ) -> float:
-        """Every request sent before this time is accounted for: reported, or open and already a
-        miss on a criterion (it counts as one). It is now, unless a request still in flight may
-        yet meet the tier: then its send time, so a level is never judged on the requests that
-        happened to finish first, nor on a convenient early stretch of its window."""
+        """Every request of the window sent before this time is accounted for: reported, or open
+        and already a miss on a criterion (it counts as one). It is now, unless a request of the
+        window still in flight may yet meet the tier: then its send time, so a level is never
+        judged on the requests that happened to finish first, nor on a convenient early stretch of
+        its window. Requests sent before the window (an earlier level's, a retiring agent's last
+        one) are not in it and hold nothing back, however long they stream.
+
+        With `open_fraction` > 0 the window may run past streams that may still meet the speed
+        floor (each then counts as a censored value) while they are at most that fraction of the
+        requests sent before its end, and up to one TTFT limit before now at most: every request
+        sent before that either has its first token or is a TTFT miss, so the TTFT of each request
+        in the window is known and only the speed of those streams is censored."""
         floor, limit = thresholds
-        pending = [
-            o.t_intended
-            for o in self.unreported(opens)
-            if not ((c := censor(o, now, floor, limit)).ttft_known and c.ttft > limit)
-            and not (c.speed_known and c.speed < floor)
-        ]
-        return min([now, *pending])
+        mf = self.measure_from if self.measure_from is not None else -math.inf
+        reported = self._reported
+        end = now
+        pending: list[float] = []
+        # censor()'s two miss tests, inline: this runs on every open request at every look
+        for o in opens:
+            t = o.t_intended
+            if t < mf or (t >= end and not open_fraction):
+                continue
+            first = o.t_first_token
+            if first is None:
+                if now - t > limit:
+                    continue  # no token yet, already past the TTFT limit
+            elif first - t > limit:
+                continue  # its first token came too late
+            else:
+                elapsed = now - first
+                k = o.requested_tokens
+                top = 0.0 if k <= 1 else (k - 1) / elapsed if elapsed > 0 else math.inf
+                if top < floor:
+                    continue  # cannot reach the speed floor any more
+            if o.key not in reported:
+                if open_fraction:
+                    pending.append(t)
+                else:
+                    end = t
+        if not pending:
+            return end
+        return self._end_with_open(sorted(pending), now - limit, open_fraction)
+
+    def _end_with_open(self, pending: list[float], horizon: float, fraction: float) -> float:
+        """The latest of the pending send times after the first, and `horizon`, that is at most
+        `horizon` and has the pending requests sent before it at most `fraction` of the window's
+        requests sent before it (else pending[0])."""
+        if not horizon > pending[0]:
+            return pending[0]
+        ends = np.array([*(t for t in pending[1:] if t < horizon), horizon])
+        held_open = np.arange(1, len(ends) + 1)
+        sent = np.searchsorted(np.sort(self._buf[0, : self._k]), ends) + held_open
+        ok = np.flatnonzero(held_open <= fraction * sent)
+        return float(ends[ok[-1]]) if ok.size else pending[0]
 
     def complete_through(self, opens: Iterable[OpenRequest] = ()) -> float | None:
         """Every request of the level's agents sent before this time has been reported.
@@ -202,7 +254,7 @@ class LevelWindow:
         """Requests sent in [measure_from, end): the reported ones, and the `opens` (still in
         flight at `now`) censored against `thresholds` = (speed floor, TTFT limit)."""
         mf = self.measure_from if self.measure_from is not None else -math.inf
-        inside = [o for o in self.unreported(opens) if mf <= o.t_intended < end]
+        inside = self.unreported(o for o in opens if mf <= o.t_intended < end)
         key = (self._k, end)
         if not inside and self._cache is not None and self._cache[0] == key:
             return self._cache[1]

@@ -19,16 +19,17 @@ class BlockRuns(Sequence[int]):
     """Identities `start, start + 1, ...` of each run, in order: run k starts at `starts[k]` and
     ends (exclusive, counted over the whole chain) at `ends[k]`."""
 
-    __slots__ = ("_ends", "_starts")
+    __slots__ = ("_ends", "_n", "_starts")
 
     def __init__(self, starts: tuple[int, ...] = (), ends: tuple[int, ...] = ()) -> None:
         self._starts = starts
         self._ends = ends
+        self._n = ends[-1] if ends else 0
 
     def grown(self, keep: int, first: int, count: int) -> BlockRuns:
         """The first `keep` identities of this chain followed by `first .. first + count - 1`."""
         starts, ends = self._starts, self._ends
-        n = ends[-1] if ends else 0
+        n = self._n
         if keep < n:
             k = bisect.bisect_left(ends, keep)  # the run that holds identity keep - 1 (or none)
             if keep == 0:
@@ -47,7 +48,7 @@ class BlockRuns(Sequence[int]):
         return BlockRuns(tuple(s + offset for s in self._starts), self._ends)
 
     def __len__(self) -> int:
-        return self._ends[-1] if self._ends else 0
+        return self._n
 
     @overload
     def __getitem__(self, i: int) -> int: ...
@@ -58,14 +59,14 @@ class BlockRuns(Sequence[int]):
     def __getitem__(self, i: int | slice) -> int | list[int]:
         if isinstance(i, slice):
             return list(self)[i]
-        ends = self._ends
-        if i == 0 and ends:
+        n = self._n
+        if i == 0 and n:
             return self._starts[0]
-        n = ends[-1] if ends else 0
         if i < 0:
             i += n
         if not 0 <= i < n:
             raise IndexError("block index out of range")
+        ends = self._ends
         k = bisect.bisect_right(ends, i)
         return self._starts[k] + i - (ends[k - 1] if k else 0)
 

@@ -260,7 +260,9 @@ class _Instance:
     def release(self, r: SimRequest) -> None:
         self.used_slots -= 1
         self.kv_reserved -= r.prompt_len + r.target
-        self.engine.capacity_freed = True
+        eng = self.engine
+        eng.free_slots += 1
+        eng.capacity_freed = True
 
 
 class PoolEngine:
@@ -289,6 +291,8 @@ class PoolEngine:
         self._dirty: list[_Instance] = []
         """Instances given work since their event was last scheduled."""
         self.capacity_tokens = dcost.kv_tokens_per_rank * dcost.ranks
+        self.free_slots = sum(i.slots for i in self.decode)
+        """Decode batch slots free, over all decode instances."""
         self.waiting: deque[SimRequest] = deque()
         self.c = PoolCounters()
         self.now_hint = 0.0
@@ -358,20 +362,25 @@ class PoolEngine:
         )
 
     def submit(self, req: SimRequest, t: float) -> None:
-        self.now_hint = max(self.now_hint, t)
+        if t > self.now_hint:
+            self.now_hint = t
         self._account_wait(t)
         self.waiting.append(req)
         self._admit(t)
 
     def _account_wait(self, t: float) -> None:
-        dt = t - self._wait_mark
-        if dt > 0 and self.waiting:
-            self.c.admission_wait_s += dt * len(self.waiting)
-            if any(i.used_slots < i.slots for i in self.decode):
-                self.c.kv_limited_s += dt
-            else:
-                self.c.slot_limited_s += dt
-        self._wait_mark = max(self._wait_mark, t)
+        mark = self._wait_mark
+        if t > mark:
+            waiting = self.waiting
+            if waiting:
+                dt = t - mark
+                c = self.c
+                c.admission_wait_s += dt * len(waiting)
+                if self.free_slots > 0:  # some instance has a slot: the request waits for KV room
+                    c.kv_limited_s += dt
+                else:
+                    c.slot_limited_s += dt
+            self._wait_mark = t
 
     def _admit(self, t: float) -> None:
         waiting = self.waiting
@@ -388,6 +397,7 @@ class PoolEngine:
                 return
             waiting.popleft()
             best.used_slots += 1
+            self.free_slots -= 1
             best.kv_reserved += need
             r.replica = best.index
             r.admitted = True
@@ -540,8 +550,10 @@ class PoolEngine:
         self._finished_sink = finished
         insts = self.instances
         events = self._events
+        dirty = self._dirty
+        top = self._top
         while True:
-            ev = self._top()
+            ev = top()
             if ev is None or ev[0] > until or ev[0] >= bound:
                 break
             bt = ev[0]
@@ -565,10 +577,18 @@ class PoolEngine:
                     best.key = nt
                     best.version += 1
                     heapq.heappush(events, (nt, best.pos, best.version))
-                ev = self._top()
+                # the next live event (as _top, inline)
+                if dirty:
+                    self._flush_dirty()
+                ev = None
+                while events:
+                    ev = events[0]
+                    if insts[ev[1]].version == ev[2]:
+                        break
+                    heapq.heappop(events)
+                    ev = None
             if stop_on_finish:
                 self._account_wait(bt)
-                self.now_hint = max(self.now_hint, bt)
                 if finished:
                     break
         return finished

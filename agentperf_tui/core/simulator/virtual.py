@@ -154,6 +154,12 @@ class VirtualLoad:
         self._sessions = itertools.count(-1, -1)
         """Conversation keys of tree nodes (negative: apart from any block identity)."""
         self._agents: dict[int, _Agent] = {}
+        self._retiring = 0
+        """Agents in `_agents` that are retiring."""
+        self._open: dict[int, OpenRequest] = {}
+        """Each agent's request in flight, as `open_requests` reports it."""
+        self._no_token: dict[int, _Agent] = {}
+        """The agents whose request in flight had no first token when last looked at."""
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
         self._results: list[RequestResult] = []
@@ -164,7 +170,7 @@ class VirtualLoad:
 
     @property
     def active_agents(self) -> int:
-        return sum(1 for a in self._agents.values() if not a.retiring)
+        return len(self._agents) - self._retiring
 
     def set_concurrency(self, n: int) -> None:
         """Grow to n agents (new ones join spread over `join_spread_s`) or shrink to n (the
@@ -176,6 +182,7 @@ class VirtualLoad:
         if n < len(active):
             for a in active[n:]:
                 a.retiring = True
+                self._retiring += 1
                 if not a.busy:
                     self._retire(a)
             return
@@ -185,6 +192,7 @@ class VirtualLoad:
             if want == 0:
                 break
             a.retiring = False
+            self._retiring -= 1
             want -= 1
             if a.tree is not None:
                 held, a.tree.held = a.tree.held, []
@@ -200,9 +208,11 @@ class VirtualLoad:
             self._start_trajectory(a, self.now + offset)
 
     def _retire(self, a: _Agent) -> None:
+        """a (retiring, nothing in flight) leaves."""
         a.retired = True
         a.pending += 1
-        self._agents.pop(a.agent_id, None)
+        if self._agents.pop(a.agent_id, None) is not None:
+            self._retiring -= 1
 
     # -- agent behaviour -------------------------------------------------------------------
 
@@ -351,6 +361,10 @@ class VirtualLoad:
             self._after_turn(a, t)
             return
         a.in_flight = req
+        self._open[a.agent_id] = OpenRequest(
+            a.agent_id, a.t_intended, None, req.target, trajectory_id=traj.id, replay=a.replay, turn=turn.i
+        )
+        self._no_token[a.agent_id] = a
         self.engine.submit(req, t)
 
     def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
@@ -358,7 +372,10 @@ class VirtualLoad:
         if traj is None:
             traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
-        a.in_flight = None
+        if a.in_flight is not None:
+            a.in_flight = None
+            del self._open[a.agent_id]
+            self._no_token.pop(a.agent_id, None)
         if a.turn + 1 >= len(traj.turns):
             self._completed.append((a.agent_id, a.t_start, t))
             if a.retiring:
@@ -425,21 +442,29 @@ class VirtualLoad:
         return out
 
     def open_requests(self) -> list[OpenRequest]:
-        """The requests in flight now, with their first token if it has come."""
-        out = []
+        """The requests in flight now (retiring agents' included), with their first token if it
+        has come: queued for a decode slot or KV room, in a prefill queue, moving to a decode
+        instance or decoding. Each carries the key its result will have when it finishes. A linear
+        agent's request is kept as it goes (sent, first token, finished); a tree's are read from
+        its open requests."""
         now = self.now
-        for a in self._agents.values():
-            req = a.in_flight
-            if req is not None:
-                first = req.t_first if req.t_first <= now else None
-                traj = self.trajectories[a.traj_index]
-                out.append(OpenRequest(a.agent_id, req.t_arrival, first, req.target, traj.id, a.replay,
-                                       "root", traj.turns[a.turn].i))
-            if a.tree is not None:
+        opens = self._open
+        got = [(aid, a.in_flight.t_first) for aid, a in self._no_token.items()
+               if a.in_flight is not None and a.in_flight.t_first <= now]
+        for aid, first in got:
+            del self._no_token[aid]
+            o = opens[aid]
+            opens[aid] = OpenRequest(o.agent_id, o.t_intended, first, o.requested_tokens,
+                                     trajectory_id=o.trajectory_id, replay=o.replay, turn=o.turn)
+        out = list(opens.values())
+        if self._trees:
+            for a in self._agents.values():
+                if a.tree is None:
+                    continue
                 for req in a.tree.open.values():
                     due = req.owner.due
-                    first = req.t_first if req.t_first <= now else None
-                    out.append(OpenRequest(a.agent_id, due.at, first, req.target, a.tree.blocks.trajectory,
+                    seen = req.t_first if req.t_first <= now else None
+                    out.append(OpenRequest(a.agent_id, due.at, seen, req.target, a.tree.blocks.trajectory,
                                            a.replay, due.node.id, due.node.turns[due.turn].i))
         return out
 

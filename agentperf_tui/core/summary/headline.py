@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.summary.figures import finite_or_none
-from agentperf_tui.core.summary.level import LevelRecord
+from agentperf_tui.core.summary.level import NO_DATA, LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.summary.result import TierResult
 
@@ -21,7 +21,12 @@ POWER_BASIS = {
     "simulated": "simulated power model",
     "nominal": "nominal profile power (not measured)",
 }
-CRITERIA = {"speed": "P25 output speed", "ttft": "P95 TTFT", "speed+ttft": "P25 output speed and P95 TTFT"}
+CRITERIA = {
+    "speed": "P25 output speed",
+    "ttft": "P95 TTFT",
+    "speed+ttft": "P25 output speed and P95 TTFT",
+    NO_DATA: "no data (no request counted)",
+}
 
 
 @dataclass(frozen=True, slots=True)

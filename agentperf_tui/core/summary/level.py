@@ -19,6 +19,9 @@ ended: the run ended (its duration, or an abort) before the level settled, decid
 far; discarded: the operator restarted the level, its data does not count."""
 Role = Literal["ramp", "bisect", "confirm", "fixed", "sweep", "hand"]
 """Why the level was run: a step of the search, a fixed or sweep level, or N set by hand."""
+NO_DATA = "no data"
+"""The failing criterion of a level that ended with no request counted (none finished or open in
+its window): it counts as a fail, but nothing says which criterion it broke, or that it broke one."""
 
 
 class TierVerdict(BaseModel):
@@ -45,6 +48,8 @@ class TierVerdict(BaseModel):
     """Fast: this tier's verdict was settled by its confidence bounds."""
     confidence: float | None = None
     failing_criterion: str | None = None
+    """"speed", "ttft" or "speed+ttft" when the level fails by point estimate; NO_DATA when it ended
+    with no request counted (a fail whose criterion is unknown)."""
     speed_p25: Figure = NAN
     ttft_p95: Figure = NAN
     """The percentiles of the requests the verdict rests on (open ones censored at this tier's
@@ -61,9 +66,10 @@ class TierVerdict(BaseModel):
 
     def word(self, *, compact: bool = False) -> str:
         """The verdict in a word or two: "pass", "fail (speed)" ("fail/speed" compact), "~pass"
-        (undecided, taken as a pass), "-" (nothing counted)."""
+        (undecided, taken as a pass), "no data" (the level ended with nothing counted), "-"
+        (nothing counted yet)."""
         if self.requests == 0:
-            return "-"
+            return NO_DATA if self.failing_criterion == NO_DATA else "-"
         word = self.verdict if self.verdict != "undecided" else f"~{'pass' if self.passed else 'fail'}"
         if not self.failing_criterion or self.passed:
             return word
@@ -107,7 +113,8 @@ class LevelRecord(BaseModel):
     """Fast: the verdict was settled by the confidence bounds (not by the time cap)."""
     confidence: float | None = None
     failing_criterion: str | None = None
-    """"speed", "ttft" or "speed+ttft" when the level fails (by point estimate), else None."""
+    """"speed", "ttft" or "speed+ttft" when the level fails (by point estimate), NO_DATA when it
+    ended with no request counted, else None."""
     reason: str = ""
     """Which criterion decided it, why the level stopped, or (live) what it is waiting for."""
     trajectories_completed: int = 0

@@ -31,7 +31,8 @@ class TierResult(BaseModel):
     first_fail_n: int | None = None
     """Lowest N that failed (None when none did)."""
     failing_criterion: str | None = None
-    """What broke first_fail_n: "speed", "ttft" or "speed+ttft"."""
+    """What broke first_fail_n: "speed", "ttft" or "speed+ttft"; "no data" when that level ended with
+    no request counted (counted as a fail; the notes say N* may be higher)."""
     confidence: float | None = None
     """The weaker of the confidences of N*'s level and the first failing level."""
     converged: bool = False
