@@ -29,6 +29,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import operator
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,6 +57,9 @@ class PoolCounters:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generation_tokens: float = 0.0
+
+
+_QUEUED = operator.attrgetter("pq_tokens")
 
 
 class _Instance:
@@ -374,7 +378,7 @@ class PoolEngine:
 
     def _admit(self, t: float) -> None:
         waiting = self.waiting
-        while waiting:
+        while waiting and self.free_slots:
             r = waiting[0]
             need = r.prompt_len + r.target
             best = None
@@ -430,13 +434,7 @@ class PoolEngine:
         self.c.prompt_tokens += r.prompt_len
         self.c.cached_tokens += cached
         # the prefill instance with the least queued (the first of equals)
-        inst = dec
-        if self.prefill:
-            inst = self.prefill[0]
-            least = inst.pq_tokens
-            for other in self.prefill:
-                if other.pq_tokens < least:
-                    inst, least = other, other.pq_tokens
+        inst = min(self.prefill, key=_QUEUED) if self.prefill else dec
         inst.pq.append([r, r.prompt_len - cached, cached])
         inst.pq_tokens += r.prompt_len - cached
         self._dirty.append(inst)

@@ -18,7 +18,7 @@ import itertools
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.window import OpenRequest
@@ -101,10 +101,12 @@ class VirtualLoad:
         self._agents: dict[int, _Agent] = {}
         self._retiring = 0
         """Agents in `_agents` that are retiring."""
-        self._open: dict[int, OpenRequest] = {}
-        """Each agent's request in flight, as `open_requests` reports it."""
+        self._open: dict[int, OpenRequest | None] = {}
+        """Each agent's request in flight, in the order they were sent, as `open_requests` last
+        reported it (None: not reported yet)."""
         self._no_token: dict[int, _Agent] = {}
-        """The agents whose request in flight had no first token when last looked at."""
+        """The agents whose request in flight had no first token when last reported (or was
+        not reported yet)."""
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
         self._results: list[RequestResult] = []
@@ -216,9 +218,7 @@ class VirtualLoad:
             self._after_turn(a, t)
             return
         a.in_flight = req
-        self._open[a.agent_id] = OpenRequest(
-            a.agent_id, a.t_intended, None, req.target, trajectory_id=traj.id, replay=a.replay, turn=turn.i
-        )
+        self._open[a.agent_id] = None
         self._no_token[a.agent_id] = a
         self.engine.submit(req, t)
 
@@ -266,16 +266,18 @@ class VirtualLoad:
         until = self.now + seconds
         heap, engine = self._heap, self.engine
         pooled = engine if isinstance(engine, PoolEngine) else None
+        next_time = engine.next_time
+        send = self._send
         while True:
-            te = engine.next_time()
+            te = next_time()
             ta = heap[0][0] if heap else math.inf
-            if min(te, ta) > until:
+            if te > until and ta > until:
                 break
             if ta <= te:
                 t, _, seq, a = heapq.heappop(heap)
                 if a.retired or seq != a.pending:
                     continue
-                self._send(a, t)
+                send(a, t)
             elif pooled is not None:
                 for r in pooled.run_before(ta, until):
                     self._finish(r)
@@ -295,15 +297,18 @@ class VirtualLoad:
         has come: queued for a decode slot or KV room, in a prefill queue, moving to a decode
         instance or decoding. Each carries the key its result will have when it finishes."""
         now = self.now
-        opens = self._open
-        got = [(aid, a.in_flight.t_first) for aid, a in self._no_token.items()
-               if a.in_flight is not None and a.in_flight.t_first <= now]
-        for aid, first in got:
-            del self._no_token[aid]
-            o = opens[aid]
-            opens[aid] = OpenRequest(o.agent_id, o.t_intended, first, o.requested_tokens,
-                                     trajectory_id=o.trajectory_id, replay=o.replay, turn=o.turn)
-        return list(opens.values())
+        opens, no_token = self._open, self._no_token
+        for aid, a in list(no_token.items()):
+            req = a.in_flight
+            assert req is not None
+            has_first = req.t_first <= now
+            if has_first or opens[aid] is None:
+                traj = self.trajectories[a.traj_index]
+                opens[aid] = OpenRequest(aid, a.t_intended, req.t_first if has_first else None, req.target,
+                                         trajectory_id=traj.id, replay=a.replay, turn=traj.turns[a.turn].i)
+            if has_first:
+                del no_token[aid]
+        return cast(list[OpenRequest], list(opens.values()))  # every one reported by now
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
         """(agent_id, t_start, t_end) of every trajectory finished since the last call."""
