@@ -104,9 +104,11 @@ class VirtualLoad:
         self._open: dict[int, OpenRequest | None] = {}
         """Each agent's request in flight, in the order they were sent, as `open_requests` last
         reported it (None: not reported yet)."""
-        self._no_token: dict[int, _Agent] = {}
-        """The agents whose request in flight had no first token when last reported (or was
-        not reported yet)."""
+        self._unreported: list[_Agent] = []
+        """Agents that sent a request since `open_requests` last looked."""
+        self._first_tokens: list[SimRequest] = []
+        """Requests whose first token came since `open_requests` last looked (from the engine)."""
+        self.engine.log_first_tokens(self._first_tokens)
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
         self._results: list[RequestResult] = []
@@ -219,7 +221,7 @@ class VirtualLoad:
             return
         a.in_flight = req
         self._open[a.agent_id] = None
-        self._no_token[a.agent_id] = a
+        self._unreported.append(a)
         self.engine.submit(req, t)
 
     def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
@@ -230,7 +232,6 @@ class VirtualLoad:
         if a.in_flight is not None:
             a.in_flight = None
             del self._open[a.agent_id]
-            self._no_token.pop(a.agent_id, None)
         if a.turn + 1 >= len(traj.turns):
             self._completed.append((a.agent_id, a.t_start, t))
             if a.retiring:
@@ -297,18 +298,30 @@ class VirtualLoad:
         has come: queued for a decode slot or KV room, in a prefill queue, moving to a decode
         instance or decoding. Each carries the key its result will have when it finishes."""
         now = self.now
-        opens, no_token = self._open, self._no_token
-        for aid, a in list(no_token.items()):
+        opens = self._open
+        # the new requests, then those whose first token came: only what changed is looked at
+        for a in self._unreported:
             req = a.in_flight
-            assert req is not None
-            has_first = req.t_first <= now
-            if has_first or opens[aid] is None:
-                traj = self.trajectories[a.traj_index]
-                opens[aid] = OpenRequest(aid, a.t_intended, req.t_first if has_first else None, req.target,
-                                         trajectory_id=traj.id, replay=a.replay, turn=traj.turns[a.turn].i)
-            if has_first:
-                del no_token[aid]
+            if req is not None and opens[a.agent_id] is None:
+                opens[a.agent_id] = self._view(a, req, now)
+        self._unreported.clear()
+        later = []
+        for req in self._first_tokens:
+            a = req.owner
+            if req.t_first > now:
+                later.append(req)  # not yet on this clock
+            elif a.in_flight is req:
+                seen = opens[a.agent_id]
+                if seen is None or seen.t_first_token is None:
+                    opens[a.agent_id] = self._view(a, req, now)
+        self._first_tokens[:] = later
         return cast(list[OpenRequest], list(opens.values()))  # every one reported by now
+
+    def _view(self, a: _Agent, req: SimRequest, now: float) -> OpenRequest:
+        traj = self.trajectories[a.traj_index]
+        first = req.t_first if req.t_first <= now else None
+        return OpenRequest(a.agent_id, a.t_intended, first, req.target, trajectory_id=traj.id,
+                           replay=a.replay, turn=traj.turns[a.turn].i)
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
         """(agent_id, t_start, t_end) of every trajectory finished since the last call."""
