@@ -138,3 +138,35 @@ def test_bad_arguments_are_refused() -> None:
         VirtualLoad(DEP, [], seed=0)
     with pytest.raises(ValueError, match="tool_delay"):
         VirtualLoad(DEP, _trajs(), seed=0, tool_delay="random")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("engine", ["replicas", "rack"])
+def test_open_requests_say_what_each_request_in_flight_has_got(engine: str) -> None:
+    """The requests in flight, as the load keeps them from tick to tick, are what the engine's
+    own state says at each moment: every agent's request, sent when it was due, with its first
+    token once it has come; and each finishes under the key it was reported with."""
+    from .workloads import small_rack_shape
+
+    dep = DEP if engine == "replicas" else small_rack_shape()
+    vl = VirtualLoad(dep, _trajs(), seed=3, tool_delay="baseline")
+    vl.set_concurrency(40)
+    seen: dict[tuple[int, str, int, str, int], float] = {}
+    with_first = 0
+    for tick in range(40):
+        done = vl.advance(0.5)
+        for r in done:
+            key = (r.agent_id, r.trajectory_id, r.replay, r.node, r.turn)
+            if key in seen:
+                assert seen.pop(key) == r.t_intended
+        if tick == 20:
+            vl.set_concurrency(25)  # retiring agents' requests stay in flight until they finish
+        opens = {o.agent_id: o for o in vl.open_requests()}
+        flying = {a.agent_id: a for a in vl._agents.values() if a.in_flight is not None}
+        assert opens.keys() == flying.keys()
+        for aid, o in opens.items():
+            req = flying[aid].in_flight
+            assert req is not None and o.t_intended == flying[aid].t_intended
+            assert o.t_first_token == (req.t_first if req.t_first <= vl.now else None)
+            with_first += o.t_first_token is not None
+            seen[o.key] = o.t_intended
+    assert with_first > 100

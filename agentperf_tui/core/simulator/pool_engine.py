@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import operator
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ class PoolCounters:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generation_tokens: float = 0.0
+
+
+_QUEUED = operator.attrgetter("pq_tokens")
 
 
 class _Instance:
@@ -232,6 +236,8 @@ class _Instance:
             c.generation_tokens += n * self.accept
             for r in self.first_pending:
                 r.t_first = t
+            if eng.first_tokens is not None:
+                eng.first_tokens.extend(self.first_pending)
             self.first_pending = []
             heap = self.heap
             g = self.g
@@ -242,6 +248,8 @@ class _Instance:
                 r.t_last = t
                 if math.isnan(r.t_first):
                     r.t_first = t
+                    if eng.first_tokens is not None:
+                        eng.first_tokens.append(r)
                 self.release(r)
                 eng.finish(r, finished)
             if not heap:
@@ -316,6 +324,8 @@ class PoolEngine:
         self._dest: dict[int, _Instance] = {}
         """Decode instance each admitted request was given, until its prefill is done."""
         self._finished_sink: list[SimRequest] = []
+        self.first_tokens: list[SimRequest] | None = None
+        """Where each request goes when its first token comes (None: nowhere)."""
         del seed
 
     # -- requests ---------------------------------------------------------------------------
@@ -384,7 +394,7 @@ class PoolEngine:
 
     def _admit(self, t: float) -> None:
         waiting = self.waiting
-        while waiting:
+        while waiting and self.free_slots:
             r = waiting[0]
             need = r.prompt_len + r.target
             best = None
@@ -457,13 +467,7 @@ class PoolEngine:
         self.c.prompt_tokens += r.prompt_len
         self.c.cached_tokens += cached
         # the prefill instance with the least queued (the first of equals)
-        inst = dec
-        if self.prefill:
-            inst = self.prefill[0]
-            least = inst.pq_tokens
-            for other in self.prefill:
-                if other.pq_tokens < least:
-                    inst, least = other, other.pq_tokens
+        inst = min(self.prefill, key=_QUEUED) if self.prefill else dec
         inst.pq.append([r, r.prompt_len - cached, cached])
         inst.pq_tokens += r.prompt_len - cached
         self._dirty.append(inst)
@@ -477,6 +481,8 @@ class PoolEngine:
             r.out = 1
             r.t_first = t
             r.t_last = t
+            if self.first_tokens is not None:
+                self.first_tokens.append(r)
             if r.out >= r.target:
                 inst.release(r)
                 self.finish(r, self._finished_sink)
@@ -495,6 +501,10 @@ class PoolEngine:
     def finish(self, r: SimRequest, finished: list[SimRequest]) -> None:
         r.finished = True
         finished.append(r)
+
+    def log_first_tokens(self, sink: list[SimRequest]) -> None:
+        """From now on, append each request to `sink` when its first token comes."""
+        self.first_tokens = sink
 
     def abort(self, req: SimRequest, t: float) -> None:
         raise NotImplementedError("the rack-scale engine does not serve HTTP clients that go away")

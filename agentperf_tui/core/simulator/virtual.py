@@ -24,7 +24,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.window import OpenRequest
@@ -156,10 +156,14 @@ class VirtualLoad:
         self._agents: dict[int, _Agent] = {}
         self._retiring = 0
         """Agents in `_agents` that are retiring."""
-        self._open: dict[int, OpenRequest] = {}
-        """Each agent's request in flight, as `open_requests` reports it."""
-        self._no_token: dict[int, _Agent] = {}
-        """The agents whose request in flight had no first token when last looked at."""
+        self._open: dict[int, OpenRequest | None] = {}
+        """Each agent's request in flight, in the order they were sent, as `open_requests` last
+        reported it (None: not reported yet)."""
+        self._unreported: list[_Agent] = []
+        """Agents that sent a request since `open_requests` last looked."""
+        self._first_tokens: list[SimRequest] = []
+        """Requests whose first token came since `open_requests` last looked (from the engine)."""
+        self.engine.log_first_tokens(self._first_tokens)
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
         self._results: list[RequestResult] = []
@@ -361,10 +365,8 @@ class VirtualLoad:
             self._after_turn(a, t)
             return
         a.in_flight = req
-        self._open[a.agent_id] = OpenRequest(
-            a.agent_id, a.t_intended, None, req.target, trajectory_id=traj.id, replay=a.replay, turn=turn.i
-        )
-        self._no_token[a.agent_id] = a
+        self._open[a.agent_id] = None
+        self._unreported.append(a)
         self.engine.submit(req, t)
 
     def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
@@ -375,7 +377,6 @@ class VirtualLoad:
         if a.in_flight is not None:
             a.in_flight = None
             del self._open[a.agent_id]
-            self._no_token.pop(a.agent_id, None)
         if a.turn + 1 >= len(traj.turns):
             self._completed.append((a.agent_id, a.t_start, t))
             if a.retiring:
@@ -414,17 +415,19 @@ class VirtualLoad:
         until = self.now + seconds
         heap, engine = self._heap, self.engine
         pooled = engine if isinstance(engine, PoolEngine) else None
+        next_time = engine.next_time
+        send = self._send
         while True:
-            te = engine.next_time()
+            te = next_time()
             ta = heap[0][0] if heap else math.inf
-            if min(te, ta) > until:
+            if te > until and ta > until:
                 break
             if ta <= te:
                 t, _, seq, a, due = heapq.heappop(heap)
                 if a.retired or seq != a.pending:
                     continue
                 if due is None:
-                    self._send(a, t)
+                    send(a, t)
                 else:
                     self._send_due(a, due, t)
             elif pooled is not None:
@@ -449,24 +452,41 @@ class VirtualLoad:
         its open requests."""
         now = self.now
         opens = self._open
-        got = [(aid, a.in_flight.t_first) for aid, a in self._no_token.items()
-               if a.in_flight is not None and a.in_flight.t_first <= now]
-        for aid, first in got:
-            del self._no_token[aid]
-            o = opens[aid]
-            opens[aid] = OpenRequest(o.agent_id, o.t_intended, first, o.requested_tokens,
-                                     trajectory_id=o.trajectory_id, replay=o.replay, turn=o.turn)
-        out = list(opens.values())
+        # the new requests, then those whose first token came: only what changed is looked at
+        for a in self._unreported:
+            req = a.in_flight
+            if req is not None and opens[a.agent_id] is None:
+                opens[a.agent_id] = self._view(a, req, now)
+        self._unreported.clear()
+        later = []
+        for req in self._first_tokens:
+            a = req.owner
+            if not isinstance(a, _Agent):
+                continue  # a tree's request: read from its tree below
+            if req.t_first > now:
+                later.append(req)  # not yet on this clock
+            elif a.in_flight is req:
+                seen = opens[a.agent_id]
+                if seen is None or seen.t_first_token is None:
+                    opens[a.agent_id] = self._view(a, req, now)
+        self._first_tokens[:] = later
+        out = cast(list[OpenRequest], list(opens.values()))  # every one reported by now
         if self._trees:
             for a in self._agents.values():
                 if a.tree is None:
                     continue
-                for req in a.tree.open.values():
-                    due = req.owner.due
-                    seen = req.t_first if req.t_first <= now else None
-                    out.append(OpenRequest(a.agent_id, due.at, seen, req.target, a.tree.blocks.trajectory,
+                for treq in a.tree.open.values():
+                    due = treq.owner.due
+                    at = treq.t_first if treq.t_first <= now else None
+                    out.append(OpenRequest(a.agent_id, due.at, at, treq.target, a.tree.blocks.trajectory,
                                            a.replay, due.node.id, due.node.turns[due.turn].i))
         return out
+
+    def _view(self, a: _Agent, req: SimRequest, now: float) -> OpenRequest:
+        traj = self.trajectories[a.traj_index]
+        first = req.t_first if req.t_first <= now else None
+        return OpenRequest(a.agent_id, a.t_intended, first, req.target, trajectory_id=traj.id,
+                           replay=a.replay, turn=traj.turns[a.turn].i)
 
     def trajectories_completed(self) -> list[tuple[int, float, float]]:
         """(agent_id, t_start, t_end) of every trajectory finished since the last call."""
