@@ -13,17 +13,25 @@ import pytest
 from agentperf_tui.core.store import INCOMPLETE
 
 from .conftest import StartFaultServer
+from .fault_server import FaultServer
 from .tool_runs import ConsoleProcess, ToolProcess, audit, integrity, quick_run, runs_show, stored_run
 
 pytestmark = pytest.mark.slow
 
 
-def _start(url: str, store: Path, trajectories: Path) -> ToolProcess:
-    """A headless fixed run of a minute at N=4, once it has finished some requests."""
-    flags = quick_run(url, store, trajectories)
+def _start(server: FaultServer, store: Path, trajectories: Path) -> ToolProcess:
+    """A headless fixed run of a minute at N=4, once the server has completed some of its requests
+    (a loaded machine may take longer than the usual fraction of a second)."""
+    flags = quick_run(server.url, store, trajectories)
     tool = ToolProcess("run", "--headless", "-n", "4", "--duration", "60", *flags)
     tool.wait_for("level 1: N=4", timeout=20)
     time.sleep(0.7)
+    deadline = time.monotonic() + 20
+    while server.stats().excluding_preflight().completed < 4:
+        if time.monotonic() > deadline:
+            tool.kill()
+            raise AssertionError("the run completed fewer than 4 requests in 20 s")
+        time.sleep(0.1)
     return tool
 
 
@@ -33,7 +41,7 @@ def test_a_signal_aborts_the_run_keeping_what_it_measured(
 ) -> None:
     server = start_fault_server(tokens_per_s=1000)
     store = tmp_path / "runs.sqlite3"
-    tool = _start(server.url, store, trajectory_set)
+    tool = _start(server, store, trajectory_set)
     try:
         signalled = time.monotonic()
         tool.signal(sig)
@@ -57,7 +65,7 @@ def test_a_second_signal_exits_at_once_leaving_a_sound_store(
 ) -> None:
     server = start_fault_server(tokens_per_s=1000)
     store = tmp_path / "runs.sqlite3"
-    tool = _start(server.url, store, trajectory_set)
+    tool = _start(server, store, trajectory_set)
     try:
         tool.signal(signal.SIGTERM)
         tool.signal(signal.SIGINT)
@@ -88,7 +96,7 @@ def test_a_killed_run_leaves_a_readable_incomplete_run_with_its_finished_request
 ) -> None:
     server = start_fault_server(tokens_per_s=1000)
     store = tmp_path / "runs.sqlite3"
-    tool = _start(server.url, store, trajectory_set)
+    tool = _start(server, store, trajectory_set)
     try:
         time.sleep(1.3)
         killed_wall = time.time()
