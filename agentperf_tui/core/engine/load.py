@@ -81,6 +81,29 @@ def join_spread(add: int, minimum: float = 1.0) -> float:
     return min(10.0, max(minimum, 0.1 * add))
 
 
+def fleet_for(
+    spec: WorkerSpec,
+    client: StreamClient,
+    clock: Callable[[], float],
+    out: queue.SimpleQueue[Exchange | TrajectoryDone],
+) -> Fleet:
+    """The fleet that runs a load's share of the agents: worker `spec.index` of `spec.count`
+    numbers its agents index, index + count, ... so ids are unique across workers."""
+    return Fleet(
+        client=client,
+        path=request_path(spec.api),
+        body=body_fn(spec.api, spec.model, spec.exact, spec.exact_fields),
+        trajectories=list(spec.trajectories),
+        calibration=spec.calibration,
+        clock=clock,
+        out=out,
+        seed=spec.seed,
+        tool_delay=spec.tool_delay,
+        think_time=spec.think_time,
+        agent_ids=lambda k: spec.index + spec.count * k,
+    )
+
+
 class LocalLoad:
     """The agents on the engine's own event loop (one process: `--workers 1`)."""
 
@@ -97,18 +120,7 @@ class LocalLoad:
 
     async def start(self, spec: WorkerSpec) -> None:
         self._loop = asyncio.get_running_loop()
-        self._fleet = Fleet(
-            client=self._client,
-            path=request_path(spec.api),
-            body=body_fn(spec.api, spec.model, spec.exact, spec.exact_fields),
-            trajectories=list(spec.trajectories),
-            calibration=spec.calibration,
-            clock=self._clock,
-            out=self._queue,
-            seed=spec.seed,
-            tool_delay=spec.tool_delay,
-            think_time=spec.think_time,
-        )
+        self._fleet = fleet_for(spec, self._client, self._clock, self._queue)
 
     def _on_loop(self, fn: Callable[[], None]) -> None:
         if self._loop is not None and not self._loop.is_closed():

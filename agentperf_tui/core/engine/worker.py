@@ -16,9 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agentperf_tui.core.client.stream import StreamClient
-from agentperf_tui.core.engine.bodies import body_fn, request_path
 from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
-from agentperf_tui.core.engine.load import LoadReport, drain_into
+from agentperf_tui.core.engine.load import LoadReport, drain_into, fleet_for
 from agentperf_tui.core.engine.open_requests import OpenRequests
 from agentperf_tui.core.engine.protocol import (
     Pause,
@@ -93,19 +92,7 @@ class Worker:
             backend=spec.backend,  # type: ignore[arg-type]
             limits=spec.limits,
         )
-        self._fleet = Fleet(
-            client=self._client,
-            path=request_path(spec.api),
-            body=body_fn(spec.api, spec.model, spec.exact, spec.exact_fields),
-            trajectories=list(spec.trajectories),
-            calibration=spec.calibration,
-            clock=self.clock,
-            out=self._queue,
-            seed=spec.seed,
-            tool_delay=spec.tool_delay,
-            think_time=spec.think_time,
-            agent_ids=lambda k: spec.index + spec.count * k,
-        )
+        self._fleet = fleet_for(spec, self._client, self.clock, self._queue)
         loop.call_soon(ready.set)
         try:
             loop.run_forever()
