@@ -299,3 +299,22 @@ def test_a_budget_longer_than_the_search_changes_nothing() -> None:
     )
     assert roomy.primary.n_star == full.primary.n_star and roomy.primary.converged
     assert not any("budget" in n for n in roomy.primary.notes)
+
+
+def test_a_virtual_run_collects_cycles_rarely_and_restores_the_collector() -> None:
+    """During a virtual search the young generation is collected every 100,000 allocations (the
+    run makes millions of short-lived objects that reference counting frees); afterwards, and
+    after a run that fails, the thresholds are what they were."""
+    import gc
+
+    from agentperf_tui.core.search.virtual_run import GEN0_THRESHOLD, VirtualRunError
+
+    before = gc.get_threshold()
+    during: list[tuple[int, int, int]] = []
+    plan = SearchPlan(mode="fixed", fixed_n=4, tier=custom_tier(60, 2), gpu_count=8)
+    run_search_virtual(plan, SyntheticLoad(seed=1), on_tick=lambda _ctl: during.append(gc.get_threshold()))
+    assert during and all(t[0] == max(before[0], GEN0_THRESHOLD) and t[1:] == before[1:] for t in during)
+    assert gc.get_threshold() == before
+    with pytest.raises(VirtualRunError):
+        run_search_virtual(plan, SyntheticLoad(seed=1), max_virtual_s=5.0)
+    assert gc.get_threshold() == before
