@@ -7,9 +7,10 @@ seed `seed` depends on nothing else, so a set of 24 is the first 24 of a set of 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -193,20 +194,29 @@ def synth_trajectory(seed: int, index: int, preset: SynthPreset) -> tuple[Trajec
     """Trajectory `index` of the set generated from `seed`."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(index,)))
     turns = chain_turns(draw_chain(rng, preset), preset)
-    header = TrajectoryHeader(
-        format="agentperf-traj/1",
-        id=trajectory_id(preset, seed, index),
+    header = synth_header("agentperf-traj/1", trajectory_id(preset, seed, index),
+                          preset.name, seed, index, turns)
+    return header, turns
+
+
+def synth_header(
+    fmt: Literal["agentperf-traj/1", "agentperf-traj/2"], traj_id: str,
+    preset_name: str, seed: int, index: int, turns: Iterable[TokenTurn],
+) -> TrajectoryHeader:
+    """The header of a generated trajectory: where it came from and the context it needs."""
+    return TrajectoryHeader(
+        format=fmt,
+        id=traj_id,
         kind="tokens",
         source={
             "generator": GENERATOR,
-            "preset": preset.name,
+            "preset": preset_name,
             "seed": seed,
             "index": index,
             "distributions": "docs/workload-distributions.md",
         },
         required_context_tokens=max(t.prompt_tokens + t.output_tokens for t in turns),
     )
-    return header, turns
 
 
 def synth_set(

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .importers.common import ImportReport, prepare_out_dir
-from .synth import GENERATOR, PRESETS, LogNormal, SynthPreset, chain_turns, draw_chain
+from .synth import PRESETS, LogNormal, SynthPreset, chain_turns, draw_chain, synth_header
 from .trajectory import Subagent, SubagentSpec, TokenTurn, TrajectoryHeader, write_trajectory
 
 
@@ -96,19 +96,7 @@ def synth_tree(seed: int, index: int, preset: TreePreset
                                 result_tokens=result, label="sub-agent")
             subagents.append(Subagent(spec=spec, turns=tuple(kid_turns)))
     every: list[TokenTurn] = [*turns, *(t for s in subagents for t in s.turns if isinstance(t, TokenTurn))]
-    header = TrajectoryHeader(
-        format="agentperf-traj/2",
-        id=tree_id(preset, seed, index),
-        kind="tokens",
-        source={
-            "generator": GENERATOR,
-            "preset": preset.name,
-            "seed": seed,
-            "index": index,
-            "distributions": "docs/workload-distributions.md",
-        },
-        required_context_tokens=max(t.prompt_tokens + t.output_tokens for t in every),
-    )
+    header = synth_header("agentperf-traj/2", tree_id(preset, seed, index), preset.name, seed, index, every)
     return header, turns, subagents
 
 
