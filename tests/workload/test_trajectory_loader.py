@@ -19,22 +19,9 @@ from agentperf_tui.core.workload.trajectory import (
     write_trajectory,
 )
 
+from .traj_files import load_error, turn, write_lines
+
 HEADER = {"format": "agentperf-traj/1", "id": "t1", "kind": "tokens"}
-
-
-def _write(path: Path, *objs: object) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in objs))
-    return path
-
-
-def _turn(i: int, **kw: object) -> dict[str, object]:
-    return {"i": i, "new_input_tokens": 100, "output_tokens": 10} | kw
-
-
-def _error(path: Path) -> TrajectoryError:
-    with pytest.raises(TrajectoryError) as info:
-        load_trajectory(path)
-    return info.value
 
 
 def test_token_file_round_trip(tmp_path: Path) -> None:
@@ -71,8 +58,8 @@ def test_text_messages_keep_exact_keys(tmp_path: Path) -> None:
 
 def test_malformed_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_bytes(orjson.dumps(HEADER) + b"\n" + orjson.dumps(_turn(0)) + b"\n{\"i\": 1, \"new_in\n")
-    err = _error(path)
+    path.write_bytes(orjson.dumps(HEADER) + b"\n" + orjson.dumps(turn(0)) + b"\n{\"i\": 1, \"new_in\n")
+    err = load_error(path)
     assert err.path == str(path) and err.line == 3 and err.field is None
     assert "malformed JSON" in str(err) and f"{path}:3" in str(err)
 
@@ -80,7 +67,7 @@ def test_malformed_line(tmp_path: Path) -> None:
 def test_line_that_is_not_an_object(tmp_path: Path) -> None:
     path = tmp_path / "list.jsonl"
     path.write_bytes(orjson.dumps(HEADER) + b"\n[1, 2]\n")
-    err = _error(path)
+    err = load_error(path)
     assert (err.line, err.field) == (2, None)
     assert "JSON object" in err.reason
 
@@ -92,7 +79,7 @@ def test_wrong_format_or_version(tmp_path: Path, fmt: str | None) -> None:
         del header["format"]
     else:
         header["format"] = fmt
-    err = _error(_write(tmp_path / "fmt.jsonl", header, _turn(0)))
+    err = load_error(write_lines(tmp_path / "fmt.jsonl", header, turn(0)))
     assert (err.line, err.field) == (1, "format")
     assert "agentperf-traj/1" in err.reason and "trajectories import" in err.reason
 
@@ -102,22 +89,22 @@ def test_wrong_format_or_version(tmp_path: Path, fmt: str | None) -> None:
     [("new_input_tokens", -1), ("cached_prefix_tokens", -5), ("output_tokens", 0), ("tool_delay_s", -0.5)],
 )
 def test_negative_counts(tmp_path: Path, field: str, value: float) -> None:
-    path = _write(tmp_path / "neg.jsonl", HEADER, _turn(0), _turn(1, **{field: value}))
-    err = _error(path)
+    path = write_lines(tmp_path / "neg.jsonl", HEADER, turn(0), turn(1, **{field: value}))
+    err = load_error(path)
     assert (err.path, err.line, err.field) == (str(path), 3, field)
     assert "greater than or equal" in err.reason
     assert f"{path}:3 (field '{field}')" in str(err)
 
 
 def test_negative_count_in_header(tmp_path: Path) -> None:
-    err = _error(_write(tmp_path / "h.jsonl", HEADER | {"required_context_tokens": -3}, _turn(0)))
+    err = load_error(write_lines(tmp_path / "h.jsonl", HEADER | {"required_context_tokens": -3}, turn(0)))
     assert (err.line, err.field) == (1, "required_context_tokens")
 
 
 def test_non_utf8(tmp_path: Path) -> None:
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(orjson.dumps(HEADER) + b"\n" + b'{"i": 0, "note": "caf\xe9"}\n')
-    err = _error(path)
+    err = load_error(path)
     assert (err.line, err.field) == (2, None)
     assert "UTF-8" in err.reason and "re-encode" in err.reason
 
@@ -125,47 +112,47 @@ def test_non_utf8(tmp_path: Path) -> None:
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl"
     path.write_bytes(b"\n\n")
-    err = _error(path)
+    err = load_error(path)
     assert (err.path, err.line, err.field) == (str(path), None, None)
     assert "empty file" in err.reason
 
 
 def test_header_without_turns(tmp_path: Path) -> None:
-    err = _error(_write(tmp_path / "h.jsonl", HEADER))
+    err = load_error(write_lines(tmp_path / "h.jsonl", HEADER))
     assert "no turns" in err.reason
 
 
 def test_turn_count_mismatch(tmp_path: Path) -> None:
-    err = _error(_write(tmp_path / "n.jsonl", HEADER | {"turns": 3}, _turn(0), _turn(1)))
+    err = load_error(write_lines(tmp_path / "n.jsonl", HEADER | {"turns": 3}, turn(0), turn(1)))
     assert err.field == "turns" and "3" in err.reason
 
 
 def test_turn_index_out_of_order(tmp_path: Path) -> None:
-    path = _write(tmp_path / "order.jsonl", HEADER, _turn(0), _turn(2), _turn(1))
-    err = _error(path)
+    path = write_lines(tmp_path / "order.jsonl", HEADER, turn(0), turn(2), turn(1))
+    err = load_error(path)
     assert (err.path, err.line, err.field) == (str(path), 3, "i")
     assert "expected 1" in err.reason
 
 
 def test_unknown_field_is_named(tmp_path: Path) -> None:
-    err = _error(_write(tmp_path / "x.jsonl", HEADER, _turn(0, new_input=3)))
+    err = load_error(write_lines(tmp_path / "x.jsonl", HEADER, turn(0, new_input=3)))
     assert (err.line, err.field) == (2, "new_input")
 
 
 def test_text_turn_in_token_file_is_named(tmp_path: Path) -> None:
-    err = _error(_write(tmp_path / "k.jsonl", HEADER, {"i": 0, "append": [], "output_tokens": 3}))
+    err = load_error(write_lines(tmp_path / "k.jsonl", HEADER, {"i": 0, "append": [], "output_tokens": 3}))
     assert err.line == 2 and err.field in {"append", "new_input_tokens"}
 
 
 def test_bad_message_role(tmp_path: Path) -> None:
     header = HEADER | {"kind": "text"}
-    turn = {"i": 0, "append": [{"role": "robot", "content": "x"}], "output_tokens": 3}
-    err = _error(_write(tmp_path / "r.jsonl", header, turn))
+    bad = {"i": 0, "append": [{"role": "robot", "content": "x"}], "output_tokens": 3}
+    err = load_error(write_lines(tmp_path / "r.jsonl", header, bad))
     assert err.line == 2 and err.field == "append.0.role"
 
 
 def test_iter_is_lazy_but_checks_header_first(tmp_path: Path) -> None:
-    path = _write(tmp_path / "lazy.jsonl", HEADER, _turn(0), _turn(5))
+    path = write_lines(tmp_path / "lazy.jsonl", HEADER, turn(0), turn(5))
     header, turns = iter_trajectory(path)
     assert header.id == "t1"
     assert next(turns).i == 0
@@ -190,18 +177,18 @@ def test_missing_path(tmp_path: Path) -> None:
 
 
 def test_set_loads_sorted_and_rejects_duplicate_ids(tmp_path: Path) -> None:
-    _write(tmp_path / "b.jsonl", HEADER | {"id": "b"}, _turn(0))
-    _write(tmp_path / "a.jsonl", HEADER | {"id": "a"}, _turn(0))
+    write_lines(tmp_path / "b.jsonl", HEADER | {"id": "b"}, turn(0))
+    write_lines(tmp_path / "a.jsonl", HEADER | {"id": "a"}, turn(0))
     assert [t.id for t in load_set(tmp_path)] == ["a", "b"]
-    _write(tmp_path / "c.jsonl", HEADER | {"id": "a"}, _turn(0))
+    write_lines(tmp_path / "c.jsonl", HEADER | {"id": "a"}, turn(0))
     with pytest.raises(TrajectoryError) as info:
         load_set(tmp_path)
     assert info.value.field == "id" and info.value.path.endswith("c.jsonl") and "a.jsonl" in info.value.reason
 
 
 def test_bad_file_inside_set_names_that_file(tmp_path: Path) -> None:
-    _write(tmp_path / "a.jsonl", HEADER | {"id": "a"}, _turn(0))
-    _write(tmp_path / "b.jsonl", HEADER | {"id": "b"}, _turn(0, output_tokens=-2))
+    write_lines(tmp_path / "a.jsonl", HEADER | {"id": "a"}, turn(0))
+    write_lines(tmp_path / "b.jsonl", HEADER | {"id": "b"}, turn(0, output_tokens=-2))
     with pytest.raises(TrajectoryError) as info:
         load_set(tmp_path)
     assert info.value.path == str(tmp_path / "b.jsonl") and info.value.line == 2
@@ -214,7 +201,7 @@ def test_giant_line_is_refused_with_its_line_number(tmp_path: Path) -> None:
     with path.open("wb") as fh:
         fh.write(orjson.dumps(HEADER | {"turns": 1}) + b"\n")
         fh.write(b'{"i": 0, "pad": "' + b"x" * (MAX_LINE_BYTES + 1024) + b'"}\n')
-    err = _error(path)
+    err = load_error(path)
     assert err.line == 2 and err.path == str(path)
     assert "longer than 32 MiB" in err.reason and "one line per turn" in err.reason
 

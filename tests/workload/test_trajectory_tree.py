@@ -23,37 +23,24 @@ from agentperf_tui.core.workload.trajectory import (
 from agentperf_tui.core.workload.tree import tree_of
 from agentperf_tui.core.workload.tree_replay import timeline
 
+from .traj_files import load_error, turn, write_lines
+
 V2 = {"format": "agentperf-traj/2", "id": "tree", "kind": "tokens"}
 
 
-def _write(path: Path, *objs: object) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(o) + b"\n" for o in objs))
-    return path
-
-
-def _turn(i: int, **kw: object) -> dict[str, object]:
-    return {"i": i, "new_input_tokens": 100, "output_tokens": 10} | kw
-
-
-def _error(path: Path) -> TrajectoryError:
-    with pytest.raises(TrajectoryError) as info:
-        load_trajectory(path)
-    return info.value
-
-
 def _tree(tmp_path: Path, *lines: dict[str, Any], header: dict[str, Any] | None = None) -> Path:
-    return _write(tmp_path / "tree.jsonl", header or V2, *lines)
+    return write_lines(tmp_path / "tree.jsonl", header or V2, *lines)
 
 
 def test_a_tree_loads_with_forks_and_joins(tmp_path: Path) -> None:
     path = _tree(
         tmp_path,
-        _turn(0, tool_delay_s=1.0), _turn(1), _turn(2),
-        {"node": "a", "at_turn": 0, "start_offset_s": 0.25, "label": "Explore"}, _turn(0), _turn(1),
-        {"node": "b", "at_turn": 0}, _turn(0),
-        {"node": "bg", "at_turn": 1, "join": "detach"}, _turn(0),
-        {"node": "late", "at_turn": 0, "join_turn": 2}, _turn(0),
-        {"node": "a1", "parent": "a", "at_turn": 1, "join_turn": 2, "context": "parent"}, _turn(0),
+        turn(0, tool_delay_s=1.0), turn(1), turn(2),
+        {"node": "a", "at_turn": 0, "start_offset_s": 0.25, "label": "Explore"}, turn(0), turn(1),
+        {"node": "b", "at_turn": 0}, turn(0),
+        {"node": "bg", "at_turn": 1, "join": "detach"}, turn(0),
+        {"node": "late", "at_turn": 0, "join_turn": 2}, turn(0),
+        {"node": "a1", "parent": "a", "at_turn": 1, "join_turn": 2, "context": "parent"}, turn(0),
     )
     traj = load_trajectory(path)
     assert traj.is_tree and len(traj.turns) == 3
@@ -75,9 +62,9 @@ def test_timeline_follows_the_replay_rules(tmp_path: Path) -> None:
     d = {"recorded_duration_s": 1.0}
     path = _tree(
         tmp_path,
-        _turn(0, tool_delay_s=0.5, **d), _turn(1, tool_delay_s=0.5, think_time_s=2.0, **d), _turn(2, **d),
-        {"node": "slow", "at_turn": 0, "start_offset_s": 0.1}, _turn(0, tool_delay_s=0.2, **d), _turn(1, **d),
-        {"node": "bg", "at_turn": 0, "join": "detach"}, _turn(0, recorded_duration_s=9.0),
+        turn(0, tool_delay_s=0.5, **d), turn(1, tool_delay_s=0.5, think_time_s=2.0, **d), turn(2, **d),
+        {"node": "slow", "at_turn": 0, "start_offset_s": 0.1}, turn(0, tool_delay_s=0.2, **d), turn(1, **d),
+        {"node": "bg", "at_turn": 0, "join": "detach"}, turn(0, recorded_duration_s=9.0),
     )
     root = tree_of(load_trajectory(path))
     got = {(r.node, r.turn): (round(r.start, 6), round(r.end, 6)) for r in timeline(root)}
@@ -117,27 +104,27 @@ def test_linear_files_stay_version_1(tmp_path: Path) -> None:
         b'{"i":0,"new_input_tokens":5,"output_tokens":1}\n'
     )
     # a version-2 file without sub-agents is a valid linear trajectory
-    v2 = _tree(tmp_path, _turn(0))
+    v2 = _tree(tmp_path, turn(0))
     assert not load_trajectory(v2).is_tree and load_set(v2)[0].id == "tree"
 
 
 @pytest.mark.parametrize(
     ("lines", "line", "field", "words"),
     [
-        ([_turn(0), {"node": "a", "at_turn": 0}, _turn(0)], 3, "node", "agentperf-traj/2"),
-        ([_turn(0, block_hashes=[1, 2])], 2, "block_hashes", "agentperf-traj/2"),
-        ([_turn(0, recorded_duration_s=1.0)], 2, "recorded_duration_s", "agentperf-traj/2"),
+        ([turn(0), {"node": "a", "at_turn": 0}, turn(0)], 3, "node", "agentperf-traj/2"),
+        ([turn(0, block_hashes=[1, 2])], 2, "block_hashes", "agentperf-traj/2"),
+        ([turn(0, recorded_duration_s=1.0)], 2, "recorded_duration_s", "agentperf-traj/2"),
     ],
 )
 def test_version_2_content_in_a_version_1_file(
     tmp_path: Path, lines: list[dict[str, Any]], line: int, field: str, words: str
 ) -> None:
-    err = _error(_tree(tmp_path, *lines, header=V2 | {"format": "agentperf-traj/1"}))
+    err = load_error(_tree(tmp_path, *lines, header=V2 | {"format": "agentperf-traj/1"}))
     assert (err.line, err.field) == (line, field) and words in err.reason
 
 
 def test_version_2_header_field_in_a_version_1_file(tmp_path: Path) -> None:
-    err = _error(_tree(tmp_path, _turn(0), header=V2 | {"format": "agentperf-traj/1", "block_size": 64}))
+    err = load_error(_tree(tmp_path, turn(0), header=V2 | {"format": "agentperf-traj/1", "block_size": 64}))
     assert (err.line, err.field) == (1, "block_size") and "agentperf-traj/2" in err.reason
 
 
@@ -160,47 +147,47 @@ def test_version_2_header_field_in_a_version_1_file(tmp_path: Path) -> None:
 def test_bad_node_lines_name_line_and_field(
     tmp_path: Path, node: dict[str, Any], field: str, words: str
 ) -> None:
-    err = _error(_tree(tmp_path, _turn(0), _turn(1), node, _turn(0)))
+    err = load_error(_tree(tmp_path, turn(0), turn(1), node, turn(0)))
     assert err.line == 4 and (err.field or "") == field and words in err.reason, err
 
 
 def test_structure_errors(tmp_path: Path) -> None:
     a0, b0 = {"node": "a", "at_turn": 0}, {"node": "b", "at_turn": 0}
-    dup = _error(_tree(tmp_path, _turn(0), a0, _turn(0), a0))
+    dup = load_error(_tree(tmp_path, turn(0), a0, turn(0), a0))
     assert (dup.line, dup.field) == (5, "node") and "twice" in dup.reason
-    empty = _error(_tree(tmp_path, _turn(0), a0, b0, _turn(0)))
+    empty = load_error(_tree(tmp_path, turn(0), a0, b0, turn(0)))
     assert (empty.line, empty.field) == (3, "node") and "no turns" in empty.reason
-    order = _error(_tree(tmp_path, _turn(0), {"node": "a", "at_turn": 0}, _turn(1)))
+    order = load_error(_tree(tmp_path, turn(0), {"node": "a", "at_turn": 0}, turn(1)))
     assert (order.line, order.field) == (4, "i")
-    count = _error(_tree(tmp_path, _turn(0), a0, _turn(0), header=V2 | {"subagents": 2}))
+    count = load_error(_tree(tmp_path, turn(0), a0, turn(0), header=V2 | {"subagents": 2}))
     assert count.field == "subagents" and "2 sub-agents" in count.reason
-    no_root = _error(_tree(tmp_path, {"node": "a", "at_turn": 0}, _turn(0)))
+    no_root = load_error(_tree(tmp_path, {"node": "a", "at_turn": 0}, turn(0)))
     assert (no_root.line, no_root.field) == (2, "node") and "come first" in no_root.reason
 
 
 def test_block_hash_rules(tmp_path: Path) -> None:
     hdr = V2 | {"block_size": 64}
-    ok = load_trajectory(_tree(tmp_path, _turn(0, new_input_tokens=130, block_hashes=[1, 2]),
-                               _turn(1, new_input_tokens=2, cached_prefix_tokens=126, block_hashes=[1, 2]),
+    ok = load_trajectory(_tree(tmp_path, turn(0, new_input_tokens=130, block_hashes=[1, 2]),
+                               turn(1, new_input_tokens=2, cached_prefix_tokens=126, block_hashes=[1, 2]),
                                header=hdr))
     assert ok.turns[0].block_hashes == (1, 2)  # type: ignore[union-attr]
-    few = _error(_tree(tmp_path, _turn(0, new_input_tokens=200, block_hashes=[1, 2]), header=hdr))
+    few = load_error(_tree(tmp_path, turn(0, new_input_tokens=200, block_hashes=[1, 2]), header=hdr))
     assert (few.line, few.field) == (2, "block_hashes") and "expected 3 or 4" in few.reason
-    many = _error(_tree(tmp_path, _turn(0, new_input_tokens=128, block_hashes=[1, 2, 3]), header=hdr))
+    many = load_error(_tree(tmp_path, turn(0, new_input_tokens=128, block_hashes=[1, 2, 3]), header=hdr))
     assert "expected 2" in many.reason
-    missing = _error(_tree(tmp_path, _turn(0, block_hashes=[1, 2]), _turn(1), header=hdr))
+    missing = load_error(_tree(tmp_path, turn(0, block_hashes=[1, 2]), turn(1), header=hdr))
     assert (missing.line, missing.field) == (3, "block_hashes") and "every turn" in missing.reason
-    no_size = _error(_tree(tmp_path, _turn(0, block_hashes=[1, 2])))
+    no_size = load_error(_tree(tmp_path, turn(0, block_hashes=[1, 2])))
     assert "block_size" in no_size.reason
-    negative = _error(_tree(tmp_path, _turn(0, block_hashes=[-1, 2]), header=hdr))
+    negative = load_error(_tree(tmp_path, turn(0, block_hashes=[-1, 2]), header=hdr))
     assert negative.field == "block_hashes.0"
-    text = _error(_write(tmp_path / "t.jsonl", V2 | {"kind": "text", "block_size": 64},
+    text = load_error(write_lines(tmp_path / "t.jsonl", V2 | {"kind": "text", "block_size": 64},
                          {"i": 0, "append": [], "output_tokens": 1}))
     assert (text.line, text.field) == (1, "block_size")
 
 
 def test_streaming_reader_and_sets_refuse_trees_unless_asked(tmp_path: Path) -> None:
-    path = _tree(tmp_path, _turn(0), {"node": "a", "at_turn": 0}, _turn(0))
+    path = _tree(tmp_path, turn(0), {"node": "a", "at_turn": 0}, turn(0))
     _, turns = iter_trajectory(path)
     assert next(turns).i == 0
     with pytest.raises(TrajectoryError) as info:
@@ -216,7 +203,7 @@ def test_text_tree_contexts(tmp_path: Path) -> None:
     def text_turn(i: int, *msgs: tuple[str, str], **kw: object) -> dict[str, object]:
         return {"i": i, "append": [{"role": r, "content": c} for r, c in msgs], "output_tokens": 5} | kw
 
-    path = _write(
+    path = write_lines(
         tmp_path / "text.jsonl", V2 | {"kind": "text"},
         text_turn(0, ("system", "S"), ("user", "task")),
         text_turn(1, ("assistant", "spawn"), ("tool", "results")),
