@@ -18,27 +18,11 @@ from agentperf_tui.core.engine.protocol import (
 )
 from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.store import load_run
-from agentperf_tui.core.summary.model import RunSummary
-from agentperf_tui.core.views import Event, Snapshot
+
+from .recorder import Recorder
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = REPO / "trajectories" / "quick"
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.snaps: list[Snapshot] = []
-        self.events: list[Event] = []
-        self.summary: RunSummary | None = None
-
-    def on_snapshot(self, s: Snapshot) -> None:
-        self.snaps.append(s)
-
-    def on_event(self, e: Event) -> None:
-        self.events.append(e)
-
-    def on_finish(self, summary: RunSummary) -> None:
-        self.summary = summary
 
 
 def _run(cfg: RunConfig, timeout: float = 90.0) -> tuple[EngineHandle, Recorder]:

@@ -14,7 +14,6 @@ from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.handle import EngineHandle
 from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.store import load_run
-from agentperf_tui.core.views import Snapshot
 from agentperf_tui.core.workload.trajectory import (
     Subagent,
     SubagentSpec,
@@ -24,6 +23,8 @@ from agentperf_tui.core.workload.trajectory import (
     write_trajectory,
 )
 from agentperf_tui.core.workload.tree_plan import plan_tree
+
+from .recorder import Recorder
 
 OFFSET_S = 0.2
 DELAY_S = 0.1
@@ -57,20 +58,6 @@ def write_tree(folder: Path) -> Path:
     return path
 
 
-class Snapshots:
-    def __init__(self) -> None:
-        self.snaps: list[Snapshot] = []
-
-    def on_snapshot(self, snap: Snapshot) -> None:
-        self.snaps.append(snap)
-
-    def on_event(self, event: object) -> None:
-        pass
-
-    def on_finish(self, summary: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def sim() -> EmbeddedSimulator:
     s = EmbeddedSimulator(seed=3)
@@ -92,7 +79,7 @@ def test_a_tree_is_one_agent_with_its_sub_agents_in_flight_together(
         endpoint=sim.base_url, trajectories=str(traj_path), concurrency=2, duration_s=10.0,
         store=str(store), telemetry="none", tier="5/10",
     )  # fmt: skip
-    seen = Snapshots()
+    seen = Recorder()
     h = EngineHandle(cfg, [seen])
     h.start()
     assert h.join(60)

@@ -20,23 +20,10 @@ from agentperf_tui.core.engine.protocol import SetConcurrency
 from agentperf_tui.core.engine.remote_workers import RemoteWorkers, split
 from agentperf_tui.core.simulator.embedded import EmbeddedSimulator
 from agentperf_tui.core.store import load_run
-from agentperf_tui.core.views import Snapshot
+
+from .recorder import Recorder
 
 QUICK = Path(__file__).resolve().parents[2] / "trajectories" / "quick"
-
-
-class Snapshots:
-    def __init__(self) -> None:
-        self.snaps: list[Snapshot] = []
-
-    def on_snapshot(self, snap: Snapshot) -> None:
-        self.snaps.append(snap)
-
-    def on_event(self, event: object) -> None:
-        pass
-
-    def on_finish(self, summary: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +62,7 @@ def test_two_worker_processes_one_clock_live_n_and_a_worker_that_dies(
         endpoint=sim.base_url, trajectories=str(QUICK), concurrency=4, duration_s=14.0, workers=2,
         store=str(store), telemetry="none",
     )  # fmt: skip
-    seen = Snapshots()
+    seen = Recorder()
     h = EngineHandle(cfg, [seen])
     h.start()
     _wait(lambda: h.engine.load is not None and seen.snaps and seen.snaps[-1].agents == 4, 60)
