@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from search_bench import agree
+
 from agentperf_tui.core.search.plan import Rigour, SearchPlan
 from agentperf_tui.core.search.result import SearchResult
 from agentperf_tui.core.search.virtual_run import run_search_virtual
@@ -48,12 +50,6 @@ CASES = [
     Case("c", "h200-sxm", "gpt-oss-120b", "gpt-oss-120b@rev1", "four tiers, N* ~13 / 1 / 0 / 0"),
     Case("d", "h100-sxm", "llama-3.3-70b", "20/5,30/5,40/5", "a custom list of close tiers"),
 ]
-
-
-def agree(a: int | None, b: int | None) -> bool:
-    if a is None or b is None:
-        return a == b
-    return abs(a - b) <= max(1, int(0.05 * max(a, b)))
 
 
 @dataclass
