@@ -81,10 +81,15 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """How many leading identities two chains share.
 
     Chains are prefix-closed (an identity stands for all the content before it too: two chains
-    that hold the same identity at block i hold the same ones before it), so a binary search
-    finds it in O(log n) lookups.
+    that hold the same identity at block i hold the same ones before it), so the shorter chain
+    is shared whole when its last identity is the other's at the same place (a conversation's
+    next prompt extends its last one), and otherwise a binary search finds the shared part in
+    O(log n) lookups.
     """
-    lo, hi = 0, min(len(a), len(b))
+    m = min(len(a), len(b))
+    if not m or a[m - 1] == b[m - 1]:
+        return m
+    lo, hi = 0, m - 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if a[mid - 1] == b[mid - 1]:
