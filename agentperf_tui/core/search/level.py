@@ -145,11 +145,13 @@ class Level:
         """The tiers the level is run for whose verdict is not settled yet."""
         return [k for k in self.needed if k not in self._settled]
 
-    def _best_end(self, now: float, open_fraction: float = 0.0) -> float | None:
+    def _best_end(self, now: float, open_fraction: float = 0.0, short_of: float = -math.inf) -> float | None:
         """The end of the window a level is judged on now: every request sent before it is
         accounted for (see LevelWindow.accounted_through) under the thresholds of each tier still
         waiting for a verdict, so the one window serves them all; with `open_fraction`, up to that
-        share of them may be requests still in flight, counted as censored values."""
+        share of them may be requests still in flight, counted as censored values. With
+        `short_of`, an end known to be at or before it may be returned as soon as it is known (the
+        caller only needs to know that the window does not reach past it)."""
         if self.measure_from is None:
             return None
         if self._opens is None:
@@ -160,8 +162,9 @@ class Level:
         opens = self._opens()
         governing = self._pending() or list(self.needed) or list(range(len(self.tiers)))
         f = open_fraction
-        ends = [self.win.accounted_through(opens, now, self._thresholds(k), f) for k in governing]
-        end = min(ends) if ends else self.win.accounted_through(opens, now, self._thresholds(None), f)
+        w = self.win
+        ends = [w.accounted_through(opens, now, self._thresholds(k), f, short_of) for k in governing]
+        end = min(ends) if ends else w.accounted_through(opens, now, self._thresholds(None), f, short_of)
         return max(self.measure_from, end)
 
     def _thresholds(self, k: int | None) -> tuple[float, float]:
@@ -211,12 +214,18 @@ class Level:
         ):
             return  # no look can be due yet: the window ends by now and counts what was reported
         # the last look, at the cap, may take in a few requests still in flight (censored), so a
-        # long reply sent early in the window does not cut it to its first seconds
-        c = self._best_end(now, p.cap_open_fraction if capped else 0.0)
+        # long reply sent early in the window does not cut it to its first seconds. Before the
+        # cap, a look needs the window to reach past the send time of the request that would make
+        # its count: a window found to end at or before it is not looked at, however far short.
+        wanted = max(p.min_requests, self._next_look_n)
+        if capped:
+            c = self._best_end(now, p.cap_open_fraction)
+        else:
+            c = self._best_end(now, 0.0, w.kth_sent(wanted))
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
             due = (
-                n_req >= max(p.min_requests, self._next_look_n)
+                n_req >= wanted
                 and c - w.measure_from >= p.fast_min_s
                 and w.trajectory_counts(c)[0] >= p.fast_min_trajectories_per_agent * self.n
             )

@@ -162,6 +162,14 @@ class LevelWindow:
     def received(self) -> int:
         return self._k
 
+    def kth_sent(self, k: int) -> float:
+        """The k-th earliest send time (1-based) of the window's reported requests: a window
+        ending at or before it holds fewer than k of them (-inf when k is not positive)."""
+        if k <= 0:
+            return -math.inf
+        t = self._buf[0, : self._k]
+        return float(np.partition(t, k - 1)[k - 1])
+
     def count_before(self, end: float) -> int:
         """How many window requests were sent before `end`."""
         return int(np.count_nonzero(self._buf[0, : self._k] < end))
@@ -177,6 +185,7 @@ class LevelWindow:
         now: float,
         thresholds: tuple[float, float],
         open_fraction: float = 0.0,
+        short_of: float = -math.inf,
     ) -> float:
         """Every request of the window sent before this time is accounted for: reported, or open
         and already a miss on a criterion (it counts as one). It is now, unless a request of the
@@ -189,7 +198,11 @@ class LevelWindow:
         floor (each then counts as a censored value) while they are at most that fraction of the
         requests sent before its end, and up to one TTFT limit before now at most: every request
         sent before that either has its first token or is a TTFT miss, so the TTFT of each request
-        in the window is known and only the speed of those streams is censored."""
+        in the window is known and only the speed of those streams is censored.
+
+        With `short_of` (and no `open_fraction`), the first end found at or before it is returned
+        at once: an end at least as late as the true one, which the caller uses only to learn
+        that the window does not reach past `short_of`."""
         floor, limit = thresholds
         mf = self.measure_from if self.measure_from is not None else -math.inf
         reported = self._reported
@@ -215,6 +228,8 @@ class LevelWindow:
             if o.key not in reported:
                 if open_fraction:
                     pending.append(t)
+                elif t <= short_of:
+                    return t
                 else:
                     end = t
         if not pending:
