@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +47,31 @@ class OpenRequest:
         return (self.agent_id, self.trajectory_id, self.replay, self.node, self.turn)
 
 
+class SentInOrder(Sequence[OpenRequest]):
+    """Requests in flight listed in the order they were sent (their intended send times never
+    decrease), so a reader that wants those sent before some time may stop at the first one sent
+    after it. A load that keeps its requests in flight in that order hands them over as one."""
+
+    __slots__ = ()
+
+
 OpenFn = Callable[[], Sequence[OpenRequest]]
 """The requests in flight now (asked only when a level is judged)."""
+
+
+def sent_between(opens: Iterable[OpenRequest], start: float, end: float) -> Iterator[OpenRequest]:
+    """The open requests sent in [start, end); a list in send order is read only up to `end`."""
+    if isinstance(opens, SentInOrder):
+        for o in opens:
+            t = o.t_intended
+            if t >= end:
+                return
+            if t >= start:
+                yield o
+    else:
+        for o in opens:
+            if start <= o.t_intended < end:
+                yield o
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +231,16 @@ class LevelWindow:
         reported = self._reported
         end = now
         pending: list[float] = []
+        # in send order, the first request that holds the window back is the earliest one
+        first_holds = isinstance(opens, SentInOrder) and not open_fraction
         # censor()'s two miss tests, inline: this runs on every open request at every look
         for o in opens:
             t = o.t_intended
-            if t < mf or (t >= end and not open_fraction):
+            if t < mf:
+                continue
+            if t >= end and not open_fraction:
+                if first_holds:
+                    break
                 continue
             first = o.t_first_token
             if first is None:
@@ -228,7 +257,7 @@ class LevelWindow:
             if o.key not in reported:
                 if open_fraction:
                     pending.append(t)
-                elif t <= short_of:
+                elif t <= short_of or first_holds:
                     return t
                 else:
                     end = t
@@ -269,7 +298,7 @@ class LevelWindow:
         """Requests sent in [measure_from, end): the reported ones, and the `opens` (still in
         flight at `now`) censored against `thresholds` = (speed floor, TTFT limit)."""
         mf = self.measure_from if self.measure_from is not None else -math.inf
-        inside = self.unreported(o for o in opens if mf <= o.t_intended < end)
+        inside = self.unreported(sent_between(opens, mf, end))
         key = (self._k, end)
         if not inside and self._cache is not None and self._cache[0] == key:
             return self._cache[1]

@@ -234,11 +234,10 @@ class _Instance:
         if n:
             self.g += self.accept
             c.generation_tokens += n * self.accept
-            for r in self.first_pending:
-                r.t_first = t
-            if eng.first_tokens is not None:
-                eng.first_tokens.extend(self.first_pending)
-            self.first_pending = []
+            if self.first_pending:
+                for r in self.first_pending:
+                    r.t_first = t
+                self.first_pending = []
             heap = self.heap
             g = self.g
             while heap and heap[0][0] <= g + 1e-9:
@@ -248,8 +247,6 @@ class _Instance:
                 r.t_last = t
                 if math.isnan(r.t_first):
                     r.t_first = t
-                    if eng.first_tokens is not None:
-                        eng.first_tokens.append(r)
                 self.release(r)
                 eng.finish(r, finished)
             if not heap:
@@ -324,8 +321,6 @@ class PoolEngine:
         self._dest: dict[int, _Instance] = {}
         """Decode instance each admitted request was given, until its prefill is done."""
         self._finished_sink: list[SimRequest] = []
-        self.first_tokens: list[SimRequest] | None = None
-        """Where each request goes when its first token comes (None: nowhere)."""
         del seed
 
     # -- requests ---------------------------------------------------------------------------
@@ -481,8 +476,6 @@ class PoolEngine:
             r.out = 1
             r.t_first = t
             r.t_last = t
-            if self.first_tokens is not None:
-                self.first_tokens.append(r)
             if r.out >= r.target:
                 inst.release(r)
                 self.finish(r, self._finished_sink)
@@ -501,10 +494,6 @@ class PoolEngine:
     def finish(self, r: SimRequest, finished: list[SimRequest]) -> None:
         r.finished = True
         finished.append(r)
-
-    def log_first_tokens(self, sink: list[SimRequest]) -> None:
-        """From now on, append each request to `sink` when its first token comes."""
-        self.first_tokens = sink
 
     def abort(self, req: SimRequest, t: float) -> None:
         raise NotImplementedError("the rack-scale engine does not serve HTTP clients that go away")
