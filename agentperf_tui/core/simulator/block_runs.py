@@ -86,9 +86,23 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     next prompt extends its last one), and otherwise a binary search finds the shared part in
     O(log n) lookups.
     """
-    m = min(len(a), len(b))
-    if not m or a[m - 1] == b[m - 1]:
-        return m
+    if type(a) is BlockRuns and type(b) is BlockRuns:
+        if a._n > b._n:
+            a, b = b, a
+        m = a._n
+        if not m:
+            return 0
+        # a's last identity, and b's at the same place (the run of b that holds it)
+        ends = a._ends
+        last = a._starts[-1] + m - 1 - (ends[-2] if len(ends) > 1 else 0)
+        ends = b._ends
+        k = bisect.bisect_right(ends, m - 1)
+        if b._starts[k] + m - 1 - (ends[k - 1] if k else 0) == last:
+            return m
+    else:
+        m = min(len(a), len(b))
+        if not m or a[m - 1] == b[m - 1]:
+            return m
     lo, hi = 0, m - 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
