@@ -56,7 +56,7 @@ def baseline_tool_delay(rng: random.Random) -> float:
     Drawn log-normal (median 1 s, sigma 1) and clipped to [0.1, 5] s.
     """
     d = math.exp(_LOG_MEDIAN + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
-    return min(BASELINE_MAX_S, max(BASELINE_MIN_S, d))
+    return BASELINE_MAX_S if d >= BASELINE_MAX_S else BASELINE_MIN_S if d <= BASELINE_MIN_S else d
 
 
 def check_replayable(trajectories: list[Trajectory]) -> None:
@@ -139,6 +139,7 @@ class VirtualLoad:
         check_replayable(trajectories)
         self.deployment = deployment
         self.trajectories = trajectories
+        self._ids = [t.id for t in trajectories]
         self.seed = seed
         self.tool_delay = tool_delay
         self.join_spread_s = join_spread_s
@@ -338,7 +339,11 @@ class VirtualLoad:
     def _send(self, a: _Agent, t: float) -> None:
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
-        prompt, reuse = self._prompt_of(a, traj, turn)
+        if isinstance(turn, TokenTurn):
+            prompt, cached = turn.new_input_tokens + turn.cached_prefix_tokens, turn.cached_prefix_tokens
+            reuse = a.prev_prompt_len if a.prev_prompt_len <= cached else cached
+        else:
+            prompt, reuse = self._prompt_of(a, traj, turn)
         prev = a.prev_hashes
         keep = min(reuse // self.block, len(prev))
         fresh = max(0, prompt // self.block - keep)
@@ -359,7 +364,7 @@ class VirtualLoad:
                                           ignore_eos=True, owner=a)
         except RequestRejected as e:
             self._results.append(RequestResult(
-                agent_id=a.agent_id, trajectory_id=traj.id, replay=a.replay, turn=turn.i,
+                agent_id=a.agent_id, trajectory_id=self._ids[a.traj_index], replay=a.replay, turn=turn.i,
                 t_intended=a.t_intended, t_sent=t, t_end=t, ok=False, error=str(e), http_status=400,
                 prompt_tokens=prompt, requested_output_tokens=turn.output_tokens))
             self._after_turn(a, t)
@@ -399,7 +404,7 @@ class VirtualLoad:
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
         self._results.append(RequestResult(
-            agent_id=a.agent_id, trajectory_id=traj.id, replay=a.replay, turn=turn.i,
+            agent_id=a.agent_id, trajectory_id=self._ids[a.traj_index], replay=a.replay, turn=turn.i,
             t_intended=a.t_intended, t_sent=r.t_arrival, t_end=r.t_last, ok=True,
             t_first_token=r.t_first, t_last_token=r.t_last, prompt_tokens=r.prompt_len,
             cached_tokens=r.cached_tokens, output_tokens=r.out, client_output_tokens=r.out,
