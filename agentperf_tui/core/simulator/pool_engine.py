@@ -279,15 +279,22 @@ class _Instance:
             if ends is not None:
                 if len(ends) > 1:
                     ends.sort()
-                self.n_dec = n - len(ends)
+                done = len(ends)
+                self.n_dec = n - done
                 for key, _, r in ends:
-                    self.ctx0 -= r.prompt_len + r.target - key
+                    held = r.prompt_len + r.target
+                    self.ctx0 -= held - key
                     r.out = r.target
                     r.t_last = t
-                    if math.isnan(r.t_first):
+                    if r.t_first != r.t_first:  # NaN: no first token yet
                         r.t_first = t
-                    self.release(r)
-                    eng.finish(r, finished)
+                    # its slot and KV room are free (as release(), for each sequence that ends)
+                    self.kv_reserved -= held
+                    r.finished = True
+                    finished.append(r)
+                self.used_slots -= done
+                eng.free_slots += done
+                eng.capacity_freed = True
                 if not self.n_dec:
                     self.ctx0 = 0.0
         for item, take in self.step_prefill:
@@ -578,8 +585,16 @@ class PoolEngine:
         return None
 
     def next_time(self) -> float:
-        ev = self._top()
-        return ev[0] if ev is not None else INF
+        if self._dirty:
+            self._flush_dirty()
+        events = self._events
+        insts = self.instances
+        while events:
+            ev = events[0]
+            if insts[ev[1]].version == ev[2]:
+                return ev[0]
+            heapq.heappop(events)
+        return INF
 
     def run_until(self, t: float, emitted: list[SimRequest] | None = None) -> list[SimRequest]:
         """Run every event up to time t, in time order (ties: decode instances first, then

@@ -394,7 +394,11 @@ class VirtualLoad:
             return
         delay = turn.tool_delay_s if self.tool_delay == "recorded" else baseline_tool_delay(a.rng)
         a.turn += 1
-        self._schedule(a, t + delay)
+        # the next turn is due after the tool delay (as _schedule, inline: this runs every turn)
+        t += delay
+        a.pending += 1
+        a.t_intended = t
+        heapq.heappush(self._heap, (t, next(self._seq), a.pending, a, None))
 
     def _finish(self, r: SimRequest) -> None:
         if isinstance(r.owner, _Sent):
