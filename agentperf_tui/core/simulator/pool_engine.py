@@ -633,8 +633,10 @@ class PoolEngine:
                     best.end_step(bt, finished)
                     if self.capacity_freed:
                         self.capacity_freed = False
-                        self._account_wait(bt)
-                        self._admit(bt)
+                        if bt > self._wait_mark:
+                            self._account_wait(bt)
+                        if self.waiting:
+                            self._admit(bt)
                 best.start_step(bt)
                 # reschedule it (as _schedule, inline: this runs every step)
                 nt = best.next_time()
@@ -653,7 +655,8 @@ class PoolEngine:
                     heapq.heappop(events)
                     ev = None
             if stop_on_finish:
-                self._account_wait(bt)
+                if bt > self._wait_mark:
+                    self._account_wait(bt)
                 if finished:
                     break
         return finished
