@@ -17,14 +17,32 @@ from typing import overload
 
 class BlockRuns(Sequence[int]):
     """Identities `start, start + 1, ...` of each run, in order: run k starts at `starts[k]` and
-    ends (exclusive, counted over the whole chain) at `ends[k]`."""
+    ends (exclusive, counted over the whole chain) at `ends[k]`. `length` and `first` (the first
+    identity; -1 when the chain is empty, which `length` tells) are plain attributes, read
+    without a call."""
 
-    __slots__ = ("_ends", "_n", "_starts")
+    __slots__ = ("_ends", "_n", "_starts", "first", "length")
 
     def __init__(self, starts: tuple[int, ...] = (), ends: tuple[int, ...] = ()) -> None:
         self._starts = starts
         self._ends = ends
-        self._n = ends[-1] if ends else 0
+        self._n = self.length = ends[-1] if ends else 0
+        self.first = starts[0] if starts else -1
+
+    @classmethod
+    def of(cls, ids: Sequence[int]) -> BlockRuns:
+        """The runs of a list of identities."""
+        if isinstance(ids, BlockRuns):
+            return ids
+        starts: list[int] = []
+        ends: list[int] = []
+        for k, h in enumerate(ids):
+            if starts and h == starts[-1] + k - (ends[-2] if len(ends) > 1 else 0):
+                ends[-1] = k + 1
+            else:
+                starts.append(h)
+                ends.append(k + 1)
+        return cls(tuple(starts), tuple(ends))
 
     def grown(self, keep: int, first: int, count: int) -> BlockRuns:
         """The first `keep` identities of this chain followed by `first .. first + count - 1`."""

@@ -37,9 +37,9 @@ import operator
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from agentperf_tui.core.simulator.block_runs import common_prefix
+from agentperf_tui.core.simulator.block_runs import BlockRuns, common_prefix
 from agentperf_tui.core.simulator.costmodel import PoolCost
 from agentperf_tui.core.simulator.engine import INF, RequestRejected, SimRequest
 from agentperf_tui.core.simulator.shapes import Shape
@@ -351,7 +351,7 @@ class PoolEngine:
         self._wait_mark = 0.0
         # prefix cache: conversation key -> (its last prompt's chain, blocks charged for it); LRU
         # order. A chain charges the blocks it does not share with the chain it was found beside.
-        self.cache: OrderedDict[int, tuple[Sequence[int], int]] = OrderedDict()
+        self.cache: OrderedDict[int, tuple[BlockRuns, int]] = OrderedDict()
         self.heads: dict[int, int] = {}
         """First block identity -> the conversation last cached with a prompt starting with it."""
         self.cache_blocks = 0
@@ -402,7 +402,7 @@ class PoolEngine:
         return SimRequest(
             rid=next(self._ids),
             prompt_len=prompt_len,
-            hashes=hashes,
+            hashes=hashes if type(hashes) is BlockRuns else BlockRuns.of(hashes),
             target=max_tokens,
             finish_reason="length",
             t_arrival=t,
@@ -476,10 +476,10 @@ class PoolEngine:
         """Prompt tokens served from the prefix cache: the longest prefix the prompt shares with
         its conversation's cached prompt or with the latest cached prompt that starts with the
         same block (always leaving one token to compute)."""
-        hashes = r.hashes
-        if not hashes:
+        hashes = cast(BlockRuns, r.hashes)  # new_request keeps every prompt as runs
+        if not hashes.length:
             return 0
-        first = hashes[0]
+        first = hashes.first
         own = first if r.session is None else r.session
         cache = self.cache
         best, best_key = 0, None
@@ -499,10 +499,10 @@ class PoolEngine:
         return min(best * self.block, r.prompt_len - 1)
 
     def _remember(self, r: SimRequest) -> None:
-        hashes = r.hashes
-        if not hashes:
+        hashes = cast(BlockRuns, r.hashes)
+        if not hashes.length:
             return
-        first = hashes[0]
+        first = hashes.first
         key = first if r.session is None else r.session
         cache, heads = self.cache, self.heads
         blocks = self.cache_blocks
@@ -513,7 +513,7 @@ class PoolEngine:
         other = heads.get(first)
         if other is not None and other != key and (beside := cache.get(other)) is not None:
             shared = common_prefix(hashes, beside[0])
-        n = len(hashes) - shared
+        n = hashes.length - shared
         cache[key] = (hashes, n)
         heads[first] = key
         blocks += n
@@ -521,8 +521,8 @@ class PoolEngine:
         while blocks > cap and cache:
             gone, (chain, b) = cache.popitem(last=False)
             blocks -= b
-            if chain and heads.get(chain[0]) == gone:
-                del heads[chain[0]]
+            if chain.length and heads.get(chain.first) == gone:
+                del heads[chain.first]
         self.cache_blocks = blocks
 
     def prefill_done(self, inst: _Instance, r: SimRequest, t: float) -> None:
