@@ -152,12 +152,13 @@ class LevelWindow:
         mf = self.measure_from if self.measure_from is not None else math.inf
         last_end, reported, agents = self._last_end, self._reported, self._agents
         rows: list[tuple[float, float, float, float]] = []
+        isfinite, never = math.isfinite, -math.inf
         for r in results:
             a, te, ti = r.agent_id, r.t_end, r.t_intended
-            if math.isfinite(te) and te > last_end.get(a, -math.inf):
+            if isfinite(te) and te > last_end.get(a, never):
                 last_end[a] = te
             if ti >= held:
-                reported.add(key_of(r))
+                reported.add((a, r.trajectory_id, r.replay, r.node, r.turn))  # key_of(r)
                 agents.add(a)
             if ti >= mf:
                 rows.append((ti, r.output_speed, r.ttft, 1.0 if r.ok else 0.0))

@@ -399,15 +399,10 @@ class PoolEngine:
                 f"the request needs {prompt_len + max_tokens} tokens of KV cache, more than one "
                 f"decode instance holds ({self.capacity_tokens})"
             )
+        runs = hashes if type(hashes) is BlockRuns else BlockRuns.of(hashes)
+        # rid, prompt_len, hashes, target, finish_reason, t_arrival (positional: made per request)
         return SimRequest(
-            rid=next(self._ids),
-            prompt_len=prompt_len,
-            hashes=hashes if type(hashes) is BlockRuns else BlockRuns.of(hashes),
-            target=max_tokens,
-            finish_reason="length",
-            t_arrival=t,
-            owner=owner,
-            session=session,
+            next(self._ids), prompt_len, runs, max_tokens, "length", t, owner=owner, session=session
         )
 
     def submit(self, req: SimRequest, t: float) -> None:

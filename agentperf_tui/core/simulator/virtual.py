@@ -291,12 +291,10 @@ class VirtualLoad:
         run = a.tree
         assert run is not None
         del run.open[r.rid]
-        self._results.append(RequestResult(
-            agent_id=a.agent_id, trajectory_id=run.blocks.trajectory, replay=a.replay,
-            turn=due.node.turns[due.turn].i, node=due.node.id, t_intended=due.at, t_sent=r.t_arrival,
-            t_end=r.t_last, ok=True, t_first_token=r.t_first, t_last_token=r.t_last,
-            prompt_tokens=r.prompt_len, cached_tokens=r.cached_tokens, output_tokens=r.out,
-            client_output_tokens=r.out, requested_output_tokens=due.node.turns[due.turn].output_tokens))
+        turn = due.node.turns[due.turn]
+        self._results.append(RequestResult.streamed(
+            a.agent_id, run.blocks.trajectory, a.replay, turn.i, due.node.id, due.at, r.t_arrival, r.t_first,
+            r.t_last, r.prompt_len, r.cached_tokens, r.out, turn.output_tokens))
         self._tree_reply(a, due, r.t_last)
 
     def _tree_reply(self, a: _Agent, due: Due, t: float) -> None:
@@ -407,12 +405,9 @@ class VirtualLoad:
         a: _Agent = r.owner
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
-        self._results.append(RequestResult(
-            agent_id=a.agent_id, trajectory_id=self._ids[a.traj_index], replay=a.replay, turn=turn.i,
-            t_intended=a.t_intended, t_sent=r.t_arrival, t_end=r.t_last, ok=True,
-            t_first_token=r.t_first, t_last_token=r.t_last, prompt_tokens=r.prompt_len,
-            cached_tokens=r.cached_tokens, output_tokens=r.out, client_output_tokens=r.out,
-            requested_output_tokens=turn.output_tokens))
+        self._results.append(RequestResult.streamed(
+            a.agent_id, self._ids[a.traj_index], a.replay, turn.i, "root", a.t_intended, r.t_arrival,
+            r.t_first, r.t_last, r.prompt_len, r.cached_tokens, r.out, turn.output_tokens))
         self._after_turn(a, r.t_last, traj)
 
     # -- clock -----------------------------------------------------------------------------
