@@ -340,7 +340,8 @@ class PoolEngine:
         self._events: list[tuple[float, int, int]] = []
         """Heap of (time, instance position, version): each instance's next event."""
         self._dirty: list[_Instance] = []
-        """Instances given work since their event was last scheduled."""
+        """Idle instances given work since their event was last scheduled (a busy one's next
+        event is the end of its step, whatever it is given meanwhile)."""
         self.capacity_tokens = dcost.kv_tokens_per_rank * dcost.ranks
         self.free_slots = sum(i.slots for i in self.decode)
         """Decode batch slots free, over all decode instances."""
@@ -465,7 +466,8 @@ class PoolEngine:
             left = r.prompt_len - cached
             inst.pq.append([r, left, cached])
             inst.pq_tokens += left
-            self._dirty.append(inst)
+            if not inst.busy:  # a busy instance takes it up when its step ends
+                self._dirty.append(inst)
 
     def _lookup(self, r: SimRequest) -> int:
         """Prompt tokens served from the prefix cache: the longest prefix the prompt shares with
@@ -534,7 +536,8 @@ class PoolEngine:
                 self.finish(r, self._finished_sink)
                 return
             dec.joining.append((t, r))
-            self._dirty.append(dec)
+            if not dec.busy:
+                self._dirty.append(dec)
             return
         ready = t + inst.cost.kv_transfer_s(r.prompt_len, dec.cost)
         dq = dec.joining
@@ -542,7 +545,8 @@ class PoolEngine:
             # keep the queue ordered by ready time (transfers finish in order of their start)
             ready = dq[-1][0]
         dq.append((ready, r))
-        self._dirty.append(dec)
+        if not dec.busy:
+            self._dirty.append(dec)
 
     def finish(self, r: SimRequest, finished: list[SimRequest]) -> None:
         r.finished = True
