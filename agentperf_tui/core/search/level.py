@@ -40,13 +40,57 @@ def _fmt(x: float, unit: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Settled:
-    """A tier's verdict, settled at one look of a fast level and kept from then on."""
+class _Judged:
+    """Both criteria of a tier on one window. With open requests in it, `speed` and `ttft` count
+    each one that may still miss as a miss (what a pass must hold on; their `p_fail` is taken
+    the other way), and `best` has each at the best value it can still reach (what a fail rests
+    on: whatever the open requests do, the tier is missed at least this badly)."""
 
     speed: CriterionEval
     ttft: CriterionEval
+    best: tuple[CriterionEval, CriterionEval]
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A tier's verdict, settled at one look of a fast level and kept from then on."""
+
+    judged: _Judged
     requests: int
     look: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What a level reports for a tier: the failing criterion and the two figures with their
+    confidence bounds."""
+
+    failing: str | None
+    speed_p25: float
+    ttft_p95: float
+    speed_bounds: tuple[float, float]
+    ttft_bounds: tuple[float, float]
+
+
+def _shown(j: _Judged, passed: bool) -> _Shown:
+    """A pass is reported as it was judged (open requests that may still miss counted as
+    misses). A fail is reported on what it is known to have missed: open requests at the best
+    they can still reach (so its P25 speed is at most, its P95 TTFT at least, what it shows), the
+    criteria that fail even so named, and a figure they leave unbounded (a P25 speed over
+    requests a quarter or more of which have no first token yet) unknown; only when neither
+    criterion fails that way (the open requests, counted as misses, tip a level whose verdict
+    was not settled) is it reported as judged for a pass."""
+    s, t = j.speed, j.ttft
+    if passed:
+        return _Shown(None, s.estimate, t.estimate, s.bounds, t.bounds)
+    broke = failing_criterion(*j.best)
+    if broke is None:
+        return _Shown(failing_criterion(s, t), s.estimate, t.estimate, s.bounds, t.bounds)
+    s, t = j.best
+    if s is j.speed:  # no open request: the figures are as measured
+        return _Shown(broke, s.estimate, t.estimate, s.bounds, t.bounds)
+    speed = s.estimate if math.isfinite(s.estimate) else math.nan
+    return _Shown(broke, speed, t.estimate, s.bounds, t.bounds)
 
 
 class Level:
@@ -235,9 +279,9 @@ class Level:
                 datas = {k: self._data(c, now, k) for k in self._pending()}
                 n_data = next(iter(datas.values())).n if datas else self._data(c, now, None).n
                 for k, d in datas.items():
-                    s, t = self._judge(d, a, k)
-                    if combined_verdict(s.settled, t.settled) != "undecided":
-                        self._settled[k] = _Settled(s, t, n_data, self.looks)
+                    j = self._judge(d, a, k)
+                    if combined_verdict(j.speed.settled, j.ttft.settled) != "undecided":
+                        self._settled[k] = _Settled(j, n_data, self.looks)
                 if self.needed and not self._pending():
                     self._finish(now, c, f"settled after {n_data} requests (look {self.looks})")
                     return
@@ -245,10 +289,10 @@ class Level:
         if capped:
             self._finish(now, c, f"time cap {p.fast_cap_s:.0f} s reached")
 
-    def _judge(self, d: WindowData, alpha: float, k: int) -> tuple[CriterionEval, CriterionEval]:
+    def _judge(self, d: WindowData, alpha: float, k: int) -> _Judged:
         """Both criteria of tier k. With open requests in the window, a pass must hold with every
-        one that may still miss counted as a miss, and a fail with every one counted as meeting
-        the tier."""
+        one that may still miss counted as a miss, and a fail with every one at the best it can
+        still reach."""
         tier = self.tiers[k]
         s, t = judge_window(
             d.speeds, d.ttfts, d.t, d.speed_raw, d.ttft_raw, tier.speed_tok_s, tier.ttft_s, alpha,
@@ -261,14 +305,15 @@ class Level:
                 alpha, self.plan.block_s,
             )
             s, t = replace(s, p_fail=s_best.p_fail), replace(t, p_fail=t_best.p_fail)
-        return s, t
+            return _Judged(s, t, (s_best, t_best))
+        return _Judged(s, t, (s, t))
 
     # ---- endings ----------------------------------------------------------------------------
     def _verdict(
         self, k: int, data: WindowData | None, outcome: Outcome
-    ) -> tuple[TierVerdict, tuple[CriterionEval, CriterionEval] | None]:
+    ) -> tuple[TierVerdict, _Shown | None]:
         """Tier k's verdict on the level's final window, or the one it settled at an earlier look;
-        with the two criteria judged on the final window (None without data)."""
+        with what the final window shows for it (None without data)."""
         p, tier = self.plan, self.tiers[k]
         base = TierVerdict(
             tier=tier.name, speed_tok_s=tier.speed_tok_s, ttft_s=tier.ttft_s,
@@ -277,13 +322,15 @@ class Level:
         if data is None or data.n == 0:
             return base.model_copy(update={"failing_criterion": NO_DATA}), None
         a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
-        s, t = self._judge(data, a, k)
+        j = self._judge(data, a, k)
+        s, t = j.speed, j.ttft
         kept = self._settled.get(k)
         if kept is not None:
-            on, speed_v, ttft_v = (kept.speed, kept.ttft), kept.speed.settled, kept.ttft.settled
+            on = kept.judged
+            speed_v, ttft_v = on.speed.settled, on.ttft.settled
             settled, confidence, requests, looks = True, p.confidence, kept.requests, kept.look
         else:
-            on, requests, looks = (s, t), data.n, self.looks
+            on, requests, looks = j, data.n, self.looks
             if p.rigour == "strict" or outcome in ("skipped", "ended"):
                 speed_v, ttft_v = s.leaning, t.leaning
                 settled = False
@@ -292,10 +339,11 @@ class Level:
                 settled = combined_verdict(speed_v, ttft_v) != "undecided"
             confidence = _one_shot_confidence(s, t)
         verdict = combined_verdict(speed_v, ttft_v)
-        leaning = combined_verdict(on[0].leaning, on[1].leaning)
+        leaning = combined_verdict(on.speed.leaning, on.ttft.leaning)
         passed = verdict == "pass" or (
             verdict == "undecided" and p.undecided_as == "estimate" and leaning == "pass"
         )
+        shown = _shown(on, passed)
         entry = base.model_copy(
             update={
                 "speed_verdict": speed_v,
@@ -304,14 +352,14 @@ class Level:
                 "passed": passed and outcome != "discarded",
                 "settled": settled,
                 "confidence": confidence,
-                "failing_criterion": None if passed else failing_criterion(*on),
-                "speed_p25": on[0].estimate,
-                "ttft_p95": on[1].estimate,
+                "failing_criterion": shown.failing,
+                "speed_p25": shown.speed_p25,
+                "ttft_p95": shown.ttft_p95,
                 "requests": requests,
                 "looks": looks,
             }
         )
-        return entry, (s, t)
+        return entry, _shown(j, passed)
 
     def _finish(self, now: float, end: float | None, why: str, outcome: Outcome = "measured") -> LevelRecord:
         p = self.plan
@@ -319,7 +367,7 @@ class Level:
         total, per_agent = self.win.trajectory_counts(end if end is not None else -math.inf)
         agents_ok = sum(1 for c in per_agent if c >= p.min_trajectories_per_agent)
         entries: list[TierVerdict] = []
-        final: tuple[CriterionEval, CriterionEval] | None = None
+        final: _Shown | None = None
         data: WindowData | None = None
         for k in range(len(self.tiers)):
             d = self._data(end, now, k) if end is not None and mf is not None else None
@@ -337,12 +385,13 @@ class Level:
         reason = why
         if first is not None and final is not None:
             tier = self.tiers[0]
-            s, t = final
-            sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
+            sp25, tp95, sb, tb = final.speed_p25, final.ttft_p95, final.speed_bounds, final.ttft_bounds
             reason += (
                 f"; P25 speed {_fmt(first.speed_p25, 'tok/s')} vs >= {fmt_num(tier.speed_tok_s)}"
                 f", P95 TTFT {_fmt(first.ttft_p95, 's')} vs <= {fmt_num(tier.ttft_s)}"
             )
+            if not first.passed and data is not None and data.open and first.failing_criterion != NO_DATA:
+                reason += f" ({data.open} requests still open, each at the best it can still reach)"
             if first.verdict == "undecided":
                 reason += f"; undecided, counted as {'pass' if first.passed else 'fail'}"
             if len(entries) > 1:
@@ -434,12 +483,13 @@ class Level:
             if d.n:
                 a = look_alpha(p.alpha, self.looks + 1) if p.rigour == "fast" else p.alpha / 2
                 for k, entry in enumerate(entries):
-                    s, t = self._judge(d, a, k)
+                    j = self._judge(d, a, k)
+                    s, t = j.speed, j.ttft
                     kept = self._settled.get(k)
                     sv: Verdict = "undecided"
                     tv: Verdict = "undecided"
                     if kept is not None:
-                        sv, tv = kept.speed.settled, kept.ttft.settled
+                        sv, tv = kept.judged.speed.settled, kept.judged.ttft.settled
                     elif p.rigour == "fast":
                         sv, tv = s.settled, t.settled
                     verdict = combined_verdict(sv, tv)
