@@ -402,3 +402,20 @@ def test_a_level_failing_on_slow_streams_reports_the_fastest_they_can_still_be()
     assert rec.ttft_verdict != "fail" and rec.ttft_p95 == pytest.approx(0.5)
     best = sorted([100.0] * 20 + [100 / (12.0 - o.t_first_token) for o in slow if o.t_first_token])
     assert rec.speed_p25 == pytest.approx(float(np.quantile(best, 0.25))) and 0 < rec.speed_p25 < 50
+
+
+def test_a_level_holds_only_once_the_agents_it_retired_have_left() -> None:
+    """After N shrinks, agents on their way out still have requests in flight: the deployment
+    serves more than N until they are in. The level holds (its warm-up starts) once at most 1% of
+    N of them are left."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=10, fast_min_s=0, min_requests=5)
+    lv = Level(1, 200, "bisect", 100.0, plan)
+    lv.feed(101.0, [], [], active_agents=200, leaving_agents=40)
+    assert lv.phase == "transition" and "40 retired agents" in (lv.view().reason or "")
+    lv.feed(102.0, [], [], active_agents=200, leaving_agents=3)
+    assert lv.phase == "transition"
+    lv.feed(103.0, [], [], active_agents=200, leaving_agents=2)
+    assert lv.phase == "warmup" and lv.held_at == 103.0
+    strict = Level(1, 200, "bisect", 100.0, SearchPlan(tier=TIER, hold_leaving_fraction=0.0))
+    strict.feed(101.0, [], [], active_agents=200, leaving_agents=1)
+    assert strict.phase == "transition"

@@ -129,6 +129,9 @@ class Level:
             dict(needed) if needed is not None else {k: role for k in range(len(self.tiers))}
         )
         self._settled: dict[int, _Settled] = {}
+        self._leaving = 0
+        self._leaving_allowed = math.floor(plan.hold_leaving_fraction * n)
+        """Agents retired by the change of N that may still be finishing when the level holds."""
 
     # ---- progress ---------------------------------------------------------------------------
     @property
@@ -154,16 +157,19 @@ class Level:
         trajectories: Sequence[tuple[int, float, float]],
         active_agents: int,
         opens: OpenFn | None = None,
+        leaving_agents: int = 0,
     ) -> LevelRecord | None:
         """Advance the level; returns its record when it has just ended. `opens` gives the
-        requests in flight now (asked only when the level is judged)."""
+        requests in flight now (asked only when the level is judged); `leaving_agents` the agents
+        the load still holds besides the active ones (retired ones finishing their last requests)."""
         if self.done:
             return self._record
         if opens is not None:
             self._opens = opens
         dt, self._last_now, self._now = now - self._last_now, now, now
         w = self.win
-        if self.phase == "transition" and active_agents == self.n:
+        self._leaving = leaving_agents
+        if self.phase == "transition" and active_agents == self.n and leaving_agents <= self._leaving_allowed:
             w.hold(now)
             self.phase = "warmup"
         elif self.phase == "warmup" and active_agents != self.n:
@@ -533,6 +539,8 @@ class Level:
     def _status(self) -> str:
         p, w, now = self.plan, self.win, self._now
         if self.phase == "transition":
+            if self._leaving > self._leaving_allowed:
+                return f"waiting for {self._leaving} retired agents to finish their last requests"
             return f"waiting for all {self.n} agents to be active"
         if self.phase == "warmup" and w.held_at is not None:
             return f"warm-up: {max(0.0, w.held_at + p.warmup - now):.0f} s left"

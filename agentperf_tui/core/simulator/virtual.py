@@ -176,6 +176,11 @@ class VirtualLoad:
     def active_agents(self) -> int:
         return len(self._agents) - self._retiring
 
+    @property
+    def leaving_agents(self) -> int:
+        """Retiring agents whose last requests are still in flight (an idle one leaves at once)."""
+        return self._retiring
+
     def set_concurrency(self, n: int) -> None:
         """Grow to n agents (new ones join spread over `join_spread_s`) or shrink to n (the
         newest agents retire at their next turn boundary: now if they are between turns,
