@@ -8,7 +8,7 @@ run").
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from agentperf_tui.core.records import RequestResult
@@ -21,7 +21,7 @@ from agentperf_tui.core.search.criteria import (
     judge_window,
 )
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.window import LevelWindow, OpenFn, WindowData
+from agentperf_tui.core.search.window import LevelWindow, OpenFn, SentInOrder, WindowData
 from agentperf_tui.core.summary.level import NO_DATA, LevelRecord, Outcome, Phase, Role, TierVerdict, Verdict
 from agentperf_tui.core.tiers import SloTier, fmt_num
 
@@ -195,13 +195,17 @@ class Level:
         """The tiers the level is run for whose verdict is not settled yet."""
         return [k for k in self.needed if k not in self._settled]
 
-    def _best_end(self, now: float, open_fraction: float = 0.0, short_of: float = -math.inf) -> float | None:
+    def _best_end(
+        self, now: float, open_fraction: float = 0.0, short_of: Callable[[], float] | None = None
+    ) -> float | None:
         """The end of the window a level is judged on now: every request sent before it is
         accounted for (see LevelWindow.accounted_through) under the thresholds of each tier still
         waiting for a verdict, so the one window serves them all; with `open_fraction`, up to that
         share of them may be requests still in flight, counted as censored values. With
-        `short_of`, an end known to be at or before it may be returned as soon as it is known (the
-        caller only needs to know that the window does not reach past it)."""
+        `short_of`, an end known to be at or before the time it gives may be returned as soon as it
+        is known (the caller only needs to know that the window does not reach past it); it is
+        asked only when the requests in flight do not come in send order (those stop at the first
+        request that holds the window back anyway)."""
         if self.measure_from is None:
             return None
         if self._opens is None:
@@ -213,8 +217,9 @@ class Level:
         governing = self._pending() or list(self.needed) or list(range(len(self.tiers)))
         f = open_fraction
         w = self.win
-        ends = [w.accounted_through(opens, now, self._thresholds(k), f, short_of) for k in governing]
-        end = min(ends) if ends else w.accounted_through(opens, now, self._thresholds(None), f, short_of)
+        stop = short_of() if short_of is not None and not isinstance(opens, SentInOrder) else -math.inf
+        ends = [w.accounted_through(opens, now, self._thresholds(k), f, stop) for k in governing]
+        end = min(ends) if ends else w.accounted_through(opens, now, self._thresholds(None), f, stop)
         return max(self.measure_from, end)
 
     def _thresholds(self, k: int | None) -> tuple[float, float]:
@@ -271,7 +276,7 @@ class Level:
         if capped:
             c = self._best_end(now, p.cap_open_fraction)
         else:
-            c = self._best_end(now, 0.0, w.kth_sent(wanted))
+            c = self._best_end(now, 0.0, lambda: w.kth_sent(wanted))
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
             due = (
