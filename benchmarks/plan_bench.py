@@ -2,14 +2,16 @@
 
     python benchmarks/plan_bench.py                      # GB300 NVL72 (72 GPUs) and H200 (8 GPUs)
     python benchmarks/plan_bench.py --tier 100/5 --cases gb300
-    python benchmarks/plan_bench.py --cases gb300 --max 8192  # past the default --max of 4096
+    python benchmarks/plan_bench.py --cases gb300 --max 4096  # an explicit largest N
 
 Runs the command as a user would (a fresh process each time, DeepSeek-V4-Pro, the default
 trajectories, the AgentPerf baseline tool delays) and prints, per case, the wall time of the
 whole command, the CPU time of it and its worker processes, the machine's load average over the
-last minute when it ended (other work on a shared machine stretches both times), the simulated
-N* with its shape, and the virtual time the winner's search covered. The target: a 72-GPU plan
-with thousands of agents in under 30 s of wall time on an otherwise idle machine.
+last minute when it started and when it ended (other work on a shared machine stretches both
+times), the simulated N* with its shape, and the virtual time the winner's search covered. By
+default each plan searches up to its own largest N (`plan`'s default); `--max` sets one. The
+target: a 72-GPU plan with thousands of agents in under 30 s of wall time on an otherwise idle
+machine.
 """
 
 from __future__ import annotations
@@ -30,15 +32,16 @@ CASES = {
 }
 
 
-def run(hardware: str, gpus: int, tier: str, trajectories: str, max_n: int) -> dict[str, object]:
+def run(hardware: str, gpus: int, tier: str, trajectories: str, max_n: int | None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "plan.json"
         cmd = [
             sys.executable, "-m", "agentperf_tui", "plan",
             "--hardware", hardware, "--sim-model", "deepseek-v4-pro", "--gpus", str(gpus),
-            "--tier", tier, "--trajectories", trajectories, "--tool-delay", "baseline",
-            "--max", str(max_n), "--out", str(out),
+            "--tier", tier, "--trajectories", trajectories, "--tool-delay", "baseline", "--out", str(out),
+            *(["--max", str(max_n)] if max_n is not None else []),
         ]
+        load0 = os.getloadavg()[0]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -56,6 +59,7 @@ def run(hardware: str, gpus: int, tier: str, trajectories: str, max_n: int) -> d
         "n_star": summary["results"][0]["n_star"],
         "shape": shape.get("summary", summary.get("simulator")),
         "virtual_s": summary["duration_s"],
+        "load0": load0,
         "load": os.getloadavg()[0],
     }
 
@@ -65,16 +69,16 @@ def main() -> None:
     ap.add_argument("--tier", default="deepseek-v4-pro@2026-06/30-10")
     ap.add_argument("--cases", default="gb300,h200", help="comma-separated: " + ", ".join(CASES))
     ap.add_argument("--trajectories", default="trajectories/default")
-    ap.add_argument("--max", type=int, default=4096, dest="max_n", help="largest N to try (plan's --max)")
+    ap.add_argument("--max", type=int, dest="max_n", help="largest N to try (plan's --max; default: its own)")
     args = ap.parse_args()
-    print(f"{'case':6} {'wall s':>7} {'cpu s':>7} {'load':>5} {'N*':>6} {'virtual s':>9}  "
+    print(f"{'case':6} {'wall s':>7} {'cpu s':>7} {'load':>9} {'N*':>6} {'virtual s':>9}  "
           "shape (all SIMULATED)")
     for name in args.cases.split(","):
         hardware, gpus = CASES[name]
         r = run(hardware, gpus, args.tier, args.trajectories, args.max_n)
         print(
-            f"{name:6} {r['wall_s']:7.1f} {r['cpu_s']:7.1f} {r['load']:5.1f} {r['n_star']:>6} "
-            f"{r['virtual_s']:9.0f}  {r['shape']}",
+            f"{name:6} {r['wall_s']:7.1f} {r['cpu_s']:7.1f} {r['load0']:4.1f}/{r['load']:4.1f} "
+            f"{r['n_star']:>6} {r['virtual_s']:9.0f}  {r['shape']}",
             flush=True,
         )
 

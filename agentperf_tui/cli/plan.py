@@ -62,7 +62,9 @@ def register(sub: Any) -> None:
     p.add_argument("--tool-delay", choices=["recorded", "baseline"], default="recorded",
                    help="tool-call delay: as recorded, or the AgentPerf baseline (0.1-5 s, median ~1 s)")
     p.add_argument("-n", "--start", type=int, default=4, help="starting guess for N")
-    p.add_argument("--max", type=int, dest="max_n", default=4096, help="largest N to try")
+    p.add_argument("--max", type=int, dest="max_n",
+                   help="largest N to try (default: twice the agents the deployment's decode slots or KV "
+                        "cache hold at the tier's speed, from its steady-state estimate)")
     p.add_argument("--sweep", type=concurrency_list, help="run these N instead of searching, e.g. 4,8,16")
     p.add_argument("--fixed", type=int, help="run one level at this N")
     p.add_argument("--warmup", type=float, dest="warmup_s",
@@ -170,8 +172,10 @@ def print_answer(summary: RunSummary, result: SearchResult, wall_s: float, suffi
 
 
 def main(args: argparse.Namespace) -> int:
+    from agentperf_tui.core.search.shape_plan import MAX_FACTOR, default_max_n, workload_stats
     from agentperf_tui.core.simulator.profiles import ProfileError
     from agentperf_tui.core.simulator.recipes import recipe_path
+    from agentperf_tui.core.simulator.steady import replicas_held
     from agentperf_tui.core.simulator.virtual import VirtualLoad, check_replayable, load_deployment
 
     try:
@@ -200,13 +204,17 @@ def main(args: argparse.Namespace) -> int:
     except ProfileError as e:
         return _err(str(e))
     mode: Mode = "fixed" if args.fixed else "sweep" if args.sweep else "search"
+    max_n = args.max_n
+    if max_n is None:
+        held = replicas_held(dep, workload_stats(trajectories, args.tool_delay), tiers[0].speed_tok_s)
+        max_n = default_max_n(held, args.start)
     try:
         plan = SearchPlan(
             mode=mode,
             rigour=args.rigour,
             tiers=tiers,
             start_n=args.start,
-            max_n=args.max_n,
+            max_n=max_n,
             fixed_n=args.fixed,
             sweep=args.sweep,
             warmup_s=args.warmup_s,
@@ -225,6 +233,12 @@ def main(args: argparse.Namespace) -> int:
         f"{len(trajectories)} trajectories, {args.rigour} rigour, seed {args.seed}",
         file=sys.stderr,
     )
+    if mode == "search":
+        origin = "--max" if args.max_n is not None else (
+            f"default: {MAX_FACTOR:g} x the agents its running-sequence slots or KV cache hold at the "
+            "tier's speed"
+        )
+        print(f"searching from N={plan.start_n} up to N={plan.max_n:,} ({origin})", file=sys.stderr)
     printer = _Printer(sys.stderr)
     wall0 = time.perf_counter()
     try:

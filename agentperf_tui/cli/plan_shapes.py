@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from agentperf_tui.cli.plan import _err, _Printer, plan_summary, print_answer, write_summary
 from agentperf_tui.core.search.plan import PlanError, SearchPlan
 from agentperf_tui.core.search.shape_plan import (
+    MAX_FACTOR,
     Candidate,
     ShapeOutcome,
+    default_max_n,
     distinct_top,
     rank_shapes,
     search_shapes,
@@ -54,7 +56,15 @@ def _planned(o: ShapeOutcome, spread: float) -> PlannedShape:
         estimate=o.candidate.estimate.agents,
         estimate_bound=o.candidate.estimate.bound,
         wall_time_s=round(o.wall_s, 2),
+        max_n=o.max_n,
     )
+
+
+def _max_origin(asked: int | None, cand: Candidate) -> str:
+    if asked is not None:
+        return "--max"
+    return (f"default: {MAX_FACTOR:g} x the ~{cand.estimate.held:,.0f} agents its decode slots or KV cache "
+            "hold at the tier's speed; --max to change")
 
 
 def _tiers_text(tiers: Sequence[SloTier]) -> str:
@@ -88,7 +98,7 @@ def main_shapes(args: argparse.Namespace, tiers: Sequence[SloTier], trajectories
             rigour=args.rigour,
             tiers=tiers,
             start_n=args.start,
-            max_n=args.max_n,
+            max_n=args.max_n if args.max_n is not None else max(1, args.start),
             warmup_s=args.warmup_s,
             confidence=args.confidence,
         )
@@ -117,21 +127,25 @@ def main_shapes(args: argparse.Namespace, tiers: Sequence[SloTier], trajectories
     top = distinct_top(cands)
     jobs: list[tuple[Candidate, SearchPlan]] = []
     for cand in top:
+        start = _start_for(cand.estimate.agents, args.start)
         try:
             jobs.append((cand, SearchPlan(
                 mode="search",
                 rigour=args.rigour,
                 tiers=tiers,
-                start_n=_start_for(cand.estimate.agents, args.start),
-                max_n=args.max_n,
+                start_n=start,
+                max_n=args.max_n if args.max_n is not None else default_max_n(cand.estimate.held, start),
                 warmup_s=args.warmup_s,
                 confidence=args.confidence,
                 gpu_count=cand.shape.gpu_count,
             )))
         except PlanError as e:
             return _err(str(e))
-    print(f"searching {top[0].shape.summary} [{top[0].shape.spec.name}]"
-          + (" (and the runner-up candidate alongside):" if len(top) > 1 else ":"), file=sys.stderr)
+    for cand, plan in jobs:
+        print(f"  searching {cand.shape.summary} [{cand.shape.spec.name}] from N={plan.start_n} up to "
+              f"N={plan.max_n:,} ({_max_origin(args.max_n, cand)})", file=sys.stderr)
+    print(f"levels of {top[0].shape.summary} [{top[0].shape.spec.name}]"
+          + (" (the runner-up candidate is searched alongside):" if len(top) > 1 else ":"), file=sys.stderr)
     wall0 = time.perf_counter()
     try:
         outcomes = search_shapes(

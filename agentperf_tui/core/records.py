@@ -81,6 +81,21 @@ class RequestResult:
     node: str = "root"
     """The agent of the trajectory tree that sent it ("root": the main agent)."""
 
+    @classmethod
+    def streamed(
+        cls, agent_id: int, trajectory_id: str, replay: int, turn: int, node: str, t_intended: float,
+        t_sent: float, t_first: float, t_last: float, prompt_tokens: int, cached_tokens: int,
+        output_tokens: int, requested_output_tokens: int,
+    ) -> RequestResult:
+        """A request that streamed its whole reply (ok), its server and client token counts
+        equal: what a simulated request yields. Built with positional arguments (a simulated run
+        makes hundreds of thousands of them)."""
+        return cls(
+            agent_id, trajectory_id, replay, turn, t_intended, t_sent, t_last, True, t_first, t_last, None,
+            None, prompt_tokens, cached_tokens, output_tokens, output_tokens, requested_output_tokens, None,
+            None, node,
+        )
+
     @property
     def ttft(self) -> float:
         if not self.ok or self.t_first_token is None:

@@ -38,6 +38,17 @@ def test_result_definitions_follow_the_method() -> None:
     assert bad.ttft == math.inf and bad.output_speed == 0.0
 
 
+def test_a_streamed_result_is_the_one_its_keywords_describe() -> None:
+    """The positional shortcut the simulator uses fills the same fields as the keyword form."""
+    fast = RequestResult.streamed(3, "t", 1, 7, "explore", 1.0, 1.5, 2.0, 9.0, 500, 256, 40, 40)
+    slow = RequestResult(
+        agent_id=3, trajectory_id="t", replay=1, turn=7, node="explore", t_intended=1.0, t_sent=1.5,
+        t_end=9.0, ok=True, t_first_token=2.0, t_last_token=9.0, prompt_tokens=500, cached_tokens=256,
+        output_tokens=40, client_output_tokens=40, requested_output_tokens=40,
+    )
+    assert fast == slow and fast.ttft == 1.0 and fast.output_speed == 39 / 7
+
+
 def test_a_reply_read_in_one_piece_is_fast_not_failed() -> None:
     r = _req(0.0, 0.1, 0.0, 64)  # first and last token in the same network read
     assert r.output_speed == math.inf

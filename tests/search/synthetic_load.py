@@ -122,6 +122,10 @@ class SyntheticLoad:
     def active_agents(self) -> int:
         return self._active
 
+    @property
+    def leaving_agents(self) -> int:
+        return len(self._agents) - self._active
+
     def power_w(self) -> float:
         util = min(1.0, self._in_flight / self.saturation_n)
         return self.gpu_count * (self.idle_w + (self.busy_w - self.idle_w) * util)

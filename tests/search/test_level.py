@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+import pytest
+
 from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.level import Level
 from agentperf_tui.core.search.plan import SearchPlan
@@ -363,3 +366,56 @@ def test_at_the_cap_the_window_stops_where_open_requests_would_be_too_many() -> 
     lv.feed(0.0, [], [], active_agents=40, opens=lambda: streaming)
     rec = lv.feed(120.0, [req(a % 20, 0.5 + 0.1 * a) for a in range(200)], [], active_agents=40)
     assert rec is not None and rec.window_end == 2.0 and rec.open_counted == 0
+
+
+def test_an_overloaded_level_with_nothing_finished_says_it_failed_on_ttft_with_what_is_known() -> None:
+    """Every request of the window is still waiting for its first token, each already past the
+    TTFT limit (open requests do not bring a look forward: it is judged at the cap). The level
+    fails on TTFT, its P95 TTFT is what the requests have waited so far (a lower bound), and its
+    P25 speed is unknown (no request has streamed), not 0 and not a speed failure."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=60)
+    lv = Level(0, 40, "ramp", 0.0, plan)
+    waiting = [OpenRequest(a, 1.0 + 0.25 * a, None, 101) for a in range(40)]
+    lv.feed(0.0, [], [], active_agents=40, opens=lambda: waiting)
+    rec = lv.feed(60.0, [], [], active_agents=40)
+    assert rec is not None and rec.verdict == "fail" and rec.open_counted == 40 and rec.requests == 40
+    assert rec.failing_criterion == "ttft" and rec.ttft_verdict == "fail"
+    waited = sorted(60.0 - o.t_intended for o in waiting)
+    assert rec.ttft_p95 == pytest.approx(float(np.quantile(waited, 0.95)))
+    assert math.isnan(rec.speed_p25)
+    (tier,) = rec.tiers
+    assert tier.failing_criterion == "ttft" and math.isnan(tier.speed_p25)
+    assert "still open, each at the best it can still reach" in (rec.reason or "")
+
+
+def test_a_level_failing_on_slow_streams_reports_the_fastest_they_can_still_be() -> None:
+    """Half the window is streams that started on time but can no longer reach the floor: the
+    level fails on speed alone, and its P25 speed is the highest the window can still reach (the
+    open streams at their best), not 0; its P95 TTFT is the measured one."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=0, fast_min_s=0, min_requests=1, fast_cap_s=1000)
+    lv = Level(0, 40, "ramp", 0.0, plan)
+    slow = [OpenRequest(a, 1.0 + 0.1 * a, 1.5 + 0.1 * a, 101) for a in range(20, 40)]  # <= 10 tok/s
+    lv.feed(0.0, [], [], active_agents=40, opens=lambda: slow)
+    fed = [req(a, 1.0 + 0.1 * a, ttft=0.5, speed=100.0) for a in range(20)]
+    rec = lv.feed(12.0, fed, [], active_agents=40)
+    assert rec is not None and rec.verdict == "fail" and rec.failing_criterion == "speed"
+    assert rec.ttft_verdict != "fail" and rec.ttft_p95 == pytest.approx(0.5)
+    best = sorted([100.0] * 20 + [100 / (12.0 - o.t_first_token) for o in slow if o.t_first_token])
+    assert rec.speed_p25 == pytest.approx(float(np.quantile(best, 0.25))) and 0 < rec.speed_p25 < 50
+
+
+def test_a_level_holds_only_once_the_agents_it_retired_have_left() -> None:
+    """After N shrinks, agents on their way out still have requests in flight: the deployment
+    serves more than N until they are in. The level holds (its warm-up starts) once at most 1% of
+    N of them are left."""
+    plan = SearchPlan(tier=TIER, rigour="fast", warmup_s=10, fast_min_s=0, min_requests=5)
+    lv = Level(1, 200, "bisect", 100.0, plan)
+    lv.feed(101.0, [], [], active_agents=200, leaving_agents=40)
+    assert lv.phase == "transition" and "40 retired agents" in (lv.view().reason or "")
+    lv.feed(102.0, [], [], active_agents=200, leaving_agents=3)
+    assert lv.phase == "transition"
+    lv.feed(103.0, [], [], active_agents=200, leaving_agents=2)
+    assert lv.phase == "warmup" and lv.held_at == 103.0
+    strict = Level(1, 200, "bisect", 100.0, SearchPlan(tier=TIER, hold_leaving_fraction=0.0))
+    strict.feed(101.0, [], [], active_agents=200, leaving_agents=1)
+    assert strict.phase == "transition"

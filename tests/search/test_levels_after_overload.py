@@ -1,10 +1,11 @@
-"""Levels on the rack-scale engine after an overloaded one, on the virtual clock: a lower N counts
-the requests it sends, requests stuck in the engine count as open ones, and a level with nothing
-to count says so."""
+"""Levels on the rack-scale engine after an overloaded one, on the virtual clock: a lower N holds
+once the agents it retired have left and counts the requests it sends, requests stuck in the
+engine count as open ones, and a level with nothing to count says so."""
 
 from __future__ import annotations
 
 from agentperf_tui.cli.plan import answer_line, level_row
+from agentperf_tui.core.records import RequestResult
 from agentperf_tui.core.search.plan import SearchPlan
 from agentperf_tui.core.search.virtual_run import run_search_virtual
 from agentperf_tui.core.search.window import key_of
@@ -23,28 +24,46 @@ def _with_long_replies(out_long: int = 12_000) -> list[Trajectory]:
     return trajs
 
 
-def _sweep(ns: list[int]) -> tuple[VirtualLoad, SearchPlan]:
-    load = VirtualLoad(small_rack_shape(), _with_long_replies(), seed=1, tool_delay="recorded")
+class _Watched(VirtualLoad):
+    """The virtual load, keeping every result and how many agents were on their way out."""
+
+    def __init__(self, trajectories: list[Trajectory]) -> None:
+        super().__init__(small_rack_shape(), trajectories, seed=1, tool_delay="recorded")
+        self.results: list[RequestResult] = []
+        self.leaving_at: dict[float, int] = {}
+
+    def advance(self, seconds: float) -> list[RequestResult]:
+        out = super().advance(seconds)
+        self.results += out
+        self.leaving_at[self.now] = self.leaving_agents
+        return out
+
+
+def _sweep(ns: list[int], out_long: int = 12_000) -> tuple[_Watched, SearchPlan]:
+    load = _Watched(_with_long_replies(out_long))
     plan = SearchPlan(
         mode="sweep", sweep=ns, tier=TIER, fast_cap_s=60, warmup_s=10, fast_min_s=20, gpu_count=24
     )
     return load, plan
 
 
-def test_a_lower_level_after_overload_counts_the_requests_it_sends() -> None:
-    """1,500 agents swamp 512 decode slots; at 300 the requests sent in the window finish and are
-    counted, while replies sent before it (the overloaded level's) are still streaming."""
-    load, plan = _sweep([1500, 300])
+def test_a_lower_level_after_overload_holds_once_the_retired_agents_left_and_counts_what_it_sends() -> None:
+    """1,500 agents swamp 512 decode slots. Going down to 300 retires 1,200 agents, most with a
+    request still queued or streaming: the deployment serves more than 300 agents until those are
+    in, so the lower level holds (its warm-up starts) only once at most 1% of 300 are left. Its
+    window then counts the requests it sends, none of them a retired agent's, and passes."""
+    load, plan = _sweep([1500, 300], out_long=2000)
     res = run_search_virtual(plan, load)
     over, lower = res.levels
     assert over.verdict == "fail" and over.ttft_verdict == "fail" and over.open_counted > 0
-    assert lower.measure_from is not None and lower.window_end is not None
-    assert lower.window_end > lower.measure_from
+    assert lower.held_at is not None and lower.measure_from is not None and lower.window_end is not None
+    assert load.leaving_at[lower.started_at + 1.0] > 300, "the retired agents were still finishing"
+    assert lower.held_at - lower.started_at > 10 and load.leaving_at[lower.held_at] <= 3
     assert lower.requests - lower.open_counted > 100, "finished requests counted at the lower N"
     assert lower.verdict == "pass" and lower.failing_criterion is None
-    # what used to hold the window at its start: a long reply sent before it, still streaming
-    before = [o for o in load.open_requests() if o.t_intended < lower.measure_from and o.t_first_token]
-    assert before and any(o.trajectory_id == "long" for o in before)
+    in_window = [r for r in load.results if lower.measure_from <= r.t_intended < lower.window_end]
+    assert len(in_window) == lower.requests - lower.open_counted
+    assert all(r.agent_id < 300 for r in in_window), "a retired agent's request counted at the lower N"
 
 
 def test_requests_stuck_in_the_engine_are_open_and_fail_the_level_on_ttft() -> None:

@@ -70,6 +70,14 @@ def test_plan_command_end_to_end(quick_dir: Path, capsys: pytest.CaptureFixture[
     # the table on stderr: a header, one row per level, the one-line answer
     assert "SIMULATED capacity plan" in err and "P25 tok/s" in err
     assert err.count(" confirm ") == 1 and f"N* = {n} agents" in err
+    # no --max: up to twice what the replica's running-sequence slots or KV cache hold
+    from agentperf_tui.core.search.shape_plan import default_max_n, workload_stats
+    from agentperf_tui.core.simulator.steady import replicas_held
+
+    dep = load_deployment("h200-sxm", "gpt-oss-120b", replicas=1)
+    held = replicas_held(dep, workload_stats(load_set(quick_dir), "recorded"), 100)
+    top = default_max_n(held, 8)
+    assert f"up to N={top:,} (default: 2 x the agents" in err and n < top
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from agentperf_tui.core.simulator.block_runs import BlockRuns
+from agentperf_tui.core.simulator.block_runs import BlockRuns, common_prefix
 from agentperf_tui.core.simulator.engine import INF
 from agentperf_tui.core.simulator.pool_engine import PoolEngine
 from agentperf_tui.core.simulator.virtual import VirtualLoad
@@ -64,6 +64,26 @@ def test_block_runs_behave_as_the_list_of_identities_they_stand_for() -> None:
             k = rng.randrange(len(ids))
             assert runs[k] == ids[k] and runs[-1] == ids[-1] and runs[0] == ids[0]
             assert runs[1:k] == ids[1:k]
+
+
+def test_common_prefix_of_block_runs_is_that_of_the_identities_they_stand_for() -> None:
+    """Chains grown from one another (prefix-closed): the runs' shortcut agrees with a plain
+    comparison of the identities, whichever chain is longer and wherever they part."""
+    rng = random.Random(2)
+    chains: list[BlockRuns] = [BlockRuns()]
+    nxt = 1
+    for _ in range(300):
+        base = rng.choice(chains)
+        keep = rng.randrange(0, len(base) + 1) if rng.random() < 0.4 else len(base)
+        fresh = rng.randrange(0, 40)
+        chains.append(base.grown(keep, nxt, fresh))
+        nxt += fresh
+    for _ in range(2000):
+        a, b = rng.choice(chains), rng.choice(chains)
+        la, lb = list(a), list(b)
+        pairs = enumerate(zip(la, lb, strict=False))
+        plain = next((i for i, (x, y) in pairs if x != y), min(len(la), len(lb)))
+        assert common_prefix(a, b) == plain == common_prefix(la, lb)
 
 
 def test_the_virtual_load_keeps_agents_small_on_the_rack_scale_engine() -> None:

@@ -116,6 +116,19 @@ def test_plan_chooses_a_shape_and_reports_winner_runner_up_and_range(
     lo, hi = plan.shape.plausible_range
     assert lo <= n_star <= hi
     assert "SIMULATED" in err and "winner:" in err and "runner-up:" in err and "bound by" in err
+    # with no --max, each shape is searched up to twice what its decode slots or KV cache hold,
+    # so the answer is a number, not a cap
+    from agentperf_tui.core.search.shape_plan import default_max_n, rank_shapes, workload_stats
+    from agentperf_tui.core.tiers import parse_tier
+
+    stats = workload_stats(load_set(d), "recorded")
+    cands = rank_shapes(load_recipe("gpt-oss-120b", "h200-sxm"), 2, parse_tier("20/5"), stats)
+    held = {(c.shape.spec.name, c.shape.summary): c.estimate.held for c in cands}
+    for shape in (plan.shape, runner):
+        assert shape.max_n is not None and shape.max_n >= 2 * held[shape.name, shape.summary]
+        assert shape.n_star is not None and shape.n_star < shape.max_n
+    assert not summary.results[0].capped and "up to N=" in err and "--max to change" in err
+    assert default_max_n(100.2, 4) == 201 and default_max_n(0.0, 4) == 4
 
 
 def test_searching_the_runner_up_alongside_gives_the_answers_of_one_after_the_other(

@@ -406,6 +406,7 @@ class RunEngine:
             report.active,
             ctx.window_energy,
             lambda: report.opens,
+            report.counts.leaving,
         )
         ctx.save_levels(ctl, self.agg.columns)
         if decision is not None:

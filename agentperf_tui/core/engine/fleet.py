@@ -67,6 +67,8 @@ class AgentCounts:
     """Requests whose reply is arriving."""
     in_tool: int
     """Agents with no request in flight (tool call, think time, joining)."""
+    leaving: int = 0
+    """Retiring agents (counted in `agents`) whose last requests are still in flight."""
 
     @property
     def in_flight(self) -> int:
@@ -189,18 +191,20 @@ class Fleet:
 
     # ---- observation (any thread; plain reads) ----
     def counts(self) -> AgentCounts:
-        waiting = streaming = idle = 0
+        waiting = streaming = idle = leaving = 0
         agents = list(self._agents.values())
         for a in agents:
             exchanges = list(a.open.values())
             if not exchanges:
                 idle += 1
+            elif a.retiring:
+                leaving += 1
             for ex in exchanges:
                 if ex.raw.chunks:
                     streaming += 1
                 else:
                     waiting += 1
-        return AgentCounts(len(agents), waiting, streaming, idle)
+        return AgentCounts(len(agents), waiting, streaming, idle, leaving)
 
     def active(self) -> int:
         """Agents that have joined and are not retiring."""

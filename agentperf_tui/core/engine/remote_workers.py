@@ -242,6 +242,7 @@ class RemoteWorkers:
                 waiting=sum(c.waiting for c in counts),
                 streaming=sum(c.streaming for c in counts),
                 in_tool=sum(c.in_tool for c in counts),
+                leaving=sum(c.leaving for c in counts),
             )
             return report
 

@@ -69,12 +69,13 @@ class SearchController:
         active_agents: int,
         energy: EnergyFn | None = None,
         opens: OpenFn | None = None,
+        leaving_agents: int = 0,
     ) -> Decision | None:
         if energy is not None:
             self._energy = energy
         if self._result is not None or self.level is None:
             return None
-        rec = self.level.feed(now, results, trajectories_done, active_agents, opens)
+        rec = self.level.feed(now, results, trajectories_done, active_agents, opens, leaving_agents)
         if rec is None:
             if self._over_budget(now):
                 why = "the search's time budget ran out before this level was decided; not counted"

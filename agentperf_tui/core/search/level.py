@@ -8,7 +8,7 @@ run").
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from agentperf_tui.core.records import RequestResult
@@ -21,7 +21,7 @@ from agentperf_tui.core.search.criteria import (
     judge_window,
 )
 from agentperf_tui.core.search.plan import SearchPlan
-from agentperf_tui.core.search.window import LevelWindow, OpenFn, WindowData
+from agentperf_tui.core.search.window import LevelWindow, OpenFn, SentInOrder, WindowData
 from agentperf_tui.core.summary.level import NO_DATA, LevelRecord, Outcome, Phase, Role, TierVerdict, Verdict
 from agentperf_tui.core.tiers import SloTier, fmt_num
 
@@ -40,13 +40,57 @@ def _fmt(x: float, unit: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Settled:
-    """A tier's verdict, settled at one look of a fast level and kept from then on."""
+class _Judged:
+    """Both criteria of a tier on one window. With open requests in it, `speed` and `ttft` count
+    each one that may still miss as a miss (what a pass must hold on; their `p_fail` is taken
+    the other way), and `best` has each at the best value it can still reach (what a fail rests
+    on: whatever the open requests do, the tier is missed at least this badly)."""
 
     speed: CriterionEval
     ttft: CriterionEval
+    best: tuple[CriterionEval, CriterionEval]
+
+
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A tier's verdict, settled at one look of a fast level and kept from then on."""
+
+    judged: _Judged
     requests: int
     look: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What a level reports for a tier: the failing criterion and the two figures with their
+    confidence bounds."""
+
+    failing: str | None
+    speed_p25: float
+    ttft_p95: float
+    speed_bounds: tuple[float, float]
+    ttft_bounds: tuple[float, float]
+
+
+def _shown(j: _Judged, passed: bool) -> _Shown:
+    """A pass is reported as it was judged (open requests that may still miss counted as
+    misses). A fail is reported on what it is known to have missed: open requests at the best
+    they can still reach (so its P25 speed is at most, its P95 TTFT at least, what it shows), the
+    criteria that fail even so named, and a figure they leave unbounded (a P25 speed over
+    requests a quarter or more of which have no first token yet) unknown; only when neither
+    criterion fails that way (the open requests, counted as misses, tip a level whose verdict
+    was not settled) is it reported as judged for a pass."""
+    s, t = j.speed, j.ttft
+    if passed:
+        return _Shown(None, s.estimate, t.estimate, s.bounds, t.bounds)
+    broke = failing_criterion(*j.best)
+    if broke is None:
+        return _Shown(failing_criterion(s, t), s.estimate, t.estimate, s.bounds, t.bounds)
+    s, t = j.best
+    if s is j.speed:  # no open request: the figures are as measured
+        return _Shown(broke, s.estimate, t.estimate, s.bounds, t.bounds)
+    speed = s.estimate if math.isfinite(s.estimate) else math.nan
+    return _Shown(broke, speed, t.estimate, s.bounds, t.bounds)
 
 
 class Level:
@@ -85,6 +129,9 @@ class Level:
             dict(needed) if needed is not None else {k: role for k in range(len(self.tiers))}
         )
         self._settled: dict[int, _Settled] = {}
+        self._leaving = 0
+        self._leaving_allowed = math.floor(plan.hold_leaving_fraction * n)
+        """Agents retired by the change of N that may still be finishing when the level holds."""
 
     # ---- progress ---------------------------------------------------------------------------
     @property
@@ -110,16 +157,19 @@ class Level:
         trajectories: Sequence[tuple[int, float, float]],
         active_agents: int,
         opens: OpenFn | None = None,
+        leaving_agents: int = 0,
     ) -> LevelRecord | None:
         """Advance the level; returns its record when it has just ended. `opens` gives the
-        requests in flight now (asked only when the level is judged)."""
+        requests in flight now (asked only when the level is judged); `leaving_agents` the agents
+        the load still holds besides the active ones (retired ones finishing their last requests)."""
         if self.done:
             return self._record
         if opens is not None:
             self._opens = opens
         dt, self._last_now, self._now = now - self._last_now, now, now
         w = self.win
-        if self.phase == "transition" and active_agents == self.n:
+        self._leaving = leaving_agents
+        if self.phase == "transition" and active_agents == self.n and leaving_agents <= self._leaving_allowed:
             w.hold(now)
             self.phase = "warmup"
         elif self.phase == "warmup" and active_agents != self.n:
@@ -145,11 +195,17 @@ class Level:
         """The tiers the level is run for whose verdict is not settled yet."""
         return [k for k in self.needed if k not in self._settled]
 
-    def _best_end(self, now: float, open_fraction: float = 0.0) -> float | None:
+    def _best_end(
+        self, now: float, open_fraction: float = 0.0, short_of: Callable[[], float] | None = None
+    ) -> float | None:
         """The end of the window a level is judged on now: every request sent before it is
         accounted for (see LevelWindow.accounted_through) under the thresholds of each tier still
         waiting for a verdict, so the one window serves them all; with `open_fraction`, up to that
-        share of them may be requests still in flight, counted as censored values."""
+        share of them may be requests still in flight, counted as censored values. With
+        `short_of`, an end known to be at or before the time it gives may be returned as soon as it
+        is known (the caller only needs to know that the window does not reach past it); it is
+        asked only when the requests in flight do not come in send order (those stop at the first
+        request that holds the window back anyway)."""
         if self.measure_from is None:
             return None
         if self._opens is None:
@@ -160,8 +216,10 @@ class Level:
         opens = self._opens()
         governing = self._pending() or list(self.needed) or list(range(len(self.tiers)))
         f = open_fraction
-        ends = [self.win.accounted_through(opens, now, self._thresholds(k), f) for k in governing]
-        end = min(ends) if ends else self.win.accounted_through(opens, now, self._thresholds(None), f)
+        w = self.win
+        stop = short_of() if short_of is not None and not isinstance(opens, SentInOrder) else -math.inf
+        ends = [w.accounted_through(opens, now, self._thresholds(k), f, stop) for k in governing]
+        end = min(ends) if ends else w.accounted_through(opens, now, self._thresholds(None), f, stop)
         return max(self.measure_from, end)
 
     def _thresholds(self, k: int | None) -> tuple[float, float]:
@@ -211,12 +269,18 @@ class Level:
         ):
             return  # no look can be due yet: the window ends by now and counts what was reported
         # the last look, at the cap, may take in a few requests still in flight (censored), so a
-        # long reply sent early in the window does not cut it to its first seconds
-        c = self._best_end(now, p.cap_open_fraction if capped else 0.0)
+        # long reply sent early in the window does not cut it to its first seconds. Before the
+        # cap, a look needs the window to reach past the send time of the request that would make
+        # its count: a window found to end at or before it is not looked at, however far short.
+        wanted = max(p.min_requests, self._next_look_n)
+        if capped:
+            c = self._best_end(now, p.cap_open_fraction)
+        else:
+            c = self._best_end(now, 0.0, lambda: w.kth_sent(wanted))
         if c is not None and c > w.measure_from:
             n_req = w.count_before(c)
             due = (
-                n_req >= max(p.min_requests, self._next_look_n)
+                n_req >= wanted
                 and c - w.measure_from >= p.fast_min_s
                 and w.trajectory_counts(c)[0] >= p.fast_min_trajectories_per_agent * self.n
             )
@@ -226,9 +290,9 @@ class Level:
                 datas = {k: self._data(c, now, k) for k in self._pending()}
                 n_data = next(iter(datas.values())).n if datas else self._data(c, now, None).n
                 for k, d in datas.items():
-                    s, t = self._judge(d, a, k)
-                    if combined_verdict(s.settled, t.settled) != "undecided":
-                        self._settled[k] = _Settled(s, t, n_data, self.looks)
+                    j = self._judge(d, a, k)
+                    if combined_verdict(j.speed.settled, j.ttft.settled) != "undecided":
+                        self._settled[k] = _Settled(j, n_data, self.looks)
                 if self.needed and not self._pending():
                     self._finish(now, c, f"settled after {n_data} requests (look {self.looks})")
                     return
@@ -236,10 +300,10 @@ class Level:
         if capped:
             self._finish(now, c, f"time cap {p.fast_cap_s:.0f} s reached")
 
-    def _judge(self, d: WindowData, alpha: float, k: int) -> tuple[CriterionEval, CriterionEval]:
+    def _judge(self, d: WindowData, alpha: float, k: int) -> _Judged:
         """Both criteria of tier k. With open requests in the window, a pass must hold with every
-        one that may still miss counted as a miss, and a fail with every one counted as meeting
-        the tier."""
+        one that may still miss counted as a miss, and a fail with every one at the best it can
+        still reach."""
         tier = self.tiers[k]
         s, t = judge_window(
             d.speeds, d.ttfts, d.t, d.speed_raw, d.ttft_raw, tier.speed_tok_s, tier.ttft_s, alpha,
@@ -252,14 +316,15 @@ class Level:
                 alpha, self.plan.block_s,
             )
             s, t = replace(s, p_fail=s_best.p_fail), replace(t, p_fail=t_best.p_fail)
-        return s, t
+            return _Judged(s, t, (s_best, t_best))
+        return _Judged(s, t, (s, t))
 
     # ---- endings ----------------------------------------------------------------------------
     def _verdict(
         self, k: int, data: WindowData | None, outcome: Outcome
-    ) -> tuple[TierVerdict, tuple[CriterionEval, CriterionEval] | None]:
+    ) -> tuple[TierVerdict, _Shown | None]:
         """Tier k's verdict on the level's final window, or the one it settled at an earlier look;
-        with the two criteria judged on the final window (None without data)."""
+        with what the final window shows for it (None without data)."""
         p, tier = self.plan, self.tiers[k]
         base = TierVerdict(
             tier=tier.name, speed_tok_s=tier.speed_tok_s, ttft_s=tier.ttft_s,
@@ -268,13 +333,15 @@ class Level:
         if data is None or data.n == 0:
             return base.model_copy(update={"failing_criterion": NO_DATA}), None
         a = p.alpha / 2.0 if p.rigour == "strict" else look_alpha(p.alpha, max(1, self.looks))
-        s, t = self._judge(data, a, k)
+        j = self._judge(data, a, k)
+        s, t = j.speed, j.ttft
         kept = self._settled.get(k)
         if kept is not None:
-            on, speed_v, ttft_v = (kept.speed, kept.ttft), kept.speed.settled, kept.ttft.settled
+            on = kept.judged
+            speed_v, ttft_v = on.speed.settled, on.ttft.settled
             settled, confidence, requests, looks = True, p.confidence, kept.requests, kept.look
         else:
-            on, requests, looks = (s, t), data.n, self.looks
+            on, requests, looks = j, data.n, self.looks
             if p.rigour == "strict" or outcome in ("skipped", "ended"):
                 speed_v, ttft_v = s.leaning, t.leaning
                 settled = False
@@ -283,10 +350,11 @@ class Level:
                 settled = combined_verdict(speed_v, ttft_v) != "undecided"
             confidence = _one_shot_confidence(s, t)
         verdict = combined_verdict(speed_v, ttft_v)
-        leaning = combined_verdict(on[0].leaning, on[1].leaning)
+        leaning = combined_verdict(on.speed.leaning, on.ttft.leaning)
         passed = verdict == "pass" or (
             verdict == "undecided" and p.undecided_as == "estimate" and leaning == "pass"
         )
+        shown = _shown(on, passed)
         entry = base.model_copy(
             update={
                 "speed_verdict": speed_v,
@@ -295,14 +363,14 @@ class Level:
                 "passed": passed and outcome != "discarded",
                 "settled": settled,
                 "confidence": confidence,
-                "failing_criterion": None if passed else failing_criterion(*on),
-                "speed_p25": on[0].estimate,
-                "ttft_p95": on[1].estimate,
+                "failing_criterion": shown.failing,
+                "speed_p25": shown.speed_p25,
+                "ttft_p95": shown.ttft_p95,
                 "requests": requests,
                 "looks": looks,
             }
         )
-        return entry, (s, t)
+        return entry, _shown(j, passed)
 
     def _finish(self, now: float, end: float | None, why: str, outcome: Outcome = "measured") -> LevelRecord:
         p = self.plan
@@ -310,7 +378,7 @@ class Level:
         total, per_agent = self.win.trajectory_counts(end if end is not None else -math.inf)
         agents_ok = sum(1 for c in per_agent if c >= p.min_trajectories_per_agent)
         entries: list[TierVerdict] = []
-        final: tuple[CriterionEval, CriterionEval] | None = None
+        final: _Shown | None = None
         data: WindowData | None = None
         for k in range(len(self.tiers)):
             d = self._data(end, now, k) if end is not None and mf is not None else None
@@ -328,12 +396,13 @@ class Level:
         reason = why
         if first is not None and final is not None:
             tier = self.tiers[0]
-            s, t = final
-            sp25, tp95, sb, tb = s.estimate, t.estimate, s.bounds, t.bounds
+            sp25, tp95, sb, tb = final.speed_p25, final.ttft_p95, final.speed_bounds, final.ttft_bounds
             reason += (
                 f"; P25 speed {_fmt(first.speed_p25, 'tok/s')} vs >= {fmt_num(tier.speed_tok_s)}"
                 f", P95 TTFT {_fmt(first.ttft_p95, 's')} vs <= {fmt_num(tier.ttft_s)}"
             )
+            if not first.passed and data is not None and data.open and first.failing_criterion != NO_DATA:
+                reason += f" ({data.open} requests still open, each at the best it can still reach)"
             if first.verdict == "undecided":
                 reason += f"; undecided, counted as {'pass' if first.passed else 'fail'}"
             if len(entries) > 1:
@@ -425,12 +494,13 @@ class Level:
             if d.n:
                 a = look_alpha(p.alpha, self.looks + 1) if p.rigour == "fast" else p.alpha / 2
                 for k, entry in enumerate(entries):
-                    s, t = self._judge(d, a, k)
+                    j = self._judge(d, a, k)
+                    s, t = j.speed, j.ttft
                     kept = self._settled.get(k)
                     sv: Verdict = "undecided"
                     tv: Verdict = "undecided"
                     if kept is not None:
-                        sv, tv = kept.speed.settled, kept.ttft.settled
+                        sv, tv = kept.judged.speed.settled, kept.judged.ttft.settled
                     elif p.rigour == "fast":
                         sv, tv = s.settled, t.settled
                     verdict = combined_verdict(sv, tv)
@@ -474,6 +544,8 @@ class Level:
     def _status(self) -> str:
         p, w, now = self.plan, self.win, self._now
         if self.phase == "transition":
+            if self._leaving > self._leaving_allowed:
+                return f"waiting for {self._leaving} retired agents to finish their last requests"
             return f"waiting for all {self.n} agents to be active"
         if self.phase == "warmup" and w.held_at is not None:
             return f"warm-up: {max(0.0, w.held_at + p.warmup - now):.0f} s left"

@@ -64,6 +64,10 @@ class SearchPlan:
     through the server's state); None treats requests as independent."""
     fast_cap_s: float = 300.0
     """Fast: longest measured window; an unsettled level then ends undecided."""
+    hold_leaving_fraction: float = 0.01
+    """A level holds (its warm-up starts) once all N agents are active and at most this fraction
+    of N agents retired by the change of N still have requests in flight: until then the
+    deployment serves more than N agents. 0: wait for every one of them."""
     cap_open_fraction: float = 0.01
     """Fast, at the cap: the window the level ends on may run past requests still in flight that
     could yet meet the tier, as long as they are at most this fraction of its requests; they are
@@ -162,6 +166,8 @@ class SearchPlan:
                 raise PlanError(name, "must be >= 0")
         if self.fast_cap_s < self.fast_min_s:
             raise PlanError("fast_cap_s", "must be >= fast_min_s")
+        if not 0 <= self.hold_leaving_fraction < 0.25:
+            raise PlanError("hold_leaving_fraction", "must be in [0, 0.25), e.g. 0.01")
         if not 0 <= self.cap_open_fraction < 0.25:
             raise PlanError("cap_open_fraction", "must be in [0, 0.25), e.g. 0.01")
         if self.fast_min_trajectories_per_agent < 0:

@@ -37,6 +37,18 @@ from agentperf_tui.core.workload.trajectory import TokenTurn, Trajectory
 from agentperf_tui.core.workload.tree import Node, tree_of
 from agentperf_tui.core.workload.tree_replay import timeline
 
+MAX_FACTOR = 2.0
+"""By default a plan searches up to this many times the agents the deployment's decode slots
+(or KV cache) hold at the tier's speed (`Capacity.held`): beyond those, requests queue for a
+slot, so the search fails well before it, and the factor covers the steady-state estimate's
+error. `--max` overrides it."""
+
+
+def default_max_n(held: float, start_n: int) -> int:
+    """The largest N a plan searches by default: MAX_FACTOR x `held` (never below the start, nor 1)."""
+    return max(start_n, 1, math.ceil(MAX_FACTOR * held))
+
+
 NOMINAL_SPEED_TOK_S = 50.0
 """Reply speed used only to lay trees out when estimating how many requests an agent keeps in
 flight (the ranking estimate; the searched N* comes from the clock)."""
@@ -121,6 +133,8 @@ class ShapeOutcome:
     result: SearchResult
     bound: str
     wall_s: float
+    max_n: int
+    """The largest N the search could try."""
 
     @property
     def shape(self) -> Shape:
@@ -195,8 +209,8 @@ def search_shape(
     if fail is not None:
         bound = bound_of(shape, fail, marks, answer.failing_criterion)
     else:
-        bound = "none within --max"
-    return ShapeOutcome(cand, res, bound, time.perf_counter() - t0)
+        bound = f"none up to N={plan.max_n} (the largest N searched)"
+    return ShapeOutcome(cand, res, bound, time.perf_counter() - t0, plan.max_n)
 
 
 def search_shapes(

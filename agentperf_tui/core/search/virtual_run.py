@@ -29,6 +29,11 @@ class VirtualLoadLike(Protocol):
     def active_agents(self) -> int: ...
 
     @property
+    def leaving_agents(self) -> int:
+        """Agents retired by a change of N whose last requests are still in flight."""
+        ...
+
+    @property
     def energy_j(self) -> float: ...
 
     def set_concurrency(self, n: int) -> None: ...
@@ -102,7 +107,9 @@ def _run(
         now = load.now
         energy.add(now, load.energy_j)
         done = list(load.trajectories_completed())
-        decision = ctl.tick(now, results, done, load.active_agents, energy.window, load.open_requests)
+        decision = ctl.tick(
+            now, results, done, load.active_agents, energy.window, load.open_requests, load.leaving_agents
+        )
         if on_tick is not None:
             on_tick(ctl)
         if isinstance(decision, RunAt):

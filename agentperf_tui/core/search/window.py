@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,8 +47,31 @@ class OpenRequest:
         return (self.agent_id, self.trajectory_id, self.replay, self.node, self.turn)
 
 
+class SentInOrder(Sequence[OpenRequest]):
+    """Requests in flight listed in the order they were sent (their intended send times never
+    decrease), so a reader that wants those sent before some time may stop at the first one sent
+    after it. A load that keeps its requests in flight in that order hands them over as one."""
+
+    __slots__ = ()
+
+
 OpenFn = Callable[[], Sequence[OpenRequest]]
 """The requests in flight now (asked only when a level is judged)."""
+
+
+def sent_between(opens: Iterable[OpenRequest], start: float, end: float) -> Iterator[OpenRequest]:
+    """The open requests sent in [start, end); a list in send order is read only up to `end`."""
+    if isinstance(opens, SentInOrder):
+        for o in opens:
+            t = o.t_intended
+            if t >= end:
+                return
+            if t >= start:
+                yield o
+    else:
+        for o in opens:
+            if start <= o.t_intended < end:
+                yield o
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,12 +152,13 @@ class LevelWindow:
         mf = self.measure_from if self.measure_from is not None else math.inf
         last_end, reported, agents = self._last_end, self._reported, self._agents
         rows: list[tuple[float, float, float, float]] = []
+        isfinite, never = math.isfinite, -math.inf
         for r in results:
             a, te, ti = r.agent_id, r.t_end, r.t_intended
-            if math.isfinite(te) and te > last_end.get(a, -math.inf):
+            if isfinite(te) and te > last_end.get(a, never):
                 last_end[a] = te
             if ti >= held:
-                reported.add(key_of(r))
+                reported.add((a, r.trajectory_id, r.replay, r.node, r.turn))  # key_of(r)
                 agents.add(a)
             if ti >= mf:
                 rows.append((ti, r.output_speed, r.ttft, 1.0 if r.ok else 0.0))
@@ -162,6 +186,14 @@ class LevelWindow:
     def received(self) -> int:
         return self._k
 
+    def kth_sent(self, k: int) -> float:
+        """The k-th earliest send time (1-based) of the window's reported requests: a window
+        ending at or before it holds fewer than k of them (-inf when k is not positive)."""
+        if k <= 0:
+            return -math.inf
+        t = self._buf[0, : self._k]
+        return float(np.partition(t, k - 1)[k - 1])
+
     def count_before(self, end: float) -> int:
         """How many window requests were sent before `end`."""
         return int(np.count_nonzero(self._buf[0, : self._k] < end))
@@ -177,6 +209,7 @@ class LevelWindow:
         now: float,
         thresholds: tuple[float, float],
         open_fraction: float = 0.0,
+        short_of: float = -math.inf,
     ) -> float:
         """Every request of the window sent before this time is accounted for: reported, or open
         and already a miss on a criterion (it counts as one). It is now, unless a request of the
@@ -189,16 +222,26 @@ class LevelWindow:
         floor (each then counts as a censored value) while they are at most that fraction of the
         requests sent before its end, and up to one TTFT limit before now at most: every request
         sent before that either has its first token or is a TTFT miss, so the TTFT of each request
-        in the window is known and only the speed of those streams is censored."""
+        in the window is known and only the speed of those streams is censored.
+
+        With `short_of` (and no `open_fraction`), the first end found at or before it is returned
+        at once: an end at least as late as the true one, which the caller uses only to learn
+        that the window does not reach past `short_of`."""
         floor, limit = thresholds
         mf = self.measure_from if self.measure_from is not None else -math.inf
         reported = self._reported
         end = now
         pending: list[float] = []
+        # in send order, the first request that holds the window back is the earliest one
+        first_holds = isinstance(opens, SentInOrder) and not open_fraction
         # censor()'s two miss tests, inline: this runs on every open request at every look
         for o in opens:
             t = o.t_intended
-            if t < mf or (t >= end and not open_fraction):
+            if t < mf:
+                continue
+            if t >= end and not open_fraction:
+                if first_holds:
+                    break
                 continue
             first = o.t_first_token
             if first is None:
@@ -215,6 +258,8 @@ class LevelWindow:
             if o.key not in reported:
                 if open_fraction:
                     pending.append(t)
+                elif t <= short_of or first_holds:
+                    return t
                 else:
                     end = t
         if not pending:
@@ -254,7 +299,7 @@ class LevelWindow:
         """Requests sent in [measure_from, end): the reported ones, and the `opens` (still in
         flight at `now`) censored against `thresholds` = (speed floor, TTFT limit)."""
         mf = self.measure_from if self.measure_from is not None else -math.inf
-        inside = self.unreported(o for o in opens if mf <= o.t_intended < end)
+        inside = self.unreported(sent_between(opens, mf, end))
         key = (self._k, end)
         if not inside and self._cache is not None and self._cache[0] == key:
             return self._cache[1]

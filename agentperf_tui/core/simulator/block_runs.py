@@ -17,14 +17,32 @@ from typing import overload
 
 class BlockRuns(Sequence[int]):
     """Identities `start, start + 1, ...` of each run, in order: run k starts at `starts[k]` and
-    ends (exclusive, counted over the whole chain) at `ends[k]`."""
+    ends (exclusive, counted over the whole chain) at `ends[k]`. `length` and `first` (the first
+    identity; -1 when the chain is empty, which `length` tells) are plain attributes, read
+    without a call."""
 
-    __slots__ = ("_ends", "_n", "_starts")
+    __slots__ = ("_ends", "_n", "_starts", "first", "length")
 
     def __init__(self, starts: tuple[int, ...] = (), ends: tuple[int, ...] = ()) -> None:
         self._starts = starts
         self._ends = ends
-        self._n = ends[-1] if ends else 0
+        self._n = self.length = ends[-1] if ends else 0
+        self.first = starts[0] if starts else -1
+
+    @classmethod
+    def of(cls, ids: Sequence[int]) -> BlockRuns:
+        """The runs of a list of identities."""
+        if isinstance(ids, BlockRuns):
+            return ids
+        starts: list[int] = []
+        ends: list[int] = []
+        for k, h in enumerate(ids):
+            if starts and h == starts[-1] + k - (ends[-2] if len(ends) > 1 else 0):
+                ends[-1] = k + 1
+            else:
+                starts.append(h)
+                ends.append(k + 1)
+        return cls(tuple(starts), tuple(ends))
 
     def grown(self, keep: int, first: int, count: int) -> BlockRuns:
         """The first `keep` identities of this chain followed by `first .. first + count - 1`."""
@@ -81,10 +99,29 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """How many leading identities two chains share.
 
     Chains are prefix-closed (an identity stands for all the content before it too: two chains
-    that hold the same identity at block i hold the same ones before it), so a binary search
-    finds it in O(log n) lookups.
+    that hold the same identity at block i hold the same ones before it), so the shorter chain
+    is shared whole when its last identity is the other's at the same place (a conversation's
+    next prompt extends its last one), and otherwise a binary search finds the shared part in
+    O(log n) lookups.
     """
-    lo, hi = 0, min(len(a), len(b))
+    if type(a) is BlockRuns and type(b) is BlockRuns:
+        if a._n > b._n:
+            a, b = b, a
+        m = a._n
+        if not m:
+            return 0
+        # a's last identity, and b's at the same place (the run of b that holds it)
+        ends = a._ends
+        last = a._starts[-1] + m - 1 - (ends[-2] if len(ends) > 1 else 0)
+        ends = b._ends
+        k = bisect.bisect_right(ends, m - 1)
+        if b._starts[k] + m - 1 - (ends[k - 1] if k else 0) == last:
+            return m
+    else:
+        m = min(len(a), len(b))
+        if not m or a[m - 1] == b[m - 1]:
+            return m
+    lo, hi = 0, m - 1
     while lo < hi:
         mid = (lo + hi + 1) // 2
         if a[mid - 1] == b[mid - 1]:

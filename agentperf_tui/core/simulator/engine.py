@@ -97,8 +97,6 @@ class Replica:
         self.running: list[SimRequest] = []
         self.sched_decode: list[SimRequest] = []
         self.sched_prefill: list[SimRequest] = []
-        self.first_tokens: list[SimRequest] | None = None
-        """Where each request goes when its first token comes (None: nowhere)."""
         self.busy = False
         self.step_start = 0.0
         self.step_end = INF
@@ -300,8 +298,6 @@ class Replica:
                 r.out += 1
                 if r.out == 1:
                     r.t_first = t
-                    if self.first_tokens is not None:
-                        self.first_tokens.append(r)
                 r.t_last = t
                 gen += 1
                 if emitted is not None:
@@ -426,11 +422,6 @@ class Engine:
                 best, best_key = r, key
         assert best is not None
         return best
-
-    def log_first_tokens(self, sink: list[SimRequest]) -> None:
-        """From now on, append each request to `sink` when its first token comes."""
-        for rep in self.replicas:
-            rep.first_tokens = sink
 
     def abort(self, req: SimRequest, t: float) -> None:
         if 0 <= req.replica < len(self.replicas):

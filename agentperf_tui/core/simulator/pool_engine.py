@@ -5,8 +5,8 @@ Same calling convention as `engine.Engine` (`new_request`, `submit`, `next_time`
 
 - Decoding is tracked per instance, not per token: every sequence of an instance gains the
   same number of tokens per step (1, or MTP's acceptance length), so an instance keeps a
-  running token count and a heap of the counts at which its sequences finish; a step costs
-  O(1) plus the sequences that join or finish in it.
+  running token count, and each sequence is filed under the step at whose end that count
+  reaches its last token; a step costs O(1) plus the sequences that join or finish in it.
 - Admission is guaranteed-no-evict (TensorRT-LLM's default capacity policy): a request waits,
   first come first served, until a decode instance has a free batch slot on its ranks
   (`max_batch_per_rank` x attention ranks) and KV room for its prompt plus its whole reply.
@@ -29,6 +29,7 @@ a step (activity from the step's compute, memory and communication shares, as in
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -36,9 +37,9 @@ import operator
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from agentperf_tui.core.simulator.block_runs import common_prefix
+from agentperf_tui.core.simulator.block_runs import BlockRuns, common_prefix
 from agentperf_tui.core.simulator.costmodel import PoolCost
 from agentperf_tui.core.simulator.engine import INF, RequestRejected, SimRequest
 from agentperf_tui.core.simulator.shapes import Shape
@@ -64,26 +65,31 @@ class PoolCounters:
 
 
 _QUEUED = operator.attrgetter("pq_tokens")
+FINISH_TOL = 1e-9
+"""A sequence whose end the running count reaches within this has finished (float sums)."""
 
 
 class _Instance:
     __slots__ = (
         "accept",
+        "ahead",
         "budget",
         "busy",
         "cost",
         "ctx0",
         "energy",
         "engine",
+        "finishing",
         "first_pending",
         "g",
-        "heap",
         "idle_w",
         "index",
         "joining",
         "key",
         "kv_capacity",
         "kv_reserved",
+        "marks",
+        "n_dec",
         "pos",
         "power",
         "pq",
@@ -95,6 +101,7 @@ class _Instance:
         "step_end",
         "step_prefill",
         "step_start",
+        "steps",
         "t_energy",
         "used_slots",
         "version",
@@ -121,7 +128,18 @@ class _Instance:
         self.kv_reserved = 0
         # decode state
         self.g = 0.0
-        self.heap: list[tuple[float, int, SimRequest]] = []
+        """Tokens every decoding sequence has gained since the instance started (its running
+        count: a sequence joining at count g0 with k tokens to go ends when it reaches g0 + k)."""
+        self.steps = 0
+        """Decode steps so far: `g` after step s is `marks[s]` (less the tolerance)."""
+        self.marks = [self.g + FINISH_TOL]
+        """The running count after each decode step, plus the tolerance a sequence's end is
+        compared with, computed ahead as far as some sequence's end needs."""
+        self.ahead = self.g
+        """The running count after the last step `marks` has reached."""
+        self.finishing: dict[int, list[tuple[float, int, SimRequest]]] = {}
+        """Decode step -> the sequences that end with it: (end count, request id, request)."""
+        self.n_dec = 0
         self.ctx0 = 0.0
         self.joining: deque[tuple[float, SimRequest]] = deque()
         self.first_pending: list[SimRequest] = []
@@ -143,15 +161,15 @@ class _Instance:
 
     @property
     def n_decode(self) -> int:
-        return len(self.heap)
+        return self.n_dec
 
     def has_work(self, t: float) -> bool:
-        return bool(self.heap or self.pq or (self.joining and self.joining[0][0] <= t))
+        return bool(self.n_dec or self.pq or (self.joining and self.joining[0][0] <= t))
 
     def next_time(self) -> float:
         if self.busy:
             return self.step_end
-        if self.heap or self.pq:
+        if self.n_dec or self.pq:
             return self.engine.now_hint
         if self.joining:
             return max(self.engine.now_hint, self.joining[0][0])
@@ -173,7 +191,7 @@ class _Instance:
         while joining and joining[0][0] <= t:
             _, r = joining.popleft()
             self._join_decode(r)
-        n = len(self.heap)
+        n = self.n_dec
         budget = self.budget - n * self.cost.q
         prefill = 0
         pairs = 0.0
@@ -212,9 +230,27 @@ class _Instance:
         self.power = self.idle_w + self.range_w * activity
 
     def _join_decode(self, r: SimRequest) -> None:
-        """r starts decoding now; its first token comes at the end of this step."""
+        """r starts decoding now; its first token comes at the end of this step, its last at the
+        end of the first step after which the running count reaches its end."""
         left = r.target - r.out
-        heapq.heappush(self.heap, (self.g + left, r.rid, r))
+        end = self.g + left
+        marks = self.marks
+        if marks[-1] < end:
+            accept = self.accept
+            g = self.ahead
+            while True:
+                g += accept
+                marks.append(g + FINISH_TOL)
+                if marks[-1] >= end:
+                    break
+            self.ahead = g
+        step = bisect.bisect_left(marks, end, self.steps + 1)
+        ends = self.finishing.get(step)
+        if ends is None:
+            self.finishing[step] = [(end, r.rid, r)]
+        else:
+            ends.append((end, r.rid, r))
+        self.n_dec += 1
         self.ctx0 += r.prompt_len + r.out - self.g
         if r.out == 0:
             self.first_pending.append(r)
@@ -224,36 +260,43 @@ class _Instance:
         c = eng.c
         dt = t - self.step_start
         gpus = self.cost.gpus
-        if self.heap:
+        n = self.n_dec
+        if n:
             c.decode_busy_s += dt
             c.decode_gpu_s += dt * gpus
         else:
             c.prefill_busy_s += dt
             c.prefill_gpu_s += dt * gpus
-        n = len(self.heap)
         if n:
             self.g += self.accept
+            self.steps += 1
             c.generation_tokens += n * self.accept
-            for r in self.first_pending:
-                r.t_first = t
-            if eng.first_tokens is not None:
-                eng.first_tokens.extend(self.first_pending)
-            self.first_pending = []
-            heap = self.heap
-            g = self.g
-            while heap and heap[0][0] <= g + 1e-9:
-                key, _, r = heapq.heappop(heap)
-                self.ctx0 -= r.prompt_len + r.target - key
-                r.out = r.target
-                r.t_last = t
-                if math.isnan(r.t_first):
+            if self.first_pending:
+                for r in self.first_pending:
                     r.t_first = t
-                    if eng.first_tokens is not None:
-                        eng.first_tokens.append(r)
-                self.release(r)
-                eng.finish(r, finished)
-            if not heap:
-                self.ctx0 = 0.0
+                self.first_pending = []
+            ends = self.finishing.pop(self.steps, None)
+            if ends is not None:
+                if len(ends) > 1:
+                    ends.sort()
+                done = len(ends)
+                self.n_dec = n - done
+                for key, _, r in ends:
+                    held = r.prompt_len + r.target
+                    self.ctx0 -= held - key
+                    r.out = r.target
+                    r.t_last = t
+                    if r.t_first != r.t_first:  # NaN: no first token yet
+                        r.t_first = t
+                    # its slot and KV room are free (as release(), for each sequence that ends)
+                    self.kv_reserved -= held
+                    r.finished = True
+                    finished.append(r)
+                self.used_slots -= done
+                eng.free_slots += done
+                eng.capacity_freed = True
+                if not self.n_dec:
+                    self.ctx0 = 0.0
         for item, take in self.step_prefill:
             item[1] -= take
             item[2] += take
@@ -297,7 +340,8 @@ class PoolEngine:
         self._events: list[tuple[float, int, int]] = []
         """Heap of (time, instance position, version): each instance's next event."""
         self._dirty: list[_Instance] = []
-        """Instances given work since their event was last scheduled."""
+        """Idle instances given work since their event was last scheduled (a busy one's next
+        event is the end of its step, whatever it is given meanwhile)."""
         self.capacity_tokens = dcost.kv_tokens_per_rank * dcost.ranks
         self.free_slots = sum(i.slots for i in self.decode)
         """Decode batch slots free, over all decode instances."""
@@ -308,7 +352,7 @@ class PoolEngine:
         self._wait_mark = 0.0
         # prefix cache: conversation key -> (its last prompt's chain, blocks charged for it); LRU
         # order. A chain charges the blocks it does not share with the chain it was found beside.
-        self.cache: OrderedDict[int, tuple[Sequence[int], int]] = OrderedDict()
+        self.cache: OrderedDict[int, tuple[BlockRuns, int]] = OrderedDict()
         self.heads: dict[int, int] = {}
         """First block identity -> the conversation last cached with a prompt starting with it."""
         self.cache_blocks = 0
@@ -321,11 +365,7 @@ class PoolEngine:
         )
         self.cache_capacity_blocks = (hbm_tokens + off_tokens) // self.block
         self.caching = shape.spec.prefix_caching
-        self._dest: dict[int, _Instance] = {}
-        """Decode instance each admitted request was given, until its prefill is done."""
         self._finished_sink: list[SimRequest] = []
-        self.first_tokens: list[SimRequest] | None = None
-        """Where each request goes when its first token comes (None: nowhere)."""
         del seed
 
     # -- requests ---------------------------------------------------------------------------
@@ -360,23 +400,20 @@ class PoolEngine:
                 f"the request needs {prompt_len + max_tokens} tokens of KV cache, more than one "
                 f"decode instance holds ({self.capacity_tokens})"
             )
+        runs = hashes if type(hashes) is BlockRuns else BlockRuns.of(hashes)
+        # rid, prompt_len, hashes, target, finish_reason, t_arrival (positional: made per request)
         return SimRequest(
-            rid=next(self._ids),
-            prompt_len=prompt_len,
-            hashes=hashes,
-            target=max_tokens,
-            finish_reason="length",
-            t_arrival=t,
-            owner=owner,
-            session=session,
+            next(self._ids), prompt_len, runs, max_tokens, "length", t, owner=owner, session=session
         )
 
     def submit(self, req: SimRequest, t: float) -> None:
         if t > self.now_hint:
             self.now_hint = t
-        self._account_wait(t)
+        if t > self._wait_mark:
+            self._account_wait(t)
         self.waiting.append(req)
-        self._admit(t)
+        if self.free_slots:
+            self._admit(t)
 
     def _account_wait(self, t: float) -> None:
         mark = self._wait_mark
@@ -393,13 +430,20 @@ class PoolEngine:
             self._wait_mark = t
 
     def _admit(self, t: float) -> None:
+        """Admit waiting requests, first come first served, while a decode instance has a free
+        slot and KV room (the one with the most free slots, the first of equals), and queue each
+        for its prefill: on the prefill instance with the least queued (the first of equals), or
+        on its own decode instance when aggregated."""
         waiting = self.waiting
+        decode = self.decode
+        prefill = self.prefill
+        c = self.c
         while waiting and self.free_slots:
             r = waiting[0]
             need = r.prompt_len + r.target
             best = None
             best_free = 0
-            for inst in self.decode:
+            for inst in decode:
                 free = inst.slots - inst.used_slots
                 if free > best_free and inst.kv_reserved + need <= inst.kv_capacity:
                     best, best_free = inst, free
@@ -412,83 +456,88 @@ class PoolEngine:
             r.replica = best.index
             r.admitted = True
             r.t_admitted = t
-            self.c.admitted += 1
-            self._start_prefill(r, best, t)
+            c.admitted += 1
+            cached = self._lookup(r) if self.caching else 0
+            r.cached_tokens = cached
+            r.computed = cached
+            c.prompt_tokens += r.prompt_len
+            c.cached_tokens += cached
+            inst = min(prefill, key=_QUEUED) if prefill else best
+            left = r.prompt_len - cached
+            inst.pq.append([r, left, cached])
+            inst.pq_tokens += left
+            if not inst.busy:  # a busy instance takes it up when its step ends
+                self._dirty.append(inst)
 
     def _lookup(self, r: SimRequest) -> int:
-        hashes = r.hashes
-        if not self.caching or not hashes:
+        """Prompt tokens served from the prefix cache: the longest prefix the prompt shares with
+        its conversation's cached prompt or with the latest cached prompt that starts with the
+        same block (always leaving one token to compute)."""
+        hashes = cast(BlockRuns, r.hashes)  # new_request keeps every prompt as runs
+        if not hashes.length:
             return 0
-        own = hashes[0] if r.session is None else r.session
-        keys = [own]
-        other = self.heads.get(hashes[0])
-        if other is not None and other != own:
-            keys.append(other)
+        first = hashes.first
+        own = first if r.session is None else r.session
+        cache = self.cache
         best, best_key = 0, None
-        for key in keys:
-            hit = self.cache.get(key)
-            if hit is None:
-                continue
+        hit = cache.get(own)
+        if hit is not None:
+            n = common_prefix(hashes, hit[0])
+            if n > 0:
+                best, best_key = n, own
+        other = self.heads.get(first)
+        if other is not None and other != own and (hit := cache.get(other)) is not None:
             n = common_prefix(hashes, hit[0])
             if n > best:
-                best, best_key = n, key
+                best, best_key = n, other
         if best_key is None:
             return 0
-        self.cache.move_to_end(best_key)
+        cache.move_to_end(best_key)
         return min(best * self.block, r.prompt_len - 1)
 
     def _remember(self, r: SimRequest) -> None:
-        hashes = r.hashes
-        if not self.caching or not hashes:
+        hashes = cast(BlockRuns, r.hashes)
+        if not hashes.length:
             return
-        first = hashes[0]
+        first = hashes.first
         key = first if r.session is None else r.session
-        old = self.cache.pop(key, None)
+        cache, heads = self.cache, self.heads
+        blocks = self.cache_blocks
+        old = cache.pop(key, None)
         if old is not None:
-            self.cache_blocks -= old[1]
+            blocks -= old[1]
         shared = 0
-        other = self.heads.get(first)
-        if other is not None and other != key and (beside := self.cache.get(other)) is not None:
+        other = heads.get(first)
+        if other is not None and other != key and (beside := cache.get(other)) is not None:
             shared = common_prefix(hashes, beside[0])
-        n = len(hashes) - shared
-        self.cache[key] = (hashes, n)
-        self.heads[first] = key
-        self.cache_blocks += n
-        while self.cache_blocks > self.cache_capacity_blocks and self.cache:
-            gone, (chain, b) = self.cache.popitem(last=False)
-            self.cache_blocks -= b
-            if chain and self.heads.get(chain[0]) == gone:
-                del self.heads[chain[0]]
-
-    def _start_prefill(self, r: SimRequest, dec: _Instance, t: float) -> None:
-        cached = self._lookup(r)
-        r.cached_tokens = cached
-        r.computed = cached
-        self.c.prompt_tokens += r.prompt_len
-        self.c.cached_tokens += cached
-        # the prefill instance with the least queued (the first of equals)
-        inst = min(self.prefill, key=_QUEUED) if self.prefill else dec
-        inst.pq.append([r, r.prompt_len - cached, cached])
-        inst.pq_tokens += r.prompt_len - cached
-        self._dirty.append(inst)
-        self._dest[r.rid] = dec
+        n = hashes.length - shared
+        cache[key] = (hashes, n)
+        heads[first] = key
+        blocks += n
+        cap = self.cache_capacity_blocks
+        while blocks > cap and cache:
+            gone, (chain, b) = cache.popitem(last=False)
+            blocks -= b
+            if chain.length and heads.get(chain.first) == gone:
+                del heads[chain.first]
+        self.cache_blocks = blocks
 
     def prefill_done(self, inst: _Instance, r: SimRequest, t: float) -> None:
-        self._remember(r)
-        dec = self._dest.pop(r.rid)
+        if self.caching:
+            self._remember(r)
+        dec = self.decode[r.replica]
         if inst.role == "agg":
             # the step that completes the prompt emits the first token
             r.out = 1
             r.t_first = t
             r.t_last = t
-            if self.first_tokens is not None:
-                self.first_tokens.append(r)
             if r.out >= r.target:
                 inst.release(r)
                 self.finish(r, self._finished_sink)
                 return
             dec.joining.append((t, r))
-            self._dirty.append(dec)
+            if not dec.busy:
+                self._dirty.append(dec)
             return
         ready = t + inst.cost.kv_transfer_s(r.prompt_len, dec.cost)
         dq = dec.joining
@@ -496,15 +545,12 @@ class PoolEngine:
             # keep the queue ordered by ready time (transfers finish in order of their start)
             ready = dq[-1][0]
         dq.append((ready, r))
-        self._dirty.append(dec)
+        if not dec.busy:
+            self._dirty.append(dec)
 
     def finish(self, r: SimRequest, finished: list[SimRequest]) -> None:
         r.finished = True
         finished.append(r)
-
-    def log_first_tokens(self, sink: list[SimRequest]) -> None:
-        """From now on, append each request to `sink` when its first token comes."""
-        self.first_tokens = sink
 
     def abort(self, req: SimRequest, t: float) -> None:
         raise NotImplementedError("the rack-scale engine does not serve HTTP clients that go away")
@@ -538,8 +584,16 @@ class PoolEngine:
         return None
 
     def next_time(self) -> float:
-        ev = self._top()
-        return ev[0] if ev is not None else INF
+        if self._dirty:
+            self._flush_dirty()
+        events = self._events
+        insts = self.instances
+        while events:
+            ev = events[0]
+            if insts[ev[1]].version == ev[2]:
+                return ev[0]
+            heapq.heappop(events)
+        return INF
 
     def run_until(self, t: float, emitted: list[SimRequest] | None = None) -> list[SimRequest]:
         """Run every event up to time t, in time order (ties: decode instances first, then
@@ -578,8 +632,10 @@ class PoolEngine:
                     best.end_step(bt, finished)
                     if self.capacity_freed:
                         self.capacity_freed = False
-                        self._account_wait(bt)
-                        self._admit(bt)
+                        if bt > self._wait_mark:
+                            self._account_wait(bt)
+                        if self.waiting:
+                            self._admit(bt)
                 best.start_step(bt)
                 # reschedule it (as _schedule, inline: this runs every step)
                 nt = best.next_time()
@@ -598,7 +654,8 @@ class PoolEngine:
                     heapq.heappop(events)
                     ev = None
             if stop_on_finish:
-                self._account_wait(bt)
+                if bt > self._wait_mark:
+                    self._account_wait(bt)
                 if finished:
                     break
         return finished

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 from agentperf_tui.core.simulator.costmodel import PoolCost
+from agentperf_tui.core.simulator.profiles import Deployment
 from agentperf_tui.core.simulator.shapes import Shape
 
 BOUNDS = ("batch cap", "KV memory", "decode bandwidth", "prefill compute", "TTFT queueing")
@@ -148,6 +149,31 @@ class Capacity:
     speed: float
     """Modelled decode speed per sequence at the binding batch (tokens/s)."""
 
+    @property
+    def held(self) -> float:
+        """Agents the decode slots or the KV cache (whichever holds fewer sequences) keep busy
+        with every reply streaming at the reference speed: past this, requests queue for a
+        slot whatever the rest of the shape does."""
+        return min(self.limits["batch cap"], self.limits["KV memory"])
+
+
+def agents_holding(seqs: float, w: WorkloadStats, speed: float) -> float:
+    """Agents that keep `seqs` sequences busy when each reply streams at `speed` tokens/s: an
+    agent occupies a sequence slot while its reply streams and none while its tool runs (a
+    tree's agent: `parallelism` slots' worth of such cycles)."""
+    busy = w.output_tokens / max(speed, 1e-9)
+    cycle = busy + w.tool_delay_s + 1.0
+    return seqs * cycle / max(busy, 1e-9) / max(1.0, w.parallelism)
+
+
+def replicas_held(dep: Deployment, w: WorkloadStats, speed_slo: float, p25_margin: float = 1.15) -> float:
+    """`Capacity.held` for a deployment of identical replicas (the replica engine): their
+    running-sequence slots, or the sequences their KV cache holds, at the tier's speed with the
+    P25 margin."""
+    kv_seqs = dep.kv_capacity_tokens / max(1.0, w.prompt_tokens + w.output_tokens)
+    per_replica = min(float(dep.engine.max_num_seqs), kv_seqs)
+    return agents_holding(dep.replicas * per_replica, w, speed_slo * p25_margin)
+
 
 def agent_capacity(
     shape: Shape, w: WorkloadStats, speed_slo: float, ttft_slo: float, p25_margin: float = 1.15
@@ -176,14 +202,8 @@ def agent_capacity(
     if speed_b == 0:
         speed_at = dc.accept / dc.step(1, ctx, 0.0).duration
 
-    # an agent occupies a sequence slot while its reply streams, and none while its tool runs
-    # (a tree's agent: `parallelism` slots' worth of such cycles)
-    par = max(1.0, w.parallelism)
-
     def agents(batch_per_rank: int, speed: float) -> float:
-        busy = w.output_tokens / max(speed, 1e-9)
-        cycle = busy + w.tool_delay_s + 1.0
-        return batch_per_rank * ranks * cycle / max(busy, 1e-9) / par
+        return agents_holding(batch_per_rank * ranks, w, speed)
 
     s_ref = max(speed_at, target)
     limits = {
@@ -195,7 +215,7 @@ def agent_capacity(
     rate = _prefill_rate(pc, w.prompt_tokens) * pc.gpus * (shape.prefill_instances or 1)
     if not shape.disaggregated:
         rate *= 0.5  # aggregated instances spend their steps on decode too
-    per_agent = par * w.new_tokens / (w.output_tokens / s_ref + w.tool_delay_s + 1.0)
+    per_agent = max(1.0, w.parallelism) * w.new_tokens / (w.output_tokens / s_ref + w.tool_delay_s + 1.0)
     limits["prefill compute"] = 0.8 * rate / max(per_agent, 1e-9)
     # TTFT: one prompt's own prefill time must stay well inside the SLO (queueing comes on top)
     chunk_t = pc.step(

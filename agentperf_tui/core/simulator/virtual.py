@@ -22,12 +22,12 @@ import heapq
 import itertools
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal, overload
 
 from agentperf_tui.core.records import RequestResult
-from agentperf_tui.core.search.window import OpenRequest
+from agentperf_tui.core.search.window import OpenRequest, SentInOrder
 from agentperf_tui.core.simulator.block_runs import BlockRuns
 from agentperf_tui.core.simulator.engine import Engine, RequestRejected, SimRequest
 from agentperf_tui.core.simulator.pool_engine import PoolEngine
@@ -56,7 +56,7 @@ def baseline_tool_delay(rng: random.Random) -> float:
     Drawn log-normal (median 1 s, sigma 1) and clipped to [0.1, 5] s.
     """
     d = math.exp(_LOG_MEDIAN + BASELINE_SIGMA * rng.gauss(0.0, 1.0))
-    return min(BASELINE_MAX_S, max(BASELINE_MIN_S, d))
+    return BASELINE_MAX_S if d >= BASELINE_MAX_S else BASELINE_MIN_S if d <= BASELINE_MIN_S else d
 
 
 def check_replayable(trajectories: list[Trajectory]) -> None:
@@ -109,6 +109,8 @@ class _Agent:
     retiring: bool = False
     retired: bool = False
     in_flight: SimRequest | None = None
+    view: OpenRequest | None = None
+    """The request in flight as `open_requests` last described it (None: not described yet)."""
     t_intended: float = 0.0
     pending: int = 0
     """Sequence number of the agent's scheduled send; a stale heap entry carries an older one."""
@@ -137,6 +139,7 @@ class VirtualLoad:
         check_replayable(trajectories)
         self.deployment = deployment
         self.trajectories = trajectories
+        self._ids = [t.id for t in trajectories]
         self.seed = seed
         self.tool_delay = tool_delay
         self.join_spread_s = join_spread_s
@@ -156,14 +159,11 @@ class VirtualLoad:
         self._agents: dict[int, _Agent] = {}
         self._retiring = 0
         """Agents in `_agents` that are retiring."""
-        self._open: dict[int, OpenRequest | None] = {}
-        """Each agent's request in flight, in the order they were sent, as `open_requests` last
-        reported it (None: not reported yet)."""
-        self._unreported: list[_Agent] = []
-        """Agents that sent a request since `open_requests` last looked."""
-        self._first_tokens: list[SimRequest] = []
-        """Requests whose first token came since `open_requests` last looked (from the engine)."""
-        self.engine.log_first_tokens(self._first_tokens)
+        self._open: dict[int, _Agent] = {}
+        """The linear agents with a request in flight, in the order they sent it."""
+        self._moves = 0
+        """Times the load has moved on (advanced, or changed its agents): a list of the requests
+        in flight read after it moved would be out of date."""
         self._next_id = 0
         self._completed: list[tuple[int, float, float]] = []
         self._results: list[RequestResult] = []
@@ -176,12 +176,18 @@ class VirtualLoad:
     def active_agents(self) -> int:
         return len(self._agents) - self._retiring
 
+    @property
+    def leaving_agents(self) -> int:
+        """Retiring agents whose last requests are still in flight (an idle one leaves at once)."""
+        return self._retiring
+
     def set_concurrency(self, n: int) -> None:
         """Grow to n agents (new ones join spread over `join_spread_s`) or shrink to n (the
         newest agents retire at their next turn boundary: now if they are between turns,
         after their reply if a request is in flight)."""
         if n < 0:
             raise ValueError("concurrency cannot be negative")
+        self._moves += 1
         active = sorted((a for a in self._agents.values() if not a.retiring), key=lambda a: a.agent_id)
         if n < len(active):
             for a in active[n:]:
@@ -290,12 +296,10 @@ class VirtualLoad:
         run = a.tree
         assert run is not None
         del run.open[r.rid]
-        self._results.append(RequestResult(
-            agent_id=a.agent_id, trajectory_id=run.blocks.trajectory, replay=a.replay,
-            turn=due.node.turns[due.turn].i, node=due.node.id, t_intended=due.at, t_sent=r.t_arrival,
-            t_end=r.t_last, ok=True, t_first_token=r.t_first, t_last_token=r.t_last,
-            prompt_tokens=r.prompt_len, cached_tokens=r.cached_tokens, output_tokens=r.out,
-            client_output_tokens=r.out, requested_output_tokens=due.node.turns[due.turn].output_tokens))
+        turn = due.node.turns[due.turn]
+        self._results.append(RequestResult.streamed(
+            a.agent_id, run.blocks.trajectory, a.replay, turn.i, due.node.id, due.at, r.t_arrival, r.t_first,
+            r.t_last, r.prompt_len, r.cached_tokens, r.out, turn.output_tokens))
         self._tree_reply(a, due, r.t_last)
 
     def _tree_reply(self, a: _Agent, due: Due, t: float) -> None:
@@ -338,7 +342,11 @@ class VirtualLoad:
     def _send(self, a: _Agent, t: float) -> None:
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
-        prompt, reuse = self._prompt_of(a, traj, turn)
+        if isinstance(turn, TokenTurn):
+            prompt, cached = turn.new_input_tokens + turn.cached_prefix_tokens, turn.cached_prefix_tokens
+            reuse = a.prev_prompt_len if a.prev_prompt_len <= cached else cached
+        else:
+            prompt, reuse = self._prompt_of(a, traj, turn)
         prev = a.prev_hashes
         keep = min(reuse // self.block, len(prev))
         fresh = max(0, prompt // self.block - keep)
@@ -359,14 +367,14 @@ class VirtualLoad:
                                           ignore_eos=True, owner=a)
         except RequestRejected as e:
             self._results.append(RequestResult(
-                agent_id=a.agent_id, trajectory_id=traj.id, replay=a.replay, turn=turn.i,
+                agent_id=a.agent_id, trajectory_id=self._ids[a.traj_index], replay=a.replay, turn=turn.i,
                 t_intended=a.t_intended, t_sent=t, t_end=t, ok=False, error=str(e), http_status=400,
                 prompt_tokens=prompt, requested_output_tokens=turn.output_tokens))
             self._after_turn(a, t)
             return
         a.in_flight = req
-        self._open[a.agent_id] = None
-        self._unreported.append(a)
+        a.view = None
+        self._open[a.agent_id] = a
         self.engine.submit(req, t)
 
     def _after_turn(self, a: _Agent, t: float, traj: Trajectory | None = None) -> None:
@@ -389,7 +397,11 @@ class VirtualLoad:
             return
         delay = turn.tool_delay_s if self.tool_delay == "recorded" else baseline_tool_delay(a.rng)
         a.turn += 1
-        self._schedule(a, t + delay)
+        # the next turn is due after the tool delay (as _schedule, inline: this runs every turn)
+        t += delay
+        a.pending += 1
+        a.t_intended = t
+        heapq.heappush(self._heap, (t, next(self._seq), a.pending, a, None))
 
     def _finish(self, r: SimRequest) -> None:
         if isinstance(r.owner, _Sent):
@@ -398,12 +410,9 @@ class VirtualLoad:
         a: _Agent = r.owner
         traj = self.trajectories[a.traj_index]
         turn = traj.turns[a.turn]
-        self._results.append(RequestResult(
-            agent_id=a.agent_id, trajectory_id=traj.id, replay=a.replay, turn=turn.i,
-            t_intended=a.t_intended, t_sent=r.t_arrival, t_end=r.t_last, ok=True,
-            t_first_token=r.t_first, t_last_token=r.t_last, prompt_tokens=r.prompt_len,
-            cached_tokens=r.cached_tokens, output_tokens=r.out, client_output_tokens=r.out,
-            requested_output_tokens=turn.output_tokens))
+        self._results.append(RequestResult.streamed(
+            a.agent_id, self._ids[a.traj_index], a.replay, turn.i, "root", a.t_intended, r.t_arrival,
+            r.t_first, r.t_last, r.prompt_len, r.cached_tokens, r.out, turn.output_tokens))
         self._after_turn(a, r.t_last, traj)
 
     # -- clock -----------------------------------------------------------------------------
@@ -413,6 +422,7 @@ class VirtualLoad:
         if seconds < 0:
             raise ValueError("cannot advance by a negative time")
         until = self.now + seconds
+        self._moves += 1
         heap, engine = self._heap, self.engine
         pooled = engine if isinstance(engine, PoolEngine) else None
         next_time = engine.next_time
@@ -444,43 +454,38 @@ class VirtualLoad:
         out, self._results = self._results, []
         return out
 
-    def open_requests(self) -> list[OpenRequest]:
+    def open_requests(self) -> Sequence[OpenRequest]:
         """The requests in flight now (retiring agents' included), with their first token if it
         has come: queued for a decode slot or KV room, in a prefill queue, moving to a decode
-        instance or decoding. Each carries the key its result will have when it finishes. A linear
-        agent's request is kept as it goes (sent, first token, finished); a tree's are read from
-        its open requests."""
+        instance or decoding. Each carries the key its result will have when it finishes.
+
+        Linear agents' requests come in the order they were sent (`SentInOrder`), each described
+        when it is first read and again once its first token has come, so a reader that stops
+        early describes only what it read; the list holds until the load moves on. A tree's
+        requests (several per agent) are listed from its open requests."""
+        if not self._trees:
+            return _InFlight(self)
         now = self.now
-        opens = self._open
-        # the new requests, then those whose first token came: only what changed is looked at
-        for a in self._unreported:
-            req = a.in_flight
-            if req is not None and opens[a.agent_id] is None:
-                opens[a.agent_id] = self._view(a, req, now)
-        self._unreported.clear()
-        later = []
-        for req in self._first_tokens:
-            a = req.owner
-            if not isinstance(a, _Agent):
-                continue  # a tree's request: read from its tree below
-            if req.t_first > now:
-                later.append(req)  # not yet on this clock
-            elif a.in_flight is req:
-                seen = opens[a.agent_id]
-                if seen is None or seen.t_first_token is None:
-                    opens[a.agent_id] = self._view(a, req, now)
-        self._first_tokens[:] = later
-        out = cast(list[OpenRequest], list(opens.values()))  # every one reported by now
-        if self._trees:
-            for a in self._agents.values():
-                if a.tree is None:
-                    continue
-                for treq in a.tree.open.values():
-                    due = treq.owner.due
-                    at = treq.t_first if treq.t_first <= now else None
-                    out.append(OpenRequest(a.agent_id, due.at, at, treq.target, a.tree.blocks.trajectory,
-                                           a.replay, due.node.id, due.node.turns[due.turn].i))
+        out = list(self._in_flight(now))
+        for a in self._agents.values():
+            if a.tree is None:
+                continue
+            for treq in a.tree.open.values():
+                due = treq.owner.due
+                at = treq.t_first if treq.t_first <= now else None
+                out.append(OpenRequest(a.agent_id, due.at, at, treq.target, a.tree.blocks.trajectory,
+                                       a.replay, due.node.id, due.node.turns[due.turn].i))
         return out
+
+    def _in_flight(self, now: float) -> Iterator[OpenRequest]:
+        """The linear agents' requests in flight, in the order they were sent."""
+        for a in self._open.values():
+            v = a.view
+            req = a.in_flight
+            assert req is not None
+            if v is None or (v.t_first_token is None and req.t_first <= now):
+                v = a.view = self._view(a, req, now)
+            yield v
 
     def _view(self, a: _Agent, req: SimRequest, now: float) -> OpenRequest:
         traj = self.trajectories[a.traj_index]
@@ -501,3 +506,42 @@ class VirtualLoad:
     def energy_j(self) -> float:
         """Energy of all GPUs since the start, up to `now` (J)."""
         return self.engine.energy_j(self.now)
+
+
+class _InFlight(SentInOrder):
+    """A load's linear agents' requests in flight, in the order they were sent, read from the
+    load as they are reached (valid until the load moves on)."""
+
+    __slots__ = ("_load", "_moves")
+
+    def __init__(self, load: VirtualLoad) -> None:
+        self._load = load
+        self._moves = load._moves
+
+    def _live(self) -> VirtualLoad:
+        if self._load._moves != self._moves:
+            raise RuntimeError("the virtual load has moved on since these requests in flight were listed")
+        return self._load
+
+    def __iter__(self) -> Iterator[OpenRequest]:
+        load = self._live()
+        return load._in_flight(load.now)
+
+    def __len__(self) -> int:
+        return len(self._live()._open)
+
+    @overload
+    def __getitem__(self, i: int) -> OpenRequest: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[OpenRequest]: ...
+
+    def __getitem__(self, i: int | slice) -> OpenRequest | list[OpenRequest]:
+        return list(self)[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -32,7 +32,10 @@ class PlannedShape(_Shape):
     """N* x exp(-spread) .. N* x exp(+spread), spread from the calibration (`PlanDetails`)."""
     bound: str
     """What limited it at its first failing N: batch cap, KV memory, decode bandwidth, prefill
-    compute, TTFT queueing (or none within the search's largest N)."""
+    compute, TTFT queueing (or none up to the search's largest N)."""
+    max_n: int | None = None
+    """The largest N its search could try: `--max`, or by default twice the agents its decode
+    slots (or KV cache) hold at the tier's speed in the steady-state estimate."""
     estimate: int
     """Agents the steady-state ranking estimated before the search."""
     estimate_bound: str
