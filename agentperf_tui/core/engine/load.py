@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agentperf_tui.core.client.stream import StreamClient
-from agentperf_tui.core.engine.bodies import body_fn, request_path
+from agentperf_tui.core.engine.bodies import Bodies, request_path
 from agentperf_tui.core.engine.fleet import AgentCounts, Exchange, Fleet, TrajectoryDone
 from agentperf_tui.core.engine.open_requests import OpenRequests
 from agentperf_tui.core.engine.protocol import WorkerSpec
@@ -92,7 +92,7 @@ def fleet_for(
     return Fleet(
         client=client,
         path=request_path(spec.api),
-        body=body_fn(spec.api, spec.model, spec.exact, spec.exact_fields),
+        body=Bodies(spec.api, spec.model, spec.exact, spec.exact_fields),
         trajectories=list(spec.trajectories),
         calibration=spec.calibration,
         clock=clock,
