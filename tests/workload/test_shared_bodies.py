@@ -20,6 +20,8 @@ from agentperf_tui.core.workload.text_replay import (
 )
 from agentperf_tui.core.workload.trajectory import TextTurn, Trajectory, load_set
 
+from .traj_files import write_lines
+
 MODEL = "org/model-1"
 SETTINGS = [
     ("chat", True, EXACT_FIELDS),
@@ -67,11 +69,6 @@ def test_recorded_agent_traces(aa_default_manifest: Path, tmp_path: Path) -> Non
     assert _check_set(load_set(tmp_path)) > 1000
 
 
-def _write(path: Path, header: dict[str, Any], *lines: dict[str, Any]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in (header, *lines)))
-    return path
-
-
 def _turn(i: int, *append: dict[str, Any], **kw: Any) -> dict[str, Any]:
     return {"i": i, "append": list(append), "output_tokens": 3 + i} | kw
 
@@ -85,7 +82,7 @@ def _awkward_set(folder: Path) -> list[Trajectory]:
     non-ASCII and control characters; tool calls; drop_last; compaction; per-turn tools; a tree."""
     folder.mkdir()
     odd = "héllo — 日本 🚀 \u0000\t\"quoted\" \\ </script> \u2028"
-    _write(folder / "a.jsonl", V1 | {"id": "a", "tools": TOOLS},
+    write_lines(folder / "a.jsonl", V1 | {"id": "a", "tools": TOOLS},
            _turn(0, {"role": "system"}, {"role": "user", "content": odd}),
            _turn(1, {"role": "assistant", "content": None,
                      "tool_calls": [{"id": "c1", "type": "function",
@@ -96,15 +93,15 @@ def _awkward_set(folder: Path) -> list[Trajectory]:
            _turn(2, {"role": "user", "content": "turn 3 of 9"}, drop_last=1),
            _turn(3, {"role": "user", "content": [{"type": "text", "text": "summary ✓"}]},
                  {"role": "assistant", "content": "next"}, compacted=True))
-    _write(folder / "b.jsonl", V1 | {"id": "b"},
+    write_lines(folder / "b.jsonl", V1 | {"id": "b"},
            _turn(0, {"role": "system", "content": f"contains {PREFIX_SLOT} once"},
                  {"role": "user", "content": "x"}),
            _turn(1, {"role": "assistant", "content": PREFIX_SLOT}))
-    _write(folder / "c.jsonl", V1 | {"id": "c"},
+    write_lines(folder / "c.jsonl", V1 | {"id": "c"},
            _turn(0, {"role": "user", "content": [{"type": "text", "text": "look"},
                                                   {"type": "image_url", "image_url": {"url": "data:,"}}]}),
            _turn(1, {"role": "assistant", "content": ""}))
-    _write(folder / "d.jsonl", V1 | {"format": "agentperf-traj/2", "id": "d", "tools": TOOLS},
+    write_lines(folder / "d.jsonl", V1 | {"format": "agentperf-traj/2", "id": "d", "tools": TOOLS},
            _turn(0, {"role": "system", "content": "S"}, {"role": "user", "content": "task"}),
            _turn(1, {"role": "assistant", "content": "spawn"}, {"role": "tool", "content": "results"}),
            {"node": "fork", "at_turn": 1, "context": "parent"},
