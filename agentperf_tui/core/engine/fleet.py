@@ -48,6 +48,8 @@ class Exchange:
     turn: int
     requested_output_tokens: int
     node: str = ROOT
+    t_first_output: float | None = None
+    """When its first output arrived, once a poll has found it while the request was in flight."""
 
 
 @dataclass(slots=True)
@@ -71,6 +73,17 @@ class AgentCounts:
     @property
     def in_flight(self) -> int:
         return self.waiting + self.streaming
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """The agents at one moment, taken in one pass."""
+
+    counts: AgentCounts
+    active: int
+    """Agents that have joined and are not retiring."""
+    open: list[Exchange]
+    """The requests in flight (their chunks grow while they stream)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -188,27 +201,24 @@ class Fleet:
         self._agents.clear()
 
     # ---- observation (any thread; plain reads) ----
-    def counts(self) -> AgentCounts:
-        waiting = streaming = idle = 0
+    def census(self) -> Census:
+        waiting = streaming = idle = active = 0
+        opens: list[Exchange] = []
         agents = list(self._agents.values())
         for a in agents:
+            if a.joined and not a.retiring:
+                active += 1
             exchanges = list(a.open.values())
             if not exchanges:
                 idle += 1
+                continue
             for ex in exchanges:
                 if ex.raw.chunks:
                     streaming += 1
                 else:
                     waiting += 1
-        return AgentCounts(len(agents), waiting, streaming, idle)
-
-    def active(self) -> int:
-        """Agents that have joined and are not retiring."""
-        return sum(1 for a in list(self._agents.values()) if a.joined and not a.retiring)
-
-    def open_requests(self) -> list[Exchange]:
-        """The requests in flight now (their chunks grow while they stream)."""
-        return [ex for a in list(self._agents.values()) for ex in list(a.open.values())]
+            opens += exchanges
+        return Census(AgentCounts(len(agents), waiting, streaming, idle), active, opens)
 
     # ---- agents ----
     def _spawn(self, t_join: float) -> None:

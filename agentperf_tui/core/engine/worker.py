@@ -18,7 +18,7 @@ from typing import Any
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
 from agentperf_tui.core.engine.load import LoadReport, drain_into, fleet_for
-from agentperf_tui.core.engine.open_requests import OpenRequests
+from agentperf_tui.core.engine.open_requests import OpenBatch, open_batch
 from agentperf_tui.core.engine.protocol import (
     Pause,
     Ping,
@@ -47,7 +47,6 @@ class Worker:
         self._client: StreamClient | None = None
         self._fleet: Fleet | None = None
         self._queue: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
-        self._open = OpenRequests()
         self._handlers: dict[type, Callable[[Any], WorkerReply]] = {
             StartWorker: self._start,
             SetShare: self._set_share,
@@ -112,17 +111,18 @@ class Worker:
     def _report(self, *, empty: bool = False) -> WorkerReport:
         fleet = self._fleet
         report = LoadReport()
-        if fleet is not None and not empty:
-            report.opens = self._open.of(fleet.open_requests())
-            drain_into(self._queue, report)
+        opens = OpenBatch.empty()
         if fleet is not None:
-            report.counts = fleet.counts()
-            report.active = fleet.active()
+            census = fleet.census()
+            report.counts, report.active = census.counts, census.active
+            if not empty:
+                opens = open_batch(census.open)
+                drain_into(self._queue, report)
         return WorkerReport(
             clock=self.clock(),
             results=tuple(report.results),
             done=tuple(report.done),
-            opens=tuple(report.opens),
+            opens=opens,
             counts=report.counts,
             active=report.active,
         )
