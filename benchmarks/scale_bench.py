@@ -68,8 +68,8 @@ def start_mock(port: int, cpu: int | None, ttft: float, gap: float) -> subproces
     raise SystemExit("the mock server did not start")
 
 
-def stats(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
+def stats(port: int, timeout: float = 5.0) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=timeout) as r:
         result: dict[str, Any] = json.loads(r.read())
         return result
 
@@ -140,6 +140,7 @@ def engine(
     trajectories: Path,
     duration: float,
     store: Path,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -164,6 +165,7 @@ def engine(
         str(store),
         "--progress-every",
         "3600",
+        *extra,
     ]
     cpu = args.client_cpus
     return subprocess.Popen(
@@ -174,10 +176,10 @@ def engine(
     )
 
 
-def wait_streaming(port: int, n: int, timeout: float) -> None:
+def wait_streaming(port: int, n: int, timeout: float, stats_timeout: float = 5.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if stats(port)["open"] >= 0.9 * n:
+        if stats(port, stats_timeout)["open"] >= 0.9 * n:
             return
         time.sleep(0.5)
 
@@ -254,36 +256,98 @@ def import_dataset(folder: Path) -> Path:
     return out
 
 
+STATS_WAIT_S = 60.0
+AGENTS_GRACE_S = 300.0
+"""The engine's --duration beyond the measurement: it is stopped (SIGTERM) once measured."""
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def should_be_open(t_intended: np.ndarray, t_end: np.ndarray, w0: float, w1: float) -> float:
+    """Mean number of agents that should have a request open over [w0, w1] of the run clock: each
+    request counts from its intended send time to its end (the agent's tool pauses between them
+    do not count), whatever became of it."""
+    end = np.where(np.isnan(t_end), w1, t_end)
+    overlap = np.clip(np.minimum(end, w1) - np.maximum(t_intended, w0), 0.0, None)
+    return float(overlap.sum() / (w1 - w0))
+
+
+def pct_ms(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q)) * 1e3 if len(x) else float("nan")
+
+
 def agents_run(args: argparse.Namespace, n: int, folder: Path, trajs: Path) -> dict[str, float]:
+    from client_bench import hist_percentile
+
     from agentperf_tui.core.store import load_run
 
     port = args.port
     mock = start_mock(port, args.server_cpu, 0.1, args.gap)
     store = folder / f"agents-{n}.db"
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        proc = engine(args, port, n, args.agent_workers, trajs, args.warmup + args.duration + 10, store)
-        wait_streaming(port, n, 120)
+        # No exact-length probe: against a mock streaming a token every 0.5 s it takes minutes;
+        # the bodies then lack only `ignore_eos` and `min_tokens`.
+        proc = engine(
+            args, port, n, args.agent_workers, trajs, args.warmup + args.duration + AGENTS_GRACE_S, store,
+            extra=("--no-exact-length",),
+        )
+        # the server's loop is busy while thousands of agents connect: a reading may wait
+        wait_streaming(port, n, 180, STATS_WAIT_S)
         time.sleep(args.warmup)
         pids = tree(proc.pid)
-        s0 = stats(port)
+        load0, s0, c0 = load_average(), stats(port, STATS_WAIT_S), cpu_s(pids)
+        wall0 = time.time() - time.monotonic()
         time.sleep(args.duration)
-        s1 = stats(port)
-        rss = rss_bytes(pids)
-        proc.wait(args.duration + 120)
+        s1, c1 = stats(port, STATS_WAIT_S), cpu_s(pids)
+        m0, m1 = s0["now"], s1["now"]  # the window, on the server's clock (CLOCK_MONOTONIC)
+        rss, load1 = rss_bytes(pids), load_average()
     finally:
+        if proc is not None:
+            proc.terminate()  # the engine this benchmark started: it stops cleanly on SIGTERM
+            proc.wait(120)
         mock.terminate()
         mock.wait(10)
-    req = load_run(store, "latest", with_telemetry=False).requests
-    ok = req.select(req.ok)
-    bias = (ok.t_first_token - ok.t_intended) - 0.1
+    run = load_run(store, "latest", with_telemetry=False)
+    req = run.requests
+    w0, w1 = m0 + wall0 - run.info.started_wall, m1 + wall0 - run.info.started_wall
+    server_open = (s1["sample_sum"] - s0["sample_sum"]) / max(s1["sample_n"] - s0["sample_n"], 1)
+    due = should_be_open(req.t_intended, req.t_end, w0, w1)
+    # a request still streaming when the engine was stopped is stored as open at the end: its
+    # first token counts as any other
+    first = ~np.isnan(req.t_first_token)
+    in_window = first & (req.t_intended >= w0) & (req.t_intended < w1)
+    ramp = first & (req.t_intended < w0)
+    failed = ~req.ok & (req.failure != "open_at_end")
+    bias = req.t_first_token - req.t_intended - 0.1
+    lag = req.t_sent - req.t_intended
+    sent = int(((req.t_sent >= w0) & (req.t_sent < w1)).sum())
+    tokens = s1["tokens"] - s0["tokens"]
     return {
         "agents": n,
-        "in_flight_ratio": (s1["sample_sum"] - s0["sample_sum"])
-        / max(s1["sample_n"] - s0["sample_n"], 1)
-        / n,
-        "ttft_bias_p50_ms": float(np.percentile(bias, 50)) * 1e3 if len(ok) else float("nan"),
-        "ttft_bias_p99_ms": float(np.percentile(bias, 99)) * 1e3 if len(ok) else float("nan"),
-        "requests": float(len(ok)),
+        "load_avg_start": load0,
+        "load_avg_end": load1,
+        "in_flight_ratio": server_open / n,
+        "should_be_open_ratio": due / n,
+        "in_flight_of_due": server_open / due if due else float("nan"),
+        "ttft_bias_p50_ms": pct_ms(bias[in_window], 50),
+        "ttft_bias_p99_ms": pct_ms(bias[in_window], 99),
+        "client_lag_p50_ms": pct_ms(lag[in_window], 50),
+        "client_lag_p99_ms": pct_ms(lag[in_window], 99),
+        "window_requests": float(in_window.sum()),
+        "failed_requests": float(failed.sum()),
+        "ramp_bias_p50_ms": pct_ms(bias[ramp], 50),
+        "ramp_bias_p99_ms": pct_ms(bias[ramp], 99),
+        "ramp_requests": float(ramp.sum()),
+        "server_loop_lag_p99_ms": hist_percentile(
+            np.asarray(s1["lag_hist"]) - np.asarray(s0["lag_hist"]), s1["lag_bin_s"], 99
+        )
+        * 1e3,
+        "client_cpu_share": (c1 - c0) / (m1 - m0),
+        "client_us_per_token": 1e6 * (c1 - c0) / max(tokens, 1),
+        "client_ms_per_request": 1e3 * (c1 - c0) / max(sent, 1),
         "rss_mb": rss / 2**20,
     }
 
@@ -298,10 +362,22 @@ def cmd_agents(args: argparse.Namespace) -> None:
         print(json.dumps(big), flush=True)
         per_agent = (big["rss_mb"] - small["rss_mb"]) * 2**20 / (args.agents - args.baseline_agents)
         print(
-            f"\n{args.agents} agents, {args.agent_workers} worker(s): in flight {big['in_flight_ratio']:.3f} "
-            f"(target >= 0.97), TTFT bias p50 {big['ttft_bias_p50_ms']:.1f} ms "
-            f"p99 {big['ttft_bias_p99_ms']:.1f} ms (target p99 < 50), memory {per_agent / 1024:.1f} KB "
-            f"per agent beyond {args.baseline_agents} agents (target <= 64), "
+            f"\n{args.agents} agents, {args.agent_workers} worker(s), load average "
+            f"{big['load_avg_start']:.1f}-{big['load_avg_end']:.1f}:\n"
+            f"  in flight at the server / agents due a request {big['in_flight_of_due']:.3f} "
+            "(target >= 0.97); "
+            f"in flight / N {big['in_flight_ratio']:.3f}, due / N {big['should_be_open_ratio']:.3f}\n"
+            f"  TTFT bias of requests sent in the window p50 {big['ttft_bias_p50_ms']:.1f} ms "
+            f"p99 {big['ttft_bias_p99_ms']:.1f} ms (target p99 < 50; {big['window_requests']:.0f} requests, "
+            f"{big['failed_requests']:.0f} failed in the run; "
+            f"client lag p99 {big['client_lag_p99_ms']:.1f} ms, server loop lag p99 "
+            f"{big['server_loop_lag_p99_ms']:.1f} ms); joining agents' first requests p50 "
+            f"{big['ramp_bias_p50_ms']:.1f} ms p99 {big['ramp_bias_p99_ms']:.1f} ms\n"
+            f"  client CPU {big['client_cpu_share']:.2f} cores, "
+            f"{big['client_us_per_token']:.0f} us per token, "
+            f"{big['client_ms_per_request']:.2f} ms per request sent\n"
+            f"  memory {per_agent / 1024:.1f} KB per agent beyond {args.baseline_agents} agents "
+            "(target <= 64), "
             f"engine tree RSS {big['rss_mb']:.0f} MB"
         )
     finally:
