@@ -44,6 +44,14 @@ class Shapes:
             plan = self.plans[traj.id] = plan_tree(traj)
         return plan
 
+    def prepare(self, traj: Trajectory) -> None:
+        """Build what replays of `traj` will need, now."""
+        self.tree(traj)
+        if traj.kind == "text":
+            self.text(traj)
+        elif traj.is_tree:
+            self.plan(traj)
+
     def text(self, traj: Trajectory) -> dict[str, list[list[ChatMessage]]]:
         """The messages of every turn of every node, without a dynamic prefix."""
         sent = self.texts.get(traj.id)
