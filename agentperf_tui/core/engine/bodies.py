@@ -68,6 +68,7 @@ class Bodies:
         self._sep = b"," if self._chat else orjson.dumps("\n\n")[1:-1]
         self._contexts: dict[int, _Encoded] = {}
         self._messages: dict[int, tuple[ChatMessage, bytes]] = {}
+        self._slots: dict[int, tuple[ChatMessage, tuple[bytes, bytes] | None]] = {}
         self._frames: dict[tuple[int, int], tuple[list[dict[str, Any]] | None, bytes, bytes]] = {}
 
     def __call__(self, req: TurnRequest) -> bytes:
@@ -132,7 +133,9 @@ class Bodies:
     def _message(self, message: ChatMessage) -> bytes:
         kept = self._messages.get(id(message))
         if kept is None or kept[0] is not message:
-            kept = self._messages[id(message)] = (message, self._encode(message))
+            # a copy of its own size: orjson's bytes keep the room it grew into while encoding,
+            # many times the text for a short message, and these are kept for the whole run
+            kept = self._messages[id(message)] = (message, memoryview(self._encode(message)).tobytes())
         return kept[1]
 
     def _encode_context(self, messages: list[ChatMessage]) -> _Encoded:
@@ -143,6 +146,12 @@ class Bodies:
         return _Encoded(messages, self._message(first), self._slot(first), tuple(rest))
 
     def _slot(self, first: ChatMessage) -> tuple[bytes, bytes] | None:
+        kept = self._slots.get(id(first))
+        if kept is None or kept[0] is not first:
+            kept = self._slots[id(first)] = (first, self._split_at_prefix(first))
+        return kept[1]
+
+    def _split_at_prefix(self, first: ChatMessage) -> tuple[bytes, bytes] | None:
         if not self._chat and isinstance(first.get("content"), list):
             return None  # a completion prompt spells list content as Python would print it
         encoded = self._encode(with_prefix(first, PREFIX_SLOT))
