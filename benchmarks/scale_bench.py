@@ -256,6 +256,25 @@ def import_dataset(folder: Path) -> Path:
     return out
 
 
+def write_every_turn_set(source: Path, out: Path) -> Path:
+    """From each text trajectory of `source`, one trajectory per turn k: the conversation as sent
+    at turn k, then the turns after it. Agents walk a set from different trajectories, so they
+    then hold contexts of every length the recordings reach (from turn 0 only, none would get past
+    its first turns during a benchmark at a token every 0.5 s)."""
+    from agentperf_tui.core.workload.text_replay import build_text_turn_messages
+    from agentperf_tui.core.workload.trajectory import Message, TextTurn, load_set, write_trajectory
+
+    for traj in load_set(source):
+        turns = [t for t in traj.turns if isinstance(t, TextTurn)]
+        for k, context in enumerate(build_text_turn_messages(turns)):
+            first = turns[k].model_copy(update={"i": 0, "append": [Message(**m) for m in context],
+                                                "drop_last": 0, "compacted": False})
+            rest = [t.model_copy(update={"i": j}) for j, t in enumerate(turns[k + 1 :], start=1)]
+            header = traj.header.model_copy(update={"id": f"{traj.id}@{k}"})
+            write_trajectory(out / f"{traj.id}@{k}.jsonl", header, [first, *rest])
+    return out
+
+
 STATS_WAIT_S = 60.0
 AGENTS_GRACE_S = 300.0
 """The engine's --duration beyond the measurement: it is stopped (SIGTERM) once measured."""
@@ -356,6 +375,8 @@ def cmd_agents(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     try:
         trajs = import_dataset(folder)
+        if not args.from_first_turn:
+            trajs = write_every_turn_set(trajs, folder / "every-turn")
         small = agents_run(args, args.baseline_agents, folder, trajs)
         print(json.dumps(small), flush=True)
         big = agents_run(args, args.agents, folder, trajs)
@@ -401,6 +422,12 @@ def main() -> None:
     p.add_argument("--baseline-agents", type=int, default=256)
     p.add_argument("--agent-workers", type=int, default=1)
     p.add_argument("--gap", type=float, default=0.5, help="agents: seconds between tokens of the slow mock")
+    p.add_argument(
+        "--from-first-turn",
+        action="store_true",
+        help="agents: replay the recordings from their first turn only (by default agents start at "
+        "every turn of them, so their contexts have every length the recordings reach)",
+    )
     args = p.parse_args()
     (cmd_cpu if args.what == "cpu" else cmd_agents)(args)
 
