@@ -4,6 +4,8 @@ engine (`run --headless`) against benchmarks/mock_stream_server.py.
   python benchmarks/scale_bench.py cpu      # client CPU per streamed token: --workers 1 vs 2 (and more)
   python benchmarks/scale_bench.py agents   # 4,096 agents against a slow-stream mock: in flight,
                                             # TTFT bias, memory per agent
+  python benchmarks/scale_bench.py worker   # one load worker in this process: its loop lag, polls,
+                                            # collections, memory per agent
 
 cpu: a closed loop of C agents (default 512), each turn asking 128 tokens of a short prompt with
 no tool delay, the mock server pinned to one CPU (128-token streams, first token 100 ms after the
@@ -14,9 +16,29 @@ the store.
 
 agents: N agents (default 4,096) replaying real text trajectories (AA agentperf-local, imported
 into a temporary folder from ../shared/datasets) against a mock that streams a token every 0.5 s,
-so each stream lasts minutes and the server keeps up. Reported: the server's mean open streams /
-N (in flight), TTFT bias p50/p99 (engine TTFT minus the mock's 100 ms), and the engine tree's
-resident memory per agent (RSS at N minus RSS at 256 agents, over the difference).
+so each stream lasts a minute or more and the server keeps up. By default the set holds one
+trajectory per recorded turn (the conversation as sent at that turn, then the turns after it), so
+the agents hold contexts of every length the recordings reach (5 to 160 KB of JSON);
+--from-first-turn replays the recordings from their start. The run is made without the
+exact-length probe (--no-exact-length: against this mock it would take minutes), which leaves
+`ignore_eos` and `min_tokens` out of the bodies. After the agents have joined and a warm-up, over
+a window of --duration seconds:
+- in flight: the server's mean open streams over the agents due a request, i.e. the mean number
+  of stored requests between their intended send time and their end (the recorded tool time
+  between turns is not counted); in flight over N beside it;
+- TTFT bias: engine TTFT minus the mock's 100 ms, for the requests due in the window, and
+  separately for the joining agents' first requests; the client lag (actual send minus intended
+  send) and the server loop's lag beside it, since the bias counts both sides;
+- client CPU: the engine tree's CPU share, per streamed token and per request sent;
+- memory: the engine tree's resident memory per agent (RSS at N minus RSS at 256 agents, over
+  the difference), so the shared trajectory set is not counted.
+Latencies depend on what else the machine runs: each figure comes with the load average.
+
+worker: one load worker (the class a worker process runs) in this process with --worker-agents
+agents (default 2,048, one of two workers' share of 4,096), the same trajectories and mock; over
+the window: the lag of a 10 ms timer on the worker's event loop, the CPU and size of each poll
+(as the coordinator makes them, four a second), the cycle collector's runs and pauses, and the
+process's memory per agent.
 """
 
 from __future__ import annotations
@@ -405,9 +427,125 @@ def cmd_agents(args: argparse.Namespace) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def own_rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """One load worker in this process, as a worker process runs it, with --worker-agents agents."""
+    import asyncio
+    import gc
+    import pickle
+
+    from agentperf_tui.core.client.request import EXACT_FIELDS
+    from agentperf_tui.core.engine.config import RunConfig
+    from agentperf_tui.core.engine.protocol import Poll, SetShare, StartWorker, StopWorker, WorkerSpec
+    from agentperf_tui.core.engine.worker import Worker
+    from agentperf_tui.core.workload.trajectory import load_set
+
+    n = args.worker_agents
+    folder = Path(tempfile.mkdtemp(prefix="scale-bench-"))
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
+    mock = start_mock(args.port, args.server_cpu, 0.1, args.gap)
+    worker = Worker()
+    try:
+        trajs = import_dataset(folder)
+        if not args.from_first_turn:
+            trajs = write_every_turn_set(trajs, folder / "every-turn")
+        spec = WorkerSpec(
+            index=0, count=1, base_url=f"http://127.0.0.1:{args.port}", api_key=None, api="chat",
+            model="mock", exact=True, exact_fields=EXACT_FIELDS, trajectories=tuple(load_set(trajs)),
+            calibration=None, seed=1, tool_delay="recorded", think_time=False,
+            limits=RunConfig().request_limits(), backend="httptools", max_connections=2 * n, clock_zero=None,
+        )  # fmt: skip
+        worker.handle(StartWorker(spec))
+        rss0 = own_rss()
+        window = {"on": False}
+        lags: list[float] = []
+        pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        started: dict[str, float] = {}
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started["t"] = time.perf_counter()
+            elif window["on"]:
+                pauses[info["generation"]].append(time.perf_counter() - started["t"])
+
+        async def lag_sampler(period: float = 0.01) -> None:
+            loop = asyncio.get_running_loop()
+            while True:
+                due = loop.time() + period
+                await asyncio.sleep(period)
+                if window["on"]:
+                    lags.append(loop.time() - due)
+
+        gc.callbacks.append(on_gc)
+        loop = worker._loop  # the worker's own event loop: the lag is measured on it
+        assert loop is not None
+        sampler = asyncio.run_coroutine_threadsafe(lag_sampler(), loop)
+        worker.handle(SetShare(n, min(10.0, 0.1 * n)))
+        polls: list[tuple[float, float, int]] = []
+        client_lag: list[float] = []
+        end_warmup, end = None, None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            time.sleep(0.25)  # the coordinator polls four times a second
+            wall, cpu = time.perf_counter(), time.thread_time()
+            reply = worker.handle(Poll())
+            size = len(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            now = time.monotonic()
+            if end_warmup is None and stats(args.port, STATS_WAIT_S)["open"] >= 0.9 * n:
+                end_warmup = now + args.warmup
+            if end_warmup is not None and now >= end_warmup:
+                if end is None:
+                    end, window["on"] = now + args.duration, True
+                    load0, tracked0 = load_average(), len(gc.get_objects())
+                polls.append((wall, cpu, size))
+                client_lag += [r.t_sent - r.t_intended for r in reply.results]
+                if now >= end:
+                    break
+        window["on"] = False
+        sampler.cancel()
+        rss, tracked = own_rss(), len(gc.get_objects())
+        load1 = load_average()
+    finally:
+        worker.handle(StopWorker())
+        mock.terminate()
+        mock.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+    if end is None:
+        raise SystemExit("the agents did not all start streaming within 180 s")
+    lag = np.array(lags)
+    wall_ms = np.array([p[0] for p in polls]) * 1e3
+    cpu_ms = np.array([p[1] for p in polls]) * 1e3
+    sizes = np.array([p[2] for p in polls])
+    print(json.dumps({
+        "agents": n, "load_avg_start": load0, "load_avg_end": load1,
+        "loop_lag_p50_ms": pct_ms(lag, 50), "loop_lag_p99_ms": pct_ms(lag, 99),
+        "loop_lag_max_ms": lag.max() * 1e3,
+        "poll_cpu_p50_ms": float(np.median(cpu_ms)), "poll_cpu_max_ms": float(cpu_ms.max()),
+        "poll_wall_p50_ms": float(np.median(wall_ms)), "poll_wall_max_ms": float(wall_ms.max()),
+        "poll_kb": float(np.median(sizes)) / 1024,
+        "gc_collections": [len(pauses[g]) for g in (0, 1, 2)],
+        "gc_pause_max_ms": max((max(v) for v in pauses.values() if v), default=0.0) * 1e3,
+        "client_lag_p99_ms": pct_ms(np.array(client_lag), 99),
+        "tracked_objects_per_agent": (tracked0 + tracked) / 2 / n,
+        "rss_kb_per_agent": (rss - rss0) / n / 1024,
+    }), flush=True)  # fmt: skip
+    print(
+        f"\none worker, {n} agents, load average {load0:.1f}-{load1:.1f}: loop lag p50 {pct_ms(lag, 50):.1f} "
+        f"p99 {pct_ms(lag, 99):.1f} max {lag.max() * 1e3:.1f} ms; a poll {np.median(cpu_ms):.1f} ms of CPU "
+        f"(max {cpu_ms.max():.1f}), {np.median(sizes) / 1024:.0f} KB; collections (young, middle, full) "
+        f"{[len(pauses[g]) for g in (0, 1, 2)]} in {args.duration:.0f} s; memory "
+        f"{(rss - rss0) / n / 1024:.1f} KB per agent"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["cpu", "agents"])
+    p.add_argument("what", choices=["cpu", "agents", "worker"])
     p.add_argument("--port", type=int, default=18777)
     p.add_argument("--server-cpu", type=int, default=1)
     p.add_argument(
@@ -421,6 +559,7 @@ def main() -> None:
     p.add_argument("--agents", type=int, default=4096)
     p.add_argument("--baseline-agents", type=int, default=256)
     p.add_argument("--agent-workers", type=int, default=1)
+    p.add_argument("--worker-agents", type=int, default=2048, help="worker: agents of the one worker")
     p.add_argument("--gap", type=float, default=0.5, help="agents: seconds between tokens of the slow mock")
     p.add_argument(
         "--from-first-turn",
@@ -429,7 +568,7 @@ def main() -> None:
         "every turn of them, so their contexts have every length the recordings reach)",
     )
     args = p.parse_args()
-    (cmd_cpu if args.what == "cpu" else cmd_agents)(args)
+    {"cpu": cmd_cpu, "agents": cmd_agents, "worker": cmd_worker}[args.what](args)
 
 
 if __name__ == "__main__":
