@@ -4,6 +4,8 @@ engine (`run --headless`) against benchmarks/mock_stream_server.py.
   python benchmarks/scale_bench.py cpu      # client CPU per streamed token: --workers 1 vs 2 (and more)
   python benchmarks/scale_bench.py agents   # 4,096 agents against a slow-stream mock: in flight,
                                             # TTFT bias, memory per agent
+  python benchmarks/scale_bench.py worker   # one load worker in this process: its loop lag, polls,
+                                            # collections, memory per agent
 
 cpu: a closed loop of C agents (default 512), each turn asking 128 tokens of a short prompt with
 no tool delay, the mock server pinned to one CPU (128-token streams, first token 100 ms after the
@@ -14,9 +16,29 @@ the store.
 
 agents: N agents (default 4,096) replaying real text trajectories (AA agentperf-local, imported
 into a temporary folder from ../shared/datasets) against a mock that streams a token every 0.5 s,
-so each stream lasts minutes and the server keeps up. Reported: the server's mean open streams /
-N (in flight), TTFT bias p50/p99 (engine TTFT minus the mock's 100 ms), and the engine tree's
-resident memory per agent (RSS at N minus RSS at 256 agents, over the difference).
+so each stream lasts a minute or more and the server keeps up. By default the set holds one
+trajectory per recorded turn (the conversation as sent at that turn, then the turns after it), so
+the agents hold contexts of every length the recordings reach (5 to 160 KB of JSON);
+--from-first-turn replays the recordings from their start. The run is made without the
+exact-length probe (--no-exact-length: against this mock it would take minutes), which leaves
+`ignore_eos` and `min_tokens` out of the bodies. After the agents have joined and a warm-up, over
+a window of --duration seconds:
+- in flight: the server's mean open streams over the agents due a request, i.e. the mean number
+  of stored requests between their intended send time and their end (the recorded tool time
+  between turns is not counted); in flight over N beside it;
+- TTFT bias: engine TTFT minus the mock's 100 ms, for the requests due in the window, and
+  separately for the joining agents' first requests; the client lag (actual send minus intended
+  send) and the server loop's lag beside it, since the bias counts both sides;
+- client CPU: the engine tree's CPU share, per streamed token and per request sent;
+- memory: the engine tree's resident memory per agent (RSS at N minus RSS at 256 agents, over
+  the difference), so the shared trajectory set is not counted.
+Latencies depend on what else the machine runs: each figure comes with the load average.
+
+worker: one load worker (the class a worker process runs) in this process with --worker-agents
+agents (default 2,048, one of two workers' share of 4,096), the same trajectories and mock; over
+the window: the lag of a 10 ms timer on the worker's event loop, the CPU and size of each poll
+(as the coordinator makes them, four a second), the cycle collector's runs and pauses, and the
+process's memory per agent.
 """
 
 from __future__ import annotations
@@ -68,8 +90,8 @@ def start_mock(port: int, cpu: int | None, ttft: float, gap: float) -> subproces
     raise SystemExit("the mock server did not start")
 
 
-def stats(port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
+def stats(port: int, timeout: float = 5.0) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=timeout) as r:
         result: dict[str, Any] = json.loads(r.read())
         return result
 
@@ -140,6 +162,7 @@ def engine(
     trajectories: Path,
     duration: float,
     store: Path,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
@@ -164,6 +187,7 @@ def engine(
         str(store),
         "--progress-every",
         "3600",
+        *extra,
     ]
     cpu = args.client_cpus
     return subprocess.Popen(
@@ -174,10 +198,10 @@ def engine(
     )
 
 
-def wait_streaming(port: int, n: int, timeout: float) -> None:
+def wait_streaming(port: int, n: int, timeout: float, stats_timeout: float = 5.0) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if stats(port)["open"] >= 0.9 * n:
+        if stats(port, stats_timeout)["open"] >= 0.9 * n:
             return
         time.sleep(0.5)
 
@@ -254,36 +278,117 @@ def import_dataset(folder: Path) -> Path:
     return out
 
 
+def write_every_turn_set(source: Path, out: Path) -> Path:
+    """From each text trajectory of `source`, one trajectory per turn k: the conversation as sent
+    at turn k, then the turns after it. Agents walk a set from different trajectories, so they
+    then hold contexts of every length the recordings reach (from turn 0 only, none would get past
+    its first turns during a benchmark at a token every 0.5 s)."""
+    from agentperf_tui.core.workload.text_replay import build_text_turn_messages
+    from agentperf_tui.core.workload.trajectory import Message, TextTurn, load_set, write_trajectory
+
+    for traj in load_set(source):
+        turns = [t for t in traj.turns if isinstance(t, TextTurn)]
+        for k, context in enumerate(build_text_turn_messages(turns)):
+            first = turns[k].model_copy(update={"i": 0, "append": [Message(**m) for m in context],
+                                                "drop_last": 0, "compacted": False})
+            rest = [t.model_copy(update={"i": j}) for j, t in enumerate(turns[k + 1 :], start=1)]
+            header = traj.header.model_copy(update={"id": f"{traj.id}@{k}"})
+            write_trajectory(out / f"{traj.id}@{k}.jsonl", header, [first, *rest])
+    return out
+
+
+STATS_WAIT_S = 60.0
+AGENTS_GRACE_S = 300.0
+"""The engine's --duration beyond the measurement: it is stopped (SIGTERM) once measured."""
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def should_be_open(t_intended: np.ndarray, t_end: np.ndarray, w0: float, w1: float) -> float:
+    """Mean number of agents that should have a request open over [w0, w1] of the run clock: each
+    request counts from its intended send time to its end (the agent's tool pauses between them
+    do not count), whatever became of it."""
+    end = np.where(np.isnan(t_end), w1, t_end)
+    overlap = np.clip(np.minimum(end, w1) - np.maximum(t_intended, w0), 0.0, None)
+    return float(overlap.sum() / (w1 - w0))
+
+
+def pct_ms(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q)) * 1e3 if len(x) else float("nan")
+
+
 def agents_run(args: argparse.Namespace, n: int, folder: Path, trajs: Path) -> dict[str, float]:
+    from client_bench import hist_percentile
+
     from agentperf_tui.core.store import load_run
 
     port = args.port
     mock = start_mock(port, args.server_cpu, 0.1, args.gap)
     store = folder / f"agents-{n}.db"
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        proc = engine(args, port, n, args.agent_workers, trajs, args.warmup + args.duration + 10, store)
-        wait_streaming(port, n, 120)
+        # No exact-length probe: against a mock streaming a token every 0.5 s it takes minutes;
+        # the bodies then lack only `ignore_eos` and `min_tokens`.
+        proc = engine(
+            args, port, n, args.agent_workers, trajs, args.warmup + args.duration + AGENTS_GRACE_S, store,
+            extra=("--no-exact-length",),
+        )
+        # the server's loop is busy while thousands of agents connect: a reading may wait
+        wait_streaming(port, n, 180, STATS_WAIT_S)
         time.sleep(args.warmup)
         pids = tree(proc.pid)
-        s0 = stats(port)
+        load0, s0, c0 = load_average(), stats(port, STATS_WAIT_S), cpu_s(pids)
+        wall0 = time.time() - time.monotonic()
         time.sleep(args.duration)
-        s1 = stats(port)
-        rss = rss_bytes(pids)
-        proc.wait(args.duration + 120)
+        s1, c1 = stats(port, STATS_WAIT_S), cpu_s(pids)
+        m0, m1 = s0["now"], s1["now"]  # the window, on the server's clock (CLOCK_MONOTONIC)
+        rss, load1 = rss_bytes(pids), load_average()
     finally:
+        if proc is not None:
+            proc.terminate()  # the engine this benchmark started: it stops cleanly on SIGTERM
+            proc.wait(120)
         mock.terminate()
         mock.wait(10)
-    req = load_run(store, "latest", with_telemetry=False).requests
-    ok = req.select(req.ok)
-    bias = (ok.t_first_token - ok.t_intended) - 0.1
+    run = load_run(store, "latest", with_telemetry=False)
+    req = run.requests
+    w0, w1 = m0 + wall0 - run.info.started_wall, m1 + wall0 - run.info.started_wall
+    server_open = (s1["sample_sum"] - s0["sample_sum"]) / max(s1["sample_n"] - s0["sample_n"], 1)
+    due = should_be_open(req.t_intended, req.t_end, w0, w1)
+    # a request still streaming when the engine was stopped is stored as open at the end: its
+    # first token counts as any other
+    first = ~np.isnan(req.t_first_token)
+    in_window = first & (req.t_intended >= w0) & (req.t_intended < w1)
+    ramp = first & (req.t_intended < w0)
+    failed = ~req.ok & (req.failure != "open_at_end")
+    bias = req.t_first_token - req.t_intended - 0.1
+    lag = req.t_sent - req.t_intended
+    sent = int(((req.t_sent >= w0) & (req.t_sent < w1)).sum())
+    tokens = s1["tokens"] - s0["tokens"]
     return {
         "agents": n,
-        "in_flight_ratio": (s1["sample_sum"] - s0["sample_sum"])
-        / max(s1["sample_n"] - s0["sample_n"], 1)
-        / n,
-        "ttft_bias_p50_ms": float(np.percentile(bias, 50)) * 1e3 if len(ok) else float("nan"),
-        "ttft_bias_p99_ms": float(np.percentile(bias, 99)) * 1e3 if len(ok) else float("nan"),
-        "requests": float(len(ok)),
+        "load_avg_start": load0,
+        "load_avg_end": load1,
+        "in_flight_ratio": server_open / n,
+        "should_be_open_ratio": due / n,
+        "in_flight_of_due": server_open / due if due else float("nan"),
+        "ttft_bias_p50_ms": pct_ms(bias[in_window], 50),
+        "ttft_bias_p99_ms": pct_ms(bias[in_window], 99),
+        "client_lag_p50_ms": pct_ms(lag[in_window], 50),
+        "client_lag_p99_ms": pct_ms(lag[in_window], 99),
+        "window_requests": float(in_window.sum()),
+        "failed_requests": float(failed.sum()),
+        "ramp_bias_p50_ms": pct_ms(bias[ramp], 50),
+        "ramp_bias_p99_ms": pct_ms(bias[ramp], 99),
+        "ramp_requests": float(ramp.sum()),
+        "server_loop_lag_p99_ms": hist_percentile(
+            np.asarray(s1["lag_hist"]) - np.asarray(s0["lag_hist"]), s1["lag_bin_s"], 99
+        )
+        * 1e3,
+        "client_cpu_share": (c1 - c0) / (m1 - m0),
+        "client_us_per_token": 1e6 * (c1 - c0) / max(tokens, 1),
+        "client_ms_per_request": 1e3 * (c1 - c0) / max(sent, 1),
         "rss_mb": rss / 2**20,
     }
 
@@ -292,25 +397,155 @@ def cmd_agents(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="scale-bench-"))
     try:
         trajs = import_dataset(folder)
+        if not args.from_first_turn:
+            trajs = write_every_turn_set(trajs, folder / "every-turn")
         small = agents_run(args, args.baseline_agents, folder, trajs)
         print(json.dumps(small), flush=True)
         big = agents_run(args, args.agents, folder, trajs)
         print(json.dumps(big), flush=True)
         per_agent = (big["rss_mb"] - small["rss_mb"]) * 2**20 / (args.agents - args.baseline_agents)
         print(
-            f"\n{args.agents} agents, {args.agent_workers} worker(s): in flight {big['in_flight_ratio']:.3f} "
-            f"(target >= 0.97), TTFT bias p50 {big['ttft_bias_p50_ms']:.1f} ms "
-            f"p99 {big['ttft_bias_p99_ms']:.1f} ms (target p99 < 50), memory {per_agent / 1024:.1f} KB "
-            f"per agent beyond {args.baseline_agents} agents (target <= 64), "
+            f"\n{args.agents} agents, {args.agent_workers} worker(s), load average "
+            f"{big['load_avg_start']:.1f}-{big['load_avg_end']:.1f}:\n"
+            f"  in flight at the server / agents due a request {big['in_flight_of_due']:.3f} "
+            "(target >= 0.97); "
+            f"in flight / N {big['in_flight_ratio']:.3f}, due / N {big['should_be_open_ratio']:.3f}\n"
+            f"  TTFT bias of requests sent in the window p50 {big['ttft_bias_p50_ms']:.1f} ms "
+            f"p99 {big['ttft_bias_p99_ms']:.1f} ms (target p99 < 50; {big['window_requests']:.0f} requests, "
+            f"{big['failed_requests']:.0f} failed in the run; "
+            f"client lag p99 {big['client_lag_p99_ms']:.1f} ms, server loop lag p99 "
+            f"{big['server_loop_lag_p99_ms']:.1f} ms); joining agents' first requests p50 "
+            f"{big['ramp_bias_p50_ms']:.1f} ms p99 {big['ramp_bias_p99_ms']:.1f} ms\n"
+            f"  client CPU {big['client_cpu_share']:.2f} cores, "
+            f"{big['client_us_per_token']:.0f} us per token, "
+            f"{big['client_ms_per_request']:.2f} ms per request sent\n"
+            f"  memory {per_agent / 1024:.1f} KB per agent beyond {args.baseline_agents} agents "
+            "(target <= 64), "
             f"engine tree RSS {big['rss_mb']:.0f} MB"
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def own_rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * PAGE
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """One load worker in this process, as a worker process runs it, with --worker-agents agents."""
+    import asyncio
+    import gc
+    import pickle
+
+    from agentperf_tui.core.client.request import EXACT_FIELDS
+    from agentperf_tui.core.engine.config import RunConfig
+    from agentperf_tui.core.engine.protocol import Poll, SetShare, StartWorker, StopWorker, WorkerSpec
+    from agentperf_tui.core.engine.worker import Worker
+    from agentperf_tui.core.workload.trajectory import load_set
+
+    n = args.worker_agents
+    folder = Path(tempfile.mkdtemp(prefix="scale-bench-"))
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
+    mock = start_mock(args.port, args.server_cpu, 0.1, args.gap)
+    worker = Worker()
+    try:
+        trajs = import_dataset(folder)
+        if not args.from_first_turn:
+            trajs = write_every_turn_set(trajs, folder / "every-turn")
+        spec = WorkerSpec(
+            index=0, count=1, base_url=f"http://127.0.0.1:{args.port}", api_key=None, api="chat",
+            model="mock", exact=True, exact_fields=EXACT_FIELDS, trajectories=tuple(load_set(trajs)),
+            calibration=None, seed=1, tool_delay="recorded", think_time=False,
+            limits=RunConfig().request_limits(), backend="httptools", max_connections=2 * n, clock_zero=None,
+        )  # fmt: skip
+        worker.handle(StartWorker(spec))
+        rss0 = own_rss()
+        window = {"on": False}
+        lags: list[float] = []
+        pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        started: dict[str, float] = {}
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started["t"] = time.perf_counter()
+            elif window["on"]:
+                pauses[info["generation"]].append(time.perf_counter() - started["t"])
+
+        async def lag_sampler(period: float = 0.01) -> None:
+            loop = asyncio.get_running_loop()
+            while True:
+                due = loop.time() + period
+                await asyncio.sleep(period)
+                if window["on"]:
+                    lags.append(loop.time() - due)
+
+        gc.callbacks.append(on_gc)
+        loop = worker._loop  # the worker's own event loop: the lag is measured on it
+        assert loop is not None
+        sampler = asyncio.run_coroutine_threadsafe(lag_sampler(), loop)
+        worker.handle(SetShare(n, min(10.0, 0.1 * n)))
+        polls: list[tuple[float, float, int]] = []
+        client_lag: list[float] = []
+        end_warmup, end = None, None
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            time.sleep(0.25)  # the coordinator polls four times a second
+            wall, cpu = time.perf_counter(), time.thread_time()
+            reply = worker.handle(Poll())
+            size = len(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+            wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+            now = time.monotonic()
+            if end_warmup is None and stats(args.port, STATS_WAIT_S)["open"] >= 0.9 * n:
+                end_warmup = now + args.warmup
+            if end_warmup is not None and now >= end_warmup:
+                if end is None:
+                    end, window["on"] = now + args.duration, True
+                    load0, tracked0 = load_average(), len(gc.get_objects())
+                polls.append((wall, cpu, size))
+                client_lag += [r.t_sent - r.t_intended for r in reply.results]
+                if now >= end:
+                    break
+        window["on"] = False
+        sampler.cancel()
+        rss, tracked = own_rss(), len(gc.get_objects())
+        load1 = load_average()
+    finally:
+        worker.handle(StopWorker())
+        mock.terminate()
+        mock.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+    if end is None:
+        raise SystemExit("the agents did not all start streaming within 180 s")
+    lag = np.array(lags)
+    wall_ms = np.array([p[0] for p in polls]) * 1e3
+    cpu_ms = np.array([p[1] for p in polls]) * 1e3
+    sizes = np.array([p[2] for p in polls])
+    print(json.dumps({
+        "agents": n, "load_avg_start": load0, "load_avg_end": load1,
+        "loop_lag_p50_ms": pct_ms(lag, 50), "loop_lag_p99_ms": pct_ms(lag, 99),
+        "loop_lag_max_ms": lag.max() * 1e3,
+        "poll_cpu_p50_ms": float(np.median(cpu_ms)), "poll_cpu_max_ms": float(cpu_ms.max()),
+        "poll_wall_p50_ms": float(np.median(wall_ms)), "poll_wall_max_ms": float(wall_ms.max()),
+        "poll_kb": float(np.median(sizes)) / 1024,
+        "gc_collections": [len(pauses[g]) for g in (0, 1, 2)],
+        "gc_pause_max_ms": max((max(v) for v in pauses.values() if v), default=0.0) * 1e3,
+        "client_lag_p99_ms": pct_ms(np.array(client_lag), 99),
+        "tracked_objects_per_agent": (tracked0 + tracked) / 2 / n,
+        "rss_kb_per_agent": (rss - rss0) / n / 1024,
+    }), flush=True)  # fmt: skip
+    print(
+        f"\none worker, {n} agents, load average {load0:.1f}-{load1:.1f}: loop lag p50 {pct_ms(lag, 50):.1f} "
+        f"p99 {pct_ms(lag, 99):.1f} max {lag.max() * 1e3:.1f} ms; a poll {np.median(cpu_ms):.1f} ms of CPU "
+        f"(max {cpu_ms.max():.1f}), {np.median(sizes) / 1024:.0f} KB; collections (young, middle, full) "
+        f"{[len(pauses[g]) for g in (0, 1, 2)]} in {args.duration:.0f} s; memory "
+        f"{(rss - rss0) / n / 1024:.1f} KB per agent"
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=["cpu", "agents"])
+    p.add_argument("what", choices=["cpu", "agents", "worker"])
     p.add_argument("--port", type=int, default=18777)
     p.add_argument("--server-cpu", type=int, default=1)
     p.add_argument(
@@ -324,9 +559,16 @@ def main() -> None:
     p.add_argument("--agents", type=int, default=4096)
     p.add_argument("--baseline-agents", type=int, default=256)
     p.add_argument("--agent-workers", type=int, default=1)
+    p.add_argument("--worker-agents", type=int, default=2048, help="worker: agents of the one worker")
     p.add_argument("--gap", type=float, default=0.5, help="agents: seconds between tokens of the slow mock")
+    p.add_argument(
+        "--from-first-turn",
+        action="store_true",
+        help="agents: replay the recordings from their first turn only (by default agents start at "
+        "every turn of them, so their contexts have every length the recordings reach)",
+    )
     args = p.parse_args()
-    (cmd_cpu if args.what == "cpu" else cmd_agents)(args)
+    {"cpu": cmd_cpu, "agents": cmd_agents, "worker": cmd_worker}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,34 @@ def completion_body(
 ) -> bytes:
     """A streamed /v1/completions body; `extra` fields are merged last (they win)."""
     return _finish({"model": model, "prompt": prompt}, max_tokens, exact, exact_fields, extra)
+
+
+def _around(whole: bytes, slot: bytes) -> tuple[bytes, bytes]:
+    # The slot's key follows "model", a JSON string (its quotes are escaped), so its first
+    # occurrence is the key itself.
+    cut = whole.index(slot) + len(slot)
+    return whole[:cut], whole[cut:]
+
+
+def chat_body_frame(
+    model: str,
+    *,
+    max_tokens: int,
+    tools: list[dict[str, Any]] | None = None,
+    exact: bool = True,
+    exact_fields: Iterable[str] = EXACT_FIELDS,
+) -> tuple[bytes, bytes]:
+    """`chat_body` around its messages: `chat_body(model, messages, ...)` is `open` +
+    `b",".join(orjson.dumps(m) for m in messages)` + `close`, so a body can be joined from
+    messages encoded beforehand."""
+    whole = chat_body(model, [], max_tokens=max_tokens, tools=tools, exact=exact, exact_fields=exact_fields)
+    return _around(whole, b'"messages":[')
+
+
+def completion_body_frame(
+    model: str, *, max_tokens: int, exact: bool = True, exact_fields: Iterable[str] = EXACT_FIELDS
+) -> tuple[bytes, bytes]:
+    """`completion_body` around its prompt's characters: `completion_body(model, prompt, ...)` is
+    `open` + `orjson.dumps(prompt)[1:-1]` + `close`."""
+    whole = completion_body(model, "", max_tokens=max_tokens, exact=exact, exact_fields=exact_fields)
+    return _around(whole, b'"prompt":"')

@@ -1,4 +1,4 @@
-"""One replay of one trajectory: the growing conversation, turn by turn.
+"""What an agent sends for one turn, and the turns of a token-only replay.
 
 A replay starts with a dynamic prefix (a random marker new for every agent and every replay), so
 no cache entry survives from another agent or run, while prefix reuse inside the replay works:
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentperf_tui.core.workload.filler import Calibration, TokenConversation
-from agentperf_tui.core.workload.text_replay import build_text_turn_messages, tools_for_turn
-from agentperf_tui.core.workload.trajectory import TextTurn, TokenTurn, Trajectory
+from agentperf_tui.core.workload.text_replay import ChatMessage
+from agentperf_tui.core.workload.trajectory import TokenTurn, Trajectory
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,29 +21,21 @@ class TurnRequest:
     """What an agent sends for one turn, and what it waits after."""
 
     turn: int
-    messages: list[dict[str, Any]]
+    messages: list[ChatMessage]
+    """The whole conversation so far. Never changed: a text trajectory's lists are shared by every
+    agent replaying it."""
     tools: list[dict[str, Any]] | None
     output_tokens: int
     tool_delay_s: float
     think_time_s: float
-
-
-def text_turns(traj: Trajectory, prefix: str) -> Iterator[TurnRequest]:
-    """Turn requests of a text trajectory; each `messages` list is the whole conversation so far."""
-    turns = [t for t in traj.turns if isinstance(t, TextTurn)]
-    for turn, messages in zip(turns, build_text_turn_messages(turns, prefix=prefix), strict=True):
-        yield TurnRequest(
-            turn=turn.i,
-            messages=messages,
-            tools=tools_for_turn(traj.header, turn),
-            output_tokens=turn.output_tokens,
-            tool_delay_s=turn.tool_delay_s,
-            think_time_s=turn.think_time_s,
-        )
+    prefix: str | None = None
+    """The dynamic prefix the body puts at the start of the first message, when `messages` are a
+    text trajectory's own (shared, without it); None when they are this replay's own and carry it
+    already (token-only filler)."""
 
 
 def token_turns(traj: Trajectory, prefix: str, calibration: Calibration, seed: int) -> Iterator[TurnRequest]:
-    """Turn requests of a token-only trajectory, filled with calibrated generated text."""
+    """Turn requests of a linear token-only trajectory, filled with calibrated generated text."""
     conv = TokenConversation(prefix=prefix, calibration=calibration, seed=seed)
     for turn in traj.turns:
         assert isinstance(turn, TokenTurn)
@@ -56,13 +48,3 @@ def token_turns(traj: Trajectory, prefix: str, calibration: Calibration, seed: i
             tool_delay_s=turn.tool_delay_s,
             think_time_s=turn.think_time_s,
         )
-
-
-def replay_turns(
-    traj: Trajectory, prefix: str, calibration: Calibration | None, seed: int
-) -> Iterator[TurnRequest]:
-    if traj.kind == "text":
-        return text_turns(traj, prefix)
-    if calibration is None:
-        raise ValueError("token-only trajectories need a filler calibration against the server")
-    return token_turns(traj, prefix, calibration, seed)

@@ -405,7 +405,7 @@ class RunEngine:
             [(d.agent_id, d.t_start, d.t_end) for d in report.done],
             report.active,
             ctx.window_energy,
-            lambda: report.opens,
+            report.open_requests,
             report.counts.leaving,
         )
         ctx.save_levels(ctl, self.agg.columns)

@@ -23,8 +23,7 @@ from agentperf_tui.core.records import RawExchange
 from agentperf_tui.core.workload.filler import Calibration, dynamic_prefix
 from agentperf_tui.core.workload.synth import tool_delay_baseline
 from agentperf_tui.core.workload.trajectory import ROOT, Trajectory
-from agentperf_tui.core.workload.tree import Node
-from agentperf_tui.core.workload.tree_replay import Due, TreeReplay
+from agentperf_tui.core.workload.tree_replay import Due, ToolDelayFn, TreeReplay, recorded_tool_delay
 
 BodyFn = Callable[[TurnRequest], bytes]
 
@@ -48,6 +47,8 @@ class Exchange:
     turn: int
     requested_output_tokens: int
     node: str = ROOT
+    t_first_output: float | None = None
+    """When its first output arrived, once a poll has found it while the request was in flight."""
 
 
 @dataclass(slots=True)
@@ -75,13 +76,22 @@ class AgentCounts:
         return self.waiting + self.streaming
 
 
+@dataclass(frozen=True, slots=True)
+class Census:
+    """The agents at one moment, taken in one pass."""
+
+    counts: AgentCounts
+    active: int
+    """Agents that have joined and are not retiring."""
+    open: list[Exchange]
+    """The requests in flight (their chunks grow while they stream)."""
+
+
 @dataclass(slots=True, eq=False)
 class Agent:
     id: int
     rng: np.random.Generator
     """Workload choices (tool delays, filler): reproducible from the run's seed."""
-    prefix_rng: np.random.Generator
-    """Dynamic prefixes: fresh entropy every run, so no cache entry survives from an earlier run."""
     joined: bool = False
     retiring: bool = False
     open: dict[int, Exchange] = field(default_factory=dict)
@@ -124,12 +134,16 @@ class Fleet:
         self._agent_id = agent_ids
         """The k-th agent this fleet starts gets this id (workers number theirs apart)."""
         self._agents: dict[int, Agent] = {}
-        self._run_entropy = secrets.randbits(64)
+        self._prefix_rng = np.random.default_rng(secrets.randbits(64))
+        """Dynamic prefixes: fresh entropy every run, so no cache entry survives from an earlier run
+        (one generator for the fleet: an agent needs no stream of its own for them)."""
         self._spawned = 0
         self._target = 0
         self._running = asyncio.Event()
         self._running.set()
         self._shapes = Shapes()
+        for traj in trajectories:
+            self._shapes.prepare(traj)
 
     # ---- control (engine loop only) ----
     @property
@@ -190,29 +204,26 @@ class Fleet:
         self._agents.clear()
 
     # ---- observation (any thread; plain reads) ----
-    def counts(self) -> AgentCounts:
-        waiting = streaming = idle = leaving = 0
+    def census(self) -> Census:
+        waiting = streaming = idle = leaving = active = 0
+        opens: list[Exchange] = []
         agents = list(self._agents.values())
         for a in agents:
+            if a.joined and not a.retiring:
+                active += 1
             exchanges = list(a.open.values())
             if not exchanges:
                 idle += 1
-            elif a.retiring:
+                continue
+            if a.retiring:
                 leaving += 1
             for ex in exchanges:
                 if ex.raw.chunks:
                     streaming += 1
                 else:
                     waiting += 1
-        return AgentCounts(len(agents), waiting, streaming, idle, leaving)
-
-    def active(self) -> int:
-        """Agents that have joined and are not retiring."""
-        return sum(1 for a in list(self._agents.values()) if a.joined and not a.retiring)
-
-    def open_requests(self) -> list[Exchange]:
-        """The requests in flight now (their chunks grow while they stream)."""
-        return [ex for a in list(self._agents.values()) for ex in list(a.open.values())]
+            opens += exchanges
+        return Census(AgentCounts(len(agents), waiting, streaming, idle, leaving), active, opens)
 
     # ---- agents ----
     def _spawn(self, t_join: float) -> None:
@@ -221,7 +232,6 @@ class Fleet:
         agent = Agent(
             id=aid,
             rng=np.random.default_rng([self._seed, aid]),
-            prefix_rng=np.random.default_rng([self._run_entropy, aid]),
         )
         self._agents[aid] = agent
         loop = asyncio.get_running_loop()
@@ -233,9 +243,9 @@ class Fleet:
         while (d := t - self._clock()) > 0:
             await asyncio.sleep(d)
 
-    def _delay(self, agent: Agent) -> Callable[[Node, int], float]:
+    def _delay(self, agent: Agent) -> ToolDelayFn:
         if self._tool_delay == "recorded":
-            return lambda node, k: node.turns[k].tool_delay_s
+            return recorded_tool_delay
         return lambda node, k: tool_delay_baseline(agent.rng)
 
     async def _run_agent(self, agent: Agent, t_join: float) -> None:
@@ -243,69 +253,85 @@ class Fleet:
             await self._sleep_until(t_join)
             agent.joined = True
             t_next = t_join
+            delay = self._delay(agent)
             while not agent.retiring:
                 # each agent starts at a different trajectory, then walks the set in order
                 traj = self._trajs[(agent.id + agent.replays) % len(self._trajs)]
-                replay = agent.replays
+                play = _Replay(self, agent, traj, delay)
                 agent.replays += 1
-                root = self._shapes.tree(traj)
-                tree = await self._play(agent, traj, replay, root, t_next)
+                tree = await play.run(t_next)
                 if not tree.finished:
                     break
                 self._out.put(TrajectoryDone(agent.id, t_next, self._clock()))
                 assert tree.finished_at is not None
-                t_next = tree.finished_at + self._delay(agent)(root, len(root.turns) - 1)
+                t_next = tree.finished_at + delay(tree.root, len(tree.root.turns) - 1)
                 await self._sleep_until(t_next)
         finally:
             self._agents.pop(agent.id, None)
 
-    async def _play(self, agent: Agent, traj: Trajectory, replay: int, root: Node, t0: float) -> TreeReplay:
-        """One replay of `traj` from t0: every request it holds, several at once in a tree. An
-        agent retiring sends nothing new and lets what is in flight end."""
-        prefix = dynamic_prefix(agent.prefix_rng)
-        source = ReplaySource(traj, prefix, self._cal, int(agent.rng.integers(2**32)), self._shapes)
-        tree = TreeReplay(root, think_time=self._think, tool_delay=self._delay(agent))
-        loop = asyncio.get_running_loop()
-
-        def schedule(dues: list[Due]) -> None:
-            if agent.retiring:
-                return
-            for due in dues:
-                task = loop.create_task(self._request(agent, traj, replay, source, tree, due, schedule))
-                agent.requests.add(task)
-                task.add_done_callback(agent.requests.discard)
-
-        schedule(tree.start(t0))
-        while agent.requests:
-            done, _ = await asyncio.wait(set(agent.requests))
-            for task in done:
-                if not task.cancelled() and (error := task.exception()) is not None:
-                    raise error
-        return tree
-
-    async def _request(
-        self,
-        agent: Agent,
-        traj: Trajectory,
-        replay: int,
-        source: ReplaySource,
-        tree: TreeReplay,
-        due: Due,
-        schedule: Callable[[list[Due]], None],
-    ) -> None:
+    async def _request(self, play: _Replay, due: Due) -> None:
+        agent = play.agent
         t_intended = due.at
         await self._sleep_until(t_intended)
         if not self._running.is_set():
             await self._running.wait()
             t_intended = max(t_intended, self._clock())
-        req = source.request(due.node, due.turn)
+        req = play.source.request(due.node, due.turn)
         body = self._body(req)
         raw = RawExchange(t_intended=t_intended)
-        ex = Exchange(raw, agent.id, traj.id, replay, req.turn, req.output_tokens, due.node.id)
+        ex = Exchange(raw, agent.id, play.traj.id, play.replay, req.turn, req.output_tokens, due.node.id)
+        del req
         key = id(raw)
         agent.open[key] = ex
         await self._client.stream(self._path, body, t_intended, self._clock, into=raw)
         del agent.open[key]
         self._out.put(ex)
         end = raw.t_end if math.isfinite(raw.t_end) else self._clock()
-        schedule(tree.reply_done(due.node.id, due.turn, end))
+        play.schedule(play.tree.reply_done(due.node.id, due.turn, end))
+
+
+class _Replay:
+    """One replay of a trajectory by one agent: every request it holds, several at once in a
+    tree. An agent retiring sends nothing new and lets what is in flight end."""
+
+    __slots__ = ("agent", "finished", "fleet", "replay", "source", "traj", "tree")
+
+    def __init__(self, fleet: Fleet, agent: Agent, traj: Trajectory, delay: ToolDelayFn) -> None:
+        self.fleet = fleet
+        self.agent = agent
+        self.traj = traj
+        self.replay = agent.replays
+        prefix = dynamic_prefix(fleet._prefix_rng)
+        seed = int(agent.rng.integers(2**32))
+        self.source = ReplaySource(traj, prefix, fleet._cal, seed, fleet._shapes)
+        self.tree = TreeReplay(fleet._shapes.tree(traj), think_time=fleet._think, tool_delay=delay)
+        self.finished: asyncio.Future[None] | None = None
+
+    async def run(self, t0: float) -> TreeReplay:
+        """Play the replay from t0; returns its tree once no request of it is in flight."""
+        self.finished = asyncio.get_running_loop().create_future()
+        self.schedule(self.tree.start(t0))
+        if self.agent.requests:
+            await self.finished
+        return self.tree
+
+    def schedule(self, dues: list[Due]) -> None:
+        agent = self.agent
+        if agent.retiring:
+            return
+        loop = asyncio.get_running_loop()
+        for due in dues:
+            task = loop.create_task(self.fleet._request(self, due))
+            agent.requests.add(task)
+            task.add_done_callback(self._request_done)
+
+    def _request_done(self, task: asyncio.Task[None]) -> None:
+        requests = self.agent.requests
+        requests.discard(task)
+        finished = self.finished
+        if finished is None or finished.done():
+            return
+        if not task.cancelled() and (error := task.exception()) is not None:
+            finished.set_exception(error)
+        elif not requests:
+            finished.set_result(None)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from agentperf_tui.core.client.stream import StreamClient
-from agentperf_tui.core.engine.bodies import body_fn, request_path
+from agentperf_tui.core.engine.bodies import Bodies, request_path
 from agentperf_tui.core.engine.fleet import AgentCounts, Exchange, Fleet, TrajectoryDone
-from agentperf_tui.core.engine.open_requests import OpenRequests
+from agentperf_tui.core.engine.open_requests import OpenBatch, open_batch
 from agentperf_tui.core.engine.protocol import WorkerSpec
 from agentperf_tui.core.engine.results import to_result
 from agentperf_tui.core.records import RequestResult
@@ -30,10 +30,18 @@ EventFn = Callable[[str, str], None]
 class LoadReport:
     results: list[RequestResult] = field(default_factory=list)
     done: list[TrajectoryDone] = field(default_factory=list)
-    opens: list[OpenRequest] = field(default_factory=list)
-    """The requests in flight, taken before the finished ones were handed over."""
+    opens: list[OpenBatch] = field(default_factory=list)
+    """The requests in flight (a batch from each worker), taken before the finished ones were
+    handed over."""
     counts: AgentCounts = field(default_factory=lambda: AgentCounts(0, 0, 0, 0))
     active: int = 0
+    _open_records: list[OpenRequest] | None = None
+
+    def open_requests(self) -> list[OpenRequest]:
+        """The requests in flight, one record each (made once, when first asked)."""
+        if self._open_records is None:
+            self._open_records = [o for batch in self.opens for o in batch.requests()]
+        return self._open_records
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,7 @@ def fleet_for(
     return Fleet(
         client=client,
         path=request_path(spec.api),
-        body=body_fn(spec.api, spec.model, spec.exact, spec.exact_fields),
+        body=Bodies(spec.api, spec.model, spec.exact, spec.exact_fields),
         trajectories=list(spec.trajectories),
         calibration=spec.calibration,
         clock=clock,
@@ -116,7 +124,6 @@ class LocalLoad:
         self._queue: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fleet: Fleet | None = None
-        self._open = OpenRequests()
 
     async def start(self, spec: WorkerSpec) -> None:
         self._loop = asyncio.get_running_loop()
@@ -143,10 +150,9 @@ class LocalLoad:
         fleet = self._fleet
         if fleet is None:
             return LoadReport()
-        report = LoadReport(opens=self._open.of(fleet.open_requests()))
+        census = fleet.census()
+        report = LoadReport(opens=[open_batch(census.open)], counts=census.counts, active=census.active)
         drain_into(self._queue, report)
-        report.counts = fleet.counts()
-        report.active = fleet.active()
         return report
 
     async def stop(self) -> None:

@@ -219,8 +219,8 @@ class WorkerReport:
     """RequestResult records, parsed in the worker (never anything per token)."""
     done: tuple[Any, ...]
     """TrajectoryDone records."""
-    opens: tuple[Any, ...]
-    """OpenRequest records, taken before the finished ones were drained."""
+    opens: Any
+    """The requests in flight (an OpenBatch), taken before the finished ones were drained."""
     counts: Any
     """AgentCounts."""
     active: int

@@ -17,6 +17,7 @@ from agentperf_tui.core.endpoint import is_loopback
 from agentperf_tui.core.engine.config import ConfigError
 from agentperf_tui.core.engine.fleet import AgentCounts, TrajectoryDone
 from agentperf_tui.core.engine.load import ClockOffset, LoadReport, join_spread
+from agentperf_tui.core.engine.open_requests import OpenBatch
 from agentperf_tui.core.engine.protocol import (
     Pause,
     Ping,
@@ -93,7 +94,7 @@ class RemoteWorkers:
         self._target = 0
         self._shares: dict[int, int] = {}
         self._respread = False
-        self._last_opens: list[list[OpenRequest]] = [[] for _ in links]
+        self._last_opens: list[OpenBatch] = [OpenBatch.empty() for _ in links]
         self._pending = LoadReport()
         """Reports gathered outside a poll (at stop, from dead workers), handed over at the next."""
         self._lock = threading.Lock()
@@ -232,9 +233,9 @@ class RemoteWorkers:
                 off = self._offset(i)
                 report.results.extend(_shift_result(r, off) for r in reply.results)
                 report.done.extend(_shift_done(d, off) for d in reply.done)
-                opens = [_shift_open(o, off) for o in reply.opens]
+                opens = reply.opens.shifted(off)
                 self._last_opens[i] = opens
-                report.opens.extend(opens)
+                report.opens.append(opens)
                 counts.append(reply.counts)
                 report.active += reply.active
             report.counts = AgentCounts(
@@ -279,7 +280,7 @@ class RemoteWorkers:
         end = link.describe_end()
         link.close()
         now = self._clock()
-        lost = [_lost(o, now, why) for o in self._last_opens[i]]
+        lost = [_lost(o, now, why) for o in self._last_opens[i].requests()]
         self._pending.results.extend(lost)
         alive = sum(self._alive)
         text = (
@@ -329,10 +330,3 @@ def _shift_result(r: RequestResult, off: float) -> RequestResult:
 
 def _shift_done(d: TrajectoryDone, off: float) -> TrajectoryDone:
     return TrajectoryDone(d.agent_id, d.t_start + off, d.t_end + off)
-
-
-def _shift_open(o: OpenRequest, off: float) -> OpenRequest:
-    if off == 0.0:
-        return o
-    first = None if o.t_first_token is None else o.t_first_token + off
-    return dataclasses.replace(o, t_intended=o.t_intended + off, t_first_token=first)

@@ -1,10 +1,12 @@
 """The requests of one replay of one trajectory, linear or a tree, built when they are sent.
 
-A linear trajectory's turns are built one after another, as its conversation grows. A tree's
-nodes each have their own context: text trees take every node's messages from the recording,
-token-only trees build each prompt from its block hashes (recorded, or implied by the token
-counts), so content shared inside the tree is the same text and a server sees the prefix-cache
-hits the recording implies. The dynamic prefix starts every prompt of the replay.
+Text trajectories take every turn's messages from the recording; those conversations are built
+once per load and shared by every agent (the body puts each replay's dynamic prefix in front), so
+an agent holds no copy of its context. A linear token-only trajectory's turns are generated one
+after another, as its conversation grows; a token-only tree builds each prompt from its block
+hashes (recorded, or implied by the token counts), so content shared inside the tree is the same
+text and a server sees the prefix-cache hits the recording implies. The dynamic prefix starts
+every prompt of the replay.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from agentperf_tui.core.engine.conversation import TurnRequest, replay_turns
+from agentperf_tui.core.engine.conversation import TurnRequest, token_turns
 from agentperf_tui.core.workload.block_filler import block_messages
 from agentperf_tui.core.workload.filler import Calibration
 from agentperf_tui.core.workload.text_replay import ChatMessage, tools_for_turn, tree_text_messages
@@ -23,10 +25,12 @@ from agentperf_tui.core.workload.tree_plan import TreePlan, plan_tree
 
 @dataclass
 class Shapes:
-    """Each trajectory's tree and, for token-only trees, its request plan: built once per set."""
+    """Each trajectory's tree and, for token-only trees, its request plan, for text trajectories
+    every turn's conversation: built once per set, shared by the agents."""
 
     trees: dict[str, Node] = field(default_factory=dict)
     plans: dict[str, TreePlan] = field(default_factory=dict)
+    texts: dict[str, dict[str, list[list[ChatMessage]]]] = field(default_factory=dict)
 
     def tree(self, traj: Trajectory) -> Node:
         node = self.trees.get(traj.id)
@@ -40,6 +44,21 @@ class Shapes:
             plan = self.plans[traj.id] = plan_tree(traj)
         return plan
 
+    def prepare(self, traj: Trajectory) -> None:
+        """Build what replays of `traj` will need, now."""
+        self.tree(traj)
+        if traj.kind == "text":
+            self.text(traj)
+        elif traj.is_tree:
+            self.plan(traj)
+
+    def text(self, traj: Trajectory) -> dict[str, list[list[ChatMessage]]]:
+        """The messages of every turn of every node, without a dynamic prefix."""
+        sent = self.texts.get(traj.id)
+        if sent is None:
+            sent = self.texts[traj.id] = tree_text_messages(traj)
+        return sent
+
 
 class ReplaySource:
     def __init__(
@@ -51,12 +70,12 @@ class ReplaySource:
         self.calibration = calibration
         self._linear: Iterator[TurnRequest] | None = None
         self._text: dict[str, list[list[ChatMessage]]] | None = None
-        if not traj.is_tree:
-            self._linear = replay_turns(traj, prefix, calibration, seed)
-        elif traj.kind == "text":
-            self._text = tree_text_messages(traj, prefix=prefix)
+        if traj.kind == "text":
+            self._text = shapes.text(traj)
         elif calibration is None:
             raise ValueError("token-only trajectories need a filler calibration against the server")
+        elif not traj.is_tree:
+            self._linear = token_turns(traj, prefix, calibration, seed)
 
     def request(self, node: Node, turn: int) -> TurnRequest:
         """The request for `turn` of `node` (a linear trajectory's turns come in order)."""
@@ -75,6 +94,7 @@ class ReplaySource:
                 output_tokens=t.output_tokens,
                 tool_delay_s=t.tool_delay_s,
                 think_time_s=t.think_time_s,
+                prefix=self.prefix,
             )
         assert self.calibration is not None
         plan = self.shapes.plan(self.traj)
