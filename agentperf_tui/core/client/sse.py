@@ -95,7 +95,7 @@ class Blocks:
 
     def __init__(self, chunks: Sequence[bytes], times: Sequence[float]) -> None:
         n = min(len(chunks), len(times))  # a copy of a stream in flight may hold one more of either
-        chunks = chunks if len(chunks) == n else chunks[:n]
+        chunks = chunks[:n]  # a fixed copy: the stream loop may append while this runs
         self._times = times
         self.blocks: list[bytes] = []
         """Event blocks in order; empty ones (extra blank lines) included, to be skipped."""
