@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, repeat
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import orjson
@@ -264,38 +264,6 @@ def _scan_choices(choices: list[Any]) -> tuple[bool, str | None]:
     return produced, finish
 
 
-def _decode(
-    datas: list[bytes | None], end: int, all_data: bool
-) -> tuple[Sequence[int], list[dict[str, Any]], str | None]:
-    """The data of the events before `end` decoded: the events' indices and JSON objects, up to
-    the first that is not a JSON object, and what is wrong with that one (None when all are).
-    `all_data`: every event has data."""
-    index: Sequence[int]
-    if all_data or None not in datas:
-        index = range(end)
-        payloads = datas[:end]
-    else:
-        index = [k for k in range(end) if datas[k] is not None]
-        payloads = [datas[k] for k in index]
-    try:  # every object at once: the common case
-        objs = list(map(orjson.loads, payloads))  # type: ignore[arg-type]
-        if all(map(isinstance, objs, repeat(dict))):
-            return index, objs, None
-    except orjson.JSONDecodeError:
-        pass
-    objs = []
-    for k, data in zip(index, payloads, strict=True):
-        assert data is not None
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return index, objs, f"malformed stream: event {k + 1} is not JSON: {excerpt(data, 120)}"
-        if not isinstance(obj, dict):
-            return index, objs, f"malformed stream: event {k + 1} is not a JSON object: {excerpt(data, 120)}"
-        objs.append(obj)
-    return index, objs, None
-
-
 def first_output_time(chunks: Sequence[bytes], times: Sequence[float]) -> float | None:
     """When the first output delta of a stream (possibly still going) arrived; None: not yet."""
     for t, _event, data in iter_events(chunks, times):
@@ -326,21 +294,28 @@ def parse_stream(raw: RawExchange) -> ParsedStream:
     blocks = Blocks(raw.chunks, raw.times)
     ev = blocks.events()
     names, datas = ev.names, ev.datas
-    try:
-        end = datas.index(b"[DONE]")  # nothing after it counts
-    except ValueError:
-        end = len(datas)
-    index, objs, problem = _decode(datas, end, names is None)
-    out.events = index[len(objs)] + 1 if problem else min(end + 1, len(datas))
-    out.done = problem is None and end < len(datas)
-    data_events = len(objs) + out.done
-    tokens = 0
+    problem: str | None = None
+    data_events = tokens = 0
     first = last = -1
-    for k, obj in zip(index, objs, strict=False):
+    loads = orjson.loads
+    for k, data in enumerate(datas):
+        out.events = k + 1
+        if data is None:
+            continue
+        data_events += 1
+        if data == b"[DONE]":
+            out.done = True
+            break
+        try:
+            obj = loads(data)  # one event at a time, each freed before the next is decoded
+        except orjson.JSONDecodeError:
+            problem = f"malformed stream: event {k + 1} is not JSON: {excerpt(data, 120)}"
+            break
+        if not isinstance(obj, dict):
+            problem = f"malformed stream: event {k + 1} is not a JSON object: {excerpt(data, 120)}"
+            break
         if (names is not None and names[k] == b"error") or "error" in obj or obj.get("object") == "error":
             problem = f"error in stream: {_error_message(obj)}"
-            out.events = k + 1
-            out.done = False
             break
         choices = obj.get("choices")
         if choices:
