@@ -295,14 +295,12 @@ def parse_stream(raw: RawExchange) -> ParsedStream:
     ev = blocks.events()
     names, datas = ev.names, ev.datas
     problem: str | None = None
-    data_events = tokens = 0
-    first = last = -1
+    tokens = 0
+    first = last = k = -1
     loads = orjson.loads
     for k, data in enumerate(datas):
-        out.events = k + 1
         if data is None:
             continue
-        data_events += 1
         if data == b"[DONE]":
             out.done = True
             break
@@ -333,6 +331,8 @@ def parse_stream(raw: RawExchange) -> ParsedStream:
             out.output_tokens = usage.get("completion_tokens")
             out.cached_tokens = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
             out.reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    out.events = k + 1
+    data_events = out.events if names is None else sum(d is not None for d in datas[: out.events])
     out.client_output_tokens = tokens
     if first >= 0:
         out.t_first_token = blocks.time(ev.block[first])
