@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from client_bench import priority_setter
 from mock_stream_server import stream_shape
 
 HERE = Path(__file__).resolve().parent
@@ -43,7 +44,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def start_mock(port: int, cpu: int | None, ttft: float, gap: float) -> subprocess.Popen[bytes]:
+def start_mock(
+    port: int, cpu: int | None, ttft: float, gap: float, nice: int | None = None
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         str(HERE / "mock_stream_server.py"),
@@ -58,7 +61,7 @@ def start_mock(port: int, cpu: int | None, ttft: float, gap: float) -> subproces
     ]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=priority_setter(nice))
     for _ in range(200):
         try:
             stats(port)
@@ -185,12 +188,15 @@ def engine(
         "3600",
     ]
     cpu = args.client_cpus
-    return subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpu)) if cpu else None,
-    )
+    own_group = priority_setter(args.priority)
+
+    def place() -> None:
+        if cpu:
+            os.sched_setaffinity(0, cpu)
+        if own_group is not None:
+            own_group()
+
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=place)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -214,7 +220,7 @@ def wait_streaming(port: int, n: int, timeout: float) -> None:
 def cpu_run(args: argparse.Namespace, workers: int, folder: Path) -> dict[str, float]:
     port = args.port
     load_before = os.getloadavg()[0]
-    mock = start_mock(port, args.server_cpu, 0.1, 0.02)
+    mock = start_mock(port, args.server_cpu, 0.1, 0.02, args.priority)
     try:
         proc = engine(
             args,
@@ -266,7 +272,8 @@ def cmd_cpu(args: argparse.Namespace) -> None:
         print(
             f"\n{args.concurrency} agents, medians over {args.repeats} repeats; 1-minute load average "
             f"{min(r['load_before'] for r in rows):.2f}-{max(r['load_after'] for r in rows):.2f} "
-            f"on {os.cpu_count()} CPUs"
+            f"on {os.cpu_count()} CPUs; scheduling: "
+            f"{'inherited' if args.priority is None else f'own groups at nice {args.priority}'}"
         )
         head = ("workers", "tok/s", "us/token", "x 1 worker", "server us/tok", "in flight")
         print("".join(f"{h:>{w}}" for h, w in zip(head, (8, 10, 10, 12, 15, 11), strict=True)))
@@ -296,7 +303,7 @@ def agents_run(args: argparse.Namespace, n: int, folder: Path, trajs: Path) -> d
     from agentperf_tui.core.store import load_run
 
     port = args.port
-    mock = start_mock(port, args.server_cpu, 0.1, args.gap)
+    mock = start_mock(port, args.server_cpu, 0.1, args.gap, args.priority)
     store = folder / f"agents-{n}.db"
     try:
         proc = engine(args, port, n, args.agent_workers, trajs, args.warmup + args.duration + 10, store)
@@ -367,6 +374,13 @@ def main() -> None:
     p.add_argument("--baseline-agents", type=int, default=256)
     p.add_argument("--agent-workers", type=int, default=1)
     p.add_argument("--gap", type=float, default=0.5, help="agents: seconds between tokens of the slow mock")
+    p.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        metavar="NICE",
+        help="start the mock and the engine in their own scheduling groups at this nice value (busy machine)",
+    )
     args = p.parse_args()
     (cmd_cpu if args.what == "cpu" else cmd_agents)(args)
 

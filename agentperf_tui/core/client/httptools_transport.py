@@ -37,6 +37,27 @@ class _Origin:
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection carrying one request at a time."""
 
+    __slots__ = (
+        "add_chunk",
+        "add_time",
+        "clock",
+        "closed",
+        "decoder",
+        "done",
+        "ex",
+        "framed",
+        "headers_done",
+        "idle_since",
+        "keep_alive",
+        "open",
+        "origin",
+        "parser",
+        "received",
+        "t_rx",
+        "timeout_error",
+        "transport",
+    )
+
     def __init__(self, origin: _Origin) -> None:
         self.origin = origin
         self.parser = httptools.HttpResponseParser(self)
