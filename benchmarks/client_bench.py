@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from mock_stream_server import process_io, stream_shape
 
 from agentperf_tui.core.client.request import CHAT_PATH, chat_body
 from agentperf_tui.core.client.sse import iter_events, parse_stream
@@ -66,7 +67,9 @@ send99: request sent -> the server's loop read it, frst99: first token sent -> r
 lag99, slag99: p99 lateness of a 10 ms timer on the client's, the server's loop (ms);
 cRQ%, sRQ%: share of the window the client, the server waited runnable for
 a CPU (held off by other processes); s-us: server CPU per token (us); parse: parse_stream CPU
-per token (us), off the hot path"""
+per token (us), off the hot path; rd/t, B/rd: the client's read calls per token, bytes per read;
+cslp/t, sslp/t: times the client, the server went to sleep (voluntary context switches) per
+token; swr/t: the server's write calls per token; conn/s: new connections per stream"""
 
 
 def ideal_tokens_per_s(concurrency: int) -> float:
@@ -165,13 +168,13 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(args.warmup)
     lags: list[float] = []
     s0 = await client.get_json("/stats")
-    c0, k0, w0 = cpu_seconds(), system_seconds(), runqueue_wait_s()
+    c0, k0, w0, io0 = cpu_seconds(), system_seconds(), runqueue_wait_s(), process_io()
     window[0] = clock()
     lag_task = asyncio.create_task(loop_lag(lags))
     await asyncio.sleep(args.duration)
     lag_task.cancel()
     window[1] = clock()
-    c1, k1, w1 = cpu_seconds(), system_seconds(), runqueue_wait_s()
+    c1, k1, w1, io1 = cpu_seconds(), system_seconds(), runqueue_wait_s(), process_io()
     s1 = await client.get_json("/stats")
     # let the streams sent inside the window finish, then stop every slot
     await asyncio.sleep(stream_time + 0.5)
@@ -210,6 +213,7 @@ async def worker(args: argparse.Namespace) -> dict[str, Any]:
         "loop_lag_p99": float(np.percentile(lags, 99)) * 1e3 if lags else float("nan"),
         "in_flight": (s1["sample_sum"] - s0["sample_sum"]) / max(s1["sample_n"] - s0["sample_n"], 1),
         "parse_us_per_token": 1e6 * parse_cpu / max(parsed_tokens, 1),
+        **stream_shape(s0, s1, io0, io1),
         "failed_parse": sum(not p.ok for p in parsed),
         "streams_checked": len(parsed),
         "errors": errors,
@@ -338,6 +342,12 @@ COLUMNS: list[tuple[str, str, str, float]] = [
     ("sRQ%", "server_runq_wait", ">4.0f", 100.0),
     ("s-us", "server_us_per_token", ">5.1f", 1.0),
     ("parse", "parse_us_per_token", ">5.1f", 1.0),
+    ("rd/t", "client_reads_per_token", ">4.2f", 1.0),
+    ("B/rd", "client_bytes_per_read", ">4.0f", 1.0),
+    ("cslp/t", "client_sleeps_per_token", ">6.3f", 1.0),
+    ("swr/t", "server_writes_per_token", ">5.2f", 1.0),
+    ("sslp/t", "server_sleeps_per_token", ">6.3f", 1.0),
+    ("conn/s", "connections_per_stream", ">6.3f", 1.0),
 ]
 HEADER = "    C  %ideal ratio " + " ".join(f"{h:>{f[1:].split('.')[0]}}" for h, _k, f, _s in COLUMNS)
 

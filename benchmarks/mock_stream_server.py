@@ -12,7 +12,9 @@ estimate that costs nothing, so long contexts do not slow the server).
 
 `GET /stats` returns cumulative counters (tokens sent, streams finished, the sum and count of the
 open-stream samples taken every `--sample-every` seconds, a histogram of how late that sampling
-timer fired, the server's CPU and run-queue wait); a client takes two readings and subtracts them.
+timer fired, the server's CPU and run-queue wait, connections accepted, requests asking
+`Connection: close`, the server's read/write system calls and bytes and its context switches);
+a client takes two readings and subtracts them.
 `GET /v1/models` lists one model.
 
 HTTP/1.1 is spoken directly on an asyncio protocol (uvloop when available), so the server costs
@@ -27,9 +29,10 @@ import argparse
 import asyncio
 import os
 import random
+import resource
 import signal
 import time
-from typing import cast
+from typing import Any, cast
 
 import orjson
 
@@ -58,9 +61,22 @@ LAG_BINS = 400
 
 
 class Counters:
-    __slots__ = ("lag_hist", "open", "sample_n", "sample_sum", "streams_done", "tokens")
+    __slots__ = (
+        "close_requests",
+        "connections",
+        "lag_hist",
+        "open",
+        "sample_n",
+        "sample_sum",
+        "streams_done",
+        "tokens",
+    )
 
     def __init__(self) -> None:
+        self.connections = 0
+        """Connections accepted."""
+        self.close_requests = 0
+        """Requests that asked for `Connection: close`."""
         self.tokens = 0
         self.streams_done = 0
         self.open = 0
@@ -76,6 +92,47 @@ def _runqueue_wait_s() -> float:
             return int(fh.read().split()[1]) / 1e9
     except (OSError, IndexError, ValueError):
         return 0.0
+
+
+def process_io() -> dict[str, int]:
+    """This process's I/O system calls and bytes (/proc/self/io: read and write calls, which is
+    what an asyncio or uvloop socket uses) and its context switches."""
+    out: dict[str, int] = {}
+    try:
+        with open("/proc/self/io") as fh:
+            for line in fh:
+                name, _, value = line.partition(":")
+                if name in ("rchar", "wchar", "syscr", "syscw"):
+                    out[name] = int(value)
+    except (OSError, ValueError):
+        pass
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["voluntary_switches"] = usage.ru_nvcsw
+    out["involuntary_switches"] = usage.ru_nivcsw
+    return out
+
+
+def stream_shape(
+    s0: dict[str, Any], s1: dict[str, Any], c0: dict[str, int], c1: dict[str, int]
+) -> dict[str, float]:
+    """How the streams travelled between two `/stats` readings (s0, s1) and two `process_io`-like
+    readings of the client (c0, c1): the server's writes, bytes per write and sleeps (voluntary
+    context switches) per token; the client's reads, bytes per read and sleeps per token; new
+    connections and `Connection: close` requests per finished stream."""
+    tokens = max(s1["tokens"] - s0["tokens"], 1)
+    streams = max(s1["streams_done"] - s0["streams_done"], 1)
+    writes = s1["syscw"] - s0["syscw"]
+    reads = c1["syscr"] - c0["syscr"]
+    return {
+        "server_writes_per_token": writes / tokens,
+        "server_bytes_per_write": (s1["wchar"] - s0["wchar"]) / max(writes, 1),
+        "server_sleeps_per_token": (s1["voluntary_switches"] - s0["voluntary_switches"]) / tokens,
+        "client_reads_per_token": reads / tokens,
+        "client_bytes_per_read": (c1["rchar"] - c0["rchar"]) / max(reads, 1),
+        "client_sleeps_per_token": (c1["voluntary_switches"] - c0["voluntary_switches"]) / tokens,
+        "connections_per_stream": (s1["connections"] - s0["connections"]) / streams,
+        "close_requests_per_stream": (s1["close_requests"] - s0["close_requests"]) / streams,
+    }
 
 
 def _frame(payload: bytes) -> bytes:
@@ -128,6 +185,7 @@ class StreamProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.counters.connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
@@ -154,6 +212,7 @@ class StreamProtocol(asyncio.Protocol):
                     length = int(value)
                 elif name == "connection" and value.strip().lower() == "close":
                     close = True
+                    self.counters.close_requests += 1
             if len(self.buf) < end + 4 + length:
                 return
             body = self.buf[end + 4 : end + 4 + length]
@@ -181,6 +240,9 @@ class StreamProtocol(asyncio.Protocol):
                     "sample_n": c.sample_n,
                     "lag_bin_s": LAG_BIN_S,
                     "lag_hist": c.lag_hist,
+                    "connections": c.connections,
+                    "close_requests": c.close_requests,
+                    **process_io(),
                 }
             )
             self.respond("200 OK", payload)

@@ -56,6 +56,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from client_bench import priority_setter
+from mock_stream_server import stream_shape
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -64,7 +66,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def start_mock(port: int, cpu: int | None, ttft: float, gap: float) -> subprocess.Popen[bytes]:
+def start_mock(
+    port: int, cpu: int | None, ttft: float, gap: float, nice: int | None = None
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         str(HERE / "mock_stream_server.py"),
@@ -79,7 +83,7 @@ def start_mock(port: int, cpu: int | None, ttft: float, gap: float) -> subproces
     ]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, preexec_fn=priority_setter(nice))
     for _ in range(200):
         try:
             stats(port)
@@ -123,6 +127,24 @@ def cpu_s(pids: list[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / CLK_TCK
+
+
+def process_io(pids: list[int]) -> dict[str, int]:
+    """Read system calls, bytes read (/proc/PID/io, all threads) and voluntary context switches
+    (every thread's) of these processes."""
+    out = {"syscr": 0, "rchar": 0, "voluntary_switches": 0}
+    for p in pids:
+        try:
+            io = dict(line.split(": ") for line in Path(f"/proc/{p}/io").read_text().splitlines())
+            out["syscr"] += int(io["syscr"])
+            out["rchar"] += int(io["rchar"])
+            for task in Path(f"/proc/{p}/task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        out["voluntary_switches"] += int(line.split()[1])
+        except (OSError, ValueError, KeyError):
+            continue
+    return out
 
 
 def rss_bytes(pids: list[int]) -> int:
@@ -190,12 +212,25 @@ def engine(
         *extra,
     ]
     cpu = args.client_cpus
-    return subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpu)) if cpu else None,
-    )
+    own_group = priority_setter(args.priority)
+
+    def place() -> None:
+        if cpu:
+            os.sched_setaffinity(0, cpu)
+        if own_group is not None:
+            own_group()
+
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=place)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """End the engine this benchmark started (it stops cleanly on SIGTERM), killing it if it does not."""
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_streaming(port: int, n: int, timeout: float, stats_timeout: float = 5.0) -> None:
@@ -208,7 +243,8 @@ def wait_streaming(port: int, n: int, timeout: float, stats_timeout: float = 5.0
 
 def cpu_run(args: argparse.Namespace, workers: int, folder: Path) -> dict[str, float]:
     port = args.port
-    mock = start_mock(port, args.server_cpu, 0.1, 0.02)
+    load_before = os.getloadavg()[0]
+    mock = start_mock(port, args.server_cpu, 0.1, 0.02, args.priority)
     try:
         proc = engine(
             args,
@@ -219,20 +255,23 @@ def cpu_run(args: argparse.Namespace, workers: int, folder: Path) -> dict[str, f
             args.warmup + args.duration + 30,
             folder / f"w{workers}.db",
         )
-        wait_streaming(port, args.concurrency, 60)
-        time.sleep(args.warmup)
-        pids = tree(proc.pid)
-        s0, c0, t0 = stats(port), cpu_s(pids), time.monotonic()
-        time.sleep(args.duration)
-        s1, c1, t1 = stats(port), cpu_s(pids), time.monotonic()
-        proc.terminate()  # the engine this benchmark started: it stops cleanly on SIGTERM
-        proc.wait(60)
+        try:
+            wait_streaming(port, args.concurrency, 60)
+            time.sleep(args.warmup)
+            pids = tree(proc.pid)
+            s0, c0, r0, t0 = stats(port), cpu_s(pids), process_io(pids), time.monotonic()
+            time.sleep(args.duration)
+            s1, c1, r1, t1 = stats(port), cpu_s(pids), process_io(pids), time.monotonic()
+        finally:
+            stop(proc)
     finally:
         mock.terminate()
         mock.wait(10)
     tokens = s1["tokens"] - s0["tokens"]
     return {
         "workers": workers,
+        "load_before": load_before,
+        "load_after": os.getloadavg()[0],
         "tokens_per_s": tokens / (t1 - t0),
         "us_per_token": 1e6 * (c1 - c0) / max(tokens, 1),
         "client_cpu_share": (c1 - c0) / (t1 - t0),
@@ -240,6 +279,7 @@ def cpu_run(args: argparse.Namespace, workers: int, folder: Path) -> dict[str, f
         "in_flight_ratio": (s1["sample_sum"] - s0["sample_sum"])
         / max(s1["sample_n"] - s0["sample_n"], 1)
         / args.concurrency,
+        **stream_shape(s0, s1, r0, r1),
     }
 
 
@@ -253,7 +293,12 @@ def cmd_cpu(args: argparse.Namespace) -> None:
                 rows.append(cpu_run(args, k, folder))
                 print(json.dumps(rows[-1]), flush=True)
         base = np.median([r["us_per_token"] for r in rows if r["workers"] == 1])
-        print(f"\n{args.concurrency} agents, medians over {args.repeats} repeats")
+        print(
+            f"\n{args.concurrency} agents, medians over {args.repeats} repeats; 1-minute load average "
+            f"{min(r['load_before'] for r in rows):.2f}-{max(r['load_after'] for r in rows):.2f} "
+            f"on {os.cpu_count()} CPUs; scheduling: "
+            f"{'inherited' if args.priority is None else f'own groups at nice {args.priority}'}"
+        )
         head = ("workers", "tok/s", "us/token", "x 1 worker", "server us/tok", "in flight")
         print("".join(f"{h:>{w}}" for h, w in zip(head, (8, 10, 10, 12, 15, 11), strict=True)))
         for k in args.workers:
@@ -325,7 +370,7 @@ def agents_run(args: argparse.Namespace, n: int, folder: Path, trajs: Path) -> d
     from agentperf_tui.core.store import load_run
 
     port = args.port
-    mock = start_mock(port, args.server_cpu, 0.1, args.gap)
+    mock = start_mock(port, args.server_cpu, 0.1, args.gap, args.priority)
     store = folder / f"agents-{n}.db"
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -347,8 +392,7 @@ def agents_run(args: argparse.Namespace, n: int, folder: Path, trajs: Path) -> d
         rss, load1 = rss_bytes(pids), load_average()
     finally:
         if proc is not None:
-            proc.terminate()  # the engine this benchmark started: it stops cleanly on SIGTERM
-            proc.wait(120)
+            stop(proc)
         mock.terminate()
         mock.wait(10)
     run = load_run(store, "latest", with_telemetry=False)

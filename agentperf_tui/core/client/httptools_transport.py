@@ -37,6 +37,27 @@ class _Origin:
 class _Connection(asyncio.Protocol):
     """One HTTP/1.1 connection carrying one request at a time."""
 
+    __slots__ = (
+        "add_chunk",
+        "add_time",
+        "clock",
+        "closed",
+        "decoder",
+        "done",
+        "ex",
+        "framed",
+        "headers_done",
+        "idle_since",
+        "keep_alive",
+        "open",
+        "origin",
+        "parser",
+        "received",
+        "t_rx",
+        "timeout_error",
+        "transport",
+    )
+
     def __init__(self, origin: _Origin) -> None:
         self.origin = origin
         self.parser = httptools.HttpResponseParser(self)
@@ -47,6 +68,11 @@ class _Connection(asyncio.Protocol):
         self.ex: RawExchange | None = None
         self.clock: Callable[[], float] = _never
         self.done: asyncio.Future[str | None] | None = None
+        self.open = False
+        """An exchange is under way (started, not finished)."""
+        self.add_chunk: Callable[[bytes], None] = _drop
+        self.add_time: Callable[[float], None] = _drop
+        """The current exchange's `chunks.append`, `times.append`."""
         self.t_rx = 0.0
         self.received = False
         self.headers_done = False
@@ -60,7 +86,7 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.done is None or self.done.done():  # bytes outside a response: the server is out of step
+        if not self.open:  # bytes outside a response: the server is out of step
             self.close()
             return
         self.t_rx = self.clock()
@@ -77,7 +103,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.transport = None
-        if self.done is None or self.done.done():
+        if not self.open:
             return
         if self.timeout_error is not None:
             self.finish(self.timeout_error)
@@ -110,14 +136,12 @@ class _Connection(asyncio.Protocol):
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
-        ex = self.ex
-        assert ex is not None
         if self.decoder is not None:
             body = self.decoder.decompress(body)
             if not body:
                 return
-        ex.times.append(self.t_rx)
-        ex.chunks.append(body)
+        self.add_time(self.t_rx)
+        self.add_chunk(body)
 
     def on_message_complete(self) -> None:
         self.keep_alive = self.parser.should_keep_alive()
@@ -127,7 +151,10 @@ class _Connection(asyncio.Protocol):
     def start(self, ex: RawExchange, clock: Callable[[], float], head: bytes, body: bytes) -> None:
         self.ex = ex
         self.clock = clock
+        self.add_chunk = ex.chunks.append
+        self.add_time = ex.times.append
         self.done = asyncio.get_running_loop().create_future()
+        self.open = True
         self.t_rx = clock()
         self.received = self.headers_done = self.framed = self.keep_alive = False
         self.decoder = None
@@ -138,6 +165,7 @@ class _Connection(asyncio.Protocol):
             self.transport.write(head + body if body else head)
 
     def finish(self, error: str | None) -> None:
+        self.open = False
         if self.done is not None and not self.done.done():
             self.done.set_result(error)
 
@@ -150,7 +178,9 @@ class _Connection(asyncio.Protocol):
     def reset(self) -> None:
         self.ex = None
         self.done = None
+        self.open = False
         self.clock = _never
+        self.add_chunk = self.add_time = _drop
 
     def close(self) -> None:
         self.closed = True
@@ -160,6 +190,10 @@ class _Connection(asyncio.Protocol):
 
 def _never() -> float:
     return 0.0
+
+
+def _drop(_item: object) -> None:
+    pass
 
 
 class HttptoolsTransport:

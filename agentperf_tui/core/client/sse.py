@@ -11,8 +11,10 @@ An event's time is the receive time of the network chunk that completed it.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, NamedTuple
 
 import orjson
@@ -82,29 +84,127 @@ def _parse_block(block: bytes) -> tuple[bytes, bytes | None]:
     return event, (b"\n".join(data_lines) if data_lines else None)
 
 
+class Blocks:
+    """The SSE event blocks of a recorded stream (the text between blank lines), and when each
+    was complete: the receive time of the network chunk holding the end of its blank line.
+
+    Streams with LF line ends (every server seen) are joined and split once; CR or CRLF line
+    ends are normalised chunk by chunk, since a CRLF may be split across two chunks."""
+
+    __slots__ = ("_block_times", "_ends", "_single_lines", "_times", "blocks", "tail")
+
+    def __init__(self, chunks: Sequence[bytes], times: Sequence[float]) -> None:
+        n = min(len(chunks), len(times))  # a copy of a stream in flight may hold one more of either
+        chunks = chunks[:n]  # a fixed copy: the stream loop may append while this runs
+        self._times = times
+        self.blocks: list[bytes] = []
+        """Event blocks in order; empty ones (extra blank lines) included, to be skipped."""
+        self.tail = False
+        """Whether the last block is a last event missing its closing blank line."""
+        self._ends: list[int] = []
+        """LF streams: the stream offset at which each chunk ends."""
+        self._block_times: list[float] | None = None
+        """CR streams: the time of each block."""
+        self._single_lines = False
+        """Every block is one non-empty line."""
+        data = b"".join(chunks)
+        if b"\r" in data:
+            self._split_lines(chunks, times)
+            return
+        self.blocks = blocks = data.split(b"\n\n")
+        self._ends = list(accumulate(map(len, chunks)))
+        self._single_lines = data.count(b"\n") == 2 * (len(blocks) - 1) and b"" not in blocks[:-1]
+        last = blocks.pop().strip(b"\n")
+        if last:
+            blocks.append(last)
+            self.tail = True
+
+    def _split_lines(self, chunks: Sequence[bytes], times: Sequence[float]) -> None:
+        blocks = self.blocks
+        block_times: list[float] = []
+        buf = b""
+        t = 0.0
+        for data, t in zip(chunks, times, strict=False):
+            if buf:
+                data = buf + data
+            if b"\r" in data:
+                keep_cr = data.endswith(b"\r")  # may be the first half of a CRLF split across chunks
+                data = data[:-1] if keep_cr else data
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+                if keep_cr:
+                    data += b"\r"
+            parts = data.split(b"\n\n")
+            buf = parts.pop()
+            blocks += parts
+            block_times += [t] * len(parts)
+        buf = buf.replace(b"\r", b"\n").strip(b"\n")
+        if buf:
+            blocks.append(buf)
+            block_times.append(t)
+            self.tail = True
+        self._block_times = block_times
+
+    def time(self, i: int) -> float:
+        """When block i was complete."""
+        if self._block_times is not None:
+            return self._block_times[i]
+        if self.tail and i == len(self.blocks) - 1:
+            return self._times[len(self._ends) - 1]
+        end = sum(map(len, self.blocks[: i + 1])) + 2 * (i + 1)
+        return self._times[bisect_left(self._ends, end)]
+
+    def times(self) -> list[float]:
+        """When each block was complete, in one pass."""
+        if self._block_times is not None:
+            return self._block_times
+        out: list[float] = []
+        ends, times = self._ends, self._times
+        end = 0
+        k = 0
+        for block in self.blocks:
+            end += len(block) + 2
+            while k < len(ends) - 1 and ends[k] < end:
+                k += 1
+            out.append(times[k])
+        return out
+
+    def events(self) -> Events:
+        """The events (non-empty blocks), parsed."""
+        if self._single_lines:
+            datas: list[bytes | None] = [b[6:] for b in self.blocks if b.startswith(b"data: ")]
+            if len(datas) == len(self.blocks):  # nearly every stream: one `data: ` line per event
+                return Events(range(len(datas)), None, datas)
+        index: list[int] = []
+        names: list[bytes] = []
+        datas = []
+        for i, block in enumerate(self.blocks):
+            if block:
+                name, data = _parse_block(block)
+                index.append(i)
+                names.append(name)
+                datas.append(data)
+        return Events(index, names, datas)
+
+
+class Events(NamedTuple):
+    """The events of a stream as three parallel sequences."""
+
+    block: Sequence[int]
+    """The block each event is."""
+    names: list[bytes] | None
+    """The `event:` fields (b"" when absent); None when no event has one."""
+    datas: list[bytes | None]
+    """The data (None for an event without data: a comment, a ping)."""
+
+
 def iter_events(chunks: Sequence[bytes], times: Sequence[float]) -> Iterator[SseEvent]:
     """The SSE events of a recorded stream, in order. A last event missing its closing blank line
     is still yielded."""
-    buf = b""
-    t = 0.0
-    for data, t in zip(chunks, times, strict=False):  # appended in pairs by the stream loop
-        if buf:
-            data = buf + data
-        if b"\r" in data:
-            keep_cr = data.endswith(b"\r")  # may be the first half of a CRLF split across chunks
-            data = data[:-1] if keep_cr else data
-            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            if keep_cr:
-                data += b"\r"
-        start = 0
-        while (end := data.find(b"\n\n", start)) >= 0:
-            if end > start:
-                yield SseEvent(t, *_parse_block(data[start:end]))
-            start = end + 2
-        buf = data[start:]
-    buf = buf.replace(b"\r", b"\n").strip(b"\n")
-    if buf:
-        yield SseEvent(t, *_parse_block(buf))
+    blocks = Blocks(chunks, times)
+    t = blocks.times()
+    ev = blocks.events()
+    for k, (i, data) in enumerate(zip(ev.block, ev.datas, strict=True)):
+        yield SseEvent(t[i], b"" if ev.names is None else ev.names[k], data)
 
 
 def _error_message(obj: Any) -> str:
@@ -143,16 +243,25 @@ def _transport_failure(error: str) -> str:
     return "reset"
 
 
-def _has_output(choice: dict[str, Any]) -> bool:
-    delta = choice.get("delta")
-    if delta is not None:
-        return bool(
-            delta.get("content")
-            or delta.get("reasoning_content")
-            or delta.get("reasoning")
-            or delta.get("tool_calls")
-        )
-    return bool(choice.get("text"))
+def _scan_choices(choices: list[Any]) -> tuple[bool, str | None]:
+    """Whether any choice holds an output delta (reasoning, content, tool call or completion
+    text), and the last finish reason given."""
+    produced = False
+    finish = None
+    for choice in choices:
+        delta = choice.get("delta")
+        if delta is not None:
+            if (
+                delta.get("content")
+                or delta.get("reasoning_content")
+                or delta.get("reasoning")
+                or delta.get("tool_calls")
+            ):
+                produced = True
+        elif choice.get("text"):
+            produced = True
+        finish = choice.get("finish_reason") or finish
+    return produced, finish
 
 
 def first_output_time(chunks: Sequence[bytes], times: Sequence[float]) -> float | None:
@@ -165,7 +274,7 @@ def first_output_time(chunks: Sequence[bytes], times: Sequence[float]) -> float 
         except orjson.JSONDecodeError:
             continue
         choices = obj.get("choices") if isinstance(obj, dict) else None
-        if choices and any(_has_output(c) for c in choices if isinstance(c, dict)):
+        if choices and _scan_choices([c for c in choices if isinstance(c, dict)])[0]:
             return t
     return None
 
@@ -182,47 +291,52 @@ def parse_stream(raw: RawExchange) -> ParsedStream:
         out.error = _http_error(raw.status, b"".join(raw.chunks), raw.retry_after)
         out.failure = "rate_limited" if raw.status == 429 else "http"
         return out
+    blocks = Blocks(raw.chunks, raw.times)
+    ev = blocks.events()
+    names, datas = ev.names, ev.datas
     problem: str | None = None
-    data_events = 0
-    for t, event, data in iter_events(raw.chunks, raw.times):
-        out.events += 1
+    tokens = 0
+    first = last = k = -1
+    loads = orjson.loads
+    for k, data in enumerate(datas):
         if data is None:
             continue
-        data_events += 1
         if data == b"[DONE]":
             out.done = True
             break
         try:
-            obj = orjson.loads(data)
+            obj = loads(data)  # one event at a time, each freed before the next is decoded
         except orjson.JSONDecodeError:
-            problem = f"malformed stream: event {out.events} is not JSON: {excerpt(data, 120)}"
+            problem = f"malformed stream: event {k + 1} is not JSON: {excerpt(data, 120)}"
             break
         if not isinstance(obj, dict):
-            problem = f"malformed stream: event {out.events} is not a JSON object: {excerpt(data, 120)}"
+            problem = f"malformed stream: event {k + 1} is not a JSON object: {excerpt(data, 120)}"
             break
-        if event == b"error" or "error" in obj or obj.get("object") == "error":
+        if (names is not None and names[k] == b"error") or "error" in obj or obj.get("object") == "error":
             problem = f"error in stream: {_error_message(obj)}"
             break
         choices = obj.get("choices")
         if choices:
-            produced = False
-            for choice in choices:
-                if _has_output(choice):
-                    produced = True
-                finish = choice.get("finish_reason")
-                if finish:
-                    out.finish_reason = finish
+            produced, finish = _scan_choices(choices)
+            if finish:
+                out.finish_reason = finish
             if produced:
-                out.client_output_tokens += 1
-                if out.t_first_token is None:
-                    out.t_first_token = t
-                out.t_last_token = t
+                tokens += 1
+                if first < 0:
+                    first = k
+                last = k
         usage = obj.get("usage")
         if usage:
             out.prompt_tokens = usage.get("prompt_tokens")
             out.output_tokens = usage.get("completion_tokens")
             out.cached_tokens = (usage.get("prompt_tokens_details") or {}).get("cached_tokens")
             out.reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    out.events = k + 1
+    data_events = out.events if names is None else sum(d is not None for d in datas[: out.events])
+    out.client_output_tokens = tokens
+    if first >= 0:
+        out.t_first_token = blocks.time(ev.block[first])
+        out.t_last_token = blocks.time(ev.block[last])
     if raw.error is not None:
         out.error = raw.error
         out.failure = raw.failure or _transport_failure(raw.error)
