@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog
+from textual.widgets import RichLog
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.protocol import (
@@ -37,6 +37,7 @@ from agentperf_tui.tui import palette
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.screens.prompt import ConfirmScreen, PromptScreen
 from agentperf_tui.tui.widgets.agents import AgentsPanel
+from agentperf_tui.tui.widgets.keys_footer import KeysFooter
 from agentperf_tui.tui.widgets.panel import Panel
 from agentperf_tui.tui.widgets.power import PowerPanel
 from agentperf_tui.tui.widgets.search import SearchPanel
@@ -154,7 +155,7 @@ class DashboardScreen(Screen[None]):
             yield PowerPanel()
             yield ServerPanel()
             yield EventLog()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_S, self.redraw)
