@@ -31,6 +31,7 @@ from agentperf_tui.tui.screens.result import ResultScreen
 from agentperf_tui.tui.screens.setup import SetupScreen
 
 ENGINE_STOP_WAIT_S = 10.0
+HELP_SCREEN = "help"
 
 
 class AgentPerfApp(App[int]):
@@ -133,17 +134,19 @@ class AgentPerfApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        from agentperf_tui.tui.screens.compare import CompareScreen
-        from agentperf_tui.tui.screens.runs import RunsScreen
+        if not self.is_screen_installed(HELP_SCREEN):  # built once: the keys never change
+            from agentperf_tui.tui.screens.compare import CompareScreen
+            from agentperf_tui.tui.screens.runs import RunsScreen
 
-        screens: list[tuple[str, type[Screen[Any]]]] = [
-            ("Setup", SetupScreen),
-            ("Live dashboard", DashboardScreen),
-            ("Result", ResultScreen),
-            ("Stored runs", RunsScreen),
-            ("Compare", CompareScreen),
-        ]
-        self.push_screen(HelpScreen(screens, list(self.BINDINGS)))
+            screens: list[tuple[str, type[Screen[Any]]]] = [
+                ("Setup", SetupScreen),
+                ("Live dashboard", DashboardScreen),
+                ("Result", ResultScreen),
+                ("Stored runs", RunsScreen),
+                ("Compare", CompareScreen),
+            ]
+            self.install_screen(HelpScreen(screens, list(self.BINDINGS)), HELP_SCREEN)
+        self.push_screen(HELP_SCREEN)
 
     def action_new_run(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, SetupScreen):
