@@ -63,22 +63,24 @@ async def loop_lag(seconds: float) -> list[float]:
     return lags
 
 
-async def key_latencies(app: AgentPerfApp, presses: int) -> tuple[list[float], list[float]]:
-    """Seconds from each key press to the help screen mounted, and to its first paint done."""
-    mounted, painted = [], []
+async def key_latencies(app: AgentPerfApp, presses: int) -> tuple[list[float], list[float], list[float]]:
+    """Seconds from each key press to the help screen mounted, and to its first paint done; and
+    the console process's CPU seconds over the latter."""
+    mounted, painted, cpu = [], [], []
     for _ in range(presses):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         app.post_message(events.Key("question_mark", "?"))
         while not (isinstance(app.screen, HelpScreen) and app.screen.is_mounted):
             await asyncio.sleep(0.002)
         mounted.append(time.perf_counter() - t)
         await app.screen.wait_for_refresh()
         painted.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
         app.post_message(events.Key("escape", None))
         while not isinstance(app.screen, DashboardScreen):
             await asyncio.sleep(0.002)
         await asyncio.sleep(0.5)
-    return mounted, painted
+    return mounted, painted, cpu
 
 
 def config(a: argparse.Namespace, store: Path, endpoint: str | None, ray: str | None) -> RunConfig:
@@ -159,7 +161,7 @@ async def measure(cfg: RunConfig, agents: int, presses: int, steady_s: float, pr
             f"console process CPU {cpu / elapsed * 100:.0f}% of a core, {per_draw} per snapshot drawn; "
             f"load average {_load()}"
         )
-        mounted, painted = await key_latencies(app, presses)
+        mounted, painted, cpu_per_key = await key_latencies(app, presses)
         if profiler and profile:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -168,6 +170,10 @@ async def measure(cfg: RunConfig, agents: int, presses: int, steady_s: float, pr
                 f"key to help screen {what}: median {statistics.median(latencies) * 1e3:.0f} ms, "
                 f"max {max(latencies) * 1e3:.0f} ms over {presses} presses"
             )
+        print(
+            f"console process CPU from key to paint: median {statistics.median(cpu_per_key) * 1e3:.0f} ms; "
+            f"load average {_load()}"
+        )
         snap = dash.latest
         assert snap is not None
         print(f"a snapshot crosses from the engine as {len(pickle.dumps(snap)):,} bytes (pickled)")
