@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import os
 import pickle
 import statistics
@@ -51,6 +52,33 @@ from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.help import HelpScreen
 
 LAG_TICK_S = 0.01
+
+
+class CollectorPauses:
+    """CPU time of each cycle collection on the UI thread (a pause no key press gets past)."""
+
+    def __init__(self) -> None:
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.pauses[info["generation"]].append(time.thread_time() - self._started)
+
+    def start(self) -> CollectorPauses:
+        gc.callbacks.append(self)
+        return self
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self)
+
+    def __str__(self) -> str:
+        return ", ".join(
+            f"generation {g}: {len(p)} collections, max {max(p, default=0) * 1e3:.0f} ms"
+            for g, p in self.pauses.items()
+        )
 
 
 async def loop_lag(seconds: float) -> list[float]:
@@ -144,6 +172,7 @@ async def measure(cfg: RunConfig, agents: int, presses: int, steady_s: float, pr
         if profiler:
             profiler.enable()
         sampler = asyncio.create_task(count_draws())
+        collector = CollectorPauses().start()
         t_start, cpu_start = time.monotonic(), time.process_time()
         lags = await loop_lag(steady_s)
         elapsed, cpu = time.monotonic() - t_start, time.process_time() - cpu_start
@@ -162,6 +191,8 @@ async def measure(cfg: RunConfig, agents: int, presses: int, steady_s: float, pr
             f"load average {_load()}"
         )
         mounted, painted, cpu_per_key = await key_latencies(app, presses)
+        collector.stop()
+        print(f"cycle collector in the console over both: {collector}")
         if profiler and profile:
             profiler.disable()
             profiler.dump_stats(profile)

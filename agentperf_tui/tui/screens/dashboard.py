@@ -39,6 +39,7 @@ from agentperf_tui.core.engine.protocol import (
 from agentperf_tui.core.fmt import duration
 from agentperf_tui.core.views import Event, Snapshot
 from agentperf_tui.tui import palette
+from agentperf_tui.tui.collector import settle
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.screens.prompt import ConfirmScreen, PromptScreen
 from agentperf_tui.tui.widgets.agents import AgentsPanel
@@ -165,6 +166,7 @@ class DashboardScreen(Screen[None]):
         yield KeysFooter()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(settle)  # built: what exists now lives as long as the run
         self.set_interval(REDRAW_S, self.redraw)
         self._stagger = self.set_interval(PANEL_STAGGER_S, self._draw_next_panel, pause=True)
         self._layout_for(self.size.width, self.size.height)
