@@ -25,9 +25,11 @@ from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui.bridge import UiObserver
 from agentperf_tui.tui.engine_port import EngineFactory, real_engine
 from agentperf_tui.tui.messages import EngineEventReceived, EngineFailed, RunFinished, SnapshotReceived
+from agentperf_tui.tui.screens.compare import CompareScreen
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.help import HelpScreen
 from agentperf_tui.tui.screens.result import ResultScreen
+from agentperf_tui.tui.screens.runs import RunsScreen
 from agentperf_tui.tui.screens.setup import SetupScreen
 
 ENGINE_STOP_WAIT_S = 10.0
@@ -135,9 +137,6 @@ class AgentPerfApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             return
         if not self.is_screen_installed(HELP_SCREEN):  # built once: the keys never change
-            from agentperf_tui.tui.screens.compare import CompareScreen
-            from agentperf_tui.tui.screens.runs import RunsScreen
-
             screens: list[tuple[str, type[Screen[Any]]]] = [
                 ("Setup", SetupScreen),
                 ("Live dashboard", DashboardScreen),
@@ -153,8 +152,6 @@ class AgentPerfApp(App[int]):
             self.pop_screen()
 
     def action_runs(self) -> None:
-        from agentperf_tui.tui.screens.runs import RunsScreen
-
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen(self.store_path()))
 
