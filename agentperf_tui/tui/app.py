@@ -25,12 +25,15 @@ from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui.bridge import UiObserver
 from agentperf_tui.tui.engine_port import EngineFactory, real_engine
 from agentperf_tui.tui.messages import EngineEventReceived, EngineFailed, RunFinished, SnapshotReceived
+from agentperf_tui.tui.screens.compare import CompareScreen
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.screens.help import HelpScreen
 from agentperf_tui.tui.screens.result import ResultScreen
+from agentperf_tui.tui.screens.runs import RunsScreen
 from agentperf_tui.tui.screens.setup import SetupScreen
 
 ENGINE_STOP_WAIT_S = 10.0
+HELP_SCREEN = "help"
 
 
 class AgentPerfApp(App[int]):
@@ -133,25 +136,22 @@ class AgentPerfApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        from agentperf_tui.tui.screens.compare import CompareScreen
-        from agentperf_tui.tui.screens.runs import RunsScreen
-
-        screens: list[tuple[str, type[Screen[Any]]]] = [
-            ("Setup", SetupScreen),
-            ("Live dashboard", DashboardScreen),
-            ("Result", ResultScreen),
-            ("Stored runs", RunsScreen),
-            ("Compare", CompareScreen),
-        ]
-        self.push_screen(HelpScreen(screens, list(self.BINDINGS)))
+        if not self.is_screen_installed(HELP_SCREEN):  # built once: the keys never change
+            screens: list[tuple[str, type[Screen[Any]]]] = [
+                ("Setup", SetupScreen),
+                ("Live dashboard", DashboardScreen),
+                ("Result", ResultScreen),
+                ("Stored runs", RunsScreen),
+                ("Compare", CompareScreen),
+            ]
+            self.install_screen(HelpScreen(screens, list(self.BINDINGS)), HELP_SCREEN)
+        self.push_screen(HELP_SCREEN)
 
     def action_new_run(self) -> None:
         while len(self.screen_stack) > 1 and not isinstance(self.screen, SetupScreen):
             self.pop_screen()
 
     def action_runs(self) -> None:
-        from agentperf_tui.tui.screens.runs import RunsScreen
-
         if not isinstance(self.screen, RunsScreen):
             self.push_screen(RunsScreen(self.store_path()))
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,14 @@ def console(
     cfg = config or RunConfig(mode="search", tier="deepseek-v4-pro@2026-06/100-5", concurrency=8)
     app = make_app(cfg, engine_factory=box, prober=fixed_report, choices=CHOICES, autostart=autostart)
     return app, box
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_collector() -> Iterator[None]:
+    """A dashboard freezes what is alive when it is built (`tui/collector.py`); each test leaves
+    the collector as it found it."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture

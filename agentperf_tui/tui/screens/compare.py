@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.store import Difference, RunData, comparability, compare_runs, load_run, material
@@ -21,6 +21,7 @@ from agentperf_tui.core.store.access import tier_names
 from agentperf_tui.core.store.compare import MATERIAL
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.screens.runs import clip
+from agentperf_tui.tui.widgets.keys_footer import KeysFooter
 from agentperf_tui.tui.widgets.tier_marks import verdict_marks
 
 TALL = 36
@@ -180,7 +181,7 @@ class CompareScreen(Screen[None]):
             with Horizontal(id="compare-levels"):
                 yield Static(id="levels-a", classes="compare-side")
                 yield Static(id="levels-b", classes="compare-side")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "agentperf · compare"

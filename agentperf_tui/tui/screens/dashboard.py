@@ -4,6 +4,11 @@ Snapshots arrive as messages (newest replaces older ones still queued); the scre
 the latest one and a timer redraws a few times a second, so a burst of snapshots never turns into
 a burst of redraws. A redraw paints the panels one after another, a few milliseconds apart, not
 all in one frame: the screen then never stops answering keys for the time of a whole-screen paint.
+
+Covered by another screen (help, the result, stored runs), the dashboard does not draw at all; it
+catches up with the latest snapshot when it is on top again. Under a dialog that dims it, it is
+redrawn every few seconds in one frame: each change under a dialog repaints the whole dimmed
+screen, so panel-by-panel repaints would cost a whole-screen paint each.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog
+from textual.widgets import RichLog
 
 from agentperf_tui.core.engine.config import RunConfig
 from agentperf_tui.core.engine.protocol import (
@@ -34,9 +39,11 @@ from agentperf_tui.core.engine.protocol import (
 from agentperf_tui.core.fmt import duration
 from agentperf_tui.core.views import Event, Snapshot
 from agentperf_tui.tui import palette
+from agentperf_tui.tui.collector import settle
 from agentperf_tui.tui.history import History
 from agentperf_tui.tui.screens.prompt import ConfirmScreen, PromptScreen
 from agentperf_tui.tui.widgets.agents import AgentsPanel
+from agentperf_tui.tui.widgets.keys_footer import KeysFooter
 from agentperf_tui.tui.widgets.panel import Panel
 from agentperf_tui.tui.widgets.power import PowerPanel
 from agentperf_tui.tui.widgets.search import SearchPanel
@@ -48,6 +55,7 @@ from agentperf_tui.tui.widgets.ttft import TtftPanel
 
 REDRAW_S = 0.3
 PANEL_STAGGER_S = 0.03
+DIMMED_REDRAW_S = 2.0
 ABORT_ARM_S = 3.0
 EVENT_STYLES = {"warn": palette.WARN, "error": palette.FAIL, "level": "bold", "annotation": palette.P95}
 
@@ -136,6 +144,7 @@ class DashboardScreen(Screen[None]):
         self.latest: Snapshot | None = None
         self._drawn: Snapshot | None = None
         self._to_draw: deque[Panel] = deque()
+        self._dimmed_drawn_at = 0.0
         self._abort_armed_at: float | None = None
         self.aborting = False
         self.paused = False
@@ -154,9 +163,10 @@ class DashboardScreen(Screen[None]):
             yield PowerPanel()
             yield ServerPanel()
             yield EventLog()
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
+        self.call_after_refresh(settle)  # built: what exists now lives as long as the run
         self.set_interval(REDRAW_S, self.redraw)
         self._stagger = self.set_interval(PANEL_STAGGER_S, self._draw_next_panel, pause=True)
         self._layout_for(self.size.width, self.size.height)
@@ -184,10 +194,31 @@ class DashboardScreen(Screen[None]):
         for log in self.query(EventLog):  # none once the console is closing
             log.add(event)
 
+    def covered(self) -> str | None:
+        """None when the dashboard is the top screen; "dimmed" under dialogs it shows through;
+        "hidden" under (or out of) the screens above it."""
+        stack = self.app.screen_stack
+        if self not in stack:
+            return "hidden"
+        above = stack[stack.index(self) + 1 :]
+        if not above:
+            return None
+        return "dimmed" if all(s.styles.background.a < 1 for s in above) else "hidden"
+
     def redraw(self, *, all_at_once: bool = False) -> None:
         statuses = self.query(RunStatus)
         if not statuses:  # the console is closing: the run's end came after the screen went
             return
+        covered = self.covered()
+        if covered == "hidden":
+            self._stop_drawing()
+            return
+        if covered == "dimmed":
+            now = time.monotonic()
+            if now - self._dimmed_drawn_at < DIMMED_REDRAW_S:
+                return
+            self._dimmed_drawn_at = now
+            all_at_once = True
         statuses.first().update(
             status_text(
                 self.latest,
@@ -216,7 +247,23 @@ class DashboardScreen(Screen[None]):
         if not self._to_draw or self._drawn is None:
             self._stagger.pause()
             return
+        covered = self.covered()
+        if covered == "hidden":
+            self._stop_drawing()
+            return
         self._to_draw.popleft().show(self._drawn, self.history)
+        while covered == "dimmed" and self._to_draw:  # a repaint under a dialog is a whole-screen one
+            self._to_draw.popleft().show(self._drawn, self.history)
+
+    def _stop_drawing(self) -> None:
+        """A screen went over the dashboard: panels not yet drawn wait for its return."""
+        if self._to_draw:
+            self._to_draw.clear()
+            self._drawn = None
+        self._stagger.pause()
+
+    def on_screen_resume(self) -> None:
+        self.redraw()
 
     def _abort_armed(self) -> bool:
         return self._abort_armed_at is not None and time.monotonic() - self._abort_armed_at < ABORT_ARM_S

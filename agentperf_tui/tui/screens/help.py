@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
 
 _KEY_NAMES = {
@@ -58,7 +58,11 @@ def bindings_text(sections: list[tuple[str, list[BindingType]]]) -> Text:
     return out
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Screen[None]):
+    """A screen of its own, not a dialog over the one it was opened from: showing through, a busy
+    dashboard would repaint the whole dimmed screen on each change. The app builds it once and
+    shows the same one each time (the keys never change), so `?` costs one paint, not a build."""
+
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
@@ -82,6 +86,9 @@ class HelpScreen(ModalScreen[None]):
         scroll.border_subtitle = "Esc to close"
         with scroll:
             yield Static(bindings_text(self.sections))
+
+    def on_screen_resume(self) -> None:
+        self.query_one(VerticalScroll).scroll_home(animate=False)
 
     def action_close(self) -> None:
         self.dismiss()

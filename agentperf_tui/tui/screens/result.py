@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Digits, Footer, Header, Static
+from textual.widgets import DataTable, Digits, Header, Static
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.report.tier_rows import tier_rows
@@ -21,6 +21,7 @@ from agentperf_tui.core.summary.level import LevelRecord
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.core.tiers import tiers_label
 from agentperf_tui.tui import palette
+from agentperf_tui.tui.widgets.keys_footer import KeysFooter
 from agentperf_tui.tui.widgets.tier_results import TierBars, TierTable, nstar_lines, several_tiers
 
 FIXED_VERDICT = {
@@ -231,7 +232,7 @@ class ResultScreen(Screen[None]):
             table: DataTable[Any] = DataTable(id="levels", zebra_stripes=True, cursor_type="row")
             table.border_title = "Levels"
             yield table
-        yield Footer()
+        yield KeysFooter()
 
     def _nstar_caption(self) -> Text:
         s, h = self.summary, self.head

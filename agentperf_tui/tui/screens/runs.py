@@ -11,13 +11,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from agentperf_tui.core import fmt
 from agentperf_tui.core.store import RunInfo, annotate_run, list_runs, load_run
 from agentperf_tui.core.summary.model import RunSummary
 from agentperf_tui.tui import palette
 from agentperf_tui.tui.screens.prompt import PromptScreen
+from agentperf_tui.tui.widgets.keys_footer import KeysFooter
 
 STATUS_STYLE = {"finished": palette.PASS, "running": palette.STREAMING, "aborted": palette.WARN}
 WIDE = 140
@@ -121,7 +122,7 @@ class RunsScreen(Screen[None]):
         table.border_subtitle = str(self.store)
         yield table
         yield Static("Space marks a run; mark two and press c to compare them.", id="runs-hint")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.title = "agentperf · stored runs"

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widget import Widget
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Header, Input, Label, Select, Static
 from textual.worker import get_current_worker
 
 from agentperf_tui.core import defaults, fmt
@@ -34,6 +34,7 @@ from agentperf_tui.core.tiers import (
     tiers_label,
 )
 from agentperf_tui.tui import palette
+from agentperf_tui.tui.widgets.keys_footer import KeysFooter
 
 NO_GPU_COUNT = "GPU count unknown: agents per GPU will be missing; set GPUs (or Hardware)"
 CUSTOM_TIER = "__custom__"
@@ -135,7 +136,7 @@ class SetupScreen(Screen[None]):
             with Vertical(id="side"):
                 yield Static(id="plan")
                 yield Static(id="check-result")
-        yield Footer()
+        yield KeysFooter()
 
     def _endpoint_kind(self) -> Select[str]:
         return Select(

@@ -17,7 +17,7 @@ class AgentsPanel(Panel):
         super().__init__("Agents: waiting for 1st token · streaming · in tool", id=id)
 
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
-        self.border_subtitle = f"N target {snap.target_n}"
+        self.set_subtitle(f"N target {snap.target_n}")
         legend = Text(no_wrap=True, overflow="ellipsis")
         if snap.requests_stalled:  # first: it matters most when there is any, and a narrow panel cuts the end
             legend.append(f"✗ {snap.requests_stalled} stalled or timed out so far  ", style=palette.FAIL)

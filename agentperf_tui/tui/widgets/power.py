@@ -32,10 +32,10 @@ class PowerPanel(Panel):
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
         power = snap.power
         if power is not None and power.simulated:
-            self.border_title = "GPU power · SIMULATED"
+            self.set_title("GPU power · SIMULATED")
         else:
-            self.border_title = "GPU power"
-        self.border_subtitle = _sources(power) if power is not None else ""
+            self.set_title("GPU power")
+        self.set_subtitle(_sources(power) if power is not None else "")
         if power is None or power.total_w is None:
             note = Text(no_wrap=False)
             note.append("No power reading", style="bold " + palette.WARN)

@@ -157,10 +157,11 @@ class SearchPanel(Panel):
             return Text(f"fixed N = {snap.target_n}", style="dim")
         now = self.clock_t if self.clock_t is not None else snap.t
         names = {"search": "Concurrency search", "fixed": "Fixed N", "sweep": "Concurrency sweep"}
-        self.border_title = f"{names.get(search.mode, search.mode)} · {search.rigour}"
-        self.border_subtitle = f"tier {search.tier}" if judged(search) else "no SLO tier"
+        self.set_title(f"{names.get(search.mode, search.mode)} · {search.rigour}")
         if several(search):
-            self.border_subtitle = f"tiers {tiers_label([b.tier for b in search.tiers])}"
+            self.set_subtitle(f"tiers {tiers_label([b.tier for b in search.tiers])}")
+        else:
+            self.set_subtitle(f"tier {search.tier}" if judged(search) else "no SLO tier")
         head = Text(no_wrap=True, overflow="ellipsis")
         if several(search) and search.mode == "search":
             done = sum(1 for b in search.tiers if b.done)

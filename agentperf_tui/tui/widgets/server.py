@@ -26,7 +26,7 @@ class ServerPanel(Panel):
         server = snap.server
         if server is None:
             return Text("No server metrics (scraping off or not supported by this endpoint).", style="dim")
-        self.border_subtitle = server.source
+        self.set_subtitle(server.source)
         if not server.values:
             return Text(server.note or "no readings yet", style="dim")
         table = Table(box=None, padding=(0, 1), show_header=False, expand=True)

@@ -24,7 +24,7 @@ class SpeedPanel(Panel):
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
         floor = snap.search.speed_floor if snap.search is not None else math.nan
         tiers = snap.search.tiers if snap.search is not None and several(snap.search) else ()
-        self.border_subtitle = "tok/s · ◆ P25 · ▲ each tier's floor" if tiers else "tok/s · ◆ P25 · ▲ floor"
+        self.set_subtitle("tok/s · ◆ P25 · ▲ each tier's floor" if tiers else "tok/s · ◆ P25 · ▲ floor")
         legend = Text(no_wrap=True, overflow="ellipsis")
         shown_floor = floor if math.isfinite(floor) else None
         legend.append("P25 ", style="bold").append(fmt.speed(snap.speed_p25, floor=shown_floor), style="bold")

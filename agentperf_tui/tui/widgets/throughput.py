@@ -21,7 +21,7 @@ class ThroughputPanel(Panel):
         super().__init__("Throughput", id=id)
 
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
-        self.border_subtitle = f"{fmt.si(snap.output_tokens)} tokens out"
+        self.set_subtitle(f"{fmt.si(snap.output_tokens)} tokens out")
         lines = []
         head = Text(no_wrap=True, overflow="ellipsis")
         head.append(fmt.rate(snap.throughput_tok_s), style="bold")

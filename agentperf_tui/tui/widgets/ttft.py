@@ -30,7 +30,7 @@ class TtftPanel(Panel):
 
     def draw(self, snap: Snapshot, history: History, width: int, height: int) -> RenderableType:
         limit = snap.search.ttft_limit if snap.search is not None else math.nan
-        self.border_subtitle = f"last {fmt.duration(snap.window_s)} · log scale"
+        self.set_subtitle(f"last {fmt.duration(snap.window_s)} · log scale")
         legend = Text(no_wrap=True, overflow="ellipsis")
         lim = limit if math.isfinite(limit) else None
         legend.append("p95 ", style=palette.P95).append(fmt.seconds(snap.ttft.p95, limit=lim), style="bold")
