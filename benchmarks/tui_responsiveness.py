@@ -22,7 +22,9 @@ search that starts (and stays) at --agents; --workers K puts the agents in K wor
     python benchmarks/tui_responsiveness.py --agents 4096 --mock --search 0.5/30 --ray local
 
 It also prints the console process's CPU time (all its threads) per snapshot drawn during the
-steady phase, and the load average, since both figures depend on what else the machine runs.
+steady phase and from each key to its paint, which depend less on what else the machine runs
+than the latencies do, the load average beside them, the cycle collector's pauses in the
+console, and the size of a snapshot as it crosses from the engine.
 --profile FILE writes a cProfile of the console's UI loop over the steady phase and the presses
 (read it with `python -m pstats FILE`).
 """
