@@ -192,7 +192,7 @@ class Events(NamedTuple):
     block: Sequence[int]
     """The block each event is."""
     names: list[bytes] | None
-    """The `event:` fields (b"" when absent); None when no event has one."""
+    """The `event:` fields (b"" when absent); None when every event is one `data: ` line."""
     datas: list[bytes | None]
     """The data (None for an event without data: a comment, a ping)."""
 
