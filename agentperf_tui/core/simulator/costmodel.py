@@ -46,7 +46,7 @@ from agentperf_tui.core.simulator.profiles import (
     profile_dirs,
 )
 from agentperf_tui.core.simulator.recipes import PoolSpec, ShapeSpec
-from agentperf_tui.core.simulator.roofline import StepCost
+from agentperf_tui.core.simulator.roofline import StepCost, activity_of
 
 Pos = Annotated[float, Field(gt=0)]
 NonNeg = Annotated[float, Field(ge=0)]
@@ -297,12 +297,29 @@ class PoolCost:
         """Cost of one step in which every rank holds `decode_seqs` decoding sequences whose
         contexts sum to `decode_ctx`, and takes `prefill_tokens` prompt tokens (attending over
         `prefill_pairs` context-token pairs in all, `prefill_ctx` earlier context read)."""
+        return StepCost(*self._parts(decode_seqs, decode_ctx, prefill_tokens, prefill_pairs, prefill_ctx))
+
+    def step_time(
+        self, decode_seqs: float, decode_ctx: float, prefill_tokens: float, prefill_pairs: float,
+        prefill_ctx: float,
+    ) -> tuple[float, float]:
+        """(duration, activity) of `step(...)`: what the engines need each step."""
+        d, compute, memory, comm, _ = self._parts(
+            decode_seqs, decode_ctx, prefill_tokens, prefill_pairs, prefill_ctx
+        )
+        return d, activity_of(d, compute, memory, comm)
+
+    def _parts(
+        self, decode_seqs: float, decode_ctx: float, prefill_tokens: float, prefill_pairs: float,
+        prefill_ctx: float,
+    ) -> tuple[float, float, float, float, float]:
+        """`step`'s (duration, compute, memory, communication, overhead) seconds."""
         key = (decode_seqs, prefill_tokens)
         fixed = self._fixed.get(key)
         if fixed is None:
             fixed = self._fixed_terms(decode_seqs, prefill_tokens)
             if fixed is None:
-                return StepCost(0.0, 0.0, 0.0, 0.0, 0.0)
+                return (0.0, 0.0, 0.0, 0.0, 0.0)
             if len(self._fixed) < 65536:
                 self._fixed[key] = fixed
         (q, seqs_den, c_dense, m_dense, t_dense, c_exp, m_exp, t_exp, exposed, overhead, kv_query,
@@ -324,17 +341,7 @@ class PoolCost:
         if draft_on:
             draft = self.draft_tokens * (work / self.layers + self.params.mtp_draft_us / 1e6)
         duration = work + exposed + overhead + draft
-        return StepCost(
-            duration, c_dense + c_attn + c_exp, m_dense + m_attn + m_exp, exposed, overhead + draft
-        )
-
-    def step_time(
-        self, decode_seqs: float, decode_ctx: float, prefill_tokens: float, prefill_pairs: float,
-        prefill_ctx: float,
-    ) -> tuple[float, float]:
-        """(duration, activity) of `step(...)`: what the engines need each step."""
-        c = self.step(decode_seqs, decode_ctx, prefill_tokens, prefill_pairs, prefill_ctx)
-        return c.duration, c.activity
+        return (duration, c_dense + c_attn + c_exp, m_dense + m_attn + m_exp, exposed, overhead + draft)
 
     def _fixed_terms(self, decode_seqs: float, prefill_tokens: float) -> tuple[Any, ...] | None:
         """The parts of a step's cost that its contexts do not change (None: an empty step)."""

@@ -18,6 +18,14 @@ MEMORY_POWER_WEIGHT = 0.7
 COMM_POWER_WEIGHT = 0.3
 
 
+def activity_of(duration: float, compute_s: float, memory_s: float, comm_s: float) -> float:
+    """0..1 position between idle and TDP power while a step of these parts runs."""
+    if duration <= 0:
+        return 0.0
+    a = max(compute_s, MEMORY_POWER_WEIGHT * memory_s) / duration + COMM_POWER_WEIGHT * comm_s / duration
+    return min(1.0, a)
+
+
 @dataclass(slots=True)
 class StepCost:
     duration: float
@@ -29,11 +37,7 @@ class StepCost:
     @property
     def activity(self) -> float:
         """0..1 position between idle and TDP power while this step runs."""
-        d = self.duration
-        if d <= 0:
-            return 0.0
-        a = max(self.compute_s, MEMORY_POWER_WEIGHT * self.memory_s) / d + COMM_POWER_WEIGHT * self.comm_s / d
-        return min(1.0, a)
+        return activity_of(self.duration, self.compute_s, self.memory_s, self.comm_s)
 
 
 class Roofline:
