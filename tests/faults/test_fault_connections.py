@@ -69,7 +69,8 @@ def test_a_server_restarted_on_the_same_port_is_served_again_and_its_outage_coun
     first = spawn_fault_server("--tokens-per-s", "1000")
     port = str(first.port)
     store = tmp_path / "runs.sqlite3"
-    tool = ToolProcess("run", "--headless", "-n", "4", "--duration", "4",
+    # the run lasts long enough for the second server to start and serve on a loaded machine
+    tool = ToolProcess("run", "--headless", "-n", "4", "--duration", "10",
                        *quick_run(first.url, store, trajectory_set))
     second = None
     try:
