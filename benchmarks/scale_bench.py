@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,10 +199,26 @@ def engine(
     )
 
 
-def wait_streaming(port: int, n: int, timeout: float, stats_timeout: float = 5.0) -> None:
+STATS_WAIT_S = 60.0
+
+
+def patient_stats(port: int) -> dict[str, Any]:
+    """A reading of the server's counters, waiting while thousands of agents connect: its loop may
+    be busy, and a connection may wait in its full accept queue."""
+    end = time.monotonic() + STATS_WAIT_S
+    while True:
+        try:
+            return stats(port, STATS_WAIT_S)
+        except OSError:
+            if time.monotonic() > end:
+                raise
+            time.sleep(1.0)
+
+
+def wait_streaming(port: int, n: int, timeout: float, read: Callable[[int], dict[str, Any]] = stats) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        if stats(port, stats_timeout)["open"] >= 0.9 * n:
+        if read(port)["open"] >= 0.9 * n:
             return
         time.sleep(0.5)
 
@@ -297,7 +314,6 @@ def write_every_turn_set(source: Path, out: Path) -> Path:
     return out
 
 
-STATS_WAIT_S = 60.0
 AGENTS_GRACE_S = 300.0
 """The engine's --duration beyond the measurement: it is stopped (SIGTERM) once measured."""
 
@@ -335,14 +351,13 @@ def agents_run(args: argparse.Namespace, n: int, folder: Path, trajs: Path) -> d
             args, port, n, args.agent_workers, trajs, args.warmup + args.duration + AGENTS_GRACE_S, store,
             extra=("--no-exact-length",),
         )
-        # the server's loop is busy while thousands of agents connect: a reading may wait
-        wait_streaming(port, n, 180, STATS_WAIT_S)
+        wait_streaming(port, n, 180, patient_stats)
         time.sleep(args.warmup)
         pids = tree(proc.pid)
-        load0, s0, c0 = load_average(), stats(port, STATS_WAIT_S), cpu_s(pids)
+        load0, s0, c0 = load_average(), patient_stats(port), cpu_s(pids)
         wall0 = time.time() - time.monotonic()
         time.sleep(args.duration)
-        s1, c1 = stats(port, STATS_WAIT_S), cpu_s(pids)
+        s1, c1 = patient_stats(port), cpu_s(pids)
         m0, m1 = s0["now"], s1["now"]  # the window, on the server's clock (CLOCK_MONOTONIC)
         rss, load1 = rss_bytes(pids), load_average()
     finally:
@@ -496,7 +511,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
             size = len(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
             now = time.monotonic()
-            if end_warmup is None and stats(args.port, STATS_WAIT_S)["open"] >= 0.9 * n:
+            if end_warmup is None and patient_stats(args.port)["open"] >= 0.9 * n:
                 end_warmup = now + args.warmup
             if end_warmup is not None and now >= end_warmup:
                 if end is None:
