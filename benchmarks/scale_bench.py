@@ -199,16 +199,17 @@ def engine(
     )
 
 
-STATS_WAIT_S = 60.0
+STATS_WAIT_S = 180.0
 
 
 def patient_stats(port: int) -> dict[str, Any]:
     """A reading of the server's counters, waiting while thousands of agents connect: its loop may
-    be busy, and a connection may wait in its full accept queue."""
+    be busy, and a connection may wait in its full accept queue (asked again every 15 s, for up to
+    STATS_WAIT_S)."""
     end = time.monotonic() + STATS_WAIT_S
     while True:
         try:
-            return stats(port, STATS_WAIT_S)
+            return stats(port, 15.0)
         except OSError:
             if time.monotonic() > end:
                 raise
