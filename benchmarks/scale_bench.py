@@ -508,7 +508,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
         sampler = asyncio.run_coroutine_threadsafe(lag_sampler(), loop)
         worker.handle(SetShare(n, min(10.0, 0.1 * n)))
         polls: list[tuple[float, float, int]] = []
-        client_lag: list[float] = []
         end_warmup, end = None, None
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -525,7 +524,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
                     end, window["on"] = now + args.duration, True
                     load0, tracked0 = load_average(), len(gc.get_objects())
                 polls.append((wall, cpu, size))
-                client_lag += [r.t_sent - r.t_intended for r in reply.results]
                 if now >= end:
                     break
         window["on"] = False
@@ -552,7 +550,6 @@ def cmd_worker(args: argparse.Namespace) -> None:
         "poll_kb": float(np.median(sizes)) / 1024,
         "gc_collections": [len(pauses[g]) for g in (0, 1, 2)],
         "gc_pause_max_ms": max((max(v) for v in pauses.values() if v), default=0.0) * 1e3,
-        "client_lag_p99_ms": pct_ms(np.array(client_lag), 99),
         "tracked_objects_per_agent": (tracked0 + tracked) / 2 / n,
         "rss_kb_per_agent": (rss - rss0) / n / 1024,
     }), flush=True)  # fmt: skip
