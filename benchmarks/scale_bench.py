@@ -28,8 +28,9 @@ a window of --duration seconds:
   between turns is not counted); in flight over N beside it;
 - TTFT bias: engine TTFT minus the mock's 100 ms, for the requests due in the window, and
   separately for the joining agents' first requests; the client lag (actual send minus intended
-  send), the server loop's lag and how late the server sent first tokens (after its 100 ms from
-  a request's arrival) beside it, since the bias counts both sides;
+  send), the server loop's lag, how late the server sent first tokens (after its 100 ms from a
+  request's arrival), its CPU and how long it waited for a CPU beside it, since the bias counts
+  both sides;
 - client CPU: the engine tree's CPU share, per streamed token and per request sent;
 - memory: the engine tree's resident memory per agent (RSS at N minus RSS at 256 agents, over
   the difference), so the shared trajectory set is not counted.
@@ -404,6 +405,8 @@ def agents_run(args: argparse.Namespace, n: int, folder: Path, trajs: Path) -> d
             np.asarray(s1["lag_hist"]) - np.asarray(s0["lag_hist"]), s1["lag_bin_s"], 99
         )
         * 1e3,
+        "server_cpu_share": (s1["cpu"] - s0["cpu"]) / (m1 - m0),
+        "server_runq_wait_share": (s1["runq_wait"] - s0["runq_wait"]) / (m1 - m0),
         "server_ttft_late_p50_ms": hist_percentile(late, s1["lag_bin_s"], 50) * 1e3,
         "server_ttft_late_p99_ms": hist_percentile(late, s1["lag_bin_s"], 99) * 1e3,
         "client_cpu_share": (c1 - c0) / (m1 - m0),
@@ -436,7 +439,8 @@ def cmd_agents(args: argparse.Namespace) -> None:
             f"client lag p99 {big['client_lag_p99_ms']:.1f} ms, server loop lag p99 "
             f"{big['server_loop_lag_p99_ms']:.1f} ms, server's own first-token lateness p50 "
             f"{big['server_ttft_late_p50_ms']:.1f} p99 {big['server_ttft_late_p99_ms']:.1f} ms); "
-            "joining agents' first requests p50 "
+            f"server CPU {big['server_cpu_share']:.2f} cores, waiting for a CPU "
+            f"{big['server_runq_wait_share']:.0%} of the time; joining agents' first requests p50 "
             f"{big['ramp_bias_p50_ms']:.1f} ms p99 {big['ramp_bias_p99_ms']:.1f} ms\n"
             f"  client CPU {big['client_cpu_share']:.2f} cores, "
             f"{big['client_us_per_token']:.0f} us per token, "
