@@ -4,8 +4,13 @@ onto another clock, pickled across a process boundary and turned back into recor
 from __future__ import annotations
 
 import pickle
+import queue
 
-from agentperf_tui.core.engine.fleet import Exchange
+import pytest
+
+from agentperf_tui.core.engine import load
+from agentperf_tui.core.engine.fleet import AgentCounts, Census, Exchange, TrajectoryDone
+from agentperf_tui.core.engine.load import Handover, LoadReport
 from agentperf_tui.core.engine.open_requests import OpenBatch, open_batch
 from agentperf_tui.core.records import RawExchange
 from agentperf_tui.core.search.window import OpenRequest
@@ -54,3 +59,47 @@ def test_another_clock_and_a_process_boundary() -> None:
     ]
     assert batch.shifted(0.0) is batch
     assert open_batch([]).requests() == [] and len(OpenBatch.empty()) == 0
+
+
+DONE = b'data: {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 1}}\n\ndata: [DONE]\n\n'
+
+
+def _finished(agent: int) -> Exchange:
+    ex = _exchange(agent, float(agent), [(agent + 0.2, TOKEN), (agent + 0.3, DONE)])
+    ex.raw.t_end = agent + 0.3
+    return ex
+
+
+def test_a_burst_of_finished_requests_is_parsed_over_several_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within its parse budget a poll parses what it can; the rest is handed over as still in
+    flight, so no request is ever missing from a report, and parsed at a later poll, or at once
+    once it has waited PARSE_WAIT_S, or when the agents have stopped."""
+    monkeypatch.setattr(load, "PARSE_BUDGET_S", 0.0)  # one request a poll
+    now = [0.0]
+    out: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
+    handover = Handover(out, lambda: now[0])
+    streaming = _exchange(9, 9.0, [(9.1, TOKEN)])
+    census = Census(AgentCounts(4, 0, 1, 3), 4, [streaming])
+    for agent in (1, 2):
+        out.put(_finished(agent))
+    out.put(TrajectoryDone(2, 0.0, 2.3))
+    out.put(_finished(3))
+
+    def seen(report: LoadReport) -> tuple[list[int], list[int], list[int]]:
+        return ([r.agent_id for r in report.results], [o.agent_id for o in report.open_requests()],
+                [d.agent_id for d in report.done])
+
+    first = handover.report(census)
+    assert seen(first) == ([1], [9, 2, 3], [])
+    assert first.open_requests()[1] == OpenRequest(2, 2.0, 2.2, 64, "traj-a", 2, "root", 5)
+    assert seen(handover.report(census)) == ([2], [9, 3], [])
+    assert seen(handover.report(census)) == ([], [9, 3], [2])  # the trajectory's end after its request
+    assert seen(handover.report(census)) == ([3], [9], [])
+    for agent in (4, 5, 6):
+        out.put(_finished(agent))
+    assert seen(handover.report(census)) == ([4], [9, 5, 6], [])
+    now[0] = load.PARSE_WAIT_S
+    out.put(_finished(7))
+    assert seen(handover.report(census)) == ([5, 6], [9, 7], [])  # waited long enough: parsed anyway
+    out.put(_finished(8))
+    assert seen(handover.report(census, everything=True)) == ([7, 8], [9], [])

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.bodies import Bodies, request_path
-from agentperf_tui.core.engine.fleet import AgentCounts, Exchange, Fleet, TrajectoryDone
+from agentperf_tui.core.engine.fleet import AgentCounts, Census, Exchange, Fleet, TrajectoryDone
 from agentperf_tui.core.engine.open_requests import OpenBatch, open_batch
 from agentperf_tui.core.engine.protocol import WorkerSpec
 from agentperf_tui.core.engine.results import to_result
@@ -122,8 +124,10 @@ class LocalLoad:
         self._client = client
         self._clock = clock
         self._queue: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
+        self._handover = Handover(self._queue, clock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fleet: Fleet | None = None
+        self._stopped = False
 
     async def start(self, spec: WorkerSpec) -> None:
         self._loop = asyncio.get_running_loop()
@@ -150,27 +154,65 @@ class LocalLoad:
         fleet = self._fleet
         if fleet is None:
             return LoadReport()
-        census = fleet.census()
-        report = LoadReport(opens=[open_batch(census.open)], counts=census.counts, active=census.active)
-        drain_into(self._queue, report)
-        return report
+        return self._handover.report(fleet.census(), everything=self._stopped)
 
     async def stop(self) -> None:
         if self._fleet is not None:
             await self._fleet.stop()
+        self._stopped = True
 
     def offsets(self) -> list[ClockOffset]:
         return []
 
 
-def drain_into(q: queue.SimpleQueue[Exchange | TrajectoryDone], report: LoadReport) -> None:
-    """Parse what the agents handed over (off their event loop) into `report`."""
-    while True:
-        try:
-            item = q.get_nowait()
-        except queue.Empty:
-            return
-        if isinstance(item, Exchange):
-            report.results.append(to_result(item))
-        else:
-            report.done.append(item)
+PARSE_BUDGET_S = 0.010
+"""CPU a poll spends at most parsing finished requests. A parse holds the interpreter, so the
+agents' event loop waits while it runs: replies that end together (agents that joined together
+reach the end of a turn together) are parsed over the next polls, handed over until then as still
+in flight."""
+PARSE_WAIT_S = 2.0
+"""A finished request waits at most this long to be parsed: then it is, whatever the budget, so
+what waits never grows without bound."""
+
+
+class Handover:
+    """What a load hands over at each poll: what its agents finished (from `out`, parsed off their
+    event loop, within PARSE_BUDGET_S) and what they have in flight."""
+
+    def __init__(self, out: queue.SimpleQueue[Exchange | TrajectoryDone], clock: Callable[[], float]) -> None:
+        self._queue = out
+        self._clock = clock
+        self._waiting: deque[tuple[float, Exchange | TrajectoryDone]] = deque()
+
+    def report(self, census: Census, *, everything: bool = False) -> LoadReport:
+        """From `census`, taken before: a request that ends after it is either among the finished
+        here or in flight in the next report, never missing. `everything`: parse all (the agents
+        have stopped)."""
+        now = self._clock()
+        waiting = self._waiting
+        while True:
+            try:
+                waiting.append((now, self._queue.get_nowait()))
+            except queue.Empty:
+                break
+        report = LoadReport(counts=census.counts, active=census.active)
+        start = time.thread_time()
+        parsed = False
+        while waiting:
+            taken, item = waiting[0]
+            over = parsed and time.thread_time() - start > PARSE_BUDGET_S
+            if over and not everything and now - taken < PARSE_WAIT_S:
+                break
+            waiting.popleft()
+            parsed = True
+            if isinstance(item, Exchange):
+                report.results.append(to_result(item))
+            else:
+                report.done.append(item)
+        opens = census.open
+        unparsed = [item for _, item in waiting if isinstance(item, Exchange)]
+        if unparsed:
+            seen = {id(ex) for ex in opens}
+            opens = opens + [ex for ex in unparsed if id(ex) not in seen]
+        report.opens = [open_batch(opens)]
+        return report

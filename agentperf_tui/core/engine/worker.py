@@ -19,8 +19,8 @@ from typing import Any
 
 from agentperf_tui.core.client.stream import StreamClient
 from agentperf_tui.core.engine.fleet import Exchange, Fleet, TrajectoryDone
-from agentperf_tui.core.engine.load import LoadReport, drain_into, fleet_for
-from agentperf_tui.core.engine.open_requests import OpenBatch, open_batch
+from agentperf_tui.core.engine.load import Handover, LoadReport, fleet_for
+from agentperf_tui.core.engine.open_requests import OpenBatch
 from agentperf_tui.core.engine.protocol import (
     Pause,
     Ping,
@@ -63,6 +63,7 @@ class Worker:
         self._client: StreamClient | None = None
         self._fleet: Fleet | None = None
         self._queue: queue.SimpleQueue[Exchange | TrajectoryDone] = queue.SimpleQueue()
+        self._handover = Handover(self._queue, self.clock)
         self._handlers: dict[type, Callable[[Any], WorkerReply]] = {
             StartWorker: self._start,
             SetShare: self._set_share,
@@ -125,21 +126,20 @@ class Worker:
     def _set_share(self, cmd: SetShare) -> WorkerReply:
         return self._on_loop(lambda f: f.set_target(cmd.n, cmd.spread_s))
 
-    def _report(self, *, empty: bool = False) -> WorkerReport:
+    def _report(self, *, empty: bool = False, everything: bool = False) -> WorkerReport:
         fleet = self._fleet
         report = LoadReport()
-        opens = OpenBatch.empty()
         if fleet is not None:
             census = fleet.census()
-            report.counts, report.active = census.counts, census.active
-            if not empty:
-                opens = open_batch(census.open)
-                drain_into(self._queue, report)
+            if empty:
+                report.counts, report.active = census.counts, census.active
+            else:
+                report = self._handover.report(census, everything=everything)
         return WorkerReport(
             clock=self.clock(),
             results=tuple(report.results),
             done=tuple(report.done),
-            opens=opens,
+            opens=report.opens[0] if report.opens else OpenBatch.empty(),
             counts=report.counts,
             active=report.active,
         )
@@ -154,7 +154,7 @@ class Worker:
             await client.aclose()
 
         asyncio.run_coroutine_threadsafe(stop(), loop).result(STOP_WAIT_S)
-        report = self._report()
+        report = self._report(everything=True)
         loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(STOP_WAIT_S)
