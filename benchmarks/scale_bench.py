@@ -634,6 +634,13 @@ def main() -> None:
         help="agents: replay the recordings from their first turn only (by default agents start at "
         "every turn of them, so their contexts have every length the recordings reach)",
     )
+    p.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        metavar="NICE",
+        help="start the mock and the engine in their own scheduling groups at this nice value (busy machine)",
+    )
     args = p.parse_args()
     {"cpu": cmd_cpu, "agents": cmd_agents, "worker": cmd_worker}[args.what](args)
 
