@@ -21,7 +21,7 @@ from agentperf_tui.tui.widgets.keys_footer import KeysFooter
 from agentperf_tui.tui.widgets.panel import Panel
 from agentperf_tui.tui.widgets.status import RunStatus
 
-from .test_flows import Console, wait_for
+from .test_flows import Console, dashboard_playing, wait_for
 
 
 def footer_keys(screen: DashboardScreen) -> dict[str, bool]:
@@ -93,11 +93,7 @@ async def test_dimmed_dashboard_redraws_every_few_seconds_in_one_frame(
 async def test_footer_is_not_rebuilt_for_a_screen_that_comes_back_unchanged(make_console: Console) -> None:
     app, box = make_console(autostart=True, autoplay=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        dash = app.screen
-        assert isinstance(dash, DashboardScreen)
-        box.last.play(5)
-        await pilot.pause(0.2)
+        dash = await dashboard_playing(pilot, app, box, 5)
         keys: list[Widget] = list(dash.query_one(KeysFooter).query("FooterKey"))
         assert footer_keys(dash)["Pause"] and "Result" not in footer_keys(dash)
         for _ in range(2):
@@ -112,11 +108,7 @@ async def test_footer_is_not_rebuilt_for_a_screen_that_comes_back_unchanged(make
 async def test_footer_shows_keys_that_changed_while_its_screen_was_covered(make_console: Console) -> None:
     app, box = make_console(autostart=True, autoplay=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        dash = app.screen
-        assert isinstance(dash, DashboardScreen)
-        box.last.play(5)
-        await pilot.pause(0.2)
+        dash = await dashboard_playing(pilot, app, box, 5)
         assert footer_keys(dash)["Pause"]
 
         await pilot.press("question_mark")

@@ -47,6 +47,18 @@ async def wait_for(pilot: Pilot[Any], cond: Callable[[], bool], timeout: float =
     await pilot.pause()  # let the screen that satisfied it finish mounting
 
 
+async def dashboard_playing(
+    pilot: Pilot[Any], app: AgentPerfApp, box: Any, snapshots: int
+) -> DashboardScreen:
+    """The dashboard once it is up and the fake engine has played `snapshots` snapshots to it."""
+    await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
+    dash = app.screen
+    assert isinstance(dash, DashboardScreen)
+    box.last.play(snapshots)
+    await pilot.pause(0.2)
+    return dash
+
+
 def static_text(widget: Static) -> str:
     """What a Static shows, as plain text (Rich renderables rendered at a generous width)."""
     console = RichConsole(width=200, color_system=None)

@@ -8,7 +8,7 @@ import pytest
 from agentperf_tui.tui.screens.dashboard import DashboardScreen
 from agentperf_tui.tui.widgets.panel import Panel
 
-from .test_flows import Console, wait_for
+from .test_flows import Console, dashboard_playing, wait_for
 
 
 def text_of(panel: Panel) -> str:
@@ -48,11 +48,7 @@ async def test_a_panel_repaints_only_when_what_it_shows_changed(
 async def test_panels_draw_again_at_a_new_size(make_console: Console) -> None:
     app, box = make_console(autostart=True, autoplay=False)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        dash = app.screen
-        assert isinstance(dash, DashboardScreen)
-        box.last.play(60)
-        await pilot.pause(0.2)
+        dash = await dashboard_playing(pilot, app, box, 60)
         dash.redraw(all_at_once=True)
         await pilot.pause()
         ttft = dash.query_one("#ttft", Panel)
@@ -70,11 +66,7 @@ async def test_panels_draw_again_at_a_new_size(make_console: Console) -> None:
 async def test_panel_labels_are_drawn_with_the_first_paint(make_console: Console) -> None:
     app, box = make_console(autostart=True, autoplay=False)
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        dash = app.screen
-        assert isinstance(dash, DashboardScreen)
-        box.last.play(60)
-        await pilot.pause(0.2)
+        dash = await dashboard_playing(pilot, app, box, 60)
         dash.redraw(all_at_once=True)
         await pilot.pause()
         screen_text = "\n".join(strip.text for strip in dash._compositor.render_strips())
